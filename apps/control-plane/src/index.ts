@@ -1,0 +1,2 @@
+// Public entry of the control plane.
+export {};

@@ -1,0 +1,11 @@
+import { defineConfig } from "vitest/config";
+
+// End-to-end suites start real servers and clients; run files one at a time on a 2-core machine.
+export default defineConfig({
+  test: {
+    include: ["**/*.e2e.test.ts"],
+    fileParallelism: false,
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+  },
+});
