@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { EXIT_CODES, isPodkitError } from "@podkit/core";
 import { Command, CommanderError } from "commander";
 import { registerGpuCommands } from "./commands/gpus.js";
+import { registerTransferCommands } from "./commands/transfer.js";
 import { type Output, processOutput } from "./output.js";
 
 export const VERSION: string = (
@@ -22,6 +23,7 @@ Exit codes: 0 ok, 1 failure, 2 usage or invalid input, 4 not found, 5 authentica
 6 conflict, 7 service unavailable, 130 interrupted.`,
     );
   registerGpuCommands(program, output);
+  registerTransferCommands(program, output);
   return program;
 }
 
