@@ -1,10 +1,14 @@
 import { readFileSync } from "node:fs";
 import { EXIT_CODES, isPodkitError } from "@podkit/core";
 import { Command, CommanderError } from "commander";
+import { registerAgentCommands } from "./commands/agent.js";
+import { registerClusterCommands } from "./commands/cluster.js";
 import { registerControlPlaneCommands } from "./commands/control-plane.js";
 import { registerGpuCommands } from "./commands/gpus.js";
 import { registerHostCommands } from "./commands/hosts.js";
 import { registerMaintenanceCommands } from "./commands/maintenance.js";
+import { registerS3Commands } from "./commands/s3.js";
+import { registerTransferCommands } from "./commands/transfer.js";
 import { type Output, processOutput } from "./output.js";
 
 export const VERSION: string = (
@@ -28,6 +32,10 @@ Exit codes: 0 ok, 1 failure, 2 usage or invalid input, 4 not found, 5 authentica
   registerControlPlaneCommands(program, output);
   registerHostCommands(program, output);
   registerMaintenanceCommands(program, output);
+  registerAgentCommands(program, output);
+  registerTransferCommands(program, output);
+  registerClusterCommands(program, output);
+  registerS3Commands(program, output);
   return program;
 }
 
