@@ -52,3 +52,59 @@ export async function startHarness(extra: Partial<S3GatewayOptions> = {}): Promi
     },
   };
 }
+
+/** Send a request signed by the SDK's own SigV4 signer, with a raw (already encoded) path. */
+export async function signedRequest(
+  endpoint: string,
+  method: string,
+  rawPath: string,
+  options: { headers?: Record<string, string>; body?: Buffer | string; secret?: string } = {},
+): Promise<{ status: number; text: string; headers: Record<string, string | string[] | undefined> }> {
+  const { Hash } = await import("@smithy/hash-node");
+  const { SignatureV4 } = await import("@smithy/signature-v4");
+  const { request } = await import("node:http");
+  const signer = new SignatureV4({
+    service: "s3",
+    region: "us-east-1",
+    credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: options.secret ?? SECRET_KEY },
+    sha256: Hash.bind(null, "sha256"),
+    uriEscapePath: false,
+    applyChecksum: false,
+  });
+  const url = new URL(endpoint);
+  const [path, rawQuery] = rawPath.split("?");
+  const query: Record<string, string> = {};
+  for (const part of (rawQuery ?? "").split("&").filter(Boolean)) {
+    const [k, v] = part.split("=");
+    query[decodeURIComponent(k!)] = decodeURIComponent(v ?? "");
+  }
+  const body = options.body ?? "";
+  const signed = await signer.sign({
+    method,
+    protocol: "http:",
+    hostname: url.hostname,
+    port: Number(url.port),
+    path: path!,
+    query,
+    headers: {
+      host: url.host,
+      "x-amz-content-sha256": "UNSIGNED-PAYLOAD",
+      ...options.headers,
+    },
+  });
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${endpoint}${rawPath}`,
+      { method, headers: { ...signed.headers, "content-length": String(Buffer.byteLength(body)) } },
+      (res) => {
+        let text = "";
+        res.on("data", (c) => {
+          text += c;
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, text, headers: res.headers }));
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}

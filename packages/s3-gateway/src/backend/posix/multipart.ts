@@ -308,10 +308,12 @@ export class Multipart {
     }
     if (wanted.length === 0)
       throw new S3Error("MalformedXML", "CompleteMultipartUpload needs at least one part.");
+    for (let i = 1; i < wanted.length; i++) {
+      if (wanted[i]!.partNumber <= wanted[i - 1]!.partNumber) throw new S3Error("InvalidPartOrder");
+    }
     const parts: StoredPart[] = [];
     for (let i = 0; i < wanted.length; i++) {
       const want = wanted[i]!;
-      if (i > 0 && want.partNumber <= wanted[i - 1]!.partNumber) throw new S3Error("InvalidPartOrder");
       const part = await this.readPart(dir, want.partNumber);
       if (!part || part.etag !== stripQuotes(want.etag)) {
         throw new S3Error(
