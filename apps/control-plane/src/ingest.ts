@@ -152,7 +152,13 @@ export class Ingest {
         w.refresh = true;
         return;
       case "telemetry":
-        await this.storeTelemetry(trx, w, message.payload.host, message.payload.gpus);
+        await this.storeTelemetry(
+          trx,
+          w,
+          Date.parse(message.sentAt),
+          message.payload.host,
+          message.payload.gpus,
+        );
         return;
       case "health": {
         const stored = parseJson<HealthVerdict | null>(w.row.health, null);
@@ -188,6 +194,8 @@ export class Ingest {
   private async storeTelemetry(
     trx: Kysely<Database>,
     w: HostWork,
+    /** When the agent took the sample (the message's sentAt; the host part may be older). */
+    at: number,
     host: HostSample,
     gpus: Array<{
       index: number;
@@ -197,7 +205,6 @@ export class Ingest {
       powerWatts: number | null;
     }>,
   ): Promise<void> {
-    const at = Date.parse(host.at);
     if (w.row.telemetry_at === null || at >= w.row.telemetry_at) {
       w.row.telemetry = JSON.stringify({ host, gpus });
       w.row.telemetry_at = at;
