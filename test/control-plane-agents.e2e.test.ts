@@ -4,7 +4,14 @@ import { type EphemeralPostgres, startEphemeralPostgres } from "@podkit/control-
 import type { MaintenanceWindow } from "@podkit/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { podkit as agentCli } from "./agent/helpers.js";
-import { hostsJson, type RealAgent, startRealAgent, untilHosts } from "./control-plane/agents.js";
+import {
+  type AgentStatusJson,
+  agentStatusFile,
+  hostsJson,
+  type RealAgent,
+  startRealAgent,
+  untilHosts,
+} from "./control-plane/agents.js";
 import { podkit, startTestControlPlane, type TestControlPlane, until } from "./control-plane/harness.js";
 
 const XID_LINE = readFileSync(
@@ -12,14 +19,7 @@ const XID_LINE = readFileSync(
   "utf8",
 ).trim();
 
-interface AgentStatusJson {
-  hostId: string | null;
-  machine: { health: { state: string } };
-  gpus: unknown[];
-  listing: { state: string; reasons: string[] } | null;
-  maintenanceWindows: MaintenanceWindow[];
-}
-
+/** What `podkit agent status --json` prints for this agent (the command a host operator runs). */
 const agentStatus = (a: RealAgent) =>
   JSON.parse(agentCli(["agent", "status", "--json", "--state-dir", a.stateDir]).stdout) as AgentStatusJson;
 
@@ -62,10 +62,11 @@ describe.each(["sqlite", "postgres"] as const)("real agents against the control 
     }
     const ids = hosts.map((h) => h.id);
     expect(new Set(ids).size).toBe(3);
+    expect((await hostsJson(cp)).map((h) => h.id)).toEqual(ids);
     // The listing the control plane decided reaches each agent (`podkit agent status` shows it).
     await until("agents to know their listing", async () =>
       agents.every((a) => {
-        const s = agentStatus(a);
+        const s = agentStatusFile(a);
         const host = hosts.find((h) => h.id === s.hostId)!;
         return s.listing?.state === host.listing;
       }),
@@ -74,7 +75,7 @@ describe.each(["sqlite", "postgres"] as const)("real agents against the control 
 
   it("carries an XID from an agent's kernel log to the control plane's events", async () => {
     const a = agents[0]!;
-    const hostId = agentStatus(a).hostId!;
+    const hostId = agentStatusFile(a).hostId!;
     a.kmsg.append(XID_LINE);
     const xids = await until("the XID event", async () => {
       const res = await fetch(`${cp.url}/api/v1/events?host=${hostId}&kind=xid`, {
@@ -91,7 +92,7 @@ describe.each(["sqlite", "postgres"] as const)("real agents against the control 
   });
 
   it("hands a maintenance window scheduled through the CLI to the agent", async () => {
-    const hostId = agentStatus(agents[1]!).hostId!;
+    const hostId = agentStatusFile(agents[1]!).hostId!;
     const start = new Date(Date.now() + 8 * 86_400_000).toISOString();
     const r = await podkit(
       cp,
@@ -107,13 +108,13 @@ describe.each(["sqlite", "postgres"] as const)("real agents against the control 
     expect(r.stderr).toBe("");
     const window = JSON.parse(r.stdout) as MaintenanceWindow;
     await until("the agent to hold the window", async () =>
-      agentStatus(agents[1]!).maintenanceWindows.some((w) => w.id === window.id && w.start === start),
+      agentStatusFile(agents[1]!).maintenanceWindows.some((w) => w.id === window.id && w.start === start),
     );
   });
 
   it("marks a killed agent offline and takes it back when it restarts", async () => {
     const a = agents[2]!;
-    const hostId = agentStatus(a).hostId!;
+    const hostId = agentStatusFile(a).hostId!;
     await a.process.kill9();
     await untilHosts(cp, `${hostId} offline`, (hs) =>
       hs.some((h) => h.id === hostId && !h.online && h.listingReasons.includes("OFFLINE")),

@@ -5,8 +5,7 @@ import { fileURLToPath } from "node:url";
 import type { MaintenanceWindow } from "@podkit/core";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { podkit as agentCli } from "./agent/helpers.js";
-import { type RealAgent, startRealAgent, untilHosts } from "./control-plane/agents.js";
+import { agentStatusFile, type RealAgent, startRealAgent, untilHosts } from "./control-plane/agents.js";
 import { podkit, startTestControlPlane, type TestControlPlane, until } from "./control-plane/harness.js";
 
 const ARTIFACTS = fileURLToPath(new URL("../test-artifacts/control-plane/", import.meta.url));
@@ -81,9 +80,7 @@ describe("dashboard in headless Chromium", () => {
   });
 
   it("shows a host's charts, XID history, calendar and reliability, and a window scheduled with the CLI", async () => {
-    const hostId = JSON.parse(
-      agentCli(["agent", "status", "--json", "--state-dir", agents[0]!.stateDir]).stdout,
-    ).hostId as string;
+    const hostId = agentStatusFile(agents[0]!).hostId!;
     agents[0]!.kmsg.append(XID_LINE);
     const start = new Date(Date.now() + 9 * 86_400_000);
     start.setUTCHours(2, 0, 0, 0);

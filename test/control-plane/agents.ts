@@ -1,7 +1,8 @@
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { HostView } from "@podkit/control-plane";
 import { type AgentProcess, FakeKernelLog, startAgentProcess, tempDir } from "../agent/helpers.js";
-import { podkit, type TestControlPlane, until } from "./harness.js";
+import { apiHosts, podkit, type TestControlPlane, until } from "./harness.js";
 
 export interface RealAgent {
   process: AgentProcess;
@@ -12,15 +13,13 @@ export interface RealAgent {
 
 /**
  * Start the real `podkit agent run` (replaying the recorded 8× H100 capture, since this machine has
- * no GPU) against a control plane, enrolled with a token from `podkit hosts enroll`.
+ * no GPU) against a control plane, with a fresh enrolment token.
  */
 export async function startRealAgent(cp: TestControlPlane, name: string): Promise<RealAgent> {
   const dir = tempDir(`cp-agent-${name}`);
   const stateDir = join(dir, "state");
   const kmsg = new FakeKernelLog(join(dir, "kmsg.log"));
-  const enroll = await podkit(cp, "hosts", "enroll", "--json");
-  if (enroll.code !== 0) throw new Error(`podkit hosts enroll: ${enroll.stderr}`);
-  const { token } = JSON.parse(enroll.stdout) as { token: string };
+  const { token } = await cp.createEnrollmentToken();
   const args = [
     "--simulate",
     "h100-8x",
@@ -61,7 +60,7 @@ export async function hostsJson(cp: TestControlPlane): Promise<HostView[]> {
   return JSON.parse(r.stdout) as HostView[];
 }
 
-/** Wait until `podkit hosts list --json` satisfies `pred`. */
+/** Wait until the hosts (as `GET /api/v1/hosts` shows them) satisfy `pred`. */
 export function untilHosts(
   cp: TestControlPlane,
   what: string,
@@ -71,9 +70,22 @@ export function untilHosts(
   return until(
     what,
     async () => {
-      const hosts = await hostsJson(cp);
+      const hosts = await apiHosts(cp);
       return pred(hosts) ? hosts : undefined;
     },
     timeoutMs,
   );
+}
+
+/** The agent's own view (`STATE_DIR/status.json`, which `podkit agent status --json` prints). */
+export function agentStatusFile(a: RealAgent): AgentStatusJson {
+  return JSON.parse(readFileSync(join(a.stateDir, "status.json"), "utf8")) as AgentStatusJson;
+}
+
+export interface AgentStatusJson {
+  hostId: string | null;
+  machine: { health: { state: string } };
+  gpus: unknown[];
+  listing: { state: string; reasons: string[] } | null;
+  maintenanceWindows: Array<{ id: string; start: string }>;
 }
