@@ -15,7 +15,13 @@ import { open } from "node:fs/promises";
 import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, paginateListObjectsV2, S3Client } from "@aws-sdk/client-s3";
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  paginateListObjectsV2,
+  S3Client,
+} from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { startNginx } from "./nginx.js";
 
@@ -40,7 +46,9 @@ function httpGet(url: string, method = "GET"): Promise<number> {
       res.on("data", (c: Buffer) => {
         bytes += c.length;
       });
-      res.on("end", () => (res.statusCode === 200 ? resolve(bytes) : reject(new Error(`${method} ${url}: ${res.statusCode}`))));
+      res.on("end", () =>
+        res.statusCode === 200 ? resolve(bytes) : reject(new Error(`${method} ${url}: ${res.statusCode}`)),
+      );
     });
     req.on("error", reject);
     req.end();
@@ -51,7 +59,9 @@ function httpPut(url: string, size: number, body?: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
     const req = request(url, { method: "PUT", agent, headers: { "content-length": String(size) } }, (res) => {
       res.resume();
-      res.on("end", () => (res.statusCode === 200 ? resolve() : reject(new Error(`PUT ${url}: ${res.statusCode}`))));
+      res.on("end", () =>
+        res.statusCode === 200 ? resolve() : reject(new Error(`PUT ${url}: ${res.statusCode}`)),
+      );
     });
     req.on("error", reject);
     if (body) {
@@ -100,15 +110,25 @@ async function main(): Promise<void> {
   const vol = join(root, "vol-bench");
   mkdirSync(join(vol, "small"), { recursive: true });
   mkdirSync(join(vol, "list"), { recursive: true });
-  const serve = spawn(process.execPath, [new URL("./serve.js", import.meta.url).pathname, root, KEY, SECRET], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const serve = spawn(
+    process.execPath,
+    [new URL("./serve.js", import.meta.url).pathname, root, KEY, SECRET],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
   const endpoint = await new Promise<string>((resolve) => {
     serve.stdout!.once("data", (c) => resolve((JSON.parse(String(c)) as { endpoint: string }).endpoint));
   });
   const nginx = await startNginx(root, scratch);
-  const s3 = new S3Client({ endpoint, region: "us-east-1", forcePathStyle: true, credentials: { accessKeyId: KEY, secretAccessKey: SECRET } });
-  const presign = (cmd: GetObjectCommand | PutObjectCommand | HeadObjectCommand) => getSignedUrl(s3, cmd, { expiresIn: 3600 });
+  const s3 = new S3Client({
+    endpoint,
+    region: "us-east-1",
+    forcePathStyle: true,
+    credentials: { accessKeyId: KEY, secretAccessKey: SECRET },
+  });
+  const presign = (cmd: GetObjectCommand | PutObjectCommand | HeadObjectCommand) =>
+    getSignedUrl(s3, cmd, { expiresIn: 3600 });
   const lines: string[] = [];
   const say = (s: string) => {
     lines.push(s);
@@ -116,7 +136,9 @@ async function main(): Promise<void> {
   };
   try {
     const size = OBJECT_MIB * MiB;
-    say(`# @podkit/s3-gateway benchmark (${OBJECT_MIB} MiB objects, ${RUNS} runs, medians; shared 2-core machine)`);
+    say(
+      `# @podkit/s3-gateway benchmark (${OBJECT_MIB} MiB objects, ${RUNS} runs, medians; shared 2-core machine)`,
+    );
     // PUT vs raw sequential write + fsync
     const putUrl = await presign(new PutObjectCommand({ Bucket: "vol-bench", Key: "big.bin" }));
     const rawTimes: number[] = [];
@@ -135,7 +157,9 @@ async function main(): Promise<void> {
     }
     const rawMBs = size / MiB / median(rawTimes);
     const putMBs = size / MiB / median(putTimes);
-    say(`PUT ${OBJECT_MIB} MiB: gateway ${putMBs.toFixed(0)} MiB/s, raw write+fsync ${rawMBs.toFixed(0)} MiB/s, ratio ${(putMBs / rawMBs).toFixed(2)}`);
+    say(
+      `PUT ${OBJECT_MIB} MiB: gateway ${putMBs.toFixed(0)} MiB/s, raw write+fsync ${rawMBs.toFixed(0)} MiB/s, ratio ${(putMBs / rawMBs).toFixed(2)}`,
+    );
     // GET vs nginx, same file, same client
     const getUrl = await presign(new GetObjectCommand({ Bucket: "vol-bench", Key: "big.bin" }));
     const gwGet: number[] = [];
@@ -147,14 +171,22 @@ async function main(): Promise<void> {
     }
     const gwMBs = size / MiB / median(gwGet);
     const ngMBs = size / MiB / median(ngGet);
-    say(`GET ${OBJECT_MIB} MiB: gateway ${gwMBs.toFixed(0)} MiB/s, nginx ${ngMBs.toFixed(0)} MiB/s, ratio ${(gwMBs / ngMBs).toFixed(2)}`);
+    say(
+      `GET ${OBJECT_MIB} MiB: gateway ${gwMBs.toFixed(0)} MiB/s, nginx ${ngMBs.toFixed(0)} MiB/s, ratio ${(gwMBs / ngMBs).toFixed(2)}`,
+    );
     rmSync(join(vol, "big.bin"));
     // 4 KiB objects
     const small = randomBytes(4096);
     const keys = Array.from({ length: SMALL_COUNT }, (_, i) => `small/o${i}`);
-    const putUrls = await Promise.all(keys.map((k) => presign(new PutObjectCommand({ Bucket: "vol-bench", Key: k }))));
-    const getUrls = await Promise.all(keys.map((k) => presign(new GetObjectCommand({ Bucket: "vol-bench", Key: k }))));
-    const headUrls = await Promise.all(keys.map((k) => presign(new HeadObjectCommand({ Bucket: "vol-bench", Key: k }))));
+    const putUrls = await Promise.all(
+      keys.map((k) => presign(new PutObjectCommand({ Bucket: "vol-bench", Key: k }))),
+    );
+    const getUrls = await Promise.all(
+      keys.map((k) => presign(new GetObjectCommand({ Bucket: "vol-bench", Key: k }))),
+    );
+    const headUrls = await Promise.all(
+      keys.map((k) => presign(new HeadObjectCommand({ Bucket: "vol-bench", Key: k }))),
+    );
     const ops = (t: number) => (SMALL_COUNT / t).toFixed(0);
     const tPut = await timed(() => pool(putUrls, (u) => httpPut(u, 4096, small)));
     const tGet = await timed(() => pool(getUrls, (u) => httpGet(u)));
@@ -164,12 +196,16 @@ async function main(): Promise<void> {
       `4 KiB objects (${SMALL_COUNT}, ${CONCURRENCY} concurrent): PUT ${ops(tPut)} ops/s, GET ${ops(tGet)} ops/s, HEAD ${ops(tHead)} ops/s; nginx GET ${ops(tNginx)} ops/s (gateway GET ratio ${(tNginx / tGet).toFixed(2)})`,
     );
     // ListObjectsV2 over many keys written "from a Pod" (no cached MD5 yet)
-    for (let i = 0; i < LIST_KEYS; i++) writeFileSync(join(vol, "list", `k${String(i).padStart(7, "0")}`), "x");
+    for (let i = 0; i < LIST_KEYS; i++)
+      writeFileSync(join(vol, "list", `k${String(i).padStart(7, "0")}`), "x");
     for (const pass of ["cold (MD5s computed)", "warm (MD5s cached)"]) {
       let count = 0;
       let pages = 0;
       const t = await timed(async () => {
-        for await (const page of paginateListObjectsV2({ client: s3, pageSize: 1000 }, { Bucket: "vol-bench", Prefix: "list/" })) {
+        for await (const page of paginateListObjectsV2(
+          { client: s3, pageSize: 1000 },
+          { Bucket: "vol-bench", Prefix: "list/" },
+        )) {
           count += page.KeyCount ?? 0;
           pages += 1;
         }
@@ -180,7 +216,9 @@ async function main(): Promise<void> {
     // Peak RSS during a big upload
     const rssUrl = await presign(new PutObjectCommand({ Bucket: "vol-bench", Key: "rss.bin" }));
     await httpPut(rssUrl, RSS_MIB * MiB);
-    say(`Peak RSS of the gateway process (whole run, incl. a ${RSS_MIB} MiB upload): ${(peakRss(serve.pid!) / MiB).toFixed(0)} MiB`);
+    say(
+      `Peak RSS of the gateway process (whole run, incl. a ${RSS_MIB} MiB upload): ${(peakRss(serve.pid!) / MiB).toFixed(0)} MiB`,
+    );
   } finally {
     s3.destroy();
     agent.destroy();

@@ -16,7 +16,10 @@ export async function freePort(): Promise<number> {
 }
 
 /** nginx-light serving `root` over loopback: the GET baseline (sendfile, one worker). */
-export async function startNginx(root: string, scratch: string): Promise<{ url: string; stop: () => Promise<void> }> {
+export async function startNginx(
+  root: string,
+  scratch: string,
+): Promise<{ url: string; stop: () => Promise<void> }> {
   const port = await freePort();
   const conf = join(scratch, "nginx.conf");
   writeFileSync(
