@@ -1,7 +1,11 @@
 import { readFileSync } from "node:fs";
 import { EXIT_CODES, isPodkitError } from "@podkit/core";
 import { Command, CommanderError } from "commander";
+import { registerAgentCommands } from "./commands/agent.js";
+import { registerClusterCommands } from "./commands/cluster.js";
 import { registerGpuCommands } from "./commands/gpus.js";
+import { registerS3Commands } from "./commands/s3.js";
+import { registerTransferCommands } from "./commands/transfer.js";
 import { type Output, processOutput } from "./output.js";
 
 export const VERSION: string = (
@@ -22,6 +26,10 @@ Exit codes: 0 ok, 1 failure, 2 usage or invalid input, 4 not found, 5 authentica
 6 conflict, 7 service unavailable, 130 interrupted.`,
     );
   registerGpuCommands(program, output);
+  registerAgentCommands(program, output);
+  registerTransferCommands(program, output);
+  registerClusterCommands(program, output);
+  registerS3Commands(program, output);
   return program;
 }
 

@@ -7,5 +7,6 @@ export * from "./log.js";
 export * from "./maintenance.js";
 export * from "./messages.js";
 export * from "./telemetry.js";
+export * from "./transfer.js";
 export * from "./validate.js";
 export * from "./volume.js";

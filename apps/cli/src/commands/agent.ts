@@ -1,0 +1,233 @@
+import { realpathSync } from "node:fs";
+import { join } from "node:path";
+import { EXIT_CODES, loadConfig, NotFoundError, PodkitError } from "@podkit/core";
+import {
+  AGENT_CONFIG_PATH,
+  AgentConfigSchema,
+  type AgentStatus,
+  formatStatusText,
+  installAgent,
+  NvidiaSmiSource,
+  readJsonFile,
+  runBurnTest,
+  STATE_DIR,
+  startAgent,
+  summarizeBurnTest,
+  uninstallAgent,
+} from "@podkit/host-agent";
+import type { Command } from "commander";
+import { type Output, printJson } from "../output.js";
+
+interface RunFlags {
+  config?: string;
+  controlPlane?: string;
+  token?: string;
+  metricsListen?: string;
+  stateDir?: string;
+  nvidiaSmi?: string;
+  kmsg?: string;
+  simulate?: string;
+}
+
+function agentConfig(flags: RunFlags) {
+  return loadConfig(AgentConfigSchema, {
+    section: "agent",
+    what: "agent configuration",
+    ...(flags.config ? { configFile: flags.config } : { searchPaths: [AGENT_CONFIG_PATH] }),
+    flags: {
+      controlPlane: flags.controlPlane,
+      token: flags.token,
+      metricsListen: flags.metricsListen,
+      stateDir: flags.stateDir,
+      nvidiaSmiPath: flags.nvidiaSmi,
+      kmsgPath: flags.kmsg,
+      simulate: flags.simulate,
+    },
+  }).config;
+}
+
+/** The command a systemd unit should start: this very CLI, by absolute path. */
+function selfCommand(): string {
+  return `${process.execPath} ${realpathSync(process.argv[1] ?? "podkit")}`;
+}
+
+export function registerAgentCommands(program: Command, output: Output): void {
+  const agent = program
+    .command("agent")
+    .description(
+      "the host agent on every GPU machine: run it, see its status, install it, burn-test the machine",
+    );
+
+  agent
+    .command("run")
+    .description(
+      "run the agent in the foreground (what systemd starts); without --control-plane it runs standalone",
+    )
+    .option("--config <file>", `config file (default ${AGENT_CONFIG_PATH}, table [agent])`)
+    .option("--control-plane <url>", "control plane base URL, e.g. https://podkit.example.com")
+    .option("--token <token>", "enrolment token (pke_…, used once) or host token (pkh_…)")
+    .option("--metrics-listen <addr>", "Prometheus endpoint address (default 127.0.0.1:9101; port 0 = any)")
+    .option("--state-dir <dir>", `outbox, credentials and status (default ${STATE_DIR})`)
+    .option("--nvidia-smi <path>", "nvidia-smi to run (default: nvidia-smi on PATH)")
+    .option("--kmsg <path>", 'kernel log: /dev/kmsg (default), a log file, or "journalctl"')
+    .option(
+      "--simulate <capture>",
+      "replay a recorded capture instead of reading GPUs (h100-8x); reported as simulated",
+    )
+    .action(async (flags: RunFlags) => {
+      const cfg = agentConfig(flags);
+      const handle = await startAgent({
+        stateDir: cfg.stateDir,
+        metricsListen: cfg.metricsListen,
+        ...(cfg.controlPlane ? { controlPlane: cfg.controlPlane } : {}),
+        ...(cfg.token ? { token: cfg.token } : {}),
+        nvidiaSmiPath: cfg.nvidiaSmiPath,
+        kmsgPath: cfg.kmsgPath,
+        ...(cfg.simulate ? { simulate: cfg.simulate } : {}),
+        gpuIntervalMs: cfg.gpuIntervalSeconds * 1000,
+        reportIntervalMs: cfg.reportIntervalSeconds * 1000,
+        heartbeatIntervalMs: cfg.heartbeatIntervalSeconds * 1000,
+        collectorTimeoutMs: cfg.collectorTimeoutSeconds * 1000,
+      });
+      output.err(`podkit agent: metrics on ${handle.metricsUrl}, state in ${cfg.stateDir}`);
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          handle.close().then(resolve, resolve);
+        };
+        process.once("SIGTERM", stop);
+        process.once("SIGINT", stop);
+      });
+    });
+
+  agent
+    .command("status")
+    .description("health, GPUs, listing, maintenance windows and control-plane connection of this machine")
+    .option("--state-dir <dir>", "the agent's state directory", STATE_DIR)
+    .option("--json", "print JSON")
+    .action((flags: { stateDir: string; json?: boolean }) => {
+      const status = readJsonFile<AgentStatus>(join(flags.stateDir, "status.json"));
+      if (!status) {
+        throw new NotFoundError(
+          `no agent status in ${flags.stateDir}: start the agent (\`podkit agent run\` or \`systemctl start podkit-agent\`) or pass --state-dir`,
+        );
+      }
+      if (flags.json) printJson(output, status);
+      else output.out(formatStatusText(status, new Date()));
+    });
+
+  agent
+    .command("install")
+    .description(
+      "write and enable the systemd unit podkit-agent.service (runs as root, config in /etc/podkit/agent.toml)",
+    )
+    .option("--control-plane <url>", "written to the config file if it does not exist yet")
+    .option("--token <token>", "enrolment token written to the config file (mode 0600)")
+    .option("--metrics-listen <addr>", "Prometheus endpoint address")
+    .option(
+      "--root <dir>",
+      "install under another root directory (packaging, tests); implies --no-enable",
+      "/",
+    )
+    .option("--no-enable", "only write the files; do not run systemctl")
+    .action(
+      (flags: {
+        controlPlane?: string;
+        token?: string;
+        metricsListen?: string;
+        root: string;
+        enable: boolean;
+      }) => {
+        const r = installAgent({
+          root: flags.root,
+          execStart: selfCommand(),
+          ...(flags.controlPlane ? { controlPlane: flags.controlPlane } : {}),
+          ...(flags.token ? { token: flags.token } : {}),
+          ...(flags.metricsListen ? { metricsListen: flags.metricsListen } : {}),
+          enable: flags.enable && flags.root === "/",
+        });
+        output.out(`wrote ${r.unitPath}`);
+        output.out(r.configWritten ? `wrote ${r.configPath}` : `kept existing ${r.configPath}`);
+        output.out(
+          r.enabled
+            ? "enabled and started podkit-agent.service"
+            : "not enabled: run `systemctl daemon-reload && systemctl enable --now podkit-agent`",
+        );
+      },
+    );
+
+  agent
+    .command("uninstall")
+    .description("stop and remove podkit-agent.service (config and state stay unless --purge)")
+    .option("--root <dir>", "uninstall from another root directory; implies --no-disable", "/")
+    .option("--no-disable", "only remove files; do not run systemctl")
+    .option("--purge", "also remove /etc/podkit/agent.toml and the state directory (credentials, outbox)")
+    .action((flags: { root: string; disable: boolean; purge?: boolean }) => {
+      const removed = uninstallAgent({
+        root: flags.root,
+        disable: flags.disable && flags.root === "/",
+        purge: flags.purge === true,
+      });
+      output.out(removed.length ? removed.map((p) => `removed ${p}`).join("\n") : "nothing to remove");
+    });
+
+  agent
+    .command("burn-test")
+    .description(
+      "unlist the machine, burn GPUs (gpu-burn), CPU, memory and disk (stress-ng), report, relist if all passed",
+    )
+    .option("--gpu-seconds <n>", "gpu-burn duration", (v) => Number(v), 3600)
+    .option("--cpu-seconds <n>", "stress-ng duration", (v) => Number(v), 600)
+    .option("--memory", "also stress memory (stress-ng --vm with verification)")
+    .option("--memory-bytes <size>", "memory to stress (stress-ng size, e.g. 75% or 4G)", "75%")
+    .option("--disk <path>", "also stress the disk holding PATH (stress-ng --hdd)")
+    .option("--state-dir <dir>", "the agent's state directory", STATE_DIR)
+    .option("--hooks-dir <dir>", "executables run before and after with the result", "/etc/podkit/burn.d")
+    .option("--gpu-burn <path>", "gpu-burn binary (default: gpu_burn on PATH)")
+    .option("--nvidia-smi <path>", "nvidia-smi for temperatures", "nvidia-smi")
+    .option("--kmsg <path>", "kernel log to watch for XIDs", "/dev/kmsg")
+    .option("--json", "print the report as JSON")
+    .action(
+      async (flags: {
+        gpuSeconds: number;
+        cpuSeconds: number;
+        memory?: boolean;
+        memoryBytes: string;
+        disk?: string;
+        stateDir: string;
+        hooksDir: string;
+        gpuBurn?: string;
+        nvidiaSmi: string;
+        kmsg: string;
+        json?: boolean;
+      }) => {
+        for (const [name, v] of [
+          ["--gpu-seconds", flags.gpuSeconds],
+          ["--cpu-seconds", flags.cpuSeconds],
+        ] as const) {
+          if (!Number.isInteger(v) || v < 0)
+            throw new PodkitError("E_INVALID_INPUT", `${name} must be a whole number of seconds`, {
+              exitCode: EXIT_CODES.usage,
+            });
+        }
+        const report = await runBurnTest({
+          stateDir: flags.stateDir,
+          gpuSeconds: flags.gpuSeconds,
+          cpuSeconds: flags.cpuSeconds,
+          memory: flags.memory === true,
+          memoryBytes: flags.memoryBytes,
+          ...(flags.disk ? { disk: flags.disk } : {}),
+          hooksDir: flags.hooksDir,
+          ...(flags.gpuBurn ? { gpuBurnPath: flags.gpuBurn } : {}),
+          gpuSource: new NvidiaSmiSource({ path: flags.nvidiaSmi, timeoutMs: 10_000 }),
+          kmsgPath: flags.kmsg,
+        });
+        if (flags.json) printJson(output, report);
+        else output.out(`${summarizeBurnTest(report).trimEnd()}\nreport: ${report.reportPath}`);
+        if (!report.passed)
+          throw new PodkitError(
+            "E_BURN_TEST_FAILED",
+            `burn test failed: ${report.problems.length} problem(s), see ${report.summaryPath}`,
+          );
+      },
+    );
+}

@@ -1,0 +1,328 @@
+import { readFileSync } from "node:fs";
+import { basename } from "node:path";
+import {
+  type CheckResult,
+  type ClusterContext,
+  type ClusterPlan,
+  clusterCheck,
+  clusterDown,
+  clusterSlurm,
+  clusterUp,
+  commandLine,
+  loadClusterSpec,
+  NODE_PATHS,
+  openCluster,
+  parseEnvLines,
+  runOnAll,
+  torchrunLine,
+} from "@podkit/cluster";
+import { NotFoundError, PodkitError, parseDuration } from "@podkit/core";
+import { type Command, Option } from "commander";
+import { formatTable, type Output, printJson } from "../output.js";
+
+interface CommonOpts {
+  file: string;
+  json?: boolean;
+  acceptNewHostKeys?: boolean;
+}
+
+class ClusterCheckFailed extends PodkitError {
+  constructor(message: string) {
+    super("E_CLUSTER_CHECK", message, { exitCode: 1 });
+  }
+}
+
+function withCommon(cmd: Command): Command {
+  return cmd
+    .option("-f, --file <cluster.yaml>", "the cluster file", "cluster.yaml")
+    .option("--json", "print JSON")
+    .option(
+      "--accept-new-host-keys",
+      "trust hosts missing from known_hosts on first use and record their keys",
+    );
+}
+
+async function open(opts: CommonOpts): Promise<ClusterContext> {
+  const { spec } = loadClusterSpec(opts.file);
+  return openCluster(spec, { acceptNewHostKeys: opts.acceptNewHostKeys ?? false });
+}
+
+function printChecks(output: Output, checks: readonly CheckResult[]): void {
+  output.out(
+    formatTable(
+      ["RESULT", "CHECK", "NODE", "EVIDENCE"],
+      checks.map((c) => [c.ok ? "PASS" : "FAIL", c.check, c.node, c.evidence]),
+    ),
+  );
+}
+
+function printPlan(output: Output, plan: ClusterPlan): void {
+  output.out(
+    `cluster ${plan.name}: ${plan.numNodes} node(s) × ${plan.numTrainers} GPU(s), primary ${plan.primaryAddress}:${plan.primaryPort}, env hash ${plan.envHash}`,
+  );
+  for (const n of plan.nodes) {
+    output.out(
+      `\n${n.alias}  ssh ${n.sshUser}@${n.sshHost}:${n.sshPort}  hostname ${n.hostname}  ${n.interface} ${n.address}`,
+    );
+    for (const [k, v] of n.env) output.out(`  ${k}=${v}`);
+  }
+  output.out(`\n/etc/hosts (every node):\n${plan.hostsLines.map((l) => `  ${l}`).join("\n")}`);
+  output.out(`\n${NODE_PATHS.hostfile}:\n${plan.hostfile.trimEnd().replace(/^/gm, "  ")}`);
+  for (const w of plan.warnings) output.err(`warning: ${w}`);
+}
+
+function requirePlan(ctx: ClusterContext, output: Output, json: boolean | undefined): ClusterPlan {
+  if (ctx.plan && ctx.checks.every((c) => c.ok)) return ctx.plan;
+  if (json) printJson(output, { ok: false, checks: ctx.checks });
+  else printChecks(output, ctx.checks);
+  throw new ClusterCheckFailed("cannot plan the cluster: fix the failures above (nothing was changed)");
+}
+
+export function registerClusterCommands(program: Command, output: Output): void {
+  const cluster = program
+    .command("cluster")
+    .description(
+      "bootstrap an Instant Cluster from plain machines over SSH (env, /etc/hosts, checks, torchrun, Slurm)",
+    )
+    .enablePositionalOptions();
+
+  withCommon(cluster.command("plan"))
+    .description(
+      "show, for every node, exactly what `up` would set (connects to discover facts; changes nothing)",
+    )
+    .action(async (opts: CommonOpts) => {
+      const ctx = await open(opts);
+      try {
+        const plan = requirePlan(ctx, output, opts.json);
+        if (opts.json) printJson(output, plan);
+        else printPlan(output, plan);
+      } finally {
+        ctx.close();
+      }
+    });
+
+  withCommon(cluster.command("up"))
+    .description(
+      "check every node, then write the cluster env, /etc/hosts, node list and hostfile (idempotent)",
+    )
+    .action(async (opts: CommonOpts) => {
+      const ctx = await open(opts);
+      try {
+        const report = await clusterUp(ctx, { withMunge: false });
+        if (opts.json) printJson(output, report);
+        else {
+          printChecks(output, report.checks);
+          for (const c of report.changes) {
+            output.out(`${c.node}: ${c.files.length === 0 ? "unchanged" : `wrote ${c.files.join(", ")}`}`);
+          }
+        }
+        if (!report.ok)
+          throw new ClusterCheckFailed(
+            report.stoppedBefore ?? "some checks failed after writing; see FAIL lines",
+          );
+      } finally {
+        ctx.close();
+      }
+    });
+
+  withCommon(cluster.command("check"))
+    .description(
+      "run every pre-flight check (SSH, NIC, route, hostname, TCP to the primary, peers, env, clock, GPUs, versions)",
+    )
+    .option("--munge", "also check a cross-node munge round trip (on by default when the file has slurm:)")
+    .action(async (opts: CommonOpts & { munge?: boolean }) => {
+      const ctx = await open(opts);
+      try {
+        const report = await clusterCheck(ctx, { withMunge: opts.munge ?? ctx.spec.slurm !== undefined });
+        if (opts.json) printJson(output, { ok: report.ok, checks: report.checks });
+        else printChecks(output, report.checks);
+        if (!report.ok)
+          throw new ClusterCheckFailed(`${report.checks.filter((c) => !c.ok).length} check(s) failed`);
+      } finally {
+        ctx.close();
+      }
+    });
+
+  cluster
+    .command("env")
+    .description("on a cluster node: print this node's cluster variables (for scripts inside a Pod)")
+    .option("--json", "print JSON")
+    .option("--file <path>", "the env file up wrote", NODE_PATHS.clusterEnv)
+    .action((opts: { json?: boolean; file: string }) => {
+      let text: string;
+      try {
+        text = readFileSync(opts.file, "utf8");
+      } catch {
+        throw new NotFoundError(
+          `${opts.file} does not exist: this machine is not part of a podkit cluster yet (run "podkit cluster up -f cluster.yaml" from your machine)`,
+        );
+      }
+      const env = parseEnvLines(text);
+      if (opts.json) printJson(output, Object.fromEntries(env));
+      else for (const [k, v] of env) output.out(`${k}=${v}`);
+    });
+
+  withCommon(cluster.command("down"))
+    .description("remove what up and slurm wrote and stop what they started; nodes are left as they were")
+    .action(async (opts: CommonOpts) => {
+      const ctx = await open(opts);
+      try {
+        const report = await clusterDown(ctx);
+        if (opts.json) printJson(output, report);
+        else
+          output.out(
+            formatTable(
+              ["NODE", "RESULT"],
+              report.nodes.map((n) => [n.node, n.ok ? n.detail : `FAILED: ${n.detail}`]),
+            ),
+          );
+        if (!report.ok) throw new ClusterCheckFailed("down failed on some nodes; see above");
+      } finally {
+        ctx.close();
+      }
+    });
+
+  withCommon(cluster.command("run"))
+    .description(
+      "run a command on every node at once with the cluster env; output prefixed [node-i]; one failure stops all",
+    )
+    .argument("<command...>", "the command (after --)")
+    .option("--timeout <duration>", "one deadline for the whole run (e.g. 90s, 2h)", "1h")
+    .action(async (argv: string[], opts: CommonOpts & { timeout: string }) => {
+      const ctx = await open(opts);
+      try {
+        const plan = requirePlan(ctx, output, false);
+        const command = commandLine(argv);
+        await runAndReport(ctx, plan, () => command, parseDuration(opts.timeout), output, opts.json);
+      } finally {
+        ctx.close();
+      }
+    });
+
+  withCommon(cluster.command("torchrun"))
+    .description(
+      "launch torchrun on every node (static rendezvous on the primary's cluster IP), after the pre-flight",
+    )
+    .argument("<script>", "the training script (path on the nodes, or a local file with --upload)")
+    .argument("[args...]", "arguments for the script")
+    .passThroughOptions()
+    .option("--nproc-per-node <n>", "workers per node (default NUM_TRAINERS, at least 1)")
+    .option("--upload", "copy the local script to every node first (to /tmp/podkit-<cluster>/)")
+    .option("--print", "only print each node's torchrun line")
+    .option("--skip-checks", "launch without the pre-flight checks")
+    .addOption(new Option("--torchrun <path>", "the launcher on the nodes").default("torchrun"))
+    .option("--timeout <duration>", "one deadline for the whole run", "24h")
+    .action(
+      async (
+        script: string,
+        args: string[],
+        opts: CommonOpts & {
+          nprocPerNode?: string;
+          upload?: boolean;
+          print?: boolean;
+          skipChecks?: boolean;
+          torchrun: string;
+          timeout: string;
+        },
+      ) => {
+        const ctx = await open(opts);
+        try {
+          const plan = requirePlan(ctx, output, false);
+          let remoteScript = script;
+          if (opts.upload) {
+            const data = readFileSync(script);
+            remoteScript = `/tmp/podkit-${plan.name}/${basename(script)}`;
+            await Promise.all(
+              plan.nodes.map(async (n) => {
+                const s = ctx.conns[n.index]!.session!;
+                await s.exec(`mkdir -p /tmp/podkit-${plan.name}`);
+                await s.writeFile(remoteScript, data, 0o644);
+              }),
+            );
+          }
+          const lineFor = (n: ClusterPlan["nodes"][number]) =>
+            torchrunLine(plan, n, {
+              script: remoteScript,
+              args,
+              torchrun: opts.torchrun,
+              ...(opts.nprocPerNode ? { nprocPerNode: Number(opts.nprocPerNode) } : {}),
+              ...(ctx.timed[n.index]!.facts.torchVersion
+                ? { torchVersion: ctx.timed[n.index]!.facts.torchVersion }
+                : {}),
+            });
+          if (opts.print) {
+            for (const n of plan.nodes) output.out(`[${n.alias}] ${lineFor(n)}`);
+            return;
+          }
+          if (!opts.skipChecks) {
+            const report = await clusterCheck(ctx);
+            const failed = report.checks.filter((c) => !c.ok);
+            if (failed.length > 0) {
+              printChecks(output, failed);
+              throw new ClusterCheckFailed(
+                `pre-flight failed (${failed.length} check(s)); torchrun was not started (it would hang or fail later)`,
+              );
+            }
+          }
+          await runAndReport(ctx, plan, lineFor, parseDuration(opts.timeout), output, opts.json);
+        } finally {
+          ctx.close();
+        }
+      },
+    );
+
+  withCommon(cluster.command("slurm"))
+    .description(
+      "one munge key, slurm.conf and gres.conf for every node, slurmctld + slurmd, wait for idle, srun check",
+    )
+    .option("--wait <duration>", "how long to wait for every node to be idle", "60s")
+    .action(async (opts: CommonOpts & { wait: string }) => {
+      const ctx = await open(opts);
+      try {
+        const plan = requirePlan(ctx, output, opts.json);
+        const report = await clusterSlurm(ctx, plan, { waitIdleMs: parseDuration(opts.wait) });
+        if (opts.json) printJson(output, report);
+        else {
+          printChecks(output, report.checks);
+          for (const s of report.started) {
+            output.out(`${s.node}: ${s.actions.length === 0 ? "already running" : s.actions.join(", ")}`);
+          }
+          if (report.sinfo) output.out(`sinfo:\n${report.sinfo.replace(/^/gm, "  ")}`);
+        }
+        if (!report.ok) throw new ClusterCheckFailed("Slurm is not ready; see FAIL lines");
+      } finally {
+        ctx.close();
+      }
+    });
+}
+
+async function runAndReport(
+  ctx: ClusterContext,
+  plan: ClusterPlan,
+  commandFor: (n: ClusterPlan["nodes"][number]) => string,
+  timeoutMs: number,
+  output: Output,
+  json: boolean | undefined,
+): Promise<void> {
+  const report = await runOnAll(ctx.conns, plan, commandFor, {
+    timeoutMs,
+    onLine: (line, stream) => (stream === "stdout" ? output.out(line) : output.err(line)),
+  });
+  if (json) printJson(output, report);
+  if (report.timedOut) {
+    throw new PodkitError(
+      "E_TIMEOUT",
+      `the run passed its deadline of ${Math.round(timeoutMs / 1000)} s; every node was stopped`,
+      {
+        exitCode: 124,
+      },
+    );
+  }
+  if (report.firstFailure) {
+    throw new PodkitError(
+      "E_NODE_FAILED",
+      `${report.firstFailure.node} exited with ${report.firstFailure.code}; the other nodes were stopped`,
+      { exitCode: report.firstFailure.code && report.firstFailure.code > 0 ? report.firstFailure.code : 1 },
+    );
+  }
+}

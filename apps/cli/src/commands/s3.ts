@@ -1,0 +1,89 @@
+import { existsSync, statSync } from "node:fs";
+import { ConfigError } from "@podkit/core";
+import { loadCredentials, startS3Gateway } from "@podkit/s3-gateway";
+import type { Command } from "commander";
+import { type Output, printJson } from "../output.js";
+
+interface ServeFlags {
+  root: string;
+  listen: string;
+  region: string;
+  credentials?: string;
+  domain?: string;
+  allowBucketAdmin?: boolean;
+  metricsListen?: string;
+  metadata: "auto" | "xattr" | "sidecar";
+  accessLog: boolean;
+  json?: boolean;
+}
+
+export function registerS3Commands(program: Command, output: Output): void {
+  const s3 = program.command("s3").description("S3-compatible access to network volumes");
+  s3.command("serve")
+    .description(
+      "serve each top-level directory of --root as an S3 bucket (a volume) to the AWS CLI, boto3, rclone, s3cmd and the SDKs",
+    )
+    .requiredOption("--root <dir>", "directory whose top-level directories are the volumes")
+    .option("--listen <host:port>", "address to listen on", "127.0.0.1:9000")
+    .option("--region <region>", "region reported to clients (the data center)", "us-east-1")
+    .option(
+      "--credentials <file>",
+      "key pairs file (TOML or .json): [[credentials]] accessKeyId, secretAccessKey, volumes; also PODKIT_S3_ACCESS_KEY / PODKIT_S3_SECRET_KEY",
+    )
+    .option("--domain <domain>", "accept virtual-host-style requests for <bucket>.<domain>")
+    .option(
+      "--allow-bucket-admin",
+      "allow CreateBucket / DeleteBucket (volumes otherwise come from the platform)",
+    )
+    .option("--metrics-listen <host:port>", "serve Prometheus metrics at /metrics on this address")
+    .option("--metadata <store>", "where ETags and metadata live: auto, xattr or sidecar", "auto")
+    .option("--no-access-log", "do not log a line per request")
+    .option("--json", "print the endpoint as JSON once listening")
+    .action(async (flags: ServeFlags) => {
+      if (!existsSync(flags.root) || !statSync(flags.root).isDirectory()) {
+        throw new ConfigError(
+          `--root ${flags.root} is not a directory; create it or point at the volumes' parent`,
+        );
+      }
+      if (!["auto", "xattr", "sidecar"].includes(flags.metadata)) {
+        throw new ConfigError(`--metadata must be auto, xattr or sidecar (got "${flags.metadata}")`);
+      }
+      const credentials = loadCredentials({
+        ...(flags.credentials ? { file: flags.credentials } : {}),
+        env: process.env,
+      });
+      const gateway = await startS3Gateway({
+        root: flags.root,
+        listen: flags.listen,
+        region: flags.region,
+        credentials,
+        allowBucketAdmin: flags.allowBucketAdmin ?? false,
+        metadata: flags.metadata,
+        ...(flags.domain ? { domain: flags.domain } : {}),
+        ...(flags.metricsListen ? { metricsListen: flags.metricsListen } : {}),
+        ...(flags.accessLog ? {} : { accessLog: false }),
+      });
+      if (flags.json) {
+        printJson(output, {
+          endpoint: gateway.endpoint,
+          metricsUrl: gateway.metricsUrl ?? null,
+          root: flags.root,
+          region: flags.region,
+        });
+      } else {
+        output.out(
+          `podkit s3: serving volumes under ${flags.root} at ${gateway.endpoint} (region ${flags.region})`,
+        );
+        if (gateway.metricsUrl) output.out(`podkit s3: metrics at ${gateway.metricsUrl}`);
+      }
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off("SIGINT", stop);
+          process.off("SIGTERM", stop);
+          void gateway.close().then(resolve);
+        };
+        process.on("SIGINT", stop);
+        process.on("SIGTERM", stop);
+      });
+    });
+}

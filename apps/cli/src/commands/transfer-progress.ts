@@ -1,0 +1,87 @@
+import { formatBytes, type TransferEvent } from "@podkit/core";
+import cliProgress from "cli-progress";
+import type { Output } from "../output.js";
+
+export type ProgressMode = "tty" | "plain" | "json";
+
+/**
+ * Shows transfer events: a progress bar per file (bytes, rate, ETA) on a terminal, one plain line per
+ * step otherwise, or one JSON object per line with `--json`.
+ */
+export class TransferProgress {
+  private bar: cliProgress.SingleBar | null = null;
+  private lastPlain = 0;
+
+  constructor(
+    private readonly mode: ProgressMode,
+    private readonly output: Output,
+    private readonly verb: "sending" | "receiving" = "receiving",
+  ) {}
+
+  handle(event: TransferEvent): void {
+    if (this.mode === "json") {
+      if (event.type === "progress" && Date.now() - this.lastPlain < 500 && event.bytes < event.size) return;
+      this.lastPlain = Date.now();
+      this.output.out(JSON.stringify(event));
+      return;
+    }
+    switch (event.type) {
+      case "file-start":
+        this.startFile(event.name, event.size, event.resumedBytes);
+        break;
+      case "progress":
+        if (this.bar) this.bar.update(event.bytes, { rate: `${formatBytes(event.rate)}/s` });
+        else if (Date.now() - this.lastPlain > 2000) {
+          this.lastPlain = Date.now();
+          this.output.err(
+            `${event.name}: ${formatBytes(event.bytes)} of ${formatBytes(event.size)} (${formatBytes(event.rate)}/s)`,
+          );
+        }
+        break;
+      case "file-done":
+        this.stopBar();
+        this.output.err(
+          `${event.name}: ${event.skipped ? "already here, skipped" : `done (${formatBytes(event.size)})`}`,
+        );
+        break;
+      case "done":
+        this.stopBar();
+        this.output.err(
+          `transfer complete: ${event.files} file(s), ${formatBytes(event.bytes)} in ${event.seconds.toFixed(1)} s`,
+        );
+        break;
+      case "connected":
+        this.output.err(
+          `connected (protocol generation ${event.generation.toUpperCase()}, via ${event.peer})`,
+        );
+        break;
+      default:
+        break;
+    }
+  }
+
+  private startFile(name: string, size: number, resumed: number): void {
+    this.stopBar();
+    if (resumed > 0) this.output.err(`${name}: resuming, ${formatBytes(resumed)} already here`);
+    if (this.mode !== "tty") {
+      this.output.err(`${name}: ${this.verb} ${formatBytes(size)}`);
+      this.lastPlain = Date.now();
+      return;
+    }
+    this.bar = new cliProgress.SingleBar(
+      {
+        format: `${name.length > 30 ? `…${name.slice(-29)}` : name} [{bar}] {percentage}% | {value_h}/{total_h} | {rate} | ETA {eta_formatted}`,
+        stream: process.stderr,
+        hideCursor: true,
+        formatValue: (v, _o, type) => (type === "value" || type === "total" ? formatBytes(v) : String(v)),
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    this.bar.start(size, resumed, { rate: "-", value_h: "", total_h: "" });
+  }
+
+  private stopBar(): void {
+    this.bar?.stop();
+    this.bar = null;
+  }
+}

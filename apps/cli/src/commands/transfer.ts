@@ -1,0 +1,220 @@
+import { readFileSync, statSync } from "node:fs";
+import { createInterface } from "node:readline/promises";
+import {
+  EXIT_CODES,
+  formatBytes,
+  PodkitError,
+  parseWith,
+  type TransferEvent,
+  TransferProtocolSchema,
+  ValidationError,
+} from "@podkit/core";
+import {
+  DEFAULT_RELAY_PASSWORD,
+  DEFAULT_RELAY_PORTS,
+  type ReceiveOffer,
+  receive,
+  send,
+  startRelay,
+} from "@podkit/transfer";
+import type { Command } from "commander";
+import type { Output } from "../output.js";
+import { type ProgressMode, TransferProgress } from "./transfer-progress.js";
+
+interface CommonOptions {
+  relay?: string;
+  relayPass?: string;
+  protocol: string;
+  json?: boolean;
+}
+
+function progressMode(json: boolean | undefined): ProgressMode {
+  if (json) return "json";
+  return process.stderr.isTTY ? "tty" : "plain";
+}
+
+/** Ctrl-C cancels the transfer cleanly (exit 130) instead of killing it mid-write. */
+function interruptSignal(): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const onSignal = (): void => controller.abort();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    },
+  };
+}
+
+async function ask(question: string): Promise<string> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return (await rl.question(question)).trim();
+  } finally {
+    rl.close();
+  }
+}
+
+function describeOffer(offer: ReceiveOffer): string {
+  const lines = offer.files
+    .slice(0, 20)
+    .map((f) => `  ${f.path}${f.symlink ? ` -> ${f.symlink}` : ` (${formatBytes(f.size)})`}`);
+  if (offer.files.length > 20) lines.push(`  … and ${offer.files.length - 20} more`);
+  for (const d of offer.emptyFolders.slice(0, 5)) lines.push(`  ${d}/ (empty folder)`);
+  const head = `Receiving ${offer.files.length} file(s), ${formatBytes(offer.totalBytes)} in total:`;
+  const conflicts = offer.conflicts.length
+    ? `\nAlready here with other content: ${offer.conflicts.join(", ")}`
+    : "";
+  return `${head}\n${lines.join("\n")}${conflicts}`;
+}
+
+/** croc's relay password rule: a value naming a readable file means that file's contents. */
+function relayPassword(value: string): string {
+  try {
+    if (statSync(value).isFile()) return readFileSync(value, "utf8").trim();
+  } catch {
+    // not a file: the value itself is the password
+  }
+  return value;
+}
+
+export function registerTransferCommands(program: Command, output: Output): void {
+  program
+    .command("send")
+    .description(
+      "send files or folders to another machine with a one-time code (works with runpodctl and croc)",
+    )
+    .argument("<path...>", "files, folders, or - for stdin")
+    .option("--code <code>", "code phrase to use (default: a fresh one; CROC_SECRET also sets it)")
+    .option("--relay <host:port>", "relay to use (default: runpodctl's relays and croc's public relay)")
+    .option("--relay-pass <pass>", "relay password (default pass123 on a custom relay)")
+    .option(
+      "--protocol <protocol>",
+      "peer protocol: auto, a (runpodctl, croc ≤ 9.6.15) or b (croc 10)",
+      "auto",
+    )
+    .option("--no-compress", "do not deflate chunks")
+    .option("--zip", "zip folders before sending (runpodctl's way; empty folders are lost)")
+    .option("--json", "print JSON events, one per line")
+    .action(
+      async (paths: string[], opts: CommonOptions & { code?: string; compress: boolean; zip?: boolean }) => {
+        const protocol = parseWith(TransferProtocolSchema, opts.protocol, "--protocol");
+        const progress = new TransferProgress(progressMode(opts.json), output, "sending");
+        const { signal, dispose } = interruptSignal();
+        try {
+          await send({
+            paths,
+            code: process.env.CROC_SECRET || opts.code,
+            relay: opts.relay,
+            relayPass: opts.relayPass === undefined ? undefined : relayPassword(opts.relayPass),
+            protocol,
+            noCompress: !opts.compress,
+            zip: opts.zip,
+            signal,
+            onEvent: (event: TransferEvent) => {
+              if (event.type === "code" && !opts.json) {
+                // runpodctl's layout: the code alone on stdout, the instructions on stderr.
+                output.err(
+                  `Sending ${paths.length === 1 ? `'${paths[0]}'` : `${paths.length} items`}\nCode is: ${event.code}\nOn the other computer run\n\n${event.receiveCommand}\n`,
+                );
+                output.out(event.code);
+                return;
+              }
+              progress.handle(event);
+            },
+          });
+        } finally {
+          dispose();
+        }
+      },
+    );
+
+  program
+    .command("receive")
+    .description("receive files sent with podkit send, runpodctl send or croc send")
+    .argument("[code]", "the code phrase (or set CROC_SECRET, or type it when asked)")
+    .option("--out <dir>", "folder to receive into", ".")
+    .option("--relay <host:port>", "relay to use (default: from the code, or croc's public relay)")
+    .option("--relay-pass <pass>", "relay password")
+    .option("--protocol <protocol>", "peer protocol: auto, a or b", "auto")
+    .option("--yes", "accept without asking")
+    .option("--overwrite", "replace existing files whose content differs")
+    .option("--json", "print JSON events, one per line")
+    .action(
+      async (
+        codeArg: string | undefined,
+        opts: CommonOptions & { out: string; yes?: boolean; overwrite?: boolean },
+      ) => {
+        const protocol = parseWith(TransferProtocolSchema, opts.protocol, "--protocol");
+        let code = codeArg ?? process.env.CROC_SECRET ?? "";
+        if (!code && process.stdin.isTTY) code = await ask("Enter receive code: ");
+        if (!code)
+          throw new ValidationError("arguments", [
+            { path: "code", message: "give the code phrase as an argument or in CROC_SECRET" },
+          ]);
+        if (!opts.yes && !process.stdin.isTTY) {
+          throw new ValidationError("arguments", [
+            { path: "--yes", message: "no terminal to ask on: pass --yes to accept the files" },
+          ]);
+        }
+        const progress = new TransferProgress(progressMode(opts.json), output);
+        const { signal, dispose } = interruptSignal();
+        try {
+          await receive({
+            code,
+            out: opts.out,
+            relay: opts.relay,
+            relayPass: opts.relayPass === undefined ? undefined : relayPassword(opts.relayPass),
+            protocol,
+            overwrite: opts.overwrite,
+            signal,
+            onEvent: (event) => progress.handle(event),
+            confirm: async (offer) => {
+              if (!opts.json) output.err(describeOffer(offer));
+              if (opts.yes) return true;
+              return /^y(es)?$/i.test(await ask("Accept? (y/N) "));
+            },
+          });
+        } finally {
+          dispose();
+        }
+      },
+    );
+
+  program
+    .command("relay")
+    .description("run a relay that croc 9, croc 10, runpodctl and podkit clients can all use")
+    .option("--host <addr>", "address to listen on", "0.0.0.0")
+    .option(
+      "--ports <list>",
+      "comma-separated ports: the first is the control port",
+      DEFAULT_RELAY_PORTS.join(","),
+    )
+    .option("--pass <pass>", "relay password (default: CROC_PASS or pass123; a file name means its contents)")
+    .option("--json", "print the listening address as JSON")
+    .action(async (opts: { host: string; ports: string; pass?: string; json?: boolean }) => {
+      const ports = opts.ports.split(",").map((p) => Number(p.trim()));
+      if (ports.length < 2 || ports.some((p) => !Number.isInteger(p) || p < 0 || p > 65535)) {
+        throw new ValidationError("--ports", [
+          { path: "--ports", message: "give at least two ports, e.g. 9009,9010,9011,9012,9013" },
+        ]);
+      }
+      const pass = relayPassword(opts.pass ?? process.env.CROC_PASS ?? DEFAULT_RELAY_PASSWORD);
+      const relay = await startRelay({ host: opts.host, ports, pass }).catch((err: Error) => {
+        throw new PodkitError(
+          "E_LISTEN",
+          `could not listen on ${opts.host} ports ${opts.ports}: ${err.message}`,
+          { exitCode: EXIT_CODES.unavailable },
+        );
+      });
+      if (opts.json) output.out(JSON.stringify({ address: relay.address, ports: relay.ports }));
+      else output.out(`relay listening on ${relay.address} (data ports ${relay.ports.slice(1).join(",")})`);
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", resolve);
+        process.once("SIGTERM", resolve);
+      });
+      await relay.close();
+    });
+}

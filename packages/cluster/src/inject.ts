@@ -1,0 +1,154 @@
+import type { CheckResult } from "./checks.js";
+import { infraChecks, injectedChecks, mungeChecks } from "./checks.js";
+import type { NodeFacts } from "./facts.js";
+import { onEachNode } from "./fanout.js";
+import { removeManagedBlock, renderClusterEnvFile, renderEnvironmentFile, renderHostsFile } from "./files.js";
+import { type ClusterPlan, NODE_PATHS, type PlannedNode } from "./planner.js";
+import type { ClusterContext } from "./session.js";
+import { shellQuote } from "./shell.js";
+
+/** Path → wanted content (null: must not exist). */
+export type DesiredFiles = Map<string, string | null>;
+
+export function desiredFiles(plan: ClusterPlan, node: PlannedNode, facts: NodeFacts): DesiredFiles {
+  return new Map<string, string | null>([
+    ["/etc/environment", renderEnvironmentFile(facts.files["/etc/environment"] ?? "", plan, node)],
+    ["/etc/hosts", renderHostsFile(facts.files["/etc/hosts"] ?? "", plan)],
+    [NODE_PATHS.clusterEnv, renderClusterEnvFile(plan, node)],
+    [NODE_PATHS.nodeList, plan.nodeList],
+    [NODE_PATHS.hostfile, plan.hostfile],
+  ]);
+}
+
+/** What `down` wants: podkit's blocks gone, its own files deleted. */
+export function teardownFiles(facts: NodeFacts): DesiredFiles {
+  const files: DesiredFiles = new Map();
+  for (const path of ["/etc/environment", "/etc/hosts"]) {
+    const current = facts.files[path];
+    if (current !== null && current !== undefined) files.set(path, removeManagedBlock(current));
+  }
+  for (const path of [NODE_PATHS.clusterEnv, NODE_PATHS.nodeList, NODE_PATHS.hostfile]) files.set(path, null);
+  return files;
+}
+
+/** Only the files whose content differs: a second `up` with the same spec writes nothing. */
+export function changedFiles(current: Record<string, string | null>, desired: DesiredFiles): string[] {
+  return [...desired.entries()].filter(([path, want]) => (current[path] ?? null) !== want).map(([p]) => p);
+}
+
+/**
+ * A shell script that writes the changed files. /etc/hosts is rewritten in place (it is a bind mount
+ * in Docker-style pods, where rename fails); the others go through a temporary file and a rename.
+ */
+export function writeScript(desired: DesiredFiles, paths: readonly string[], createDirs = true): string {
+  const lines = ["set -e", "umask 022"];
+  if (createDirs) {
+    lines.push(
+      "if [ ! -d /etc/podkit ]; then mkdir -p /etc/podkit/cluster; : > /etc/podkit/cluster/.created-etc-podkit; fi",
+      "mkdir -p /etc/podkit/cluster",
+    );
+  }
+  for (const path of paths) {
+    const want = desired.get(path);
+    const q = shellQuote(path);
+    if (want === null || want === undefined) {
+      lines.push(`rm -f ${q}`);
+      continue;
+    }
+    const b64 = Buffer.from(want, "utf8").toString("base64");
+    lines.push(`printf %s ${b64} | base64 -d > ${q}.podkit-tmp`);
+    if (path === "/etc/hosts") lines.push(`cat ${q}.podkit-tmp > ${q}`, `rm -f ${q}.podkit-tmp`);
+    else lines.push(`mv -f ${q}.podkit-tmp ${q}`);
+  }
+  return lines.join("\n");
+}
+
+export interface NodeChange {
+  node: string;
+  files: string[];
+}
+
+export interface UpReport {
+  ok: boolean;
+  plan?: ClusterPlan;
+  checks: CheckResult[];
+  changes: NodeChange[];
+  /** Why nothing was written, when the infrastructure checks failed. */
+  stoppedBefore?: string;
+}
+
+/**
+ * `up`: the infrastructure checks first (nothing is written if any fails), then the idempotent
+ * writes, then the checks of what was written, from fresh SSH sessions.
+ */
+export async function clusterUp(ctx: ClusterContext, opts: { withMunge?: boolean } = {}): Promise<UpReport> {
+  const checks = [...ctx.checks];
+  if (!ctx.plan || checks.some((c) => !c.ok)) {
+    return {
+      ok: false,
+      checks,
+      changes: [],
+      stoppedBefore: "no node was changed: fix the failures above first",
+    };
+  }
+  const plan = ctx.plan;
+  const infra = await infraChecks(ctx.conns, ctx.timed as never, plan);
+  checks.push(...infra);
+  if (infra.some((c) => !c.ok)) {
+    return {
+      ok: false,
+      plan,
+      checks,
+      changes: [],
+      stoppedBefore: "no node was changed: fix the failures above first",
+    };
+  }
+  const writes = await onEachNode(ctx.conns, async (session, conn) => {
+    const node = plan.nodes.find((n) => n.index === conn.index)!;
+    const facts = ctx.timed[conn.index]!.facts;
+    const desired = desiredFiles(plan, node, facts);
+    const changed = changedFiles(facts.files, desired);
+    if (changed.length > 0) {
+      const r = await session.exec(writeScript(desired, changed), { timeoutMs: 15_000 });
+      if (r.code !== 0) throw new Error(`writing ${changed.join(", ")} failed: ${r.stderr.trim()}`);
+    }
+    return { node: node.alias, files: changed };
+  });
+  const changes: NodeChange[] = [];
+  writes.forEach((w, i) => {
+    if (w.ok) changes.push(w.value);
+    else checks.push({ check: "env", node: `node-${ctx.ranks[i]}`, ok: false, evidence: w.error });
+  });
+  const fresh = await ctx.reconnect();
+  const lost = fresh.filter((c) => !c.session);
+  if (lost.length > 0) {
+    for (const c of lost)
+      checks.push({
+        check: "ssh",
+        node: `node-${ctx.ranks[c.index]} (${c.host})`,
+        ok: false,
+        evidence: c.error ?? "",
+      });
+    return { ok: false, plan, checks, changes };
+  }
+  checks.push(...(await injectedChecks(fresh, plan)));
+  if (opts.withMunge) checks.push(...(await mungeChecks(ctx.conns, plan)));
+  return { ok: checks.every((c) => c.ok), plan, checks, changes };
+}
+
+/** `check`: every pre-flight check, writing nothing. */
+export async function clusterCheck(
+  ctx: ClusterContext,
+  opts: { withMunge?: boolean } = {},
+): Promise<UpReport> {
+  const checks = [...ctx.checks];
+  if (!ctx.plan || checks.some((c) => !c.ok)) return { ok: false, checks, changes: [] };
+  const plan = ctx.plan;
+  const [infra, injected] = await Promise.all([
+    infraChecks(ctx.conns, ctx.timed as never, plan),
+    injectedChecks(ctx.conns, plan),
+  ]);
+  checks.push(...infra, ...injected);
+  if (opts.withMunge) checks.push(...(await mungeChecks(ctx.conns, plan)));
+  return { ok: checks.every((c) => c.ok), plan, checks, changes: [] };
+}

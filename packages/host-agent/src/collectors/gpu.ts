@@ -1,0 +1,140 @@
+import { readFileSync } from "node:fs";
+import type { Logger } from "@podkit/core";
+import { runCommand } from "../exec.js";
+import { chooseCsvFields } from "../parse/gpu-sample.js";
+import { parseHelpQueryGpu } from "../parse/query-gpu-csv.js";
+import { parseQueryXml } from "../parse/query-xml.js";
+import { type GpuReadingWithMeta, readingFromCsv, readingFromQueryText } from "../parse/reading.js";
+
+/** Where GPU readings come from: real nvidia-smi, or a labelled replay of a recorded capture. */
+export interface GpuSource {
+  readonly simulated: boolean;
+  /** For simulated sources: which recording, in words a host can check. */
+  readonly description: string;
+  read(listedIndexes: readonly number[]): Promise<GpuReadingWithMeta>;
+}
+
+export interface NvidiaSmiSourceOptions {
+  path?: string;
+  timeoutMs?: number;
+  /** Read `-q -x` (CUDA version, MIG instances) every N cycles. */
+  extrasEvery?: number;
+  logger?: Logger;
+}
+
+/**
+ * nvidia-smi, the way nvidia_gpu_exporter runs it: discover the driver's fields once with
+ * `--help-query-gpu`, ask for the ones we want in one CSV query, drop a field the driver
+ * refuses and retry, and when one lost GPU breaks the whole query, ask per index so the other
+ * GPUs stay visible.
+ */
+export class NvidiaSmiSource implements GpuSource {
+  readonly simulated = false;
+  readonly description: string;
+  private fields: string[] | null = null;
+  private cycle = 0;
+  private cudaVersion: string | null = null;
+  private readonly path: string;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly options: NvidiaSmiSourceOptions = {}) {
+    this.path = options.path ?? "nvidia-smi";
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.description = `nvidia-smi (${this.path})`;
+  }
+
+  private run(args: string[]) {
+    return runCommand(this.path, args, { timeoutMs: this.timeoutMs });
+  }
+
+  private async discoverFields(): Promise<string[]> {
+    if (this.fields) return this.fields;
+    const help = await this.run(["--help-query-gpu"]);
+    const available = help.exitCode === 0 ? parseHelpQueryGpu(help.stdout) : [];
+    const chosen = chooseCsvFields(available.length > 0 ? available : null);
+    if (available.length > 0) this.fields = chosen;
+    return chosen;
+  }
+
+  async read(listedIndexes: readonly number[]): Promise<GpuReadingWithMeta> {
+    let fields = await this.discoverFields();
+    let reading = await this.query(fields);
+    // Per-field fallback: a field this driver refuses is dropped for good, then we try again.
+    for (let tries = 0; reading.failure?.kind === "invalid-field" && tries < 5; tries++) {
+      const bad = reading.failure.field;
+      this.options.logger?.warn({ field: bad }, "nvidia-smi refused a field; querying without it");
+      fields = fields.filter((f) => f !== bad);
+      this.fields = fields;
+      reading = await this.query(fields);
+    }
+    if (reading.failure?.kind === "gpu-lost" && reading.gpus.length === 0 && listedIndexes.length > 0) {
+      for (const index of listedIndexes) {
+        const one = await this.query(fields, index);
+        reading.gpus.push(...one.gpus);
+      }
+    }
+    if (this.cycle++ % (this.options.extrasEvery ?? 4) === 0 && !reading.failure) await this.readExtras();
+    reading.cudaVersion = this.cudaVersion;
+    return reading;
+  }
+
+  private async query(fields: string[], index?: number): Promise<GpuReadingWithMeta> {
+    const args = [`--query-gpu=${fields.join(",")}`, "--format=csv"];
+    if (index !== undefined) args.push(`--id=${index}`);
+    return readingFromCsv(await this.run(args), fields);
+  }
+
+  /** What CSV lacks: the CUDA version, from `-q -x` (or `-q` text if XML fails). */
+  private async readExtras(): Promise<void> {
+    const xml = await this.run(["-q", "-x"]);
+    if (xml.exitCode === 0) {
+      const parsed = parseQueryXml(xml.stdout);
+      if (parsed.problems.length === 0) {
+        this.cudaVersion = parsed.cudaVersion;
+        return;
+      }
+    }
+    const text = await this.run(["-q"]);
+    if (text.exitCode === 0) this.cudaVersion = readingFromQueryText(text).cudaVersion ?? this.cudaVersion;
+  }
+}
+
+export interface SimulatedCapture {
+  id: string;
+  file: URL;
+  description: string;
+}
+
+export const SIMULATED_CAPTURES: Record<string, SimulatedCapture> = {
+  "h100-8x": {
+    id: "h100-8x",
+    file: new URL("../../data/simulated/h100-8x.q.txt", import.meta.url),
+    description:
+      "SIMULATED: replay of a recorded `nvidia-smi -q` from an 8× H100 80GB HBM3 host, driver 535.161.08 (leptonai/gpud testdata @ fdf5b321); no real GPU is read",
+  },
+};
+
+/**
+ * A clearly labelled stand-in for machines without GPUs (`podkit up`, demos, benchmarks): it
+ * parses a recorded capture every cycle, through the same parser as real output. MachineInfo
+ * carries `simulated: true` and this description, so nothing downstream mistakes it for hardware.
+ */
+export class SimulatedGpuSource implements GpuSource {
+  readonly simulated = true;
+  readonly description: string;
+  private readonly text: string;
+
+  constructor(captureId = "h100-8x") {
+    const capture = SIMULATED_CAPTURES[captureId];
+    if (!capture)
+      throw new Error(
+        `unknown simulated capture ${captureId} (known: ${Object.keys(SIMULATED_CAPTURES).join(", ")})`,
+      );
+    this.description = capture.description;
+    this.text = readFileSync(capture.file, "utf8");
+  }
+
+  async read(): Promise<GpuReadingWithMeta> {
+    return readingFromQueryText({ stdout: this.text, stderr: "", exitCode: 0, timedOut: false });
+  }
+}

@@ -1,0 +1,130 @@
+import { spawn } from "node:child_process";
+import { closeSync, createReadStream, openSync, readSync, statSync } from "node:fs";
+import { StringDecoder } from "node:string_decoder";
+
+/** A kernel-log line and a position that names it stably (byte offset, kmsg sequence, or journal line hash). */
+export interface KernelLine {
+  text: string;
+  position: string;
+}
+
+export interface KernelLogSourceOptions {
+  /** `/dev/kmsg` (default), any file fed by dmesg/syslog, or "journalctl" for `journalctl -k -f`. */
+  path?: string;
+  pollMs?: number;
+  onLines: (lines: KernelLine[]) => void;
+  onError?: (err: Error) => void;
+}
+
+/**
+ * Follows the kernel log. `/dev/kmsg` hands out the ring buffer from boot, one record per read;
+ * a regular file is polled from the last offset (and re-read from 0 if it shrank: rotated);
+ * journald is read through `journalctl -k -f`.
+ */
+export class KernelLogFollower {
+  private stopped = false;
+  private timer: NodeJS.Timeout | null = null;
+  private stopStream: (() => void) | null = null;
+  private offset = 0;
+  private partial = "";
+  private readonly decoder = new StringDecoder("utf8");
+
+  constructor(private readonly options: KernelLogSourceOptions) {}
+
+  start(): void {
+    const path = this.options.path ?? "/dev/kmsg";
+    if (path === "journalctl") {
+      this.followJournal();
+      return;
+    }
+    let isFile = true;
+    try {
+      isFile = statSync(path).isFile();
+    } catch (err) {
+      this.options.onError?.(err as Error);
+    }
+    if (isFile) this.pollFile(path);
+    else this.followDevice(path);
+  }
+
+  close(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.stopStream?.();
+  }
+
+  private emit(chunk: string, positionOf: (line: string, startOffset: number) => string, base: number): void {
+    const text = this.partial + chunk;
+    const parts = text.split("\n");
+    this.partial = parts.pop() ?? "";
+    const lines: KernelLine[] = [];
+    let start = base;
+    for (const p of parts) {
+      lines.push({ text: p.replace(/\r$/, ""), position: positionOf(p, start) });
+      start += Buffer.byteLength(p) + 1;
+    }
+    if (lines.length > 0) this.options.onLines(lines);
+  }
+
+  private pollFile(path: string): void {
+    const tick = () => {
+      if (this.stopped) return;
+      try {
+        const size = statSync(path).size;
+        if (size < this.offset) {
+          this.offset = 0;
+          this.partial = "";
+        }
+        if (size > this.offset) {
+          const fd = openSync(path, "r");
+          try {
+            const buf = Buffer.alloc(Math.min(size - this.offset, 4 * 1024 * 1024));
+            const n = readSync(fd, buf, 0, buf.length, this.offset);
+            const lineStart = this.offset - Buffer.byteLength(this.partial);
+            this.offset += n;
+            this.emit(this.decoder.write(buf.subarray(0, n)), (_l, start) => `file:${start}`, lineStart);
+          } finally {
+            closeSync(fd);
+          }
+        }
+      } catch (err) {
+        this.options.onError?.(err as Error);
+      }
+      this.timer = setTimeout(tick, this.options.pollMs ?? 1000);
+    };
+    tick();
+  }
+
+  private followDevice(path: string): void {
+    const stream = createReadStream(path, { encoding: "utf8", highWaterMark: 8192 });
+    stream.on("data", (chunk) =>
+      this.emit(String(chunk), (line) => `kmsg:${/^\d+,(\d+),/.exec(line)?.[1] ?? line}`, 0),
+    );
+    stream.on("error", (err) => {
+      // /dev/kmsg returns EPIPE when records were overwritten before we read them; keep reading.
+      if ((err as NodeJS.ErrnoException).code !== "EPIPE") this.options.onError?.(err);
+    });
+    this.stopStream = () => stream.destroy();
+  }
+
+  private followJournal(): void {
+    const child = spawn("journalctl", ["-k", "-f", "-b", "-o", "short-iso", "--no-pager"], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    const seen = new Map<string, number>();
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (chunk: string) =>
+      this.emit(
+        chunk,
+        (line) => {
+          const n = (seen.get(line) ?? 0) + 1;
+          seen.set(line, n);
+          return `journal:${line}:${n}`;
+        },
+        0,
+      ),
+    );
+    child.on("error", (err) => this.options.onError?.(err));
+    this.stopStream = () => child.kill();
+  }
+}

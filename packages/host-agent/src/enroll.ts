@@ -1,0 +1,83 @@
+import { join } from "node:path";
+import { AuthError, type Logger, type MachineInfo, UnavailableError } from "@podkit/core";
+import { Backoff } from "./report/backoff.js";
+import { readJsonFile, writeFileAtomic } from "./state-files.js";
+
+export interface Credentials {
+  hostId: string | null;
+  hostToken: string;
+  controlPlane: string;
+}
+
+/**
+ * The host token to connect with: a `pkh_` token as given, a stored one from an earlier
+ * enrolment, or a `pke_` enrolment token exchanged once (retrying while the control plane is
+ * unreachable) and stored in `STATE_DIR/credentials.json` with mode 0600.
+ */
+export async function resolveHostToken(options: {
+  controlPlane: string;
+  token?: string;
+  stateDir: string;
+  machineInfo: MachineInfo;
+  logger: Logger;
+  attempts?: number;
+}): Promise<Credentials> {
+  const file = join(options.stateDir, "credentials.json");
+  const stored = readJsonFile<Credentials>(file);
+  const { token } = options;
+  if (token?.startsWith("pkh_")) {
+    const creds = {
+      hostId: stored?.hostToken === token ? stored.hostId : null,
+      hostToken: token,
+      controlPlane: options.controlPlane,
+    };
+    writeFileAtomic(file, JSON.stringify(creds), 0o600);
+    return creds;
+  }
+  if (stored && stored.controlPlane === options.controlPlane && (!token || token.startsWith("pke_")))
+    return stored;
+  if (!token) {
+    throw new AuthError(
+      `no host credentials in ${file} for ${options.controlPlane}: enrol with \`podkit agent run --control-plane ${options.controlPlane} --token pke_…\` (from \`podkit hosts enroll\`)`,
+    );
+  }
+  if (!token.startsWith("pke_"))
+    throw new AuthError("--token must be an enrolment token (pke_…) or a host token (pkh_…)");
+  const url = new URL(
+    "api/v1/agents/enroll",
+    options.controlPlane.endsWith("/") ? options.controlPlane : `${options.controlPlane}/`,
+  );
+  const backoff = new Backoff(500, 30_000);
+  for (let attempt = 1; ; attempt++) {
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ enrollmentToken: token, machine: options.machineInfo }),
+      });
+    } catch (err) {
+      if (attempt >= (options.attempts ?? Number.POSITIVE_INFINITY))
+        throw new UnavailableError(
+          `cannot reach the control plane at ${url.origin} to enrol: ${(err as Error).message}`,
+        );
+      const delay = backoff.next();
+      options.logger.warn(
+        { retryInMs: delay, err: (err as Error).message },
+        "control plane unreachable; will retry enrolment",
+      );
+      await new Promise((r) => setTimeout(r, delay));
+      continue;
+    }
+    if (res.status === 401)
+      throw new AuthError(
+        "the enrolment token was refused (used, expired or unknown): create a new one with `podkit hosts enroll`",
+      );
+    if (!res.ok) throw new UnavailableError(`enrolment failed: HTTP ${res.status} ${await res.text()}`);
+    const body = (await res.json()) as { hostId: string; hostToken: string };
+    const creds = { hostId: body.hostId, hostToken: body.hostToken, controlPlane: options.controlPlane };
+    writeFileAtomic(file, JSON.stringify(creds), 0o600);
+    options.logger.info({ hostId: body.hostId }, "enrolled with the control plane");
+    return creds;
+  }
+}

@@ -1,0 +1,132 @@
+import type { GpuSample } from "@podkit/core";
+import type { GpuReading } from "../health.js";
+import { gpuSampleFromCsv, gpuSampleFromText, gpuSampleFromXml } from "./gpu-sample.js";
+import { classifyNvidiaSmiOutput, type NvidiaSmiFailure } from "./nvidia-smi-errors.js";
+import { parseQueryGpuCsv } from "./query-gpu-csv.js";
+import { parseQueryText } from "./query-text.js";
+import { parseQueryXml } from "./query-xml.js";
+
+/** What running a command gave: the collector fills this, tests build it from fixtures. */
+export interface CommandResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number | null;
+  timedOut: boolean;
+  /** Set when the command could not start (ENOENT …). */
+  spawnError?: string;
+}
+
+export interface GpuReadingWithMeta extends GpuReading {
+  driverVersion: string | null;
+  cudaVersion: string | null;
+}
+
+function commandFailure(result: CommandResult, what: string): NvidiaSmiFailure | null {
+  if (result.spawnError) {
+    return {
+      kind: "not-installed",
+      code: "NVIDIA_SMI_UNAVAILABLE",
+      message: `cannot run ${what}: ${result.spawnError}`,
+      evidence: result.spawnError,
+    };
+  }
+  if (result.timedOut) {
+    return {
+      kind: "timeout",
+      code: "NVIDIA_SMI_TIMEOUT",
+      message: `${what} did not answer in time (a hung nvidia-smi often means a wedged GPU)`,
+      evidence: `${what} killed after timeout`,
+    };
+  }
+  const known = classifyNvidiaSmiOutput(`${result.stdout}\n${result.stderr}`);
+  if (known) return known;
+  if (result.exitCode !== 0) {
+    const firstLine = `${result.stderr}\n${result.stdout}`.split("\n").find((l) => l.trim() !== "") ?? "";
+    return {
+      kind: "unknown",
+      code: "NVIDIA_SMI_FAILED",
+      message: `${what} exited with status ${result.exitCode}: ${firstLine.trim()}`,
+      evidence: firstLine.trim(),
+    };
+  }
+  return null;
+}
+
+const now = () => new Date().toISOString();
+
+/** `--query-gpu … --format=csv` → a reading. Rows that do not parse fully are dropped and reported. */
+export function readingFromCsv(result: CommandResult, requested?: readonly string[]): GpuReadingWithMeta {
+  const failure = commandFailure(result, "nvidia-smi --query-gpu");
+  const reading: GpuReadingWithMeta = {
+    gpus: [],
+    failure,
+    problems: [],
+    at: now(),
+    driverVersion: null,
+    cudaVersion: null,
+  };
+  // A lost GPU makes some drivers print the error line and still list the other GPUs.
+  const csvText = result.stdout
+    .split(/\r?\n/)
+    .filter((l) => !/Unable to determine the device handle|Failed to initialize NVML/.test(l))
+    .join("\n");
+  if (failure && failure.kind !== "gpu-lost") return reading;
+  if (csvText.trim() === "") {
+    if (!failure) reading.problems.push("nvidia-smi printed nothing");
+    return reading;
+  }
+  const parsed = parseQueryGpuCsv(csvText, requested);
+  reading.problems.push(...parsed.problems);
+  for (const row of parsed.rows) {
+    const sample = gpuSampleFromCsv(row);
+    if (sample) reading.gpus.push(sample);
+    else reading.problems.push("a row without index, UUID or PCI bus id was ignored");
+    reading.driverVersion ??= row.cells.driver_version ?? null;
+  }
+  return reading;
+}
+
+/** `nvidia-smi -q` → a reading; blocks cut off before their end are dropped (never half a GPU). */
+export function readingFromQueryText(result: CommandResult): GpuReadingWithMeta {
+  const failure = commandFailure(result, "nvidia-smi -q");
+  const parsed = parseQueryText(result.stdout);
+  const gpus: GpuSample[] = [];
+  parsed.gpus.forEach((g, i) => {
+    if (!g.complete) return;
+    const s = gpuSampleFromText(g, i);
+    if (s) gpus.push(s);
+  });
+  if (!failure && parsed.gpus.length === 0) parsed.problems.push("no GPU block in nvidia-smi -q output");
+  return {
+    gpus,
+    failure,
+    problems: parsed.problems,
+    at: now(),
+    driverVersion: parsed.driverVersion,
+    cudaVersion: parsed.cudaVersion,
+  };
+}
+
+/** `nvidia-smi -q -x` → a reading. */
+export function readingFromQueryXml(result: CommandResult): GpuReadingWithMeta {
+  const failure = commandFailure(result, "nvidia-smi -q -x");
+  if (failure && result.stdout.trim() === "")
+    return { gpus: [], failure, problems: [], at: now(), driverVersion: null, cudaVersion: null };
+  const parsed = parseQueryXml(result.stdout);
+  const gpus: GpuSample[] = [];
+  parsed.gpus.forEach((g, i) => {
+    const s = gpuSampleFromXml(g.node, g.busId, i);
+    if (s) gpus.push(s);
+  });
+  if (parsed.attachedGpus !== null && parsed.gpus.length < parsed.attachedGpus) {
+    parsed.problems.push(`output lists ${parsed.gpus.length} of ${parsed.attachedGpus} attached GPUs`);
+  }
+  return {
+    gpus,
+    failure,
+    problems: parsed.problems,
+    at: now(),
+    driverVersion: parsed.driverVersion,
+    cudaVersion: parsed.cudaVersion,
+  };
+}

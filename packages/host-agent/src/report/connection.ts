@@ -1,0 +1,243 @@
+import {
+  type AgentMessage,
+  ControlPlaneMessageSchema,
+  type HostStateMessageSchema,
+  type Logger,
+  type MachineInfo,
+  PROTOCOL_VERSION,
+} from "@podkit/core";
+import WebSocket from "ws";
+import type { z } from "zod";
+import { Backoff } from "./backoff.js";
+import { newMessageId } from "./ids.js";
+import type { Outbox } from "./outbox.js";
+
+export type HostState = z.infer<typeof HostStateMessageSchema>["payload"];
+
+export interface ConnectionOptions {
+  controlPlane: string;
+  hostToken: string;
+  outbox: Outbox;
+  machineInfo: () => MachineInfo;
+  logger: Logger;
+  onHostState: (state: HostState) => void;
+  onStatus?: (status: ConnectionStatus) => void;
+  heartbeatIntervalMs?: number;
+  /** Messages sent without an ack yet, at most. */
+  window?: number;
+  backoff?: Backoff;
+}
+
+export interface ConnectionStatus {
+  connected: boolean;
+  lastConnectedAt: string | null;
+  lastHeartbeatAt: string | null;
+  lastAckAt: string | null;
+  lastError: string | null;
+  reconnects: number;
+  acked: number;
+}
+
+export function wsUrlFor(controlPlane: string): string {
+  const url = new URL(controlPlane);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  url.pathname = `${url.pathname.replace(/\/$/, "")}/api/v1/agent/ws`;
+  return url.toString();
+}
+
+/**
+ * The agent's side of the WebSocket: register on every connect, then send the outbox in order
+ * with a bounded window, delete on ack, reconnect with jittered backoff. Heartbeats are sent
+ * only while connected (liveness, not a fact to replay).
+ */
+export class ControlPlaneConnection {
+  readonly status: ConnectionStatus = {
+    connected: false,
+    lastConnectedAt: null,
+    lastHeartbeatAt: null,
+    lastAckAt: null,
+    lastError: null,
+    reconnects: 0,
+    acked: 0,
+  };
+  private ws: WebSocket | null = null;
+  private inFlight = new Set<string>();
+  private closed = false;
+  private timers = new Set<NodeJS.Timeout>();
+  private readonly backoff: Backoff;
+  private readonly startedAt = Date.now();
+  private pumping = false;
+
+  constructor(private readonly options: ConnectionOptions) {
+    this.backoff = options.backoff ?? new Backoff();
+  }
+
+  start(): void {
+    this.connect();
+    const hb = setInterval(() => this.heartbeat(), this.options.heartbeatIntervalMs ?? 15_000);
+    hb.unref();
+    this.timers.add(hb);
+    // Other processes (burn-test) enqueue into the same directory: look for new files now and then.
+    const scan = setInterval(() => this.kick(true), 1000);
+    scan.unref();
+    this.timers.add(scan);
+  }
+
+  /** New messages are in the outbox: send them if connected. */
+  kick(rescan = false): void {
+    if (rescan) this.options.outbox.rescan();
+    this.pump();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.timers) clearTimeout(t);
+    const ws = this.ws;
+    if (ws && ws.readyState !== WebSocket.CLOSED) {
+      await new Promise<void>((resolve) => {
+        ws.once("close", () => resolve());
+        ws.close();
+        setTimeout(() => {
+          ws.terminate();
+          resolve();
+        }, 1000).unref();
+      });
+    }
+  }
+
+  private setStatus(patch: Partial<ConnectionStatus>): void {
+    Object.assign(this.status, patch);
+    this.options.onStatus?.(this.status);
+  }
+
+  private connect(): void {
+    if (this.closed) return;
+    const { logger } = this.options;
+    const ws = new WebSocket(wsUrlFor(this.options.controlPlane), {
+      headers: { authorization: `Bearer ${this.options.hostToken}` },
+      handshakeTimeout: 10_000,
+    });
+    this.ws = ws;
+    let upSince = 0;
+    ws.on("open", () => {
+      upSince = Date.now();
+      this.inFlight.clear();
+      this.setStatus({ connected: true, lastConnectedAt: new Date().toISOString(), lastError: null });
+      logger.info({ controlPlane: this.options.controlPlane }, "connected to the control plane");
+      this.send({
+        v: PROTOCOL_VERSION,
+        id: newMessageId("reg"),
+        type: "register",
+        sentAt: new Date().toISOString(),
+        payload: this.options.machineInfo(),
+      });
+      this.options.outbox.rescan();
+      this.pump();
+    });
+    ws.on("message", (data) => this.onMessage(String(data)));
+    ws.on("unexpected-response", (_req, res) => {
+      const why =
+        res.statusCode === 401
+          ? "the control plane refused the host token (HTTP 401): re-enrol with `podkit agent run --token pke_…`"
+          : `the control plane answered HTTP ${res.statusCode} to the WebSocket upgrade`;
+      this.setStatus({ lastError: why });
+      logger.error(why);
+      ws.terminate();
+    });
+    ws.on("error", (err) => {
+      this.setStatus({ lastError: err.message });
+    });
+    ws.on("close", () => {
+      const wasUp = this.status.connected;
+      this.setStatus({ connected: false });
+      this.inFlight.clear();
+      if (this.closed) return;
+      if (upSince && Date.now() - upSince > 10_000) this.backoff.reset();
+      const delay = this.backoff.next();
+      if (wasUp) logger.warn({ retryInMs: delay }, "lost the control plane connection");
+      this.setStatus({ reconnects: this.status.reconnects + 1 });
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        this.connect();
+      }, delay);
+      this.timers.add(t);
+    });
+  }
+
+  private send(message: AgentMessage): boolean {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(JSON.stringify(message));
+    return true;
+  }
+
+  private pump(): void {
+    if (this.pumping || !this.status.connected) return;
+    this.pumping = true;
+    try {
+      const window = this.options.window ?? 256;
+      const room = window - this.inFlight.size;
+      if (room <= 0) return;
+      const { messages, unreadable } = this.options.outbox.peek(room, this.inFlight);
+      if (unreadable.length > 0)
+        this.options.logger.error({ files: unreadable }, "unreadable outbox files left in place");
+      for (const m of messages) {
+        if (this.inFlight.size >= window) break;
+        if (this.inFlight.has(m.id)) continue;
+        if (!this.send(m)) break;
+        this.inFlight.add(m.id);
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private heartbeat(): void {
+    if (!this.status.connected) return;
+    const sent = this.send({
+      v: PROTOCOL_VERSION,
+      id: newMessageId("hb"),
+      type: "heartbeat",
+      sentAt: new Date().toISOString(),
+      payload: { uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000) },
+    });
+    if (sent) this.setStatus({ lastHeartbeatAt: new Date().toISOString() });
+  }
+
+  private onMessage(text: string): void {
+    let parsed: ReturnType<typeof ControlPlaneMessageSchema.safeParse>;
+    try {
+      parsed = ControlPlaneMessageSchema.safeParse(JSON.parse(text));
+    } catch {
+      this.options.logger.warn("control plane sent a frame that is not JSON; ignored");
+      return;
+    }
+    if (!parsed.success) {
+      this.options.logger.warn(
+        { issues: parsed.error.issues.slice(0, 3) },
+        "control plane sent an unknown message; ignored",
+      );
+      return;
+    }
+    const msg = parsed.data;
+    if (msg.type === "ack") {
+      const removed = this.options.outbox.ack(msg.payload.ids);
+      for (const id of msg.payload.ids) this.inFlight.delete(id);
+      this.setStatus({ lastAckAt: new Date().toISOString(), acked: this.status.acked + removed });
+      this.pump();
+    } else if (msg.type === "nack") {
+      const id = msg.payload.id;
+      this.options.logger.error(
+        { id, reason: msg.payload.reason },
+        "control plane refused a message; kept in outbox/rejected",
+      );
+      if (id) {
+        this.options.outbox.reject(id);
+        this.inFlight.delete(id);
+        this.pump();
+      }
+    } else if (msg.type === "host-state") {
+      this.options.onHostState(msg.payload);
+    }
+  }
+}

@@ -1,0 +1,24 @@
+import type { GpuSample, HealthVerdict, Listing, MaintenanceWindow } from "@podkit/core";
+import type { ConnectionStatus } from "./report/connection.js";
+
+/** What `podkit agent status` shows; the running agent writes it to `STATE_DIR/status.json` every cycle. */
+export interface AgentStatus {
+  pid: number;
+  startedAt: string;
+  updatedAt: string;
+  metricsUrl: string;
+  gpuSource: { simulated: boolean; description: string };
+  machine: {
+    hostname: string;
+    driverVersion: string | null;
+    cudaVersion: string | null;
+    health: HealthVerdict;
+  };
+  gpus: Array<GpuSample & { health: HealthVerdict }>;
+  listedGpuCount: number | null;
+  hostId: string | null;
+  rented: boolean | null;
+  listing: Listing | null;
+  maintenanceWindows: MaintenanceWindow[];
+  controlPlane: (ConnectionStatus & { url: string; outboxMessages: number }) | null;
+}

@@ -1,0 +1,204 @@
+import { createHash, type Hash } from "node:crypto";
+import type { Readable } from "node:stream";
+import { Transform, type TransformCallback } from "node:stream";
+import { S3Error } from "../errors/s3-errors.js";
+import type { AuthContext } from "./authenticate.js";
+import {
+  type ChecksumAlgorithm,
+  createChecksum,
+  type IncrementalChecksum,
+  isChecksumAlgorithm,
+  parseChecksumAlgorithm,
+} from "./checksums.js";
+import { AwsChunkedDecoder } from "./chunked.js";
+
+/** What a fully received body turned out to be. */
+export interface PayloadDigest {
+  size: number;
+  md5Hex: string;
+  checksum?: { algorithm: ChecksumAlgorithm; base64: string };
+}
+
+export interface PayloadExpectations {
+  sha256Hex?: string;
+  md5Base64?: string;
+  checksumAlgorithm?: ChecksumAlgorithm;
+  /** Expected checksum: from a header now, or from the aws-chunked trailer at the end. */
+  checksum?: () => string | undefined;
+  /** The exact decoded size, when the client announced it. */
+  size?: number;
+}
+
+/**
+ * Computes MD5 (the ETag) and any requested checksum while the body streams through, and
+ * fails the stream at its end when a hash, checksum or length does not match — before the
+ * writer renames its temporary file into place.
+ */
+export class PayloadVerifier extends Transform {
+  private readonly md5: Hash = createHash("md5");
+  private readonly sha256: Hash | undefined;
+  private readonly checksum: IncrementalChecksum | undefined;
+  private size = 0;
+  private result: PayloadDigest | undefined;
+
+  constructor(private readonly expect: PayloadExpectations) {
+    super({ highWaterMark: 1 << 20 });
+    this.sha256 = expect.sha256Hex ? createHash("sha256") : undefined;
+    this.checksum = expect.checksumAlgorithm ? createChecksum(expect.checksumAlgorithm) : undefined;
+  }
+
+  /** Available once the stream has finished without error. */
+  get digest(): PayloadDigest {
+    if (!this.result) throw new Error("PayloadVerifier.digest read before the body ended");
+    return this.result;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
+    this.md5.update(chunk);
+    this.sha256?.update(chunk);
+    this.checksum?.update(chunk);
+    this.size += chunk.length;
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    this.finish().then(
+      () => callback(),
+      (err: unknown) => callback(err as Error),
+    );
+  }
+
+  private async finish(): Promise<void> {
+    const { expect } = this;
+    if (expect.size !== undefined && this.size !== expect.size) {
+      throw new S3Error(
+        "IncompleteBody",
+        `Received ${this.size} bytes but the request announced ${expect.size}; the upload was not stored.`,
+      );
+    }
+    const md5 = this.md5.digest();
+    if (this.sha256 && this.sha256.digest("hex") !== expect.sha256Hex) {
+      throw new S3Error("XAmzContentSHA256Mismatch");
+    }
+    if (expect.md5Base64 !== undefined && md5.toString("base64") !== expect.md5Base64) {
+      throw new S3Error("BadDigest", "The Content-MD5 you specified did not match what we received.");
+    }
+    let checksum: PayloadDigest["checksum"];
+    if (this.checksum && expect.checksumAlgorithm) {
+      const base64 = await this.checksum.digestBase64();
+      const wanted = expect.checksum?.();
+      if (wanted !== undefined && wanted !== base64) {
+        throw new S3Error(
+          "BadDigest",
+          `The ${expect.checksumAlgorithm.toUpperCase()} you specified did not match the calculated checksum.`,
+        );
+      }
+      checksum = { algorithm: expect.checksumAlgorithm, base64 };
+    }
+    this.result = { size: this.size, md5Hex: md5.toString("hex"), ...(checksum ? { checksum } : {}) };
+  }
+}
+
+type HeaderFn = (name: string) => string | undefined;
+
+/** The checksum algorithm of a request: an x-amz-checksum-<alg> header, or the declared trailer. */
+function requestedChecksum(header: HeaderFn): {
+  algorithm?: ChecksumAlgorithm;
+  headerValue?: string;
+  fromTrailer: boolean;
+} {
+  const trailer = header("x-amz-trailer")?.trim().toLowerCase();
+  if (trailer) {
+    const alg = trailer.replace(/^x-amz-checksum-/, "");
+    if (!trailer.startsWith("x-amz-checksum-") || !isChecksumAlgorithm(alg)) {
+      throw new S3Error("InvalidArgument", `Unsupported trailing header "${trailer}".`);
+    }
+    return { algorithm: alg, fromTrailer: true };
+  }
+  for (const alg of ["crc32", "crc32c", "crc64nvme", "sha1", "sha256"] as const) {
+    const value = header(`x-amz-checksum-${alg}`);
+    if (value !== undefined) return { algorithm: alg, headerValue: value, fromTrailer: false };
+  }
+  const declared = parseChecksumAlgorithm(
+    header("x-amz-sdk-checksum-algorithm") ?? header("x-amz-checksum-algorithm"),
+  );
+  return declared ? { algorithm: declared, fromTrailer: false } : { fromTrailer: false };
+}
+
+/**
+ * Turn a request body into the decoded, verified payload stream for writers: aws-chunked
+ * decoding (with chunk signatures), then MD5/SHA-256/checksum verification.
+ */
+export function openPayload(
+  body: Readable,
+  auth: AuthContext,
+  header: HeaderFn,
+): { stream: Readable; verifier: PayloadVerifier; declaredSize?: number } {
+  const payload = auth.payload;
+  const contentLength = header("content-length");
+  const decodedHeader = header("x-amz-decoded-content-length");
+  const chunked = payload.kind === "streaming-signed" || payload.kind === "streaming-unsigned-trailer";
+  const declaredSize = chunked
+    ? decodedHeader !== undefined
+      ? Number(decodedHeader)
+      : undefined
+    : contentLength !== undefined
+      ? Number(contentLength)
+      : undefined;
+  if (declaredSize !== undefined && (!Number.isSafeInteger(declaredSize) || declaredSize < 0)) {
+    throw new S3Error("InvalidArgument", "The announced content length is not a valid number.");
+  }
+  const wanted = requestedChecksum(header);
+  let decoder: AwsChunkedDecoder | undefined;
+  if (chunked) {
+    decoder = new AwsChunkedDecoder({
+      trailer:
+        payload.kind === "streaming-unsigned-trailer" ||
+        (payload.kind === "streaming-signed" && payload.trailer),
+      ...(payload.kind === "streaming-signed"
+        ? {
+            signing: {
+              signingKey: auth.signingKey,
+              amzDate: auth.amzDate,
+              scope: auth.scope,
+              seedSignature: auth.seedSignature,
+            },
+          }
+        : {}),
+      ...(declaredSize !== undefined ? { decodedLength: declaredSize } : {}),
+    });
+  }
+  const trailerDecoder = decoder;
+  const expectations: PayloadExpectations = {
+    ...(payload.kind === "signed" ? { sha256Hex: payload.sha256Hex } : {}),
+    ...(header("content-md5") !== undefined ? { md5Base64: header("content-md5")! } : {}),
+    ...(wanted.algorithm ? { checksumAlgorithm: wanted.algorithm } : {}),
+    ...(declaredSize !== undefined ? { size: declaredSize } : {}),
+  };
+  if (wanted.algorithm) {
+    const headerValue = wanted.headerValue;
+    const name = `x-amz-checksum-${wanted.algorithm}`;
+    expectations.checksum = wanted.fromTrailer
+      ? () => {
+          const value = trailerDecoder?.trailers.get(name);
+          if (value === undefined)
+            throw new S3Error("InvalidRequest", `The body did not carry the announced ${name} trailer.`);
+          return value;
+        }
+      : () => headerValue;
+  }
+  const verifier = new PayloadVerifier(expectations);
+  // The verifier can fail (in its flush) before the writer starts reading it; the writer still
+  // sees the error when it iterates the destroyed stream, so an early emit must not crash us.
+  verifier.on("error", () => undefined);
+  const stream = decoder ? body.pipe(decoder) : body;
+  if (decoder) body.on("error", (err) => decoder.destroy(err));
+  stream.on("error", (err) => verifier.destroy(err));
+  // A client that disconnects mid-body must not leave the writer waiting forever.
+  body.on("close", () => {
+    if (!body.readableEnded)
+      verifier.destroy(new S3Error("IncompleteBody", "The client closed the connection mid-body."));
+  });
+  stream.pipe(verifier);
+  return { stream: verifier, verifier, ...(declaredSize !== undefined ? { declaredSize } : {}) };
+}

@@ -1,0 +1,107 @@
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import type { MetaLocation, MetaStore, StoredRecord } from "./meta-store.js";
+import { stampMatches } from "./meta-store.js";
+
+/** Files up to this size that appeared behind the gateway's back get their MD5 on first sight. */
+export const LAZY_MD5_SYNC_LIMIT = 16 * 1024 * 1024;
+
+export const EMPTY_MD5 = "d41d8cd98f00b204e9800998ecf8427e";
+
+export async function md5OfFile(path: string): Promise<string> {
+  const hash = createHash("md5");
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+interface Stat {
+  size: number;
+  mtimeMs: number;
+  ino: number;
+}
+
+/**
+ * ETags for files the gateway did not write (created from a Pod). Small files are hashed at once
+ * and the MD5 cached in the metadata store keyed by (size, mtime, inode); big ones are queued
+ * for hashing in the background (one at a time) and meanwhile carry a stable placeholder
+ * ETag shaped like a multipart one (`<hex>-1`), which clients do not treat as an MD5. A listing
+ * therefore never waits minutes for a checksum — the reference's "same next token" failure.
+ */
+export class LazyEtags {
+  private readonly queue: Array<{ at: MetaLocation; base: StoredRecord | undefined }> = [];
+  private readonly queued = new Set<string>();
+  private running = false;
+  private stopped = false;
+
+  constructor(private readonly store: MetaStore) {}
+
+  async etagFor(at: MetaLocation, info: Stat, record: StoredRecord | undefined): Promise<string> {
+    if (stampMatches(record, info)) return record.etag;
+    if (info.size === 0) return EMPTY_MD5;
+    if (info.size <= LAZY_MD5_SYNC_LIMIT) {
+      const etag = await md5OfFile(at.path);
+      await this.remember(at, info, etag, record);
+      return etag;
+    }
+    this.enqueue(at, record);
+    return `${createHash("md5").update(`${info.ino}:${info.size}:${info.mtimeMs}`).digest("hex")}-1`;
+  }
+
+  /** Cache a computed MD5, unless the file changed while it was being hashed. */
+  private async remember(
+    at: MetaLocation,
+    before: Stat,
+    etag: string,
+    base: StoredRecord | undefined,
+  ): Promise<void> {
+    try {
+      const after = await stat(at.path);
+      if (after.size !== before.size || after.mtimeMs !== before.mtimeMs || after.ino !== before.ino) return;
+      await this.store.write(at, {
+        etag,
+        size: after.size,
+        mtimeMs: after.mtimeMs,
+        ino: after.ino,
+        // Content headers and user metadata survive a rewrite from a Pod; the checksum does not.
+        meta: { ...(base?.meta ?? { headers: {}, userMeta: {} }), checksum: undefined },
+      });
+    } catch {
+      // read-only volume or permissions: the MD5 is simply recomputed next time
+    }
+  }
+
+  private enqueue(at: MetaLocation, base: StoredRecord | undefined): void {
+    if (this.queued.has(at.path)) return;
+    this.queued.add(at.path);
+    this.queue.push({ at, base });
+    if (!this.running) void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    while (this.queue.length > 0 && !this.stopped) {
+      const job = this.queue.shift()!;
+      try {
+        const before = await stat(job.at.path);
+        const etag = await md5OfFile(job.at.path);
+        await this.remember(job.at, before, etag, job.base);
+      } catch {
+        // vanished meanwhile
+      }
+      this.queued.delete(job.at.path);
+    }
+    this.running = false;
+  }
+
+  /** Stop background hashing (gateway shutdown). */
+  stop(): void {
+    this.stopped = true;
+    this.queue.length = 0;
+  }
+
+  /** Wait for background hashing to finish (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.running) await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -1,0 +1,82 @@
+import { S3Error } from "../../errors/s3-errors.js";
+
+/** Hidden per-volume folder for multipart state, temporaries and sidecar metadata. */
+export const RESERVED_DIR = ".s3compat_uploads";
+export const MAX_KEY_BYTES = 1024;
+/** NAME_MAX of Linux file systems. */
+export const MAX_COMPONENT_BYTES = 255;
+
+export interface KeyPath {
+  /** Path components below the bucket directory. */
+  segments: string[];
+  /** A key ending in "/": a directory marker. */
+  isDirectory: boolean;
+}
+
+/**
+ * Map an object key to a path inside its bucket, refusing anything that could escape it or
+ * that a file system cannot hold: `.`/`..` segments, empty segments (`//`, a leading `/`),
+ * backslashes, NUL, the reserved folder, and over-long keys or components (KeyTooLongError).
+ * Percent-encoded variants arrive here already decoded, so they meet the same checks.
+ */
+export function keyToPath(key: string): KeyPath {
+  if (key === "") throw new S3Error("InvalidArgument", "The object key is empty.");
+  if (Buffer.byteLength(key, "utf8") > MAX_KEY_BYTES) {
+    throw new S3Error("KeyTooLongError", `Object keys are at most ${MAX_KEY_BYTES} bytes.`, { Key: key });
+  }
+  const isDirectory = key.endsWith("/");
+  const segments = (isDirectory ? key.slice(0, -1) : key).split("/");
+  for (const segment of segments) {
+    if (segment === "" || segment === "." || segment === "..") {
+      throw new S3Error(
+        "InvalidArgument",
+        `The key "${key}" has an empty, "." or ".." path segment; keys are file paths inside the volume.`,
+        { Key: key },
+      );
+    }
+    if (segment.includes("\\") || segment.includes("\0")) {
+      throw new S3Error(
+        "InvalidArgument",
+        `The key "${key}" contains a backslash or NUL, which is not allowed.`,
+        {
+          Key: key,
+        },
+      );
+    }
+    if (Buffer.byteLength(segment, "utf8") > MAX_COMPONENT_BYTES) {
+      throw new S3Error(
+        "KeyTooLongError",
+        `A path segment of the key is longer than ${MAX_COMPONENT_BYTES} bytes, the file system's limit.`,
+        { Key: key },
+      );
+    }
+  }
+  if (segments[0] === RESERVED_DIR) {
+    throw new S3Error("InvalidArgument", `Keys under ${RESERVED_DIR}/ are reserved for the gateway.`, {
+      Key: key,
+    });
+  }
+  return { segments, isDirectory };
+}
+
+/** Bucket names are volume ids: S3 bucket naming rules (3-63 of a-z 0-9 . -). */
+export function isValidBucketName(name: string): boolean {
+  return /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name) && !name.includes("..");
+}
+
+export function checkBucketName(name: string): void {
+  if (!isValidBucketName(name)) {
+    throw new S3Error(
+      "InvalidBucketName",
+      `"${name}" is not a valid bucket (volume id): use 3-63 of a-z 0-9 . -.`,
+      {
+        BucketName: name,
+      },
+    );
+  }
+}
+
+/** Compare two keys in S3 order: by their UTF-8 bytes. */
+export function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+}

@@ -1,0 +1,134 @@
+import { createHash, randomBytes } from "node:crypto";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { getAttribute, removeAttribute, setAttribute } from "@napi-rs/xattr";
+import type { ObjectMeta } from "../types.js";
+import { RESERVED_DIR } from "./keys.js";
+
+const XATTR_NAME = "user.s3compat";
+
+/**
+ * What the gateway remembers about a file. The stamp (size, mtime, inode) says which version
+ * of the file the ETag belongs to: a file changed from a Pod no longer matches and gets its
+ * MD5 recomputed.
+ */
+export interface StoredRecord {
+  etag: string;
+  size: number;
+  mtimeMs: number;
+  ino: number;
+  meta: ObjectMeta;
+  /** Set on objects made by CompleteMultipartUpload, so a retried Complete can answer again. */
+  uploadId?: string;
+  /** On directories: an explicit `dir/` marker object. */
+  directoryMarker?: boolean;
+}
+
+export interface FileStamp {
+  size: number;
+  mtimeMs: number;
+  ino: number;
+}
+
+export function stampMatches(record: StoredRecord | undefined, stamp: FileStamp): record is StoredRecord {
+  return (
+    record !== undefined &&
+    record.size === stamp.size &&
+    record.mtimeMs === stamp.mtimeMs &&
+    record.ino === stamp.ino
+  );
+}
+
+export interface MetaLocation {
+  bucketDir: string;
+  key: string;
+  /** The file the record describes (for xattrs, possibly its temporary name before rename). */
+  path: string;
+}
+
+/** Where records live: extended attributes on the file, or a sidecar tree when the FS has none. */
+export interface MetaStore {
+  readonly kind: "xattr" | "sidecar";
+  /** xattrs travel with the file, so they are written on the temporary file before rename. */
+  readonly attachesToFile: boolean;
+  read(at: MetaLocation): Promise<StoredRecord | undefined>;
+  write(at: MetaLocation, record: StoredRecord): Promise<void>;
+  remove(at: MetaLocation): Promise<void>;
+}
+
+function parseRecord(data: Buffer | string | null): StoredRecord | undefined {
+  if (data === null) return undefined;
+  try {
+    const parsed = JSON.parse(data.toString()) as StoredRecord;
+    return typeof parsed.etag === "string" ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export class XattrMetaStore implements MetaStore {
+  readonly kind = "xattr";
+  readonly attachesToFile = true;
+
+  async read(at: MetaLocation): Promise<StoredRecord | undefined> {
+    try {
+      return parseRecord(await getAttribute(at.path, XATTR_NAME));
+    } catch {
+      return undefined;
+    }
+  }
+
+  async write(at: MetaLocation, record: StoredRecord): Promise<void> {
+    await setAttribute(at.path, XATTR_NAME, JSON.stringify(record));
+  }
+
+  async remove(at: MetaLocation): Promise<void> {
+    try {
+      await removeAttribute(at.path, XATTR_NAME);
+    } catch {
+      // absent already
+    }
+  }
+}
+
+/** `<bucket>/.s3compat_uploads/meta/<ab>/<sha256(key)>.json`: flat, so no key can collide with another. */
+export class SidecarMetaStore implements MetaStore {
+  readonly kind = "sidecar";
+  readonly attachesToFile = false;
+
+  private fileFor(at: MetaLocation): string {
+    const digest = createHash("sha256").update(at.key).digest("hex");
+    return join(at.bucketDir, RESERVED_DIR, "meta", digest.slice(0, 2), `${digest}.json`);
+  }
+
+  async read(at: MetaLocation): Promise<StoredRecord | undefined> {
+    try {
+      return parseRecord(await readFile(this.fileFor(at)));
+    } catch {
+      return undefined;
+    }
+  }
+
+  async write(at: MetaLocation, record: StoredRecord): Promise<void> {
+    const file = this.fileFor(at);
+    await mkdir(join(file, ".."), { recursive: true });
+    const tmp = `${file}.${randomBytes(6).toString("hex")}.tmp`;
+    await writeFile(tmp, JSON.stringify(record));
+    await rename(tmp, file);
+  }
+
+  async remove(at: MetaLocation): Promise<void> {
+    await rm(this.fileFor(at), { force: true });
+  }
+}
+
+/** Probe whether `dir`'s file system keeps user extended attributes. */
+export async function supportsXattr(dir: string): Promise<boolean> {
+  try {
+    await setAttribute(dir, "user.s3compat.probe", "1");
+    await removeAttribute(dir, "user.s3compat.probe");
+    return true;
+  } catch {
+    return false;
+  }
+}

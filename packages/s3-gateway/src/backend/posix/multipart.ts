@@ -1,0 +1,433 @@
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { compositeChecksum, createChecksum } from "../../auth/checksums.js";
+import { S3Error, s3ErrorFromFs } from "../../errors/s3-errors.js";
+import type { CompletedPart, ObjectInfo, ObjectMeta, PartInfo, UploadInfo, WriteInput } from "../types.js";
+import { isAbandoned, ownerTag, type VolumeRoot } from "./files.js";
+import { keyToPath, RESERVED_DIR } from "./keys.js";
+import type { MetaStore, StoredRecord } from "./meta-store.js";
+import { appendStream, checkFreeSpace, commitTemp, writeTemp } from "./write.js";
+
+export const MIN_PART_SIZE = 5 * 1024 * 1024;
+export const MAX_PART_SIZE = 5 * 1024 * 1024 * 1024;
+const MAX_PART_NUMBER = 10_000;
+const CLAIM_WAIT_MS = 15 * 60 * 1000;
+
+interface StoredUpload {
+  key: string;
+  initiated: string;
+  meta: ObjectMeta;
+  checksumAlgorithm?: UploadInfo["checksumAlgorithm"];
+  checksumType?: UploadInfo["checksumType"];
+}
+
+type StoredPart = Omit<PartInfo, "lastModified" | "partNumber"> & { file: string; lastModified: string };
+
+const UPLOAD_ID = /^[0-9a-f]{32}$/;
+
+function partName(n: number): string {
+  return `part-${String(n).padStart(5, "0")}`;
+}
+
+function stripQuotes(etag: string): string {
+  return etag.trim().replace(/^"|"$/g, "");
+}
+
+type Describe = (bucketDir: string, key: string, path: string) => Promise<ObjectInfo>;
+
+/**
+ * Multipart uploads kept in `<volume>/.s3compat_uploads/<uploadId>/`: `upload.json`, one data
+ * file per part and a `part-NNNNN.json` record naming it. All state is on the volume, so several
+ * gateways over one shared file system serve the same uploads. Complete claims the upload with an
+ * exclusive `claim` file, appends the parts once into a temporary (data is written twice in all:
+ * part, then object) and renames it into place; a retried Complete finds the object stamped with
+ * the upload id and answers the same.
+ */
+export class Multipart {
+  constructor(
+    private readonly volumes: VolumeRoot,
+    private readonly meta: MetaStore,
+    private readonly describe: Describe,
+  ) {}
+
+  private async uploadDir(bucket: string, uploadId: string): Promise<{ bucketDir: string; dir: string }> {
+    const bucketDir = await this.volumes.bucketDir(bucket);
+    if (!UPLOAD_ID.test(uploadId)) throw new S3Error("NoSuchUpload", undefined, { UploadId: uploadId });
+    return { bucketDir, dir: join(bucketDir, RESERVED_DIR, uploadId) };
+  }
+
+  private async readUpload(dir: string, uploadId: string, key?: string): Promise<StoredUpload> {
+    let upload: StoredUpload;
+    try {
+      upload = JSON.parse(await readFile(join(dir, "upload.json"), "utf8")) as StoredUpload;
+    } catch {
+      throw new S3Error("NoSuchUpload", undefined, { UploadId: uploadId });
+    }
+    if (key !== undefined && upload.key !== key)
+      throw new S3Error("NoSuchUpload", undefined, { UploadId: uploadId });
+    return upload;
+  }
+
+  private toInfo(uploadId: string, upload: StoredUpload): UploadInfo {
+    return {
+      uploadId,
+      key: upload.key,
+      initiated: new Date(upload.initiated),
+      meta: upload.meta,
+      ...(upload.checksumAlgorithm ? { checksumAlgorithm: upload.checksumAlgorithm } : {}),
+      ...(upload.checksumType ? { checksumType: upload.checksumType } : {}),
+    };
+  }
+
+  async create(
+    bucket: string,
+    key: string,
+    meta: ObjectMeta,
+    checksumAlgorithm?: UploadInfo["checksumAlgorithm"],
+    checksumType?: UploadInfo["checksumType"],
+  ): Promise<UploadInfo> {
+    const kp = keyToPath(key);
+    if (kp.isDirectory)
+      throw new S3Error("InvalidArgument", "A directory marker key cannot be a multipart upload.");
+    const uploadId = randomBytes(16).toString("hex");
+    const { dir } = await this.uploadDir(bucket, uploadId);
+    await mkdir(dir, { recursive: true });
+    const type = checksumAlgorithm
+      ? (checksumType ?? (checksumAlgorithm === "crc64nvme" ? "FULL_OBJECT" : "COMPOSITE"))
+      : undefined;
+    const upload: StoredUpload = {
+      key,
+      initiated: new Date().toISOString(),
+      meta,
+      ...(checksumAlgorithm ? { checksumAlgorithm } : {}),
+      ...(type ? { checksumType: type } : {}),
+    };
+    await writeFile(join(dir, "upload.json"), JSON.stringify(upload));
+    return this.toInfo(uploadId, upload);
+  }
+
+  private checkPartNumber(partNumber: number): void {
+    if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PART_NUMBER) {
+      throw new S3Error("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive.");
+    }
+  }
+
+  private async storePart(
+    dir: string,
+    partNumber: number,
+    tmp: string,
+    record: StoredPart,
+  ): Promise<PartInfo> {
+    const dataFile = `${partName(partNumber)}-${record.etag}`;
+    await rename(tmp, join(dir, dataFile));
+    const previous = await this.readPart(dir, partNumber);
+    const jsonTmp = join(dir, `${partName(partNumber)}.json.${randomBytes(4).toString("hex")}`);
+    await writeFile(jsonTmp, JSON.stringify({ ...record, file: dataFile }));
+    await rename(jsonTmp, join(dir, `${partName(partNumber)}.json`));
+    if (previous && previous.file !== dataFile) await unlink(join(dir, previous.file)).catch(() => undefined);
+    return {
+      partNumber,
+      etag: record.etag,
+      size: record.size,
+      lastModified: new Date(record.lastModified),
+      ...(record.checksum ? { checksum: record.checksum } : {}),
+    };
+  }
+
+  private async readPart(dir: string, partNumber: number): Promise<StoredPart | undefined> {
+    try {
+      return JSON.parse(await readFile(join(dir, `${partName(partNumber)}.json`), "utf8")) as StoredPart;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async uploadPart(
+    bucket: string,
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    input: WriteInput,
+  ): Promise<PartInfo> {
+    this.checkPartNumber(partNumber);
+    const { bucketDir, dir } = await this.uploadDir(bucket, uploadId);
+    await this.readUpload(dir, uploadId, key);
+    if (input.declaredSize !== undefined && input.declaredSize > MAX_PART_SIZE) {
+      throw new S3Error("EntityTooLarge", "A part is at most 5 GiB.");
+    }
+    await checkFreeSpace(bucketDir, input.declaredSize);
+    const tmp = await this.volumes.tempPath(bucketDir);
+    const written = await writeTemp(tmp, input.body);
+    const digest = input.digest();
+    return this.storePart(dir, partNumber, tmp, {
+      etag: digest.md5Hex,
+      size: written.size,
+      lastModified: new Date(written.mtimeMs).toISOString(),
+      file: "",
+      ...(digest.checksum ? { checksum: digest.checksum } : {}),
+    });
+  }
+
+  async uploadPartCopy(
+    bucket: string,
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    sourcePath: string,
+    range: { start: number; end: number } | undefined,
+  ): Promise<PartInfo> {
+    this.checkPartNumber(partNumber);
+    const { bucketDir, dir } = await this.uploadDir(bucket, uploadId);
+    await this.readUpload(dir, uploadId, key);
+    const size = (await stat(sourcePath)).size;
+    if (range && (range.start > range.end || range.end >= size)) {
+      throw new S3Error(
+        "InvalidArgument",
+        `The x-amz-copy-source-range is outside the ${size}-byte source object.`,
+      );
+    }
+    const md5 = createHash("md5");
+    const tmp = await this.volumes.tempPath(bucketDir);
+    const source = createReadStream(sourcePath, { highWaterMark: 1 << 20, ...(range ?? {}) });
+    const written = await writeTemp(tmp, source, (chunk) => md5.update(chunk));
+    return this.storePart(dir, partNumber, tmp, {
+      etag: md5.digest("hex"),
+      size: written.size,
+      lastModified: new Date(written.mtimeMs).toISOString(),
+      file: "",
+    });
+  }
+
+  async listParts(
+    bucket: string,
+    key: string,
+    uploadId: string,
+  ): Promise<{ upload: UploadInfo; parts: PartInfo[] }> {
+    const { dir } = await this.uploadDir(bucket, uploadId);
+    const upload = await this.readUpload(dir, uploadId, key);
+    const parts: PartInfo[] = [];
+    for (const name of (await readdir(dir)).sort()) {
+      const m = /^part-(\d{5})\.json$/.exec(name);
+      if (!m) continue;
+      const part = await this.readPart(dir, Number(m[1]));
+      if (part) {
+        parts.push({
+          partNumber: Number(m[1]),
+          etag: part.etag,
+          size: part.size,
+          lastModified: new Date(part.lastModified),
+          ...(part.checksum ? { checksum: part.checksum } : {}),
+        });
+      }
+    }
+    return { upload: this.toInfo(uploadId, upload), parts };
+  }
+
+  async list(bucket: string): Promise<UploadInfo[]> {
+    const bucketDir = await this.volumes.bucketDir(bucket);
+    const entries = await readdir(join(bucketDir, RESERVED_DIR)).catch(() => [] as string[]);
+    const out: UploadInfo[] = [];
+    for (const name of entries) {
+      if (!UPLOAD_ID.test(name)) continue;
+      try {
+        out.push(this.toInfo(name, await this.readUpload(join(bucketDir, RESERVED_DIR, name), name)));
+      } catch {
+        // being completed or aborted right now
+      }
+    }
+    return out;
+  }
+
+  async abort(bucket: string, key: string, uploadId: string): Promise<void> {
+    const { dir } = await this.uploadDir(bucket, uploadId);
+    await this.readUpload(dir, uploadId, key);
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  /** The object a finished Complete of this upload produced, if the key still holds it. */
+  private async completedObject(
+    bucketDir: string,
+    key: string,
+    uploadId: string,
+  ): Promise<ObjectInfo | undefined> {
+    const kp = keyToPath(key);
+    const path = join(bucketDir, ...kp.segments);
+    const record = await this.meta.read({ bucketDir, key, path });
+    if (record?.uploadId !== uploadId) return undefined;
+    return this.describe(bucketDir, key, path);
+  }
+
+  /** Take the upload's claim, waiting while a live gateway completes it. */
+  private async claim(
+    dir: string,
+    bucketDir: string,
+    key: string,
+    uploadId: string,
+  ): Promise<"claimed" | ObjectInfo> {
+    const claimFile = join(dir, "claim");
+    const deadline = Date.now() + CLAIM_WAIT_MS;
+    for (;;) {
+      try {
+        await writeFile(claimFile, ownerTag(), { flag: "wx" });
+        return "claimed";
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+          const done = await this.completedObject(bucketDir, key, uploadId);
+          if (done) return done;
+          throw new S3Error("NoSuchUpload", undefined, { UploadId: uploadId });
+        }
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw s3ErrorFromFs(err);
+      }
+      const owner = await readFile(claimFile, "utf8").catch(() => "");
+      if (owner && (await isAbandoned(claimFile, owner))) {
+        await unlink(claimFile).catch(() => undefined);
+        continue;
+      }
+      if (Date.now() > deadline)
+        throw new S3Error("InternalError", "Another gateway is still completing this upload.");
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  async complete(
+    bucket: string,
+    key: string,
+    uploadId: string,
+    wanted: CompletedPart[],
+  ): Promise<ObjectInfo> {
+    const { bucketDir, dir } = await this.uploadDir(bucket, uploadId);
+    let upload: StoredUpload;
+    try {
+      upload = await this.readUpload(dir, uploadId, key);
+    } catch (err) {
+      const done = await this.completedObject(bucketDir, key, uploadId);
+      if (done) return done; // a retried Complete: same answer
+      throw err;
+    }
+    if (wanted.length === 0)
+      throw new S3Error("MalformedXML", "CompleteMultipartUpload needs at least one part.");
+    for (let i = 1; i < wanted.length; i++) {
+      if (wanted[i]!.partNumber <= wanted[i - 1]!.partNumber) throw new S3Error("InvalidPartOrder");
+    }
+    const parts: StoredPart[] = [];
+    for (let i = 0; i < wanted.length; i++) {
+      const want = wanted[i]!;
+      const part = await this.readPart(dir, want.partNumber);
+      if (!part || part.etag !== stripQuotes(want.etag)) {
+        throw new S3Error(
+          "InvalidPart",
+          `Part ${want.partNumber} was not uploaded or its ETag does not match.`,
+          {
+            PartNumber: String(want.partNumber),
+          },
+        );
+      }
+      if (want.checksum !== undefined && part.checksum && part.checksum.base64 !== want.checksum) {
+        throw new S3Error(
+          "InvalidPart",
+          `The checksum given for part ${want.partNumber} does not match the uploaded part.`,
+        );
+      }
+      if (i < wanted.length - 1 && part.size < MIN_PART_SIZE) {
+        throw new S3Error(
+          "EntityTooSmall",
+          `Part ${want.partNumber} is ${part.size} bytes; every part but the last must be at least 5 MiB.`,
+        );
+      }
+      parts.push(part);
+    }
+    const claimed = await this.claim(dir, bucketDir, key, uploadId);
+    if (claimed !== "claimed") return claimed;
+    const already = await this.completedObject(bucketDir, key, uploadId);
+    if (already) {
+      await rm(dir, { recursive: true, force: true });
+      return already;
+    }
+    try {
+      return await this.assemble(bucketDir, dir, key, uploadId, upload, parts);
+    } catch (err) {
+      await unlink(join(dir, "claim")).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async assemble(
+    bucketDir: string,
+    dir: string,
+    key: string,
+    uploadId: string,
+    upload: StoredUpload,
+    parts: StoredPart[],
+  ): Promise<ObjectInfo> {
+    const kp = keyToPath(key);
+    const parent = await this.volumes.prepareParent(bucketDir, kp.segments, key);
+    const target = join(parent, kp.segments[kp.segments.length - 1]!);
+    const fullChecksum =
+      upload.checksumAlgorithm && upload.checksumType === "FULL_OBJECT"
+        ? createChecksum(upload.checksumAlgorithm)
+        : undefined;
+    const tmp = await this.volumes.tempPath(bucketDir);
+    const handle = await open(tmp, "wx", 0o644);
+    let info: { size: number; mtimeMs: number; ino: number };
+    try {
+      for (const part of parts) {
+        await appendStream(
+          handle,
+          createReadStream(join(dir, part.file), { highWaterMark: 1 << 20 }),
+          (chunk) => fullChecksum?.update(chunk),
+        );
+      }
+      await handle.sync();
+      const s = await handle.stat();
+      info = { size: s.size, mtimeMs: s.mtimeMs, ino: s.ino };
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw s3ErrorFromFs(err, { key });
+    } finally {
+      await handle.close().catch(() => undefined);
+    }
+    const md5s = Buffer.concat(parts.map((p) => Buffer.from(p.etag, "hex")));
+    const etag = `${createHash("md5").update(md5s).digest("hex")}-${parts.length}`;
+    let checksum: ObjectMeta["checksum"];
+    if (upload.checksumAlgorithm && fullChecksum) {
+      checksum = {
+        algorithm: upload.checksumAlgorithm,
+        base64: await fullChecksum.digestBase64(),
+        type: "FULL_OBJECT",
+      };
+    } else if (
+      upload.checksumAlgorithm &&
+      parts.every((p) => p.checksum?.algorithm === upload.checksumAlgorithm)
+    ) {
+      const b64 = await compositeChecksum(
+        upload.checksumAlgorithm,
+        parts.map((p) => p.checksum!.base64),
+      );
+      checksum = { algorithm: upload.checksumAlgorithm, base64: b64, type: "COMPOSITE" };
+    }
+    const record: StoredRecord = {
+      etag,
+      ...info,
+      meta: { ...upload.meta, ...(checksum ? { checksum } : {}) },
+      uploadId,
+    };
+    await commitTemp(this.meta, { bucketDir, key }, tmp, target, record);
+    await rm(dir, { recursive: true, force: true });
+    return { key, size: info.size, lastModified: new Date(info.mtimeMs), etag, meta: record.meta };
+  }
+
+  /** At start: claims left by killed gateways on this host are released so Complete can be retried. */
+  async releaseAbandonedClaims(): Promise<void> {
+    for (const bucket of await this.volumes.listBucketDirs()) {
+      const reserved = join(this.volumes.root, bucket.name, RESERVED_DIR);
+      for (const name of await readdir(reserved).catch(() => [] as string[])) {
+        if (!UPLOAD_ID.test(name)) continue;
+        const claimFile = join(reserved, name, "claim");
+        const owner = await readFile(claimFile, "utf8").catch(() => "");
+        if (owner && (await isAbandoned(claimFile, owner))) await unlink(claimFile).catch(() => undefined);
+      }
+    }
+  }
+}

@@ -1,0 +1,395 @@
+import { createReadStream } from "node:fs";
+import { lstat, mkdir, open, rmdir, stat, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { S3Error, s3ErrorFromFs } from "../../errors/s3-errors.js";
+import type {
+  Backend,
+  BucketInfo,
+  CompletedPart,
+  ListEntry,
+  ListQuery,
+  ObjectInfo,
+  ObjectMeta,
+  OpenObject,
+  PartInfo,
+  UploadInfo,
+  WriteInput,
+} from "../types.js";
+import { EMPTY_MD5, LazyEtags } from "./etags.js";
+import { pruneEmptyParents, VolumeRoot } from "./files.js";
+import { keyToPath } from "./keys.js";
+import {
+  type MetaStore,
+  SidecarMetaStore,
+  type StoredRecord,
+  supportsXattr,
+  XattrMetaStore,
+} from "./meta-store.js";
+import { Multipart } from "./multipart.js";
+import { walkKeys } from "./walker.js";
+import { checkFreeSpace, commitTemp, copyToTemp, writeTemp } from "./write.js";
+
+export interface PosixBackendOptions {
+  root: string;
+  /** "auto" probes the root for extended attributes and falls back to sidecar files. */
+  metadata?: "auto" | "xattr" | "sidecar";
+}
+
+const EMPTY_META: ObjectMeta = { headers: {}, userMeta: {} };
+
+/** Drain a body that must be empty (directory markers); anything in it is refused. */
+async function expectEmpty(input: WriteInput, key: string): Promise<void> {
+  let bytes = 0;
+  for await (const chunk of input.body) bytes += (chunk as Buffer).length;
+  if (bytes > 0) {
+    throw new S3Error(
+      "InvalidArgument",
+      "A key ending in / is a directory marker and must have an empty body.",
+      {
+        Key: key,
+      },
+    );
+  }
+}
+
+/** Each top-level directory of the root is a bucket; each file below it an object. */
+export class PosixBackend implements Backend {
+  readonly volumes: VolumeRoot;
+  readonly meta: MetaStore;
+  readonly etags: LazyEtags;
+  private readonly multipart: Multipart;
+
+  private constructor(volumes: VolumeRoot, meta: MetaStore) {
+    this.volumes = volumes;
+    this.meta = meta;
+    this.etags = new LazyEtags(meta);
+    this.multipart = new Multipart(volumes, meta, (bucket, key, path) => this.infoOf(bucket, key, path));
+  }
+
+  static async open(options: PosixBackendOptions): Promise<PosixBackend> {
+    const volumes = new VolumeRoot(options.root);
+    const mode = options.metadata ?? "auto";
+    const xattr = mode === "xattr" || (mode === "auto" && (await supportsXattr(volumes.root)));
+    const backend = new PosixBackend(volumes, xattr ? new XattrMetaStore() : new SidecarMetaStore());
+    await volumes.cleanTemporaries();
+    await backend.multipart.releaseAbandonedClaims();
+    return backend;
+  }
+
+  listBuckets(): Promise<BucketInfo[]> {
+    return this.volumes.listBucketDirs();
+  }
+
+  async headBucket(bucket: string): Promise<void> {
+    await this.volumes.bucketDir(bucket);
+  }
+
+  async createBucket(bucket: string): Promise<void> {
+    try {
+      await this.volumes.bucketDir(bucket);
+      throw new S3Error("BucketAlreadyOwnedByYou", undefined, { BucketName: bucket });
+    } catch (err) {
+      if ((err as S3Error).code !== "NoSuchBucket") throw err;
+    }
+    await mkdir(join(this.volumes.root, bucket));
+  }
+
+  async deleteBucket(bucket: string): Promise<void> {
+    const dir = await this.volumes.bucketDir(bucket);
+    for await (const _ of walkKeys(this.walkContext(dir), { prefix: "", delimiter: "", after: "" })) {
+      throw new S3Error("BucketNotEmpty", `The volume "${bucket}" still holds objects; delete them first.`, {
+        BucketName: bucket,
+      });
+    }
+    await import("node:fs/promises").then((fs) =>
+      fs.rm(this.volumes.reservedDir(dir), { recursive: true, force: true }),
+    );
+    await rmdir(dir);
+  }
+
+  private walkContext(bucketDir: string) {
+    return {
+      bucketDir,
+      isMarked: async (dirKey: string, absDir: string) =>
+        (await this.meta.read({ bucketDir, key: dirKey, path: absDir }))?.directoryMarker === true,
+    };
+  }
+
+  /** Describe the file at `path` as the object `key` (ETag computed lazily if needed). */
+  async infoOf(bucketDir: string, key: string, path: string): Promise<ObjectInfo> {
+    const info = await stat(path);
+    const at = { bucketDir, key, path };
+    const record = await this.meta.read(at);
+    if (info.isDirectory()) {
+      return { key, size: 0, lastModified: info.mtime, etag: EMPTY_MD5, meta: record?.meta ?? EMPTY_META };
+    }
+    const etag = await this.etags.etagFor(at, info, record);
+    const valid = record !== undefined && record.etag === etag;
+    const meta = record ? (valid ? record.meta : { ...record.meta, checksum: undefined }) : EMPTY_META;
+    return { key, size: info.size, lastModified: info.mtime, etag, meta };
+  }
+
+  private async locate(
+    bucket: string,
+    key: string,
+  ): Promise<{ bucketDir: string; path: string; isDirectory: boolean }> {
+    const bucketDir = await this.volumes.bucketDir(bucket);
+    const kp = keyToPath(key);
+    const path = await this.volumes.resolveExisting(bucketDir, kp.segments, key);
+    const isDir = (await stat(path)).isDirectory();
+    // "dir/" names a directory, "file" a file; the other way round there is no such object.
+    if (isDir !== kp.isDirectory) throw new S3Error("NoSuchKey", undefined, { Key: key });
+    return { bucketDir, path, isDirectory: isDir };
+  }
+
+  async headObject(bucket: string, key: string): Promise<ObjectInfo> {
+    const { bucketDir, path } = await this.locate(bucket, key);
+    return this.infoOf(bucketDir, key, path);
+  }
+
+  async openObject(bucket: string, key: string): Promise<OpenObject> {
+    const { bucketDir, path, isDirectory } = await this.locate(bucket, key);
+    const info = await this.infoOf(bucketDir, key, path);
+    if (isDirectory) {
+      return { info, read: () => createReadStream("/dev/null"), close: async () => undefined };
+    }
+    // Open once, so the bytes served are those of the file the metadata came from even if a
+    // new version is renamed over the key meanwhile.
+    const handle = await open(path, "r").catch((err: unknown) => {
+      throw s3ErrorFromFs(err, { key });
+    });
+    let used = false;
+    return {
+      info,
+      read: (range) => {
+        used = true;
+        return handle.createReadStream({
+          highWaterMark: 1 << 20,
+          ...(range ? { start: range.start, end: range.end } : {}),
+        });
+      },
+      close: async () => {
+        if (!used) await handle.close();
+      },
+    };
+  }
+
+  async putObject(bucket: string, key: string, input: WriteInput, meta: ObjectMeta): Promise<ObjectInfo> {
+    const bucketDir = await this.volumes.bucketDir(bucket);
+    const kp = keyToPath(key);
+    if (kp.isDirectory) return this.putDirectoryMarker(bucketDir, key, kp.segments, input, meta);
+    await checkFreeSpace(bucketDir, input.declaredSize);
+    const parent = await this.volumes.prepareParent(bucketDir, kp.segments, key);
+    const target = join(parent, kp.segments[kp.segments.length - 1]!);
+    await this.refuseDirectory(target, key);
+    const tmp = await this.volumes.tempPath(bucketDir);
+    const written = await writeTemp(tmp, input.body);
+    const digest = input.digest();
+    const record: StoredRecord = {
+      etag: digest.md5Hex,
+      ...written,
+      meta: digest.checksum ? { ...meta, checksum: { ...digest.checksum, type: "FULL_OBJECT" } } : meta,
+    };
+    await commitTemp(this.meta, { bucketDir, key }, tmp, target, record);
+    return {
+      key,
+      size: written.size,
+      lastModified: new Date(written.mtimeMs),
+      etag: record.etag,
+      meta: record.meta,
+    };
+  }
+
+  private async refuseDirectory(target: string, key: string): Promise<void> {
+    const existing = await lstat(target).catch(() => undefined);
+    if (existing?.isDirectory()) throw new S3Error("ExistingObjectIsDirectory", undefined, { Key: key });
+  }
+
+  private async putDirectoryMarker(
+    bucketDir: string,
+    key: string,
+    segments: string[],
+    input: WriteInput,
+    meta: ObjectMeta,
+  ): Promise<ObjectInfo> {
+    await expectEmpty(input, key);
+    const parent = await this.volumes.prepareParent(bucketDir, segments, key);
+    const dir = join(parent, segments[segments.length - 1]!);
+    try {
+      await mkdir(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw s3ErrorFromFs(err, { key });
+      if (!(await stat(dir)).isDirectory())
+        throw new S3Error("ObjectParentIsFile", "A file already has this name.", { Key: key });
+    }
+    const info = await stat(dir);
+    await this.meta.write(
+      { bucketDir, key, path: dir },
+      { etag: EMPTY_MD5, size: 0, mtimeMs: info.mtimeMs, ino: info.ino, meta, directoryMarker: true },
+    );
+    return { key, size: 0, lastModified: info.mtime, etag: EMPTY_MD5, meta };
+  }
+
+  async copyObject(
+    source: { bucket: string; key: string },
+    target: { bucket: string; key: string },
+    meta: ObjectMeta | undefined,
+  ): Promise<ObjectInfo> {
+    const src = await this.locate(source.bucket, source.key);
+    if (src.isDirectory)
+      throw new S3Error("InvalidRequest", "Directory markers cannot be copied.", { Key: source.key });
+    const srcInfo = await this.infoOf(src.bucketDir, source.key, src.path);
+    const bucketDir = await this.volumes.bucketDir(target.bucket);
+    const kp = keyToPath(target.key);
+    if (kp.isDirectory)
+      throw new S3Error("InvalidRequest", "Cannot copy an object onto a directory marker key.");
+    const parent = await this.volumes.prepareParent(bucketDir, kp.segments, target.key);
+    const targetPath = join(parent, kp.segments[kp.segments.length - 1]!);
+    const newMeta = meta ?? srcInfo.meta;
+    if (source.bucket === target.bucket && source.key === target.key) {
+      if (!meta) {
+        throw new S3Error(
+          "InvalidRequest",
+          "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata.",
+        );
+      }
+      // Same object, new metadata: rewrite the record only; the data stays where it is.
+      const info = await stat(src.path);
+      await this.meta.write(
+        { bucketDir, key: target.key, path: src.path },
+        {
+          etag: srcInfo.etag,
+          size: info.size,
+          mtimeMs: info.mtimeMs,
+          ino: info.ino,
+          meta: { ...newMeta, checksum: srcInfo.meta.checksum },
+        },
+      );
+      return { ...srcInfo, meta: newMeta };
+    }
+    await this.refuseDirectory(targetPath, target.key);
+    await checkFreeSpace(bucketDir, srcInfo.size);
+    const tmp = await this.volumes.tempPath(bucketDir);
+    const written = await copyToTemp(src.path, tmp);
+    const record: StoredRecord = {
+      etag: srcInfo.etag,
+      ...written,
+      meta: { ...newMeta, ...(srcInfo.meta.checksum ? { checksum: srcInfo.meta.checksum } : {}) },
+    };
+    await commitTemp(this.meta, { bucketDir, key: target.key }, tmp, targetPath, record);
+    return {
+      key: target.key,
+      size: written.size,
+      lastModified: new Date(written.mtimeMs),
+      etag: record.etag,
+      meta: record.meta,
+    };
+  }
+
+  async deleteObject(bucket: string, key: string): Promise<void> {
+    const bucketDir = await this.volumes.bucketDir(bucket);
+    const kp = keyToPath(key);
+    const parentReal = await this.volumes
+      .resolveExisting(bucketDir, kp.segments.slice(0, -1), key)
+      .catch((err: S3Error) => {
+        if (err.code === "NoSuchKey" || err.code === "ObjectParentIsFile") return undefined;
+        throw err;
+      });
+    if (parentReal === undefined) return; // nothing there: S3 deletes are idempotent
+    const path = join(parentReal, kp.segments[kp.segments.length - 1]!);
+    const info = await lstat(path).catch(() => undefined);
+    if (!info) return;
+    const at = { bucketDir, key, path };
+    if (kp.isDirectory) {
+      if (!info.isDirectory()) return;
+      try {
+        await rmdir(path);
+      } catch {
+        await this.meta.remove(at); // still has content: only the marker goes
+        return;
+      }
+    } else {
+      if (info.isDirectory()) return;
+      await unlink(path).catch((err: unknown) => {
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw s3ErrorFromFs(err, { key });
+      });
+    }
+    if (!this.meta.attachesToFile) await this.meta.remove(at);
+    await pruneEmptyParents(bucketDir, path, async (dir) => {
+      const rel = `${dir.slice(bucketDir.length + 1)}/`;
+      return (await this.meta.read({ bucketDir, key: rel, path: dir }))?.directoryMarker === true;
+    });
+  }
+
+  async *list(bucket: string, query: ListQuery): AsyncIterable<ListEntry> {
+    const bucketDir = await this.volumes.bucketDir(bucket);
+    yield* walkKeys(this.walkContext(bucketDir), query);
+  }
+
+  async describe(bucket: string, key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const bucketDir = await this.volumes.bucketDir(bucket);
+      const path = join(bucketDir, ...key.split("/").filter(Boolean));
+      return await this.infoOf(bucketDir, key, path);
+    } catch {
+      return undefined;
+    }
+  }
+
+  createMultipartUpload(
+    bucket: string,
+    key: string,
+    meta: ObjectMeta,
+    checksumAlgorithm?: UploadInfo["checksumAlgorithm"],
+    checksumType?: UploadInfo["checksumType"],
+  ): Promise<UploadInfo> {
+    return this.multipart.create(bucket, key, meta, checksumAlgorithm, checksumType);
+  }
+
+  uploadPart(
+    bucket: string,
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    input: WriteInput,
+  ): Promise<PartInfo> {
+    return this.multipart.uploadPart(bucket, key, uploadId, partNumber, input);
+  }
+
+  async uploadPartCopy(
+    bucket: string,
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    source: { bucket: string; key: string; range?: { start: number; end: number } },
+  ): Promise<PartInfo> {
+    const src = await this.locate(source.bucket, source.key);
+    if (src.isDirectory) throw new S3Error("InvalidRequest", "Directory markers cannot be copied.");
+    return this.multipart.uploadPartCopy(bucket, key, uploadId, partNumber, src.path, source.range);
+  }
+
+  completeMultipartUpload(
+    bucket: string,
+    key: string,
+    uploadId: string,
+    parts: CompletedPart[],
+  ): Promise<ObjectInfo> {
+    return this.multipart.complete(bucket, key, uploadId, parts);
+  }
+
+  abortMultipartUpload(bucket: string, key: string, uploadId: string): Promise<void> {
+    return this.multipart.abort(bucket, key, uploadId);
+  }
+
+  listMultipartUploads(bucket: string): Promise<UploadInfo[]> {
+    return this.multipart.list(bucket);
+  }
+
+  listParts(
+    bucket: string,
+    key: string,
+    uploadId: string,
+  ): Promise<{ upload: UploadInfo; parts: PartInfo[] }> {
+    return this.multipart.listParts(bucket, key, uploadId);
+  }
+}

@@ -1,0 +1,60 @@
+import { randomBytes } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { S3_ERRORS, type S3Error } from "../errors/s3-errors.js";
+import { toXml, type XmlNode } from "../xml/xml.js";
+
+export function requestId(): string {
+  return randomBytes(8).toString("hex").toUpperCase();
+}
+
+export function sendXml(
+  res: ServerResponse,
+  status: number,
+  root: string,
+  body: XmlNode,
+  namespace = true,
+): number {
+  const text = toXml(root, body, { namespace });
+  const bytes = Buffer.byteLength(text);
+  res.writeHead(status, { "content-type": "application/xml", "content-length": bytes });
+  res.end(text);
+  return bytes;
+}
+
+export function sendEmpty(res: ServerResponse, status: number, headers: Record<string, string> = {}): number {
+  res.writeHead(status, { ...headers, "content-length": "0" });
+  res.end();
+  return 0;
+}
+
+/** An S3 `<Error>` document (no body for HEAD, as S3 does). */
+export function sendError(req: IncomingMessage, res: ServerResponse, err: S3Error, resource: string): number {
+  // An unread request body is drained so the client reads the error instead of a reset.
+  if (!req.complete) req.resume();
+  if (res.headersSent) {
+    res.destroy();
+    return 0;
+  }
+  const status = S3_ERRORS[err.code].status;
+  if (req.method === "HEAD" || status === 304) {
+    res.writeHead(status, {
+      "x-amz-error-code": err.code,
+      "x-amz-error-message": err.message.replace(/[^\x20-\x7e]/g, "?"),
+    });
+    res.end();
+    return 0;
+  }
+  return sendXml(
+    res,
+    status,
+    "Error",
+    {
+      Code: err.code,
+      Message: err.message,
+      ...err.extra,
+      Resource: resource,
+      RequestId: String(res.getHeader("x-amz-request-id") ?? ""),
+    },
+    false,
+  );
+}

@@ -1,0 +1,161 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { performance } from "node:perf_hooks";
+import { createLogger, type Logger, type S3Credential } from "@podkit/core";
+import { authenticate } from "../auth/authenticate.js";
+import { CredentialStore } from "../auth/credentials.js";
+import { PosixBackend } from "../backend/posix/posix-backend.js";
+import { isS3Error, S3Error, s3ErrorFromFs } from "../errors/s3-errors.js";
+import { requireAccess } from "../ops/body.js";
+import type { OpContext } from "../ops/context.js";
+import { route } from "../ops/router.js";
+import { GatewayMetrics } from "./metrics.js";
+import { parseS3Request, type S3Request } from "./request.js";
+import { requestId, sendError } from "./respond.js";
+
+export interface S3GatewayOptions {
+  /** Directory whose top-level directories are the buckets (volumes). */
+  root: string;
+  /** `host:port`; port 0 picks a free one. Default 127.0.0.1:9000. */
+  listen?: string;
+  region?: string;
+  credentials: S3Credential[];
+  /** Enables virtual-host-style requests: `<bucket>.<domain>`. */
+  domain?: string;
+  /** Allow CreateBucket/DeleteBucket (otherwise AccessDenied: volumes come from the platform). */
+  allowBucketAdmin?: boolean;
+  /** `host:port` for Prometheus `/metrics`; not served when absent. */
+  metricsListen?: string;
+  /** Where object metadata lives; "auto" uses xattrs when the file system keeps them. */
+  metadata?: "auto" | "xattr" | "sidecar";
+  /** The access log (one line per request); false turns it off. Default: a pino logger on stderr. */
+  accessLog?: Logger | false;
+  /** Tolerated clock difference of signed requests (default 1 hour). */
+  maxClockSkewMs?: number;
+}
+
+export interface S3Gateway {
+  /** `http://host:port` to give clients as their endpoint URL. */
+  endpoint: string;
+  metricsUrl?: string;
+  close(): Promise<void>;
+}
+
+export function parseListen(value: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value.trim());
+  if (!m) throw new S3Error("InvalidArgument", `"${value}" is not host:port`);
+  const port = Number(m[3]);
+  if (port > 65535) throw new S3Error("InvalidArgument", `port ${port} is out of range`);
+  return { host: m[1] ?? (m[2] || "127.0.0.1"), port };
+}
+
+function hostUrl(host: string, port: number): string {
+  const shown = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "::1" : host;
+  return `http://${shown.includes(":") ? `[${shown}]` : shown}:${port}`;
+}
+
+/** Start an S3-compatible gateway over a directory of volumes; resolves once it listens. */
+export async function startS3Gateway(options: S3GatewayOptions): Promise<S3Gateway> {
+  const store = new CredentialStore(options.credentials);
+  const backend = await PosixBackend.open({ root: options.root, metadata: options.metadata ?? "auto" });
+  const settings = {
+    region: options.region ?? "us-east-1",
+    allowBucketAdmin: options.allowBucketAdmin ?? false,
+  };
+  const log =
+    options.accessLog === false ? undefined : (options.accessLog ?? createLogger({ name: "s3-gateway" }));
+  const metrics = new GatewayMetrics();
+  const maxSkewMs = options.maxClockSkewMs ?? 3600_000;
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const started = performance.now();
+    res.setHeader("x-amz-request-id", requestId());
+    res.setHeader("server", "podkit-s3");
+    let op = "Unknown";
+    let s3: S3Request | undefined;
+    let ctx: OpContext | undefined;
+    let bytesOut = 0;
+    try {
+      s3 = parseS3Request(req, options.domain);
+      const auth = authenticate(
+        { method: s3.method, rawPath: s3.rawPath, query: s3.query, header: s3.headerValues },
+        store,
+        { maxSkewMs, now: Date.now },
+      );
+      const chosen = route(s3);
+      op = chosen.op;
+      ctx = { req, res, s3, auth, backend, settings, received: 0 };
+      if (s3.bucket !== undefined) requireAccess(ctx, s3.bucket);
+      bytesOut = await chosen.handler(ctx);
+    } catch (err) {
+      let failure: S3Error;
+      if (isS3Error(err)) failure = err;
+      else {
+        failure = s3ErrorFromFs(err, s3?.key !== undefined ? { key: s3.key } : {});
+        if (failure.code === "InternalError") {
+          log?.error({ err, op, bucket: s3?.bucket, key: s3?.key }, "s3 request failed");
+        }
+      }
+      bytesOut = sendError(req, res, failure, s3?.rawPath ?? req.url ?? "/");
+    }
+    const done = () => {
+      const ms = performance.now() - started;
+      metrics.observe(op, res.statusCode, ms / 1000, ctx?.received ?? 0, bytesOut);
+      log?.info(
+        {
+          method: req.method,
+          op,
+          bucket: s3?.bucket,
+          key: s3?.key,
+          status: res.statusCode,
+          bytesIn: ctx?.received ?? 0,
+          bytesOut,
+          ms: Math.round(ms * 10) / 10,
+          access: ctx?.auth.credential.accessKeyId,
+        },
+        "s3 request",
+      );
+    };
+    if (res.writableFinished) done();
+    else res.once("close", done);
+  };
+
+  // Large uploads take as long as they take: no request timeout, keep-alive for SDK pools.
+  const server: Server = createServer({ requestTimeout: 0, keepAliveTimeout: 65_000 }, (req, res) => {
+    void handle(req, res);
+  });
+  const { host, port } = parseListen(options.listen ?? "127.0.0.1:9000");
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const endpoint = hostUrl(host, (server.address() as AddressInfo).port);
+  let metricsServer: Server | undefined;
+  let metricsUrl: string | undefined;
+  if (options.metricsListen) {
+    const m = parseListen(options.metricsListen);
+    const started = await metrics.listen(m.host, m.port);
+    metricsServer = started.server;
+    metricsUrl = started.url;
+  }
+  return {
+    endpoint,
+    ...(metricsUrl ? { metricsUrl } : {}),
+    close: async () => {
+      backend.etags.stop();
+      const closing = [server, metricsServer].filter((s): s is Server => s !== undefined);
+      await Promise.all(
+        closing.map(
+          (s) =>
+            new Promise<void>((resolve) => {
+              s.close(() => resolve());
+              s.closeAllConnections();
+            }),
+        ),
+      );
+    },
+  };
+}

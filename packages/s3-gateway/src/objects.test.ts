@@ -1,0 +1,69 @@
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListBucketsCommand,
+  PutObjectCommand,
+} from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Harness, startHarness } from "./testing/harness.js";
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => {
+  await h.close();
+});
+
+describe("objects through the AWS SDK", () => {
+  it("lists the volumes as buckets", async () => {
+    const out = await h.client.send(new ListBucketsCommand({}));
+    expect(out.Buckets?.map((b) => b.Name)).toEqual(["vol-a", "vol-b"]);
+  });
+
+  it("puts a file where a Pod sees it and reads it back with its metadata", async () => {
+    const body = "hello volume\n";
+    const put = await h.client.send(
+      new PutObjectCommand({
+        Bucket: "vol-a",
+        Key: "dir/sub/hello.txt",
+        Body: body,
+        ContentType: "text/plain",
+        Metadata: { owner: "alice" },
+      }),
+    );
+    const md5 = createHash("md5").update(body).digest("hex");
+    expect(put.ETag).toBe(`"${md5}"`);
+    expect(readFileSync(join(h.root, "vol-a/dir/sub/hello.txt"), "utf8")).toBe(body);
+    const got = await h.client.send(new GetObjectCommand({ Bucket: "vol-a", Key: "dir/sub/hello.txt" }));
+    expect(await got.Body?.transformToString()).toBe(body);
+    expect(got.ContentType).toBe("text/plain");
+    expect(got.Metadata).toEqual({ owner: "alice" });
+    expect(got.ETag).toBe(`"${md5}"`);
+    // no temporary left behind
+    expect(readdirSync(join(h.root, "vol-a/.s3compat_uploads/tmp"))).toEqual([]);
+  });
+
+  it("serves files created behind its back with a real MD5 ETag", async () => {
+    writeFileSync(join(h.root, "vol-a/from-pod.bin"), "pod data");
+    const head = await h.client.send(new HeadObjectCommand({ Bucket: "vol-a", Key: "from-pod.bin" }));
+    expect(head.ETag).toBe(`"${createHash("md5").update("pod data").digest("hex")}"`);
+    expect(head.ContentLength).toBe(8);
+  });
+
+  it("copies and deletes, pruning empty directories", async () => {
+    await h.client.send(new PutObjectCommand({ Bucket: "vol-a", Key: "c/src.txt", Body: "copy me" }));
+    const copy = await h.client.send(
+      new CopyObjectCommand({ Bucket: "vol-b", Key: "c2/dst.txt", CopySource: "vol-a/c/src.txt" }),
+    );
+    expect(copy.CopyObjectResult?.ETag).toBe(`"${createHash("md5").update("copy me").digest("hex")}"`);
+    expect(readFileSync(join(h.root, "vol-b/c2/dst.txt"), "utf8")).toBe("copy me");
+    await h.client.send(new DeleteObjectCommand({ Bucket: "vol-b", Key: "c2/dst.txt" }));
+    expect(existsSync(join(h.root, "vol-b/c2"))).toBe(false);
+  });
+});

@@ -1,0 +1,41 @@
+import { CredentialStore } from "../auth/credentials.js";
+import { openPayload } from "../auth/payload.js";
+import type { WriteInput } from "../backend/types.js";
+import { S3Error } from "../errors/s3-errors.js";
+import type { OpContext } from "./context.js";
+
+/** The verified request payload as a writer input (streamed, never buffered whole). */
+export function payloadInput(ctx: OpContext): WriteInput {
+  const { stream, verifier, declaredSize } = openPayload(ctx.req, ctx.auth, ctx.s3.header);
+  return {
+    body: stream,
+    digest: () => {
+      ctx.received = verifier.digest.size;
+      return verifier.digest;
+    },
+    ...(declaredSize !== undefined ? { declaredSize } : {}),
+  };
+}
+
+/** Read a small XML request body (Delete, CompleteMultipartUpload…) after verifying it. */
+export async function readSmallBody(ctx: OpContext, limit = 2 * 1024 * 1024): Promise<string> {
+  const input = payloadInput(ctx);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of input.body) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new S3Error("InvalidRequest", `The request body is larger than ${limit} bytes.`);
+    chunks.push(chunk as Buffer);
+  }
+  input.digest();
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** The key pair of this request may reach `bucket`, or AccessDenied. */
+export function requireAccess(ctx: OpContext, bucket: string): void {
+  if (!CredentialStore.canAccess(ctx.auth.credential, bucket)) {
+    throw new S3Error("AccessDenied", `This access key may not reach the volume "${bucket}".`, {
+      BucketName: bucket,
+    });
+  }
+}

@@ -1,0 +1,94 @@
+import { percentDecode } from "../auth/sigv4.js";
+import type { ObjectInfo, ObjectMeta } from "../backend/types.js";
+import { S3Error } from "../errors/s3-errors.js";
+
+const STORED_HEADERS = [
+  "content-encoding",
+  "content-disposition",
+  "content-language",
+  "cache-control",
+  "expires",
+] as const;
+const MAX_USER_META_BYTES = 2048;
+
+/** Content headers and `x-amz-meta-*` of a PUT / Create / Copy(REPLACE) request. */
+export function metaFromHeaders(
+  header: (name: string) => string | undefined,
+  names: Iterable<string>,
+): ObjectMeta {
+  const headers: Record<string, string> = {};
+  for (const name of STORED_HEADERS) {
+    const value = header(name);
+    // aws-chunked is transfer framing, not the object's encoding.
+    if (name === "content-encoding" && value !== undefined) {
+      const rest = value
+        .split(",")
+        .map((v) => v.trim())
+        .filter((v) => v !== "" && v !== "aws-chunked");
+      if (rest.length > 0) headers[name] = rest.join(",");
+      continue;
+    }
+    if (value !== undefined) headers[name] = value;
+  }
+  const userMeta: Record<string, string> = {};
+  let bytes = 0;
+  for (const name of names) {
+    if (!name.startsWith("x-amz-meta-")) continue;
+    const short = name.slice("x-amz-meta-".length);
+    const value = header(name) ?? "";
+    userMeta[short] = value;
+    bytes += Buffer.byteLength(short) + Buffer.byteLength(value);
+  }
+  if (bytes > MAX_USER_META_BYTES) throw new S3Error("MetadataTooLarge");
+  const contentType = header("content-type");
+  return { ...(contentType ? { contentType } : {}), headers, userMeta };
+}
+
+/** Response headers describing an object (GET/HEAD). */
+export function objectHeaders(info: ObjectInfo, withChecksum: boolean): Record<string, string> {
+  const out: Record<string, string> = {
+    etag: `"${info.etag}"`,
+    "last-modified": info.lastModified.toUTCString(),
+    "content-type": info.meta.contentType ?? "application/octet-stream",
+    "accept-ranges": "bytes",
+    ...info.meta.headers,
+  };
+  for (const [name, value] of Object.entries(info.meta.userMeta)) out[`x-amz-meta-${name}`] = value;
+  const checksum = info.meta.checksum;
+  if (withChecksum && checksum) {
+    out[`x-amz-checksum-${checksum.algorithm}`] = checksum.base64;
+    out["x-amz-checksum-type"] = checksum.type;
+  }
+  return out;
+}
+
+const OVERRIDES: Record<string, string> = {
+  "response-content-type": "content-type",
+  "response-content-language": "content-language",
+  "response-expires": "expires",
+  "response-cache-control": "cache-control",
+  "response-content-disposition": "content-disposition",
+  "response-content-encoding": "content-encoding",
+};
+
+/** GetObject's `response-content-*` query parameters replace the stored headers in the answer. */
+export function applyResponseOverrides(
+  headers: Record<string, string>,
+  param: (name: string) => string | undefined,
+): void {
+  for (const [query, header] of Object.entries(OVERRIDES)) {
+    const value = param(query);
+    if (value !== undefined) headers[header] = value;
+  }
+}
+
+/** `x-amz-copy-source: /bucket/key?versionId=…` (URL-encoded) → bucket and key. */
+export function parseCopySource(value: string): { bucket: string; key: string } {
+  const noVersion = value.split("?")[0] ?? "";
+  const decoded = percentDecode(noVersion).replace(/^\//, "");
+  const slash = decoded.indexOf("/");
+  if (slash <= 0 || slash === decoded.length - 1) {
+    throw new S3Error("InvalidArgument", "x-amz-copy-source must be /<bucket>/<key>.");
+  }
+  return { bucket: decoded.slice(0, slash), key: decoded.slice(slash + 1) };
+}

@@ -1,0 +1,135 @@
+import { pipeline } from "node:stream/promises";
+import { S3Error } from "../errors/s3-errors.js";
+import { sendEmpty, sendXml } from "../http/respond.js";
+import { parseXmlBody, textOf, type XmlNode } from "../xml/xml.js";
+import { payloadInput, readSmallBody, requireAccess } from "./body.js";
+import { evaluateConditions, parseRange } from "./conditions.js";
+import type { OpContext } from "./context.js";
+import { applyResponseOverrides, metaFromHeaders, objectHeaders, parseCopySource } from "./metadata.js";
+
+function target(ctx: OpContext): { bucket: string; key: string } {
+  return { bucket: ctx.s3.bucket!, key: ctx.s3.key! };
+}
+
+async function getOrHead(ctx: OpContext, withBody: boolean): Promise<number> {
+  const { bucket, key } = target(ctx);
+  const object = await ctx.backend.openObject(bucket, key);
+  let streaming = false;
+  try {
+    const { info } = object;
+    const outcome = evaluateConditions(ctx.s3.header, info.etag, info.lastModified, true);
+    if (outcome === "precondition-failed") throw new S3Error("PreconditionFailed");
+    if (outcome === "not-modified") {
+      return sendEmpty(ctx.res, 304, {
+        etag: `"${info.etag}"`,
+        "last-modified": info.lastModified.toUTCString(),
+      });
+    }
+    const range = parseRange(ctx.s3.header("range"), info.size);
+    const checksumMode = ctx.s3.header("x-amz-checksum-mode")?.toUpperCase() === "ENABLED";
+    const headers = objectHeaders(info, checksumMode && range === undefined);
+    applyResponseOverrides(headers, ctx.s3.param);
+    const length = range ? range.end - range.start + 1 : info.size;
+    headers["content-length"] = String(length);
+    if (range) headers["content-range"] = `bytes ${range.start}-${range.end}/${info.size}`;
+    ctx.res.writeHead(range ? 206 : 200, headers);
+    if (!withBody || length === 0) {
+      ctx.res.end();
+      return 0;
+    }
+    streaming = true;
+    await pipeline(object.read(range), ctx.res);
+    return length;
+  } finally {
+    if (!streaming) await object.close();
+  }
+}
+
+export const getObject = (ctx: OpContext) => getOrHead(ctx, true);
+export const headObject = (ctx: OpContext) => getOrHead(ctx, false);
+
+export async function putObject(ctx: OpContext): Promise<number> {
+  const { bucket, key } = target(ctx);
+  const meta = metaFromHeaders(ctx.s3.header, Object.keys(ctx.req.headers));
+  if (ctx.s3.header("if-none-match")?.trim() === "*") {
+    const exists = await ctx.backend.headObject(bucket, key).then(
+      () => true,
+      () => false,
+    );
+    if (exists)
+      throw new S3Error("PreconditionFailed", "An object already exists under this key (If-None-Match: *).");
+  }
+  const info = await ctx.backend.putObject(bucket, key, payloadInput(ctx), meta);
+  const headers: Record<string, string> = { etag: `"${info.etag}"` };
+  if (info.meta.checksum)
+    headers[`x-amz-checksum-${info.meta.checksum.algorithm}`] = info.meta.checksum.base64;
+  return sendEmpty(ctx.res, 200, headers);
+}
+
+/** Map x-amz-copy-source-if-* onto the ordinary conditional header names. */
+function copySourceConditions(header: (name: string) => string | undefined) {
+  return (name: string) => header(`x-amz-copy-source-${name}`);
+}
+
+export async function copyObject(ctx: OpContext): Promise<number> {
+  const dest = target(ctx);
+  const source = parseCopySource(ctx.s3.header("x-amz-copy-source")!);
+  requireAccess(ctx, source.bucket);
+  const directive = (ctx.s3.header("x-amz-metadata-directive") ?? "COPY").toUpperCase();
+  if (directive !== "COPY" && directive !== "REPLACE") {
+    throw new S3Error("InvalidArgument", "x-amz-metadata-directive must be COPY or REPLACE.");
+  }
+  const sourceInfo = await ctx.backend.headObject(source.bucket, source.key);
+  const outcome = evaluateConditions(
+    copySourceConditions(ctx.s3.header),
+    sourceInfo.etag,
+    sourceInfo.lastModified,
+    false,
+  );
+  if (outcome !== "proceed") throw new S3Error("PreconditionFailed");
+  const meta =
+    directive === "REPLACE" ? metaFromHeaders(ctx.s3.header, Object.keys(ctx.req.headers)) : undefined;
+  // Drain the (empty) request body before answering.
+  ctx.req.resume();
+  const info = await ctx.backend.copyObject(source, dest, meta);
+  return sendXml(ctx.res, 200, "CopyObjectResult", {
+    LastModified: info.lastModified.toISOString(),
+    ETag: `"${info.etag}"`,
+  });
+}
+
+export async function deleteObject(ctx: OpContext): Promise<number> {
+  const { bucket, key } = target(ctx);
+  await ctx.backend.deleteObject(bucket, key);
+  return sendEmpty(ctx.res, 204);
+}
+
+export async function deleteObjects(ctx: OpContext): Promise<number> {
+  const bucket = ctx.s3.bucket!;
+  const doc = parseXmlBody(await readSmallBody(ctx), "Delete");
+  const quiet = textOf(doc, "Quiet")?.trim().toLowerCase() === "true";
+  const objects = (doc.Object as XmlNode[] | undefined) ?? [];
+  if (objects.length === 0 || objects.length > 1000) {
+    throw new S3Error("MalformedXML", "A Delete request names 1 to 1000 objects.");
+  }
+  const deleted: XmlNode[] = [];
+  const errors: XmlNode[] = [];
+  for (const object of objects) {
+    const key = textOf(object, "Key") ?? "";
+    const versionId = textOf(object, "VersionId");
+    try {
+      if (versionId !== undefined && versionId !== "null") {
+        throw new S3Error("NoSuchKey", 'Only the version "null" exists: volumes keep no versions.');
+      }
+      await ctx.backend.deleteObject(bucket, key);
+      if (!quiet) deleted.push({ Key: key, ...(versionId !== undefined ? { VersionId: versionId } : {}) });
+    } catch (err) {
+      const e = err instanceof S3Error ? err : new S3Error("InternalError");
+      errors.push({ Key: key, Code: e.code, Message: e.message });
+    }
+  }
+  return sendXml(ctx.res, 200, "DeleteResult", {
+    ...(deleted.length > 0 ? { Deleted: deleted } : {}),
+    ...(errors.length > 0 ? { Error: errors } : {}),
+  });
+}

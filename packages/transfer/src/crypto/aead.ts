@@ -1,0 +1,38 @@
+import { createCipheriv, createDecipheriv, pbkdf2Sync, randomBytes } from "node:crypto";
+
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+
+export class DecryptError extends Error {
+  readonly code = "E_DECRYPT";
+}
+
+/** croc's `crypt.New`: PBKDF2-HMAC-SHA256 with only 100 iterations, 32-byte key. */
+export function deriveKey(secret: Uint8Array, salt: Uint8Array): Buffer {
+  return pbkdf2Sync(secret, salt, 100, 32, "sha256");
+}
+
+/** AES-256-GCM, no associated data, output = nonce ‖ ciphertext ‖ tag (croc's envelope). */
+export function seal(
+  key: Uint8Array,
+  plaintext: Uint8Array,
+  nonce: Uint8Array = randomBytes(NONCE_BYTES),
+): Buffer {
+  const cipher = createCipheriv("aes-256-gcm", key, nonce);
+  const body = cipher.update(plaintext);
+  const final = cipher.final();
+  return Buffer.concat([nonce, body, final, cipher.getAuthTag()]);
+}
+
+export function open(key: Uint8Array, sealed: Uint8Array): Buffer {
+  if (sealed.length < NONCE_BYTES + TAG_BYTES) throw new DecryptError("ciphertext too short");
+  const buf = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
+  const decipher = createDecipheriv("aes-256-gcm", key, buf.subarray(0, NONCE_BYTES));
+  decipher.setAuthTag(buf.subarray(buf.length - TAG_BYTES));
+  try {
+    const body = decipher.update(buf.subarray(NONCE_BYTES, buf.length - TAG_BYTES));
+    return body.length === 0 ? decipher.final() : Buffer.concat([body, decipher.final()]);
+  } catch {
+    throw new DecryptError("message authentication failed");
+  }
+}

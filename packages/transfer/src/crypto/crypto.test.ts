@@ -1,0 +1,132 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { DecryptError, deriveKey, open, seal } from "./aead.js";
+import { CHUNK_BYTES, decodeChunk, encodeChunk, offsetsToRanges, rangesToOffsets } from "./chunks.js";
+import { compress, decompress } from "./compress.js";
+import { imohashFile, md5File, symlinkHash, xxhashBytes, xxhashFile } from "./hash.js";
+
+const vectors = JSON.parse(readFileSync(new URL("../../testdata/vectors.json", import.meta.url), "utf8"));
+
+describe("PBKDF2 and AES-GCM (vectors.json kdf_aead)", () => {
+  const kdf = vectors.kdf_aead.pbkdf2_sha256_iter100_len32;
+  const aead = vectors.kdf_aead.aes256gcm_encrypt_pass123;
+
+  it("derives croc's key from the PAKE session key and salt", () => {
+    const key = deriveKey(Buffer.from(kdf.session_key_hex, "hex"), Buffer.from(kdf.salt_hex, "hex"));
+    expect(key.toString("hex")).toBe(kdf.key_hex);
+  });
+
+  it("opens Go's AES-GCM envelope of pass123", () => {
+    const key = Buffer.from(aead.key_hex, "hex");
+    expect(open(key, Buffer.from(aead.nonce_then_ciphertext_and_tag_hex, "hex")).toString()).toBe("pass123");
+  });
+
+  it("seals with the same layout Go uses (same nonce → same bytes)", () => {
+    const key = Buffer.from(aead.key_hex, "hex");
+    const wire = Buffer.from(aead.nonce_then_ciphertext_and_tag_hex, "hex");
+    expect(seal(key, Buffer.from("pass123"), wire.subarray(0, 12)).equals(wire)).toBe(true);
+  });
+
+  it("fails authentication under a wrong key or a flipped bit", () => {
+    const key = Buffer.from(aead.key_hex, "hex");
+    const wire = Buffer.from(aead.nonce_then_ciphertext_and_tag_hex, "hex");
+    expect(() => open(Buffer.alloc(32), wire)).toThrow(DecryptError);
+    const flipped = Buffer.from(wire);
+    flipped[14] = (flipped[14] as number) ^ 1;
+    expect(() => open(key, flipped)).toThrow(/authentication failed/);
+    expect(() => open(key, Buffer.alloc(12))).toThrow(/too short/);
+  });
+});
+
+describe("raw deflate (vectors.json flate_huffman_only)", () => {
+  it("inflates Go's HuffmanOnly output", () => {
+    const raw = Buffer.from(vectors.flate_huffman_only.deflate_raw_hex, "hex");
+    expect(decompress(raw).toString()).toBe(vectors.flate_huffman_only.plain);
+  });
+
+  it("round-trips and refuses bombs beyond the limit", () => {
+    const data = Buffer.alloc(100_000, 7);
+    expect(decompress(compress(data)).equals(data)).toBe(true);
+    expect(() => decompress(compress(Buffer.alloc(2_000_000)), 1_000_000)).toThrow();
+  });
+});
+
+describe("file hashes (vectors.json file_hashes)", () => {
+  const h = vectors.file_hashes;
+  const dir = mkdtempSync(join(tmpdir(), "podkit-hash-"));
+  const data = Buffer.alloc(300_000);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 7 + Math.floor(i / 256)) % 256;
+  const file = join(dir, "data.bin");
+  writeFileSync(file, data);
+  const empty = join(dir, "empty");
+  writeFileSync(empty, "");
+
+  it("xxhash: XXH64 seed 0, big-endian", async () => {
+    expect((await xxhashFile(file)).toString("hex")).toBe(h.xxhash_XXH64_seed0_bigendian_hex);
+    expect((await xxhashFile(empty)).toString("hex")).toBe(h.xxhash_empty_hex);
+    expect(xxhashBytes(data).toString("hex")).toBe(h.xxhash_XXH64_seed0_bigendian_hex);
+  });
+
+  it("imohash in both generations' sampling", async () => {
+    expect((await imohashFile(file, "a")).toString("hex")).toBe(
+      h["imohash_v9_default(sampleSize=16KiB,threshold=128KiB)_hex"],
+    );
+    expect((await imohashFile(file, "b")).toString("hex")).toBe(
+      h["imohash_v10_custom(sampleSize=2MiB,threshold=128KiB)_hex"],
+    );
+  });
+
+  it("md5", async () => {
+    expect((await md5File(file)).toString("hex")).toBe(h.md5_hex);
+  });
+
+  it("symlink hash is the hex SHA-256 of the target as ASCII (vectors SenderInfo)", () => {
+    const info = JSON.parse(vectors.json_shapes.SenderInfo);
+    const link = info.FilesToTransfer[2];
+    expect(symlinkHash(link.sy).toString("base64")).toBe(link.h);
+  });
+});
+
+describe("chunk ranges (vectors.json json_shapes)", () => {
+  it("expands croc's range list", () => {
+    expect(rangesToOffsets([32768, 0, 2, 98304, 1])).toEqual(
+      vectors.json_shapes["ChunkRangesToChunks([32768,0,2,98304,1])"],
+    );
+    expect(rangesToOffsets(null)).toBeNull();
+    expect(rangesToOffsets([])).toBeNull();
+  });
+
+  it("encodes missing offsets as runs", () => {
+    expect(offsetsToRanges([0, 32768, 98304])).toEqual([32768, 0, 2, 98304, 1]);
+    expect(offsetsToRanges([])).toEqual([]);
+  });
+
+  it("rejects malformed lists", () => {
+    expect(() => rangesToOffsets([32768, 0])).toThrow(/malformed/);
+    expect(() => rangesToOffsets([0, 0, 1])).toThrow(/malformed/);
+  });
+
+  it("chunk plaintext = LE offset + data", () => {
+    const enc = encodeChunk(3 * CHUNK_BYTES, Buffer.from("ab"));
+    expect(enc.toString("hex")).toBe("0080010000000000" + "6162");
+    expect(decodeChunk(enc)).toEqual({ offset: 3 * CHUNK_BYTES, data: Buffer.from("ab") });
+  });
+});
+
+describe("adaptive chunk compression", () => {
+  it("compresses text and stores random data, both readable by a raw inflater", async () => {
+    const { AdaptiveCompressor } = await import("./compress.js");
+    const c = new AdaptiveCompressor();
+    const text = Buffer.from("the same line again\n".repeat(2000));
+    const packedText = await c.compress(text);
+    expect(packedText.length).toBeLessThan(text.length * 0.7);
+    expect(decompress(packedText).equals(text)).toBe(true);
+    const random = (await import("node:crypto")).randomBytes(32768);
+    await c.compress(random); // probe: incompressible → stored mode
+    const stored = await c.compress(random);
+    expect(stored.length).toBeGreaterThan(random.length);
+    expect(decompress(stored).equals(random)).toBe(true);
+  });
+});

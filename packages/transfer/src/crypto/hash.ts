@@ -1,0 +1,105 @@
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { open as openFile } from "node:fs/promises";
+import { Xxh64 } from "@node-rs/xxhash";
+import murmur from "murmurhash3js-revisited";
+
+/** Hash algorithms a croc sender may announce in `HashAlgorithm` ("" means xxhash). */
+export type HashAlgorithm = "xxhash" | "imohash" | "md5";
+
+/** Which imohash sampling the peer uses: generation A (library default) or B (croc 10's custom). */
+export type ImohashFlavour = "a" | "b";
+
+const IMOHASH_THRESHOLD = 128 * 1024;
+const IMOHASH_SAMPLE: Record<ImohashFlavour, number> = { a: 16 * 1024, b: 2 * 1024 * 1024 };
+
+/** XXH64 (seed 0) of a whole file, streamed, as 8 big-endian bytes like croc's `HashFile`. */
+export async function xxhashFile(path: string, signal?: AbortSignal): Promise<Buffer> {
+  const hasher = new Xxh64();
+  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024, signal })) {
+    hasher.update(chunk as Buffer);
+  }
+  return digestToBytes(hasher.digest());
+}
+
+export function xxhashBytes(data: Uint8Array): Buffer {
+  return digestToBytes(new Xxh64().update(data).digest());
+}
+
+function digestToBytes(digest: bigint): Buffer {
+  const out = Buffer.alloc(8);
+  out.writeBigUInt64BE(digest);
+  return out;
+}
+
+export async function md5File(path: string, signal?: AbortSignal): Promise<Buffer> {
+  const hasher = createHash("md5");
+  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024, signal }))
+    hasher.update(chunk as Buffer);
+  return hasher.digest();
+}
+
+/** kalafut/imohash: murmur3-x64-128 of the file or of three samples, first bytes = uvarint(size). */
+export function imohashBytes(sampled: Uint8Array, size: number): Buffer {
+  const digest = Buffer.from(murmur.x64.hash128(sampled), "hex");
+  let value = size;
+  let i = 0;
+  while (value >= 0x80) {
+    digest[i++] = (value % 0x80) | 0x80;
+    value = Math.floor(value / 0x80);
+  }
+  digest[i] = value;
+  return digest;
+}
+
+export async function imohashFile(path: string, flavour: ImohashFlavour): Promise<Buffer> {
+  const sample = IMOHASH_SAMPLE[flavour];
+  const handle = await openFile(path, "r");
+  try {
+    const { size } = await handle.stat();
+    const readAt = async (position: number, length: number): Promise<Buffer> => {
+      const buf = Buffer.alloc(length);
+      const { bytesRead } = await handle.read(buf, 0, length, position);
+      return buf.subarray(0, bytesRead);
+    };
+    if (size < IMOHASH_THRESHOLD || size < 4 * sample) return imohashBytes(await readAt(0, size), size);
+    const parts = [
+      await readAt(0, sample),
+      await readAt(Math.floor(size / 2), sample),
+      await readAt(size - sample, sample),
+    ];
+    return imohashBytes(Buffer.concat(parts), size);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Symlinks are "hashed" as the ASCII hex SHA-256 of their target, whatever the algorithm. */
+export function symlinkHash(target: string): Buffer {
+  return Buffer.from(createHash("sha256").update(target).digest("hex"), "ascii");
+}
+
+export function normaliseHashAlgorithm(name: string | undefined): HashAlgorithm | null {
+  if (name === undefined || name === "" || name === "xxhash") return "xxhash";
+  if (name === "imohash" || name === "md5") return name;
+  return null;
+}
+
+/** Hash of a regular file in the algorithm the sender announced; null when Podkit cannot compute it. */
+export async function hashFile(
+  path: string,
+  algorithm: string | undefined,
+  flavour: ImohashFlavour,
+  signal?: AbortSignal,
+): Promise<Buffer | null> {
+  switch (normaliseHashAlgorithm(algorithm)) {
+    case "xxhash":
+      return xxhashFile(path, signal);
+    case "md5":
+      return md5File(path, signal);
+    case "imohash":
+      return imohashFile(path, flavour);
+    default:
+      return null;
+  }
+}

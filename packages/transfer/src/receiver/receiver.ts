@@ -1,0 +1,170 @@
+import { mkdir, realpath } from "node:fs/promises";
+import { resolve } from "node:path";
+import type { TransferEvent, TransferProtocol } from "@podkit/core";
+import { type Generation, roomC, roomPlan } from "../code/code.js";
+import { deriveKey } from "../crypto/aead.js";
+import type { FramedSocket } from "../framing/framed-socket.js";
+import { Pake } from "../pake/pake.js";
+import type { Message } from "../protocol/messages.js";
+import { SenderInfoSchema } from "../protocol/schemas.js";
+import { chooseRelays } from "../relays.js";
+import { ControlChannel, isClosed, isDecryptError } from "../session/control.js";
+import { openDataConnections } from "../session/data.js";
+import { aborted, generationC, noPeer, peerError, TransferError, wrongCode } from "../session/errors.js";
+import { type RoomCandidate, receiverRendezvous } from "../session/rendezvous.js";
+import { receiveFiles } from "./files.js";
+import { validateOffer } from "./safety.js";
+
+export interface ReceiveOffer {
+  files: Array<{ path: string; size: number; symlink?: string }>;
+  emptyFolders: string[];
+  totalBytes: number;
+  /** Files already at the destination with other content (overwritten only with `overwrite`). */
+  conflicts: string[];
+}
+
+export interface ReceiveOptions {
+  code: string;
+  /** Destination folder (default the current directory). */
+  out?: string;
+  relay?: string;
+  relayPass?: string;
+  protocol?: TransferProtocol;
+  /** Replace existing files whose content differs. */
+  overwrite?: boolean;
+  /** Asked once the offer is known; resolve false to refuse. Without it everything is accepted. */
+  confirm?: (offer: ReceiveOffer) => Promise<boolean>;
+  /** PAKE curve to ask the sender for (croc's `--curve`), default p256. */
+  curve?: string;
+  signal?: AbortSignal;
+  onEvent?: (event: TransferEvent) => void;
+  /** How long to wait for a sender (default 60 s). */
+  waitForSenderMs?: number;
+  /** How long set-up steps may take once the sender is there (default 30 s). */
+  stepTimeoutMs?: number;
+}
+
+export interface ReceiveResult {
+  generation: Generation;
+  files: string[];
+  bytes: number;
+}
+
+export async function receive(options: ReceiveOptions): Promise<ReceiveResult> {
+  const emit = options.onEvent ?? (() => {});
+  const waitMs = options.waitForSenderMs ?? 60_000;
+  const stepMs = options.stepTimeoutMs ?? 30_000;
+  const code = options.code.trim();
+  const relays = chooseRelays(code, { relay: options.relay, pass: options.relayPass });
+  const protocol = options.protocol ?? "auto";
+  const candidates: RoomCandidate[] = [];
+  if (protocol !== "a")
+    candidates.push({ generation: "b", profile: relays.b, room: roomPlan(code, "b").controlRoom });
+  if (protocol !== "b")
+    candidates.push({ generation: "a", profile: relays.a, room: roomPlan(code, "a").controlRoom });
+  const c = protocol === "auto" ? roomC(code) : null;
+  if (c) candidates.push({ generation: "c", profile: relays.b, room: c });
+
+  const met = await receiverRendezvous(candidates, waitMs, options.signal);
+  if (met.candidate.generation === "c") {
+    met.rc.conn.close();
+    throw generationC();
+  }
+  const generation = met.candidate.generation;
+  const plan = roomPlan(code, generation);
+  const control = new ControlChannel(met.rc.conn);
+  const dataConns: FramedSocket[] = [];
+  const onAbort = (): void => {
+    control.close();
+    for (const d of dataConns) d.close();
+  };
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    // No local-relay probe (like runpodctl): go straight to `handshake`, which every A/B sender accepts.
+    await control.conn.write(Buffer.from("handshake"));
+    const pake = new Pake(plan.password, 0, options.curve ?? "p256");
+    await control.send(
+      { type: "pake", bytes: pake.bytes(), bytes2: Buffer.from(options.curve ?? "p256") },
+      false,
+    );
+    const reply = await step(control, waitMs, "pake", () => noPeer("sender", Math.round(waitMs / 1000)));
+    if (reply.version !== undefined && reply.version >= 2) throw generationC();
+    if (!reply.bytes || !reply.bytes2)
+      throw new TransferError("E_PROTOCOL", "sender's pake reply is incomplete");
+    pake.update(reply.bytes);
+    control.key = deriveKey(pake.sessionKey, reply.bytes2);
+    dataConns.push(
+      ...(await openDataConnections({
+        relay: met.candidate.profile.relay,
+        password: met.candidate.profile.password,
+        dataPorts: met.rc.dataPorts,
+        plan,
+        signal: options.signal,
+      })),
+    );
+    await control.send({ type: "externalip", message: met.rc.externalAddress, bytes: reply.bytes });
+    const ext = await step(control, stepMs, "externalip", () => wrongCode("receiver"));
+    emit({ type: "connected", generation, peer: ext.message ?? control.conn.remoteAddress });
+    const fileinfo = await step(control, stepMs, "fileinfo", () => wrongCode("receiver"));
+    let raw: unknown;
+    try {
+      raw = JSON.parse(fileinfo.bytes?.toString("utf8") ?? "");
+    } catch {
+      throw new TransferError("E_PROTOCOL", "sender's file list is not JSON");
+    }
+    const parsed = SenderInfoSchema.safeParse(raw);
+    if (!parsed.success) throw new TransferError("E_PROTOCOL", "sender's file list is malformed");
+    const info = parsed.data;
+    let checked: ReturnType<typeof validateOffer>;
+    try {
+      checked = validateOffer(info);
+    } catch (err) {
+      await control.send({ type: "error", message: "refusing files" }).catch(() => {});
+      throw err;
+    }
+    const out = resolve(options.out ?? ".");
+    await mkdir(out, { recursive: true });
+    const result = await receiveFiles({
+      control,
+      dataConns,
+      info,
+      planned: checked.files,
+      emptyFolders: checked.emptyFolders,
+      outReal: await realpath(out),
+      generation,
+      overwrite: options.overwrite ?? false,
+      confirm: options.confirm,
+      emit,
+      signal: options.signal,
+    });
+    return { generation, ...result };
+  } catch (err) {
+    if (options.signal?.aborted) throw aborted();
+    throw err;
+  } finally {
+    options.signal?.removeEventListener("abort", onAbort);
+    control.close();
+    for (const d of dataConns) d.close();
+  }
+}
+
+/** Reads the next control message, expecting `type`; maps set-up failures to clear errors. */
+async function step(
+  control: ControlChannel,
+  timeoutMs: number,
+  type: string,
+  onGone: () => Error,
+): Promise<Message> {
+  let msg: Message;
+  try {
+    msg = await control.receive(timeoutMs);
+  } catch (err) {
+    if (isDecryptError(err)) throw wrongCode("receiver");
+    if (isClosed(err) || (err as { code?: string }).code === "E_TIMEOUT") throw onGone();
+    throw err;
+  }
+  if (msg.type === "error") throw peerError(msg.message ?? "unknown error");
+  if (msg.type !== type)
+    throw new TransferError("E_PROTOCOL", `expected "${type}" from the sender, got "${msg.type}"`);
+  return msg;
+}

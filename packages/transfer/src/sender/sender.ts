@@ -1,0 +1,213 @@
+import type { Readable } from "node:stream";
+import type { TransferEvent, TransferProtocol } from "@podkit/core";
+import { type Generation, generateCode, relayIndexOf, roomPlan } from "../code/code.js";
+import type { FramedSocket } from "../framing/framed-socket.js";
+import { formatRelayAddress } from "../relay/client.js";
+import { chooseRelays, RUNPODCTL_RELAYS } from "../relays.js";
+import { ControlChannel, isClosed, isDecryptError } from "../session/control.js";
+import { openDataConnections } from "../session/data.js";
+import { aborted, TransferError, wrongCode } from "../session/errors.js";
+import { senderAwaitHandshake } from "../session/probe.js";
+import { type RoomCandidate, senderRendezvous } from "../session/rendezvous.js";
+import { collectFiles, type Offer } from "./files.js";
+import { SenderProtocol } from "./protocol.js";
+import { sendFileChunks } from "./send-data.js";
+
+export interface SendOptions {
+  /** Files, folders, or `-` for stdin. */
+  paths: readonly string[];
+  /** Code phrase; default a fresh croc-style code (plus runpodctl's relay index without `relay`). */
+  code?: string;
+  /** `host:port` of the relay; default runpodctl's relays (generation A) and croc's (B). */
+  relay?: string;
+  relayPass?: string;
+  protocol?: TransferProtocol;
+  noCompress?: boolean;
+  /** Zip folders (runpodctl's zip mode). */
+  zip?: boolean;
+  stdin?: Readable;
+  signal?: AbortSignal;
+  onEvent?: (event: TransferEvent) => void;
+  /** How long set-up steps may wait for the receiver once it is there (default 30 s). */
+  stepTimeoutMs?: number;
+}
+
+export interface SendResult {
+  code: string;
+  generation: Generation;
+  files: number;
+  bytes: number;
+}
+
+/** Picks the code: runpodctl appends the chosen relay's index when it uses its own relay list. */
+function chooseCode(options: SendOptions): string {
+  const base = options.code ?? generateCode();
+  if (options.relay || options.protocol === "b" || relayIndexOf(base) !== null) return base;
+  return `${base}-${Math.floor(Math.random() * RUNPODCTL_RELAYS.length)}`;
+}
+
+export async function send(options: SendOptions): Promise<SendResult> {
+  const emit = options.onEvent ?? (() => {});
+  const stepTimeout = options.stepTimeoutMs ?? 30_000;
+  const offer = await collectFiles(options.paths, {
+    zip: options.zip,
+    noCompress: options.noCompress,
+    stdin: options.stdin,
+    signal: options.signal,
+  });
+  try {
+    const code = chooseCode(options);
+    const relays = chooseRelays(code, { relay: options.relay, pass: options.relayPass });
+    const protocol = options.protocol ?? "auto";
+    const candidates: RoomCandidate[] = [];
+    if (protocol !== "a")
+      candidates.push({ generation: "b", profile: relays.b, room: roomPlan(code, "b").controlRoom });
+    if (protocol !== "b")
+      candidates.push({ generation: "a", profile: relays.a, room: roomPlan(code, "a").controlRoom });
+    const relayText = formatRelayAddress((candidates[0] as RoomCandidate).profile.relay);
+    const flags = options.relay
+      ? ` --relay ${options.relay}${options.relayPass ? " --relay-pass <pass>" : ""}`
+      : "";
+    emit({ type: "code", code, receiveCommand: `podkit receive ${code}${flags}`, relay: relayText });
+
+    const met = await senderRendezvous(candidates, options.signal, () =>
+      emit({ type: "waiting", relay: relayText }),
+    );
+    const generation = met.candidate.generation as Generation;
+    const plan = roomPlan(code, generation);
+    const control = met.rc.conn;
+    const dataConns: FramedSocket[] = [];
+    try {
+      await senderAwaitHandshake(control, met.firstFrame, plan.password, stepTimeout);
+      emit({ type: "connected", generation, peer: control.remoteAddress });
+      const bytes = await converse({
+        options,
+        offer,
+        channel: new ControlChannel(control),
+        protocol: new SenderProtocol(plan.password, offer.info, met.rc.externalAddress),
+        openData: async () => {
+          const conns = await openDataConnections({
+            relay: met.candidate.profile.relay,
+            password: met.candidate.profile.password,
+            dataPorts: met.rc.dataPorts,
+            plan,
+            signal: options.signal,
+          });
+          dataConns.push(...conns);
+          return conns;
+        },
+        emit,
+      });
+      return { code, generation, files: offer.files.length, bytes };
+    } finally {
+      control.close();
+      for (const c of dataConns) c.close();
+    }
+  } finally {
+    await offer.cleanup();
+  }
+}
+
+/** Runs the message loop: executes the protocol's actions, sending files in the background. */
+async function converse(ctx: {
+  options: SendOptions;
+  offer: Offer;
+  channel: ControlChannel;
+  protocol: SenderProtocol;
+  openData: () => Promise<FramedSocket[]>;
+  emit: (event: TransferEvent) => void;
+}): Promise<number> {
+  const { channel, protocol, offer, emit, options } = ctx;
+  const started = Date.now();
+  let data: Promise<FramedSocket[]> | null = null;
+  let sending: Promise<void> = Promise.resolve();
+  let sentBytes = 0;
+  const abort = new AbortController();
+  const onAbort = (): void => {
+    abort.abort();
+    channel.close();
+  };
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    for (;;) {
+      let msg: Awaited<ReturnType<ControlChannel["receive"]>>;
+      try {
+        msg = await channel.receive();
+      } catch (err) {
+        if (options.signal?.aborted) throw aborted();
+        if (isDecryptError(err)) throw wrongCode("sender");
+        if (isClosed(err) && !protocol.keyed) throw wrongCode("sender");
+        if (isClosed(err))
+          throw new TransferError(
+            "E_PEER_GONE",
+            "the receiver disconnected before the transfer finished; run both sides again with the same code to resume",
+          );
+        throw err;
+      }
+      for (const action of protocol.handle(msg)) {
+        switch (action.do) {
+          case "send":
+            await channel.send(action.msg, action.encrypt);
+            break;
+          case "set-key":
+            channel.key = action.key;
+            break;
+          case "open-data":
+            data = ctx.openData();
+            data.catch(() => {});
+            break;
+          case "send-file": {
+            const source = offer.files[action.index];
+            if (!source?.path || !data || !channel.key) break;
+            const conns = await data;
+            const { n: name, s: size } = source.info;
+            const resumed = action.offsets ? size - action.offsets.length * 32768 : 0;
+            emit({ type: "file-start", name, size, resumedBytes: Math.max(0, resumed) });
+            const fileStarted = Date.now();
+            sending = sendFileChunks({
+              path: source.path,
+              size,
+              offsets: action.offsets,
+              conns,
+              key: channel.key,
+              compress: !offer.info.NoCompress,
+              signal: abort.signal,
+              onProgress: (bytes) => {
+                const rate = bytes / Math.max(0.001, (Date.now() - fileStarted) / 1000);
+                emit({ type: "progress", name, bytes, size, rate });
+              },
+            }).then(
+              () => {
+                sentBytes += size;
+              },
+              (err) => {
+                channel.close();
+                throw err;
+              },
+            );
+            sending.catch(() => {});
+            break;
+          }
+          case "file-done": {
+            await sending;
+            const file = offer.files[action.index];
+            if (file) emit({ type: "file-done", name: file.info.n, size: file.info.s, skipped: false });
+            break;
+          }
+          case "finished":
+            await sending;
+            emit({
+              type: "done",
+              files: offer.files.length,
+              bytes: sentBytes,
+              seconds: (Date.now() - started) / 1000,
+            });
+            return sentBytes;
+        }
+      }
+    }
+  } finally {
+    options.signal?.removeEventListener("abort", onAbort);
+    abort.abort();
+  }
+}

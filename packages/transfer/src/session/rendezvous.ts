@@ -1,0 +1,113 @@
+import type { Generation } from "../code/code.js";
+import { joinRelayRoom, type RelayConnection } from "../relay/client.js";
+import type { RelayProfile } from "../relays.js";
+import { aborted, noPeer } from "./errors.js";
+
+/** A room to wait in: generation C rooms are only joined to recognise croc 11 peers. */
+export interface RoomCandidate {
+  generation: Generation | "c";
+  profile: RelayProfile;
+  room: string;
+}
+
+export interface Joined {
+  candidate: RoomCandidate;
+  rc: RelayConnection;
+}
+
+async function joinAll(candidates: readonly RoomCandidate[], signal?: AbortSignal): Promise<Joined[]> {
+  const settled = await Promise.allSettled(
+    candidates.map(async (candidate) => ({
+      candidate,
+      rc: await joinRelayRoom({
+        relay: candidate.profile.relay,
+        password: candidate.profile.password,
+        room: candidate.room,
+        signal,
+      }),
+    })),
+  );
+  const joined = settled.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+  if (joined.length === 0) throw (settled[0] as PromiseRejectedResult).reason;
+  return joined;
+}
+
+/**
+ * Sender: wait in every candidate room at once; the receiver speaks first, so the first frame that
+ * arrives tells which generation it runs. The other rooms are left.
+ */
+export async function senderRendezvous(
+  candidates: readonly RoomCandidate[],
+  signal?: AbortSignal,
+  onWaiting?: () => void,
+): Promise<Joined & { firstFrame: Buffer }> {
+  const joined = await joinAll(candidates, signal);
+  onWaiting?.();
+  return await new Promise((resolve, reject) => {
+    let open = joined.length;
+    let done = false;
+    const onAbort = (): void => {
+      for (const j of joined) j.rc.conn.close();
+      reject(aborted());
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    for (const j of joined) {
+      j.rc.conn.read().then(
+        (firstFrame) => {
+          if (done) return;
+          done = true;
+          signal?.removeEventListener("abort", onAbort);
+          for (const other of joined) if (other !== j) other.rc.conn.close();
+          resolve({ ...j, firstFrame });
+        },
+        (err) => {
+          // A receiver that chose our other room closes this one: only fail when none is left.
+          if (--open === 0 && !done) {
+            signal?.removeEventListener("abort", onAbort);
+            reject(err);
+          }
+        },
+      );
+    }
+  });
+}
+
+const ALONE_GRACE_MS = 1500;
+const PINGS_STOPPED_MS = 2500;
+const POLL_MS = 100;
+
+/**
+ * Receiver: with one candidate, speak at once (as croc does). With several, join all and watch the
+ * relay's keep-alive: a member that gets no ping shortly after joining was paired at once, and one
+ * whose pings stop has just been joined by a sender. The first paired room wins, in candidate order.
+ */
+export async function receiverRendezvous(
+  candidates: readonly RoomCandidate[],
+  waitMs: number,
+  signal?: AbortSignal,
+): Promise<Joined> {
+  const joined = await joinAll(candidates, signal);
+  if (joined.length === 1) return joined[0] as Joined;
+  const joinedAt = Date.now();
+  const deadline = joinedAt + waitMs;
+  try {
+    for (;;) {
+      if (signal?.aborted) throw aborted();
+      const now = Date.now();
+      const paired = joined.find(({ rc }) => {
+        const c = rc.conn;
+        if (c.pings === 0) return now - joinedAt >= ALONE_GRACE_MS;
+        return now - c.lastPingAt >= PINGS_STOPPED_MS;
+      });
+      if (paired) {
+        for (const j of joined) if (j !== paired) j.rc.conn.close();
+        return paired;
+      }
+      if (now > deadline) throw noPeer("sender", Math.round(waitMs / 1000));
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+  } catch (err) {
+    for (const j of joined) j.rc.conn.close();
+    throw err;
+  }
+}

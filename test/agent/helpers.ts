@@ -1,0 +1,120 @@
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { appendFileSync, mkdtempSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const PODKIT = fileURLToPath(new URL("../../apps/cli/dist/main.js", import.meta.url));
+export const TESTDATA = fileURLToPath(new URL("../testdata/agent/", import.meta.url));
+export const FAKE_SMI = fileURLToPath(new URL("./fake-nvidia-smi", import.meta.url));
+export const H100_CAPTURE = join(TESTDATA, "linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01.txt");
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `podkit-${prefix}-`));
+}
+
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | null | false> | T | undefined | null | false,
+  timeoutMs = 20_000,
+  everyMs = 200,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v as T;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface AgentProcess {
+  proc: ChildProcess;
+  metricsUrl: string;
+  logs: () => string;
+  stop: () => Promise<number | null>;
+  kill9: () => Promise<void>;
+}
+
+/** Start `podkit agent run` as a real process; resolves when it prints its metrics address. */
+export async function startAgentProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<AgentProcess> {
+  const proc = spawn(process.execPath, [PODKIT, "agent", "run", ...args], {
+    env: { ...process.env, PODKIT_LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  proc.stdout!.on("data", (d) => (output += String(d)));
+  proc.stderr!.on("data", (d) => (output += String(d)));
+  const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
+  const metricsUrl = await waitFor(
+    "agent metrics address",
+    () => {
+      if (proc.exitCode !== null) throw new Error(`agent exited with ${proc.exitCode}: ${output}`);
+      return /metrics on (http:\/\/\S+), state/.exec(output)?.[1];
+    },
+    30_000,
+  );
+  return {
+    proc,
+    metricsUrl,
+    logs: () => output,
+    stop: async () => {
+      proc.kill("SIGTERM");
+      return exited;
+    },
+    kill9: async () => {
+      proc.kill("SIGKILL");
+      await exited;
+    },
+  };
+}
+
+export function podkit(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(process.execPath, [PODKIT, ...args], {
+    encoding: "utf8",
+    env: { ...process.env, ...env },
+    timeout: 120_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A kernel-log file the test appends to one line at a time, like the kernel does. */
+export class FakeKernelLog {
+  constructor(readonly path: string) {
+    writeFileSync(path, "");
+  }
+  append(...lines: string[]): void {
+    for (const l of lines) appendFileSync(this.path, `${l}\n`);
+  }
+}
+
+export function scrapeValue(
+  body: string,
+  metric: string,
+  labels: Record<string, string> = {},
+): number | null {
+  for (const line of body.split("\n")) {
+    if (!line.startsWith(`${metric}{`) && !line.startsWith(`${metric} `)) continue;
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
+      return Number(line.split(" ").pop());
+  }
+  return null;
+}
