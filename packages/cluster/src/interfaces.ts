@@ -27,6 +27,7 @@ const naturalCompare = (a: string, b: string) => a.localeCompare(b, "en", { nume
 
 const describe = (ifaces: NodeInterface[]) =>
   ifaces
+    .filter((i) => i.name !== "lo")
     .map(
       (i) =>
         `${i.name}${i.up ? "" : "(down)"} ${i.ipv4.map((a) => `${a.address}/${a.prefix}`).join(",") || "-"}`,

@@ -80,11 +80,13 @@ export async function runOnAll(
   const finished = new Set<number>();
   const stopped = new Set<number>();
   let timedOut = false;
-  let stopping = false;
+  let stopping: Promise<void> | undefined;
 
-  const stopAll = async (except?: number) => {
-    if (stopping) return;
-    stopping = true;
+  const stopAll = (except?: number): Promise<void> => {
+    stopping ??= stopNodes(except);
+    return stopping;
+  };
+  const stopNodes = async (except?: number) => {
     const grace = Math.max(1, Math.round((opts.killGraceMs ?? 3000) / 1000));
     await Promise.all(
       plan.nodes.map(async (n) => {
@@ -151,6 +153,8 @@ export async function runOnAll(
     }),
   );
   clearTimeout(deadline);
+  // Wait for the kill commands too, so nothing podkit started outlives this call.
+  await stopping;
   const report: RunReport = {
     ok: results.every((r) => r.code === 0) && !timedOut,
     timedOut,

@@ -93,6 +93,7 @@ export async function clusterSlurm(
   opts: { waitIdleMs?: number } = {},
 ): Promise<SlurmReport> {
   const checks: CheckResult[] = [];
+  const primaryLabel = `${plan.nodes[0]!.alias} (${plan.nodes[0]!.sshHost})`;
   const fail = (check: CheckResult["check"], node: string, evidence: string): SlurmReport => {
     checks.push({ check, node, ok: false, evidence });
     return { ok: false, checks, started: [], sinfo: "", srunHostnames: [] };
@@ -120,7 +121,7 @@ export async function clusterSlurm(
   const keyState = await onEachNode(ctx.conns, (s) =>
     s.exec(`cat ${KEY_STATE} 2>/dev/null; echo; sha256sum /etc/munge/munge.key 2>/dev/null | cut -d' ' -f1`),
   );
-  const sums = keyState.map((k) => (k.ok ? k.value.stdout.trim().split("\n") : []));
+  const sums = keyState.map((k) => (k.ok ? k.value.stdout.split("\n").filter((l) => l.trim() !== "") : []));
   const keep = sums.every((s) => s.length === 2 && s[0] === s[1] && s[0] === sums[0]![0]);
   const key = keep ? null : randomBytes(1024);
   const keyB64 = key ? key.toString("base64") : null;
@@ -163,7 +164,7 @@ export async function clusterSlurm(
     if (Date.now() > deadline) {
       return fail(
         "slurm",
-        plan.nodes[0]!.alias,
+        primaryLabel,
         `not every node became idle within ${Math.round((opts.waitIdleMs ?? 60_000) / 1000)} s: sinfo says ${sinfo.replace(/\n/g, ", ") || r.stderr.trim()} (see /var/log/slurm/slurmd.log on the nodes)`,
       );
     }
@@ -175,7 +176,7 @@ export async function clusterSlurm(
   const srunOk = srun.code === 0 && plan.nodes.every((n) => distinct.has(n.hostname));
   checks.push({
     check: "slurm",
-    node: plan.nodes[0]!.alias,
+    node: primaryLabel,
     ok: srunOk,
     evidence: srunOk
       ? `srun -N ${plan.numNodes} hostname ran on ${[...distinct].join(", ")}`

@@ -20,6 +20,7 @@ import { AgentMetrics } from "./metrics.js";
 import { KernelLogParser } from "./parse/kernel-log.js";
 import type { GpuReadingWithMeta } from "./parse/reading.js";
 import { loadXidCatalog } from "./parse/xid-catalog.js";
+import { Backoff } from "./report/backoff.js";
 import { ControlPlaneConnection, type HostState } from "./report/connection.js";
 import { newMessageId, stableMessageId } from "./report/ids.js";
 import { Outbox } from "./report/outbox.js";
@@ -45,6 +46,8 @@ export interface StartAgentOptions {
   hostIntervalMs?: number;
   reportIntervalMs?: number;
   heartbeatIntervalMs?: number;
+  /** Upper bound of the reconnect backoff (default 30 s). */
+  reconnectMaxMs?: number;
   collectorTimeoutMs?: number;
   disks?: string[];
   logger?: Logger;
@@ -377,6 +380,7 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentHandl
       machineInfo,
       logger,
       heartbeatIntervalMs: options.heartbeatIntervalMs,
+      backoff: new Backoff(500, options.reconnectMaxMs ?? 30_000),
       onHostState: (s) => {
         hostState = s;
         writeFileAtomic(join(stateDir, HOST_STATE_FILE), JSON.stringify(s, null, 2));

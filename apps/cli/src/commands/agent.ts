@@ -88,6 +88,7 @@ export function registerAgentCommands(program: Command, output: Output): void {
         reportIntervalMs: cfg.reportIntervalSeconds * 1000,
         heartbeatIntervalMs: cfg.heartbeatIntervalSeconds * 1000,
         collectorTimeoutMs: cfg.collectorTimeoutSeconds * 1000,
+        reconnectMaxMs: cfg.reconnectMaxSeconds * 1000,
       });
       output.err(`podkit agent: metrics on ${handle.metricsUrl}, state in ${cfg.stateDir}`);
       await new Promise<void>((resolve) => {

@@ -1,0 +1,56 @@
+import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { NetnsCluster } from "./netns.js";
+
+const MAIN = new URL("../../apps/cli/dist/main.js", import.meta.url).pathname;
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** Run the built `podkit` command, as a user would. */
+export function podkit(args: string[], timeoutMs = 120_000): CliResult {
+  const t0 = Date.now();
+  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: "utf8", timeout: timeoutMs });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - t0 };
+}
+
+/** The issue's cluster.yaml form, pointing at the test cluster's eth0 addresses. */
+export function writeClusterFile(
+  c: NetnsCluster,
+  opts: { name?: string; extra?: string; knownHosts?: string; interface?: string } = {},
+): string {
+  const file = join(c.stateDir, `${opts.name ?? "cluster"}.yaml`);
+  writeFileSync(
+    file,
+    [
+      "name: demo",
+      "primaryPort: 29500",
+      `ssh: { user: root, identityFile: ${c.privateKey}, knownHosts: ${opts.knownHosts ?? c.knownHosts} }`,
+      "gpusPerNode: auto",
+      `network: { interface: ${opts.interface ?? "auto"} }`,
+      ...(opts.extra ? [opts.extra] : []),
+      "nodes:",
+      ...c.nodes.map((n) => `  - host: ${n.mgmtIp}\n    port: 22`),
+      "",
+    ].join("\n"),
+  );
+  return file;
+}
+
+/** Rows of a check table: "PASS|FAIL check node-i" → evidence. */
+export function checkRows(
+  stdout: string,
+): Array<{ result: string; check: string; node: string; evidence: string }> {
+  return stdout
+    .split("\n")
+    .map((l) => /^(PASS|FAIL)\s+(\S+)\s+(node-\d+) \(\S+\)\s+(.*)$/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ result: m[1]!, check: m[2]!, node: m[3]!, evidence: m[4]! }));
+}
+
+export const failures = (stdout: string) => checkRows(stdout).filter((r) => r.result === "FAIL");
