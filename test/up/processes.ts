@@ -39,7 +39,11 @@ export function podkitSync(args: string[], env: NodeJS.ProcessEnv = {}, input?: 
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-export async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, ms = 60_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+  ms = 60_000,
+): Promise<T> {
   const deadline = Date.now() + ms;
   let last: unknown;
   while (Date.now() < deadline) {

@@ -53,9 +53,13 @@ function readStackFile(dataDir: string): StackFile | null {
 function parsePorts(text: string): number[] {
   const ports = text.split(",").map((p) => Number(p.trim()));
   if (ports.length === 0 || ports.some((p) => !Number.isInteger(p) || p < 0 || p > 65535)) {
-    throw new PodkitError("E_USAGE", `--relay-ports must be a comma-separated list of ports (got "${text}")`, {
-      exitCode: 2,
-    });
+    throw new PodkitError(
+      "E_USAGE",
+      `--relay-ports must be a comma-separated list of ports (got "${text}")`,
+      {
+        exitCode: 2,
+      },
+    );
   }
   return ports;
 }
@@ -96,12 +100,10 @@ async function runForeground(flags: UpFlags, output: Output): Promise<void> {
       if (stopping) return;
       stopping = true;
       if (!flags.json) output.err(`podkit up: ${signal} received, stopping…`);
-      void stack
-        .close()
-        .finally(() => {
-          rmSync(join(dataDir, STACK_FILE), { force: true });
-          resolveStop();
-        });
+      void stack.close().finally(() => {
+        rmSync(join(dataDir, STACK_FILE), { force: true });
+        resolveStop();
+      });
     };
     process.once("SIGINT", () => stop("SIGINT"));
     process.once("SIGTERM", () => stop("SIGTERM"));
@@ -140,17 +142,24 @@ async function runDetached(flags: UpFlags, argv: string[], output: Output): Prom
     if (file && file.pid === child.pid) {
       child.unref();
       show(output, file.info, flags.json);
-      if (!flags.json) output.out(`\nRunning in the background (pid ${child.pid}); stop it with: podkit down --data ${flags.data}`);
+      if (!flags.json)
+        output.out(
+          `\nRunning in the background (pid ${child.pid}); stop it with: podkit down --data ${flags.data}`,
+        );
       return;
     }
     if (exited !== null) {
       const tail = readFileSync(join(dataDir, LOG_FILE), "utf8").trim().split("\n").slice(-10).join("\n");
-      throw new UnavailableError(`the background stack exited (code ${exited}) before it was ready:\n${tail}`);
+      throw new UnavailableError(
+        `the background stack exited (code ${exited}) before it was ready:\n${tail}`,
+      );
     }
     await sleep(200);
   }
   child.kill("SIGTERM");
-  throw new UnavailableError(`the background stack was not ready within 120 s; see ${join(dataDir, LOG_FILE)}`);
+  throw new UnavailableError(
+    `the background stack was not ready within 120 s; see ${join(dataDir, LOG_FILE)}`,
+  );
 }
 
 export function registerUpCommands(program: Command, output: Output): void {

@@ -44,12 +44,10 @@ export function stackScreen(info: StackInfo): string {
   const cp = info.controlPlane;
   const aws = `AWS_ACCESS_KEY_ID=${shq(info.s3.accessKey)} AWS_SECRET_ACCESS_KEY=${shq(info.s3.secretKey)} AWS_DEFAULT_REGION=${shq(info.s3.region)}`;
   const relay = `--relay ${shq(info.relay.address)} --relay-pass ${shq(info.relay.password)}`;
-  const gpuLine = info.agent.simulated
-    ? `SIMULATED GPUs — ${info.agent.gpuSource}`
-    : `real GPUs via ${info.agent.gpuSource}`;
+  const gpuLine = info.agent.simulated ? info.agent.gpuSource : `real GPUs via ${info.agent.gpuSource}`;
   return `Podkit is up — data in ${info.dataDir}
 
-  Dashboard       ${cp.dashboardUrl}
+  Dashboard       ${cp.dashboardUrl}   (sign in with the admin token)
   Control plane   ${cp.url}   admin token ${cp.adminToken}
   S3 endpoint     ${info.s3.endpoint}   bucket ${info.s3.bucket}   key ${info.s3.accessKey} / ${info.s3.secretKey}
   Transfer relay  ${info.relay.address}   password ${info.relay.password}

@@ -1,8 +1,8 @@
 import { accessSync, constants, existsSync, mkdirSync, realpathSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createLogger, type Logger } from "@podkit/core";
 import { startControlPlane } from "@podkit/control-plane";
+import { createLogger, type Logger } from "@podkit/core";
 import { SIMULATED_CAPTURES, startAgent } from "@podkit/host-agent";
 import { startS3Gateway } from "@podkit/s3-gateway";
 import { startRelay } from "@podkit/transfer";
@@ -127,7 +127,9 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     const s3Secrets = keepJson<S3Secrets>(join(dataDir, "s3-credentials.json"), () => ({
       credentials: [
         {
-          accessKeyId: `PK${randomSecret(9).toUpperCase().replace(/[^A-Z0-9]/g, "X")}`,
+          accessKeyId: `PK${randomSecret(9)
+            .toUpperCase()
+            .replace(/[^A-Z0-9]/g, "X")}`,
           secretAccessKey: randomSecret(30),
           volumes: ["*"],
         },
