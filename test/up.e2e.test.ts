@@ -103,7 +103,7 @@ describe("podkit up: the whole platform on one machine", () => {
       await page.locator('input[name="token"]').fill(stack.controlPlane.adminToken);
       await page.locator('input[name="token"]').press("Enter");
       await page.waitForSelector("table");
-      const table = await page.locator("table").first().innerText();
+      const table = await page.locator("table").first().textContent();
       expect(table).toMatch(/H100/);
       expect(table).toMatch(/\b8\b/);
       await page.screenshot({ path: join(ARTIFACTS, "dashboard.png"), fullPage: true });
