@@ -32,8 +32,8 @@ beforeAll(async () => {
   src = join(mkdtempSync(join(tmpdir(), "podkit-resume-src-")), "model.bin");
   const w = createWriteStream(src);
   for (let i = 0; i < SIZE / (1024 * 1024); i++)
-    if (!w.write(randomBytes(1024 * 1024))) await new Promise((r) => w.once("drain", r));
-  await new Promise((r) => w.end(r));
+    if (!w.write(randomBytes(1024 * 1024))) await new Promise<void>((r) => w.once("drain", () => r()));
+  await new Promise<void>((r) => w.end(() => r()));
   srcHash = await sha256File(src);
 });
 afterAll(async () => {

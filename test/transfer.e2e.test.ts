@@ -76,8 +76,8 @@ describe("podkit send / receive", () => {
     const file = join(src, "big.bin");
     const w = createWriteStream(file);
     for (let i = 0; i < 200; i++)
-      if (!w.write(randomBytes(1024 * 1024))) await new Promise((r) => w.once("drain", r));
-    await new Promise((r) => w.end(r));
+      if (!w.write(randomBytes(1024 * 1024))) await new Promise<void>((r) => w.once("drain", () => r()));
+    await new Promise<void>((r) => w.end(() => r()));
     const out = tmp("big-out");
     const { s, r } = await transfer([file], ["--out", out, "--json"]);
     expect([s.code, r.code]).toEqual([0, 0]);

@@ -268,15 +268,17 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentHandl
   // Kernel log: classify every NVIDIA error; report each new one once (stable id + cursor).
   const kernelParser = new KernelLogParser();
   const cursorFile = join(stateDir, KERNEL_CURSOR_FILE);
-  const savedCursor = readJsonFile<{ bootId: string; path: string; position: number }>(cursorFile);
+  const savedCursor = readJsonFile<{ bootId: string; path: string; stream: string; position: number }>(
+    cursorFile,
+  );
   const kmsgPath = options.kmsgPath === undefined ? "/dev/kmsg" : options.kmsgPath;
-  let reportedUpTo =
-    savedCursor && savedCursor.bootId === bootId && savedCursor.path === kmsgPath ? savedCursor.position : -1;
+  let cursor =
+    savedCursor && savedCursor.bootId === bootId && savedCursor.path === kmsgPath ? savedCursor : null;
   const onKernelLines = (lines: KernelLine[]) => {
     const busToIndex = new Map<string, number>();
     for (const g of reading?.gpus ?? []) busToIndex.set(g.pciBusId, g.index);
     for (const l of listed ?? []) if (!busToIndex.has(l.pciBusId)) busToIndex.set(l.pciBusId, l.index);
-    let newest = reportedUpTo;
+    let newest = cursor;
     let changed = false;
     for (const line of lines) {
       for (const err of kernelParser.feed(line.text)) {
@@ -284,15 +286,21 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentHandl
         metrics.recordXid(xid);
         tracker.record(xid, xid.pciBusId ? (uuidByBus().get(xid.pciBusId) ?? null) : null);
         changed = true;
-        const numeric = Number(/:(\d+)$/.exec(line.position)?.[1] ?? Number.NaN);
-        if (Number.isFinite(numeric) && numeric <= reportedUpTo) continue;
+        // Report each record once: skip what an earlier run of this boot already put in the outbox.
+        const cut = line.position.lastIndexOf(":");
+        const stream = line.position.slice(0, cut);
+        const position = Number(line.position.slice(cut + 1));
+        const numbered = Number.isFinite(position);
+        if (numbered && cursor && cursor.stream === stream && position <= cursor.position) continue;
         event({ kind: "xid", xid }, stableMessageId("xid", bootId, kmsgPath ?? "", line.position));
-        if (Number.isFinite(numeric)) newest = Math.max(newest, numeric);
+        if (numbered && (!newest || newest.stream !== stream || position > newest.position)) {
+          newest = { bootId, path: kmsgPath ?? "", stream, position };
+        }
       }
     }
-    if (newest > reportedUpTo) {
-      reportedUpTo = newest;
-      writeFileAtomic(cursorFile, JSON.stringify({ bootId, path: kmsgPath, position: newest }));
+    if (newest && newest !== cursor) {
+      cursor = newest;
+      writeFileAtomic(cursorFile, JSON.stringify(newest));
     }
     if (changed) evaluate();
   };
@@ -330,6 +338,10 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentHandl
       res.end("not found: try /metrics or /status\n");
     }
   });
+  // Scrapers keep connections open between scrapes; outlast their idle timers so a request never
+  // races the server closing an idle socket (undici reads the keep-alive hint and leaves first).
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, listenHost, () => resolve());

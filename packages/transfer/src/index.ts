@@ -1,5 +1,13 @@
 // Public entry of @podkit/transfer: croc/runpodctl-compatible send, receive and relay.
-export { type Generation, generateCode, relayIndexOf, roomPlan, roomPlanA, roomPlanB } from "./code/code.js";
+export {
+  type Generation,
+  generateCode,
+  relayIndexOf,
+  roomC,
+  roomPlan,
+  roomPlanA,
+  roomPlanB,
+} from "./code/code.js";
 export { mnemonicodeWords } from "./code/mnemonicode.js";
 // Protocol building blocks, for tools and tests that need to speak croc at a lower level
 // (a hand-made peer, a protocol probe). Ordinary use needs only send/receive/startRelay.
