@@ -3,7 +3,10 @@ import { EXIT_CODES, isPodkitError } from "@podkit/core";
 import { Command, CommanderError } from "commander";
 import { registerAgentCommands } from "./commands/agent.js";
 import { registerClusterCommands } from "./commands/cluster.js";
+import { registerControlPlaneCommands } from "./commands/control-plane.js";
 import { registerGpuCommands } from "./commands/gpus.js";
+import { registerHostCommands } from "./commands/hosts.js";
+import { registerMaintenanceCommands } from "./commands/maintenance.js";
 import { registerS3Commands } from "./commands/s3.js";
 import { registerTransferCommands } from "./commands/transfer.js";
 import { type Output, processOutput } from "./output.js";
@@ -26,6 +29,9 @@ Exit codes: 0 ok, 1 failure, 2 usage or invalid input, 4 not found, 5 authentica
 6 conflict, 7 service unavailable, 130 interrupted.`,
     );
   registerGpuCommands(program, output);
+  registerControlPlaneCommands(program, output);
+  registerHostCommands(program, output);
+  registerMaintenanceCommands(program, output);
   registerAgentCommands(program, output);
   registerTransferCommands(program, output);
   registerClusterCommands(program, output);
@@ -36,8 +42,12 @@ Exit codes: 0 ok, 1 failure, 2 usage or invalid input, 4 not found, 5 authentica
 /** Run the CLI and return the exit code instead of exiting, so tests and wrappers can call it. */
 export async function runCli(argv: string[], output: Output = processOutput): Promise<number> {
   const program = createProgram(output);
-  program.exitOverride();
-  for (const cmd of program.commands) cmd.exitOverride();
+  // Nested subcommands (`hosts list`) need the override too, or commander exits the process itself.
+  const override = (cmd: Command): void => {
+    cmd.exitOverride();
+    for (const sub of cmd.commands) override(sub);
+  };
+  override(program);
   try {
     await program.parseAsync(argv, { from: "user" });
     return EXIT_CODES.ok;

@@ -20,6 +20,7 @@ import { AgentMetrics } from "./metrics.js";
 import { KernelLogParser } from "./parse/kernel-log.js";
 import type { GpuReadingWithMeta } from "./parse/reading.js";
 import { loadXidCatalog } from "./parse/xid-catalog.js";
+import { Backoff } from "./report/backoff.js";
 import { ControlPlaneConnection, type HostState } from "./report/connection.js";
 import { newMessageId, stableMessageId } from "./report/ids.js";
 import { Outbox } from "./report/outbox.js";
@@ -45,6 +46,8 @@ export interface StartAgentOptions {
   hostIntervalMs?: number;
   reportIntervalMs?: number;
   heartbeatIntervalMs?: number;
+  /** Upper bound of the reconnect backoff (default 30 s). */
+  reconnectMaxMs?: number;
   collectorTimeoutMs?: number;
   disks?: string[];
   logger?: Logger;
@@ -265,15 +268,17 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentHandl
   // Kernel log: classify every NVIDIA error; report each new one once (stable id + cursor).
   const kernelParser = new KernelLogParser();
   const cursorFile = join(stateDir, KERNEL_CURSOR_FILE);
-  const savedCursor = readJsonFile<{ bootId: string; path: string; position: number }>(cursorFile);
+  const savedCursor = readJsonFile<{ bootId: string; path: string; stream: string; position: number }>(
+    cursorFile,
+  );
   const kmsgPath = options.kmsgPath === undefined ? "/dev/kmsg" : options.kmsgPath;
-  let reportedUpTo =
-    savedCursor && savedCursor.bootId === bootId && savedCursor.path === kmsgPath ? savedCursor.position : -1;
+  let cursor =
+    savedCursor && savedCursor.bootId === bootId && savedCursor.path === kmsgPath ? savedCursor : null;
   const onKernelLines = (lines: KernelLine[]) => {
     const busToIndex = new Map<string, number>();
     for (const g of reading?.gpus ?? []) busToIndex.set(g.pciBusId, g.index);
     for (const l of listed ?? []) if (!busToIndex.has(l.pciBusId)) busToIndex.set(l.pciBusId, l.index);
-    let newest = reportedUpTo;
+    let newest = cursor;
     let changed = false;
     for (const line of lines) {
       for (const err of kernelParser.feed(line.text)) {
@@ -281,15 +286,21 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentHandl
         metrics.recordXid(xid);
         tracker.record(xid, xid.pciBusId ? (uuidByBus().get(xid.pciBusId) ?? null) : null);
         changed = true;
-        const numeric = Number(/:(\d+)$/.exec(line.position)?.[1] ?? Number.NaN);
-        if (Number.isFinite(numeric) && numeric <= reportedUpTo) continue;
+        // Report each record once: skip what an earlier run of this boot already put in the outbox.
+        const cut = line.position.lastIndexOf(":");
+        const stream = line.position.slice(0, cut);
+        const position = Number(line.position.slice(cut + 1));
+        const numbered = Number.isFinite(position);
+        if (numbered && cursor && cursor.stream === stream && position <= cursor.position) continue;
         event({ kind: "xid", xid }, stableMessageId("xid", bootId, kmsgPath ?? "", line.position));
-        if (Number.isFinite(numeric)) newest = Math.max(newest, numeric);
+        if (numbered && (!newest || newest.stream !== stream || position > newest.position)) {
+          newest = { bootId, path: kmsgPath ?? "", stream, position };
+        }
       }
     }
-    if (newest > reportedUpTo) {
-      reportedUpTo = newest;
-      writeFileAtomic(cursorFile, JSON.stringify({ bootId, path: kmsgPath, position: newest }));
+    if (newest && newest !== cursor) {
+      cursor = newest;
+      writeFileAtomic(cursorFile, JSON.stringify(newest));
     }
     if (changed) evaluate();
   };
@@ -377,6 +388,7 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentHandl
       machineInfo,
       logger,
       heartbeatIntervalMs: options.heartbeatIntervalMs,
+      backoff: new Backoff(500, options.reconnectMaxMs ?? 30_000),
       onHostState: (s) => {
         hostState = s;
         writeFileAtomic(join(stateDir, HOST_STATE_FILE), JSON.stringify(s, null, 2));

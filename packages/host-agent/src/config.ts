@@ -16,6 +16,7 @@ export const AgentConfigSchema = z.object({
   reportIntervalSeconds: z.number().positive().default(15),
   heartbeatIntervalSeconds: z.number().positive().default(15),
   collectorTimeoutSeconds: z.number().positive().default(10),
+  reconnectMaxSeconds: z.number().positive().default(30),
   burnHooksDir: z.string().default("/etc/podkit/burn.d"),
 });
 export type AgentConfig = z.output<typeof AgentConfigSchema>;

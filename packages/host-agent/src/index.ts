@@ -16,6 +16,13 @@ export { parseKernelLog } from "./parse/kernel-log.js";
 export { readingFromCsv, readingFromQueryText, readingFromQueryXml } from "./parse/reading.js";
 export { parseStressNg, parseStressNgYaml } from "./parse/stress-ng.js";
 export { loadXidCatalog } from "./parse/xid-catalog.js";
+export { Backoff } from "./report/backoff.js";
+export {
+  type ConnectionStatus,
+  ControlPlaneConnection,
+  type HostState,
+  wsUrlFor,
+} from "./report/connection.js";
 export { Outbox } from "./report/outbox.js";
 export { readJsonFile } from "./state-files.js";
 export type { AgentStatus } from "./status.js";
@@ -23,6 +30,7 @@ export { formatStatusText, STATUS_STALE_MS } from "./status-text.js";
 export {
   configText,
   installAgent,
+  NODE_FLAGS,
   STATE_DIR,
   UNIT_NAME,
   UNIT_PATH,

@@ -7,6 +7,7 @@ import {
   type AgentStatus,
   formatStatusText,
   installAgent,
+  NODE_FLAGS,
   NvidiaSmiSource,
   readJsonFile,
   runBurnTest,
@@ -46,9 +47,9 @@ function agentConfig(flags: RunFlags) {
   }).config;
 }
 
-/** The command a systemd unit should start: this very CLI, by absolute path. */
+/** The command a systemd unit should start: this very CLI, by absolute path, with the daemon's Node flags. */
 function selfCommand(): string {
-  return `${process.execPath} ${realpathSync(process.argv[1] ?? "podkit")}`;
+  return `${process.execPath} ${NODE_FLAGS} ${realpathSync(process.argv[1] ?? "podkit")}`;
 }
 
 export function registerAgentCommands(program: Command, output: Output): void {
@@ -88,6 +89,7 @@ export function registerAgentCommands(program: Command, output: Output): void {
         reportIntervalMs: cfg.reportIntervalSeconds * 1000,
         heartbeatIntervalMs: cfg.heartbeatIntervalSeconds * 1000,
         collectorTimeoutMs: cfg.collectorTimeoutSeconds * 1000,
+        reconnectMaxMs: cfg.reconnectMaxSeconds * 1000,
       });
       output.err(`podkit agent: metrics on ${handle.metricsUrl}, state in ${cfg.stateDir}`);
       await new Promise<void>((resolve) => {

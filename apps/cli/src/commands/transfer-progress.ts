@@ -20,7 +20,7 @@ export class TransferProgress {
 
   handle(event: TransferEvent): void {
     if (this.mode === "json") {
-      if (event.type === "progress" && Date.now() - this.lastPlain < 500 && event.bytes < event.size) return;
+      if (event.type === "progress" && Date.now() - this.lastPlain < 200 && event.bytes < event.size) return;
       this.lastPlain = Date.now();
       this.output.out(JSON.stringify(event));
       return;

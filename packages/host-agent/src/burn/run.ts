@@ -198,7 +198,8 @@ export async function runBurnTest(options: BurnTestOptions): Promise<BurnReport>
   let stressNg: BurnReport["stressNg"];
   const stressPath = options.stressNgPath ?? onPath("stress-ng");
   const cpuSeconds = options.cpuSeconds ?? 600;
-  if (!stressPath) {
+  if (cpuSeconds <= 0) stressNg = { skipped: "--cpu-seconds 0" };
+  else if (!stressPath) {
     stressNg = { skipped: "stress-ng is not installed (apt-get install stress-ng)" };
     problems.push("stress-ng is not installed: CPU, memory and disk were not tested");
   } else {

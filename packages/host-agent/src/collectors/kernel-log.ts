@@ -2,7 +2,10 @@ import { spawn } from "node:child_process";
 import { closeSync, createReadStream, openSync, readSync, statSync } from "node:fs";
 import { StringDecoder } from "node:string_decoder";
 
-/** A kernel-log line and a position that names it stably (byte offset, kmsg sequence, or journal line hash). */
+/**
+ * A kernel-log line and a position that names it stably: `kmsg:<seq>`, `file:<inode>.<generation>:<offset>`
+ * or `journal:<line>:<n>`. The part before the last `:` is the stream; within a stream the number grows.
+ */
 export interface KernelLine {
   text: string;
   position: string;
@@ -26,6 +29,9 @@ export class KernelLogFollower {
   private timer: NodeJS.Timeout | null = null;
   private stopStream: (() => void) | null = null;
   private offset = 0;
+  /** File identity in positions: inode and how often it shrank (copytruncate), so offsets stay unique. */
+  private fileId = "";
+  private generation = 0;
   private partial = "";
   private readonly decoder = new StringDecoder("utf8");
 
@@ -70,8 +76,12 @@ export class KernelLogFollower {
     const tick = () => {
       if (this.stopped) return;
       try {
-        const size = statSync(path).size;
-        if (size < this.offset) {
+        const st = statSync(path);
+        const size = st.size;
+        if (this.fileId !== String(st.ino) || size < this.offset) {
+          if (this.fileId === String(st.ino)) this.generation++;
+          else this.generation = 0;
+          this.fileId = String(st.ino);
           this.offset = 0;
           this.partial = "";
         }
@@ -82,7 +92,11 @@ export class KernelLogFollower {
             const n = readSync(fd, buf, 0, buf.length, this.offset);
             const lineStart = this.offset - Buffer.byteLength(this.partial);
             this.offset += n;
-            this.emit(this.decoder.write(buf.subarray(0, n)), (_l, start) => `file:${start}`, lineStart);
+            this.emit(
+              this.decoder.write(buf.subarray(0, n)),
+              (_l, start) => `file:${this.fileId}.${this.generation}:${start}`,
+              lineStart,
+            );
           } finally {
             closeSync(fd);
           }

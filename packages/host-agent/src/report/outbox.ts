@@ -84,6 +84,12 @@ export class Outbox {
     this.orderDirty = true;
   }
 
+  /** Store several messages with one directory fsync at the end (each file is still fsynced before its rename). */
+  enqueueMany(messages: readonly AgentMessage[]): void {
+    for (const m of messages) this.enqueue(m, { sync: false });
+    fsyncDir(this.dir);
+  }
+
   /** Waiting messages in enqueue order (at most `limit`). Unreadable files are skipped and reported. */
   peek(
     limit = Number.POSITIVE_INFINITY,
@@ -105,7 +111,11 @@ export class Outbox {
     return { messages, unreadable };
   }
 
-  /** Remove acknowledged messages. Unknown ids (already removed, or never ours) are ignored. */
+  /**
+   * Remove acknowledged messages. Unknown ids (already removed, or never ours) are ignored.
+   * No directory fsync here: if a crash undoes an unlink, the message is sent again with the same
+   * id and the control plane acknowledges it without storing it twice.
+   */
   ack(ids: readonly string[]): number {
     let removed = 0;
     for (const id of ids) {
@@ -119,7 +129,6 @@ export class Outbox {
       this.index.delete(id);
       removed++;
     }
-    if (removed > 0) fsyncDir(this.dir);
     return removed;
   }
 

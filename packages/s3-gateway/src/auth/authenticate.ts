@@ -151,6 +151,12 @@ export function authenticate(req: AuthRequest, store: CredentialStore, options: 
   const presignAlgorithm = req.query.find(([name]) => name === "X-Amz-Algorithm")?.[1];
   if (authorization !== undefined) return authenticateHeader(req, authorization, store, options);
   if (presignAlgorithm !== undefined) return authenticatePresigned(req, presignAlgorithm, store, options);
+  if (req.query.some(([name]) => name === "AWSAccessKeyId")) {
+    throw new S3Error(
+      "InvalidRequest",
+      'Signature Version 2 presigned URLs are not supported; presign with SigV4 (boto3: Config(signature_version="s3v4")).',
+    );
+  }
   throw new S3Error(
     "AccessDenied",
     "Anonymous access is not allowed; sign requests with an S3 key pair (SigV4).",

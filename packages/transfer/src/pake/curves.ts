@@ -48,9 +48,9 @@ function build(
   U.assertValidity();
   V.assertValidity();
   // Every handshake multiplies G, U and V (five relay connections per transfer): cache their tables.
-  Point.BASE.precompute(8, false);
-  U.precompute(8, false);
-  V.precompute(8, false);
+  Point.BASE.precompute(4, false);
+  U.precompute(4, false);
+  V.precompute(4, false);
   return { name, Point, order: Point.Fn.ORDER, U, V };
 }
 

@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { mkdir, realpath } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { TransferEvent, TransferProtocol } from "@podkit/core";
@@ -10,7 +11,15 @@ import { SenderInfoSchema } from "../protocol/schemas.js";
 import { chooseRelays } from "../relays.js";
 import { ControlChannel, isClosed, isDecryptError } from "../session/control.js";
 import { openDataConnections } from "../session/data.js";
-import { aborted, generationC, noPeer, peerError, TransferError, wrongCode } from "../session/errors.js";
+import {
+  aborted,
+  generationC,
+  noPeer,
+  peerError,
+  peerGone,
+  TransferError,
+  wrongCode,
+} from "../session/errors.js";
 import { type RoomCandidate, receiverRendezvous } from "../session/rendezvous.js";
 import { receiveFiles } from "./files.js";
 import { validateOffer } from "./safety.js";
@@ -51,6 +60,8 @@ export interface ReceiveResult {
 }
 
 export async function receive(options: ReceiveOptions): Promise<ReceiveResult> {
+  // One transfer listens on the signal from many places (relay dials, file reads): not a leak.
+  if (options.signal) setMaxListeners(100, options.signal);
   const emit = options.onEvent ?? (() => {});
   const waitMs = options.waitForSenderMs ?? 60_000;
   const stepMs = options.stepTimeoutMs ?? 30_000;
@@ -140,6 +151,7 @@ export async function receive(options: ReceiveOptions): Promise<ReceiveResult> {
     return { generation, ...result };
   } catch (err) {
     if (options.signal?.aborted) throw aborted();
+    if (isClosed(err)) throw peerGone("sender");
     throw err;
   } finally {
     options.signal?.removeEventListener("abort", onAbort);

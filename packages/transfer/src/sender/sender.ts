@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type { Readable } from "node:stream";
 import type { TransferEvent, TransferProtocol } from "@podkit/core";
 import { type Generation, generateCode, relayIndexOf, roomPlan } from "../code/code.js";
@@ -6,7 +7,7 @@ import { formatRelayAddress } from "../relay/client.js";
 import { chooseRelays, RUNPODCTL_RELAYS } from "../relays.js";
 import { ControlChannel, isClosed, isDecryptError } from "../session/control.js";
 import { openDataConnections } from "../session/data.js";
-import { aborted, TransferError, wrongCode } from "../session/errors.js";
+import { aborted, peerGone, wrongCode } from "../session/errors.js";
 import { senderAwaitHandshake } from "../session/probe.js";
 import { type RoomCandidate, senderRendezvous } from "../session/rendezvous.js";
 import { collectFiles, type Offer } from "./files.js";
@@ -47,6 +48,7 @@ function chooseCode(options: SendOptions): string {
 }
 
 export async function send(options: SendOptions): Promise<SendResult> {
+  if (options.signal) setMaxListeners(100, options.signal);
   const emit = options.onEvent ?? (() => {});
   const stepTimeout = options.stepTimeoutMs ?? 30_000;
   const offer = await collectFiles(options.paths, {
@@ -136,12 +138,7 @@ async function converse(ctx: {
       } catch (err) {
         if (options.signal?.aborted) throw aborted();
         if (isDecryptError(err)) throw wrongCode("sender");
-        if (isClosed(err) && !protocol.keyed) throw wrongCode("sender");
-        if (isClosed(err))
-          throw new TransferError(
-            "E_PEER_GONE",
-            "the receiver disconnected before the transfer finished; run both sides again with the same code to resume",
-          );
+        if (isClosed(err)) throw peerGone("receiver");
         throw err;
       }
       for (const action of protocol.handle(msg)) {

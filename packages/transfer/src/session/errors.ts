@@ -37,3 +37,10 @@ export function noPeer(what: string, seconds: number): TransferError {
 export function aborted(): TransferError {
   return new TransferError("E_ABORTED", "transfer cancelled", { exitCode: 130 });
 }
+
+export function peerGone(who: "sender" | "receiver"): TransferError {
+  return new TransferError(
+    "E_PEER_GONE",
+    `the ${who} disconnected before the transfer finished; run both sides again with the same code to resume`,
+  );
+}

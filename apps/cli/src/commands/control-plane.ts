@@ -1,0 +1,187 @@
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import {
+  AuthError,
+  ConfigError,
+  ConflictError,
+  NotFoundError,
+  PodkitError,
+  parseDuration,
+  UnavailableError,
+  ValidationError,
+} from "@podkit/core";
+import type { Command } from "commander";
+import type { Output } from "../output.js";
+
+/** `--control-plane` / `--admin-token`, shared by every command that talks to the API. */
+export interface ApiFlags {
+  controlPlane?: string;
+  adminToken?: string;
+}
+
+export function withApiOptions(cmd: Command): Command {
+  return cmd
+    .option("--control-plane <url>", "control plane base URL (default: PODKIT_CONTROL_PLANE)")
+    .option(
+      "--admin-token <token>",
+      "admin token (default: PODKIT_ADMIN_TOKEN, or the local control plane's token file)",
+    );
+}
+
+/** http(s) base URL from the flag or PODKIT_CONTROL_PLANE; ws(s) URLs are accepted as agents use them. */
+export function controlPlaneUrl(flags: ApiFlags, env = process.env): string {
+  const raw = flags.controlPlane ?? env.PODKIT_CONTROL_PLANE;
+  if (!raw) throw new ConfigError("no control plane: pass --control-plane URL or set PODKIT_CONTROL_PLANE");
+  let url: URL;
+  try {
+    url = new URL(raw.replace(/^ws(s?):\/\//i, "http$1://"));
+  } catch {
+    throw new ConfigError(`not a URL: "${raw}" (use e.g. http://127.0.0.1:8080)`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new ConfigError(
+      `unsupported control plane URL scheme ${url.protocol} (use http, https, ws or wss)`,
+    );
+  }
+  return url.toString().replace(/\/+$/, "");
+}
+
+/** Where `podkit control-plane serve` keeps a generated admin token by default (same rule as the server). */
+function defaultAdminTokenFile(env: NodeJS.ProcessEnv): string {
+  const base = env.XDG_DATA_HOME || join(homedir(), ".local", "share");
+  return join(base, "podkit", "control-plane", "admin-token");
+}
+
+export function adminTokenFrom(flags: ApiFlags, env = process.env): string {
+  const token = flags.adminToken ?? env.PODKIT_ADMIN_TOKEN;
+  if (token) return token;
+  const file = defaultAdminTokenFile(env);
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  throw new AuthError("no admin token: pass --admin-token or set PODKIT_ADMIN_TOKEN");
+}
+
+function errorFor(
+  status: number,
+  body: { error?: { code?: string; message?: string; details?: Record<string, unknown> } },
+): PodkitError {
+  const message = body.error?.message ?? `control plane answered HTTP ${status}`;
+  if (status === 401 || status === 403) return new AuthError(message);
+  if (status === 404) return new NotFoundError(message, body.error?.details);
+  if (status === 409) return new ConflictError(message, body.error?.details);
+  if (status === 400 || status === 422) return new ValidationError("request", [{ path: "", message }]);
+  if (status === 503) return new UnavailableError(message);
+  return new PodkitError(body.error?.code ?? "E_CONTROL_PLANE", message);
+}
+
+/** One JSON request to the control plane's API; HTTP errors become PodkitErrors with matching exit codes. */
+export async function api<T>(flags: ApiFlags, method: string, path: string, body?: unknown): Promise<T> {
+  const base = controlPlaneUrl(flags);
+  const token = adminTokenFrom(flags);
+  let res: Response;
+  try {
+    res = await fetch(`${base}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    throw new UnavailableError(
+      `cannot reach the control plane at ${base}: ${cause?.code ?? cause?.message ?? (err as Error).message}; is \`podkit control-plane serve\` running?`,
+      { cause: err },
+    );
+  }
+  const text = await res.text();
+  let parsed: unknown = null;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    if (!res.ok) throw errorFor(res.status, { error: { message: text.slice(0, 200) } });
+    throw new UnavailableError(
+      `the control plane at ${base} sent something that is not JSON (is it a Podkit control plane?)`,
+    );
+  }
+  if (!res.ok) throw errorFor(res.status, (parsed ?? {}) as Parameters<typeof errorFor>[1]);
+  return parsed as T;
+}
+
+function msOption(text: string, flag: string): number {
+  try {
+    return parseDuration(text);
+  } catch (err) {
+    throw new ValidationError(flag, [{ path: flag, message: (err as Error).message }]);
+  }
+}
+
+export function registerControlPlaneCommands(program: Command, output: Output): void {
+  const cp = program
+    .command("control-plane")
+    .description("the hub the host agents report to, with its API and dashboard");
+  cp.command("serve")
+    .description("run the control plane (API, agent WebSocket, dashboard at /, metrics at /metrics)")
+    .option(
+      "--listen <host:port>",
+      "address to listen on (default: PODKIT_CONTROL_PLANE_LISTEN or 127.0.0.1:8080)",
+    )
+    .option(
+      "--db <file|url>",
+      "SQLite file or postgres:// URL (default: PODKIT_CONTROL_PLANE_DB or DATA_DIR/control-plane.sqlite)",
+    )
+    .option(
+      "--data-dir <dir>",
+      "where the SQLite file and the generated admin token live (default: PODKIT_CONTROL_PLANE_DATA_DIR or ~/.local/share/podkit/control-plane)",
+    )
+    .option(
+      "--admin-token <token>",
+      "admin token (default: PODKIT_ADMIN_TOKEN, else kept in DATA_DIR/admin-token, generated on first start)",
+    )
+    .option("--offline-after <duration>", "a host without a message for this long is offline", "60s")
+    .option("--sweep-interval <duration>", "how often time-based rules are applied to every host", "15s")
+    .option(
+      "--max-maintenance-share <ratio>",
+      "maintenance above this share of 30 days is reported as excessive",
+      "0.1",
+    )
+    .option("--public-metrics", "serve /metrics without the admin token")
+    .action(async (opts: Record<string, string | boolean | undefined>) => {
+      const env = process.env;
+      const share = Number(opts.maxMaintenanceShare);
+      if (!(share > 0 && share <= 1)) {
+        throw new ValidationError("--max-maintenance-share", [
+          { path: "", message: "a ratio between 0 and 1, e.g. 0.1" },
+        ]);
+      }
+      // Loaded here so that the API commands start without the server's database drivers.
+      const { startControlPlane } = await import("@podkit/control-plane");
+      const handle = await startControlPlane({
+        listen: (opts.listen as string | undefined) ?? env.PODKIT_CONTROL_PLANE_LISTEN ?? "127.0.0.1:8080",
+        db: (opts.db as string | undefined) ?? env.PODKIT_CONTROL_PLANE_DB,
+        dataDir: (opts.dataDir as string | undefined) ?? env.PODKIT_CONTROL_PLANE_DATA_DIR,
+        adminToken: (opts.adminToken as string | undefined) ?? env.PODKIT_ADMIN_TOKEN,
+        offlineAfterMs: msOption(opts.offlineAfter as string, "--offline-after"),
+        sweepIntervalMs: msOption(opts.sweepInterval as string, "--sweep-interval"),
+        maxMaintenanceShare: share,
+        publicMetrics: opts.publicMetrics === true,
+      });
+      output.out(`control plane listening on ${handle.url} (${handle.db})`);
+      output.out(
+        handle.adminTokenFile
+          ? `admin token kept in ${handle.adminTokenFile} (export PODKIT_ADMIN_TOKEN=$(cat ${handle.adminTokenFile}))`
+          : "admin token: the one given (PODKIT_ADMIN_TOKEN or --admin-token)",
+      );
+      output.out(
+        `dashboard: ${handle.url}/  agents: podkit agent run --control-plane ${handle.url} --token <podkit hosts enroll>`,
+      );
+      const signal = await new Promise<NodeJS.Signals>((resolve) => {
+        process.once("SIGINT", () => resolve("SIGINT"));
+        process.once("SIGTERM", () => resolve("SIGTERM"));
+      });
+      await handle.close();
+      if (signal === "SIGINT") process.exitCode = 130;
+    });
+}

@@ -1,0 +1,250 @@
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import {
+  type AgentMessage,
+  AgentMessageSchema,
+  type ControlPlaneMessage,
+  type Logger,
+  PROTOCOL_VERSION,
+  parseWith,
+} from "@podkit/core";
+import { WebSocket, WebSocketServer } from "ws";
+import { toStoredWindow } from "./facts.js";
+import type { Fleet } from "./fleet.js";
+import type { Ingest } from "./ingest.js";
+import { toMaintenanceWindow } from "./rules/maintenance.js";
+import { bearerToken, newId } from "./tokens.js";
+import { parseJson } from "./views.js";
+
+export const AGENT_WS_PATH = "/api/v1/agent/ws";
+type HostStatePayload = Extract<ControlPlaneMessage, { type: "host-state" }>["payload"];
+
+function envelope<T extends ControlPlaneMessage["type"]>(
+  type: T,
+  payload: Extract<ControlPlaneMessage, { type: T }>["payload"],
+): string {
+  return JSON.stringify({
+    v: PROTOCOL_VERSION,
+    id: newId("cp"),
+    type,
+    sentAt: new Date().toISOString(),
+    payload,
+  });
+}
+
+/** Why a frame is not a valid agent message, in words the agent's log can show. */
+export function checkAgentFrame(
+  text: string,
+): { ok: true; message: AgentMessage } | { ok: false; id: string | null; reason: string } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { ok: false, id: null, reason: "not JSON: every frame is one JSON message envelope" };
+  }
+  const obj = (raw && typeof raw === "object" ? raw : {}) as Record<string, unknown>;
+  const id = typeof obj.id === "string" && obj.id.length >= 8 && obj.id.length <= 128 ? obj.id : null;
+  if (obj.v !== PROTOCOL_VERSION) {
+    return {
+      ok: false,
+      id,
+      reason: `protocol version ${JSON.stringify(obj.v)} not supported (this control plane speaks ${PROTOCOL_VERSION})`,
+    };
+  }
+  try {
+    return { ok: true, message: parseWith(AgentMessageSchema, raw, "agent message") };
+  } catch (err) {
+    return { ok: false, id, reason: (err as Error).message };
+  }
+}
+
+/**
+ * The agents' WebSocket: host token checked during the upgrade, every message acknowledged once
+ * stored (acks from one batch go out as one frame), `host-state` pushed after register and on change.
+ */
+export class AgentGateway {
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  private readonly sockets = new Map<string, Set<WebSocket>>();
+  private readonly lastState = new WeakMap<WebSocket, string>();
+  private readonly pendingAcks = new Map<WebSocket, string[]>();
+
+  constructor(
+    private readonly fleet: Fleet,
+    private readonly ingest: Ingest,
+    private readonly log: Logger,
+  ) {
+    fleet.onHostChanged((ids) => void this.pushStates(ids));
+  }
+
+  get connectedHosts(): number {
+    return this.sockets.size;
+  }
+
+  /** Handle an HTTP upgrade; returns false when the path is not ours. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+    const path = (req.url ?? "").split("?")[0];
+    if (path !== AGENT_WS_PATH) return false;
+    const token = bearerToken(req.headers.authorization);
+    void (token ? this.fleet.authenticateHost(token) : Promise.resolve(null)).then(
+      (hostId) => {
+        if (!hostId) {
+          refuse(socket, 401, "a valid host token (Authorization: Bearer pkh_…) is required");
+          return;
+        }
+        this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, hostId));
+      },
+      (err: Error) => {
+        this.log.error({ err }, "agent authentication failed");
+        refuse(socket, 503, "the control plane cannot check tokens right now");
+      },
+    );
+    return true;
+  }
+
+  private accept(ws: WebSocket, hostId: string): void {
+    const set = this.sockets.get(hostId) ?? new Set<WebSocket>();
+    this.sockets.set(hostId, set);
+    set.add(ws);
+    this.log.info({ hostId }, "agent connected");
+    ws.on("message", (data, isBinary) => {
+      if (isBinary) {
+        this.send(
+          ws,
+          envelope("nack", {
+            id: null,
+            reason: "binary frames are not part of the protocol; send JSON text",
+          }),
+        );
+        return;
+      }
+      this.receive(ws, hostId, data.toString());
+    });
+    ws.on("close", () => {
+      set.delete(ws);
+      if (set.size === 0) this.sockets.delete(hostId);
+    });
+    ws.on("error", (err) => this.log.warn({ hostId, err: err.message }, "agent socket error"));
+  }
+
+  private receive(ws: WebSocket, hostId: string, text: string): void {
+    const checked = checkAgentFrame(text);
+    if (!checked.ok) {
+      this.log.warn({ hostId, reason: checked.reason }, "rejected agent message");
+      this.send(ws, envelope("nack", { id: checked.id, reason: checked.reason }));
+      return;
+    }
+    const message = checked.message;
+    this.ingest.submit(hostId, message).then(
+      () => {
+        this.queueAck(ws, message.id);
+        if (message.type === "register") void this.pushStates([hostId], true);
+      },
+      (err: Error) => {
+        this.log.error({ hostId, id: message.id, err: err.message }, "could not store agent message");
+        this.send(
+          ws,
+          envelope("nack", {
+            id: message.id,
+            reason: "the control plane could not store this message; send it again later",
+          }),
+        );
+      },
+    );
+  }
+
+  /** Acks resolved in the same tick (one committed batch) leave as one frame per socket. */
+  private queueAck(ws: WebSocket, id: string): void {
+    const ids = this.pendingAcks.get(ws);
+    if (ids) {
+      ids.push(id);
+      return;
+    }
+    this.pendingAcks.set(ws, [id]);
+    queueMicrotask(() => {
+      const all = this.pendingAcks.get(ws)!;
+      this.pendingAcks.delete(ws);
+      this.send(ws, envelope("ack", { ids: all }));
+    });
+  }
+
+  private send(ws: WebSocket, frame: string): void {
+    if (ws.readyState === WebSocket.OPEN) ws.send(frame);
+  }
+
+  /** Send `host-state` to connected agents whose state differs from what they last got. */
+  async pushStates(hostIds: string[] | "connected", force = false): Promise<void> {
+    const ids =
+      hostIds === "connected" ? [...this.sockets.keys()] : hostIds.filter((id) => this.sockets.has(id));
+    if (ids.length === 0) return;
+    try {
+      const states = await hostStates(this.fleet, ids);
+      for (const [id, state] of states) {
+        const frame = JSON.stringify(state);
+        for (const ws of this.sockets.get(id) ?? []) {
+          if (!force && this.lastState.get(ws) === frame) continue;
+          this.lastState.set(ws, frame);
+          this.send(ws, envelope("host-state", state));
+        }
+      }
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, "could not send host state");
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const set of this.sockets.values())
+      for (const ws of set) ws.close(1001, "control plane shutting down");
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+}
+
+function refuse(socket: Duplex, status: number, reason: string): void {
+  const text = status === 401 ? "Unauthorized" : "Service Unavailable";
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(reason)}\r\nConnection: close\r\n\r\n${reason}`,
+  );
+}
+
+/** What each host's agent should know: rented, listing, its current and coming maintenance. */
+export async function hostStates(fleet: Fleet, ids: string[]): Promise<Map<string, HostStatePayload>> {
+  const now = fleet.clock();
+  const rows = await fleet.db
+    .selectFrom("hosts")
+    .select(["id", "listing_state", "listing_reasons", "listing_since"])
+    .where("id", "in", ids)
+    .execute();
+  const rented = new Set(
+    (
+      await fleet.db
+        .selectFrom("rentals")
+        .select("host_id")
+        .where("host_id", "in", ids)
+        .where("ended_at", "is", null)
+        .execute()
+    ).map((r) => r.host_id),
+  );
+  const windows = await fleet.db
+    .selectFrom("maintenance_windows")
+    .selectAll()
+    .where("host_id", "in", ids)
+    .where("end_at", ">", now)
+    .where("cancelled", "=", 0)
+    .orderBy("start_at")
+    .execute();
+  const out = new Map<string, HostStatePayload>();
+  for (const row of rows) {
+    out.set(row.id, {
+      hostId: row.id,
+      rented: rented.has(row.id),
+      listing: {
+        state: row.listing_state as HostStatePayload["listing"]["state"],
+        reasons: parseJson<string[]>(row.listing_reasons, []),
+        since: new Date(row.listing_since).toISOString(),
+      },
+      maintenanceWindows: windows
+        .filter((w) => w.host_id === row.id)
+        .map((w) => toMaintenanceWindow(toStoredWindow(w), now)),
+    });
+  }
+  return out;
+}

@@ -1,0 +1,328 @@
+import { AuthError, type MachineInfo, NotFoundError } from "@podkit/core";
+import type { Kysely } from "kysely";
+import {
+  type EvaluationSettings,
+  evaluateHost,
+  type HostEvaluation,
+  hostReliabilityHistory,
+} from "./evaluate.js";
+import { loadFacts } from "./facts.js";
+import { toMaintenanceWindow } from "./rules/maintenance.js";
+import type { Database, HostsTable } from "./store/schema.js";
+import { hashToken, newId, newToken } from "./tokens.js";
+import { type FleetEvent, type HostView, parseJson, toHostView } from "./views.js";
+
+export type FleetSettings = EvaluationSettings;
+
+/** Called after a change an agent should hear about (listing, rental, maintenance). */
+export type HostChangedListener = (hostIds: string[]) => void;
+
+/**
+ * The fleet as the rules see it: hosts, their listing and reliability. Every write that can change
+ * a host's listing ends with `refresh`, which re-judges the host and records what changed.
+ */
+export class Fleet {
+  private readonly tokenCache = new Map<string, string>();
+  private listeners: HostChangedListener[] = [];
+
+  constructor(
+    readonly db: Kysely<Database>,
+    readonly settings: FleetSettings,
+    readonly clock: () => number,
+  ) {}
+
+  onHostChanged(listener: HostChangedListener): void {
+    this.listeners.push(listener);
+  }
+
+  notify(hostIds: string[]): void {
+    if (hostIds.length === 0) return;
+    for (const l of this.listeners) l(hostIds);
+  }
+
+  async createEnrollmentToken(ttlMs: number): Promise<{ token: string; expiresAt: string }> {
+    const now = this.clock();
+    const token = newToken("pke");
+    await this.db
+      .insertInto("enrollment_tokens")
+      .values({
+        token_hash: hashToken(token),
+        created_at: now,
+        expires_at: now + ttlMs,
+        used_at: null,
+        host_id: null,
+      })
+      .execute();
+    await this.recordEvent(
+      this.db,
+      null,
+      "enrollment-token",
+      `enrolment token created, valid until ${new Date(now + ttlMs).toISOString()}`,
+    );
+    return { token, expiresAt: new Date(now + ttlMs).toISOString() };
+  }
+
+  /** Spend a one-time enrolment token on a new host; the host token is returned only here. */
+  async enroll(
+    enrollmentToken: string,
+    machine: MachineInfo,
+  ): Promise<{ hostId: string; hostToken: string }> {
+    const now = this.clock();
+    const hash = hashToken(enrollmentToken);
+    return this.db.transaction().execute(async (trx) => {
+      const hostId = await this.uniqueHostId(trx, machine.hostname);
+      const spent = await trx
+        .updateTable("enrollment_tokens")
+        .set({ used_at: now, host_id: hostId })
+        .where("token_hash", "=", hash)
+        .where("used_at", "is", null)
+        .where("expires_at", ">", now)
+        .executeTakeFirst();
+      if (Number(spent.numUpdatedRows) !== 1) {
+        throw new AuthError(
+          "enrolment token unknown, expired or already used; create a new one with `podkit hosts enroll`",
+        );
+      }
+      const hostToken = newToken("pkh");
+      await trx
+        .insertInto("hosts")
+        .values({
+          id: hostId,
+          hostname: machine.hostname,
+          token_hash: hashToken(hostToken),
+          enrolled_at: now,
+          machine: JSON.stringify(machine),
+          first_seen_at: null,
+          last_seen_at: null,
+          health_state: null,
+          health: null,
+          gpu_health: "[]",
+          flags: "[]",
+          listing_state: "unlisted",
+          listing_reasons: JSON.stringify(["OFFLINE"]),
+          listing_since: now,
+          reliability: 1,
+          reliability_at: null,
+          telemetry: null,
+          telemetry_at: null,
+          sample_at: null,
+        })
+        .execute();
+      await this.recordEvent(
+        trx,
+        hostId,
+        "enrolled",
+        `host ${hostId} enrolled (${machine.gpus.length} GPUs)`,
+      );
+      return { hostId, hostToken };
+    });
+  }
+
+  private async uniqueHostId(db: Kysely<Database>, hostname: string): Promise<string> {
+    const base =
+      hostname
+        .toLowerCase()
+        .replace(/[^a-z0-9-]+/g, "-")
+        .replace(/^-+|-+$/g, "")
+        .slice(0, 48) || "host";
+    const taken = new Set(
+      (await db.selectFrom("hosts").select("id").where("id", "like", `${base}%`).execute()).map((r) => r.id),
+    );
+    if (!taken.has(base)) return base;
+    for (let n = 2; ; n++) if (!taken.has(`${base}-${n}`)) return `${base}-${n}`;
+  }
+
+  /** The host a `pkh_` token speaks for, or null. */
+  async authenticateHost(token: string): Promise<string | null> {
+    if (!token.startsWith("pkh_")) return null;
+    const hash = hashToken(token);
+    const cached = this.tokenCache.get(hash);
+    if (cached) return cached;
+    const row = await this.db
+      .selectFrom("hosts")
+      .select("id")
+      .where("token_hash", "=", hash)
+      .executeTakeFirst();
+    if (!row) return null;
+    this.tokenCache.set(hash, row.id);
+    return row.id;
+  }
+
+  /** A host by id or hostname. */
+  async resolveHost(db: Kysely<Database>, idOrHostname: string): Promise<HostsTable> {
+    const row =
+      (await db.selectFrom("hosts").selectAll().where("id", "=", idOrHostname).executeTakeFirst()) ??
+      (await db.selectFrom("hosts").selectAll().where("hostname", "=", idOrHostname).executeTakeFirst());
+    if (!row)
+      throw new NotFoundError(`no host "${idOrHostname}"; see \`podkit hosts list\``, { host: idOrHostname });
+    return row;
+  }
+
+  async recordEvent(
+    db: Kysely<Database>,
+    hostId: string | null,
+    kind: string,
+    message: string,
+    data?: unknown,
+    at = this.clock(),
+  ): Promise<void> {
+    await db
+      .insertInto("events")
+      .values({
+        id: newId("ev"),
+        host_id: hostId,
+        at,
+        kind,
+        message,
+        data: data === undefined ? null : JSON.stringify(data),
+      })
+      .execute();
+  }
+
+  /**
+   * Re-judge hosts by the rules and store what changed (listing, reliability, a state-change row
+   * when health or listing moved). Returns the ids whose listing changed.
+   */
+  async refresh(
+    db: Kysely<Database>,
+    hosts: readonly HostsTable[] | "all",
+    options: { healthChanged?: ReadonlySet<string> } = {},
+  ): Promise<string[]> {
+    const now = this.clock();
+    const rows = hosts === "all" ? await db.selectFrom("hosts").selectAll().execute() : hosts;
+    const facts = await loadFacts(db, rows, now, hosts !== "all");
+    const changed: string[] = [];
+    for (const row of rows) {
+      const ev = evaluateHost(facts.get(row.id)!, now, this.settings);
+      const reasons = JSON.stringify(ev.listing.reasons);
+      const listingChanged = row.listing_state !== ev.listing.state || row.listing_reasons !== reasons;
+      const reliabilityChanged = Math.abs(row.reliability - ev.reliability.reliability) > 1e-12;
+      if (listingChanged || options.healthChanged?.has(row.id)) {
+        await db
+          .insertInto("state_changes")
+          .values({
+            id: newId("sc"),
+            host_id: row.id,
+            at: now,
+            health_state: row.health_state,
+            listing_state: ev.listing.state,
+            listing_reasons: reasons,
+          })
+          .execute();
+      }
+      if (listingChanged) {
+        changed.push(row.id);
+        await this.recordEvent(db, row.id, "listing", listingMessage(row, ev), {
+          from: row.listing_state,
+          to: ev.listing.state,
+          reasons: ev.listing.reasons,
+        });
+      }
+      if (listingChanged || reliabilityChanged) {
+        await db
+          .updateTable("hosts")
+          .set({
+            reliability: ev.reliability.reliability,
+            reliability_at: now,
+            ...(listingChanged
+              ? { listing_state: ev.listing.state, listing_reasons: reasons, listing_since: now }
+              : {}),
+          })
+          .where("id", "=", row.id)
+          .execute();
+      }
+    }
+    return changed;
+  }
+
+  async evaluate(idOrHostname: string): Promise<{
+    row: HostsTable;
+    evaluation: HostEvaluation;
+    history: ReturnType<typeof hostReliabilityHistory>;
+  }> {
+    const now = this.clock();
+    const row = await this.resolveHost(this.db, idOrHostname);
+    const facts = (await loadFacts(this.db, [row], now, true)).get(row.id)!;
+    return {
+      row,
+      evaluation: evaluateHost(facts, now, this.settings),
+      history: hostReliabilityHistory(facts, now, this.settings),
+    };
+  }
+
+  async listHosts(filter: (row: HostsTable) => boolean = () => true): Promise<HostView[]> {
+    const now = this.clock();
+    const all = await this.db.selectFrom("hosts").selectAll().orderBy("id").execute();
+    const rows = all.filter(filter);
+    const facts = await loadFacts(this.db, rows, now, rows.length < all.length);
+    const rentals = await this.db
+      .selectFrom("rentals")
+      .select(["host_id", "renter"])
+      .where("ended_at", "is", null)
+      .execute();
+    const rentalByHost = new Map(rentals.map((r) => [r.host_id, { renter: r.renter }]));
+    return rows.map((row) => {
+      const f = facts.get(row.id)!;
+      const ev = evaluateHost(f, now, this.settings);
+      const next = f.windows.find((w) => !w.cancelled && w.end > now);
+      return toHostView(row, {
+        now,
+        offlineAfterMs: this.settings.offlineAfterMs,
+        rental: rentalByHost.get(row.id) ?? null,
+        nextWindow: next ? toMaintenanceWindow(next, now) : null,
+        maintenanceShare: ev.maintenanceShare,
+        excessiveMaintenance: ev.excessiveMaintenance,
+      });
+    });
+  }
+
+  async getHost(idOrHostname: string): Promise<HostView> {
+    const row = await this.resolveHost(this.db, idOrHostname);
+    const [view] = await this.listHosts((r) => r.id === row.id);
+    return view!;
+  }
+
+  /** Listed hosts, plus removed ones this renter has had (their data may still be there). */
+  async listPool(renter: string | null): Promise<HostView[]> {
+    const had = renter
+      ? new Set(
+          (await this.db.selectFrom("rentals").select("host_id").where("renter", "=", renter).execute()).map(
+            (r) => r.host_id,
+          ),
+        )
+      : new Set<string>();
+    return this.listHosts(
+      (row) => row.listing_state === "listed" || (row.listing_state === "removed" && had.has(row.id)),
+    );
+  }
+
+  async listEvents(filter: {
+    hostId?: string;
+    kind?: string;
+    limit?: number;
+    before?: number;
+  }): Promise<FleetEvent[]> {
+    let q = this.db.selectFrom("events").selectAll();
+    if (filter.hostId) q = q.where("host_id", "=", filter.hostId);
+    if (filter.kind) q = q.where("kind", "=", filter.kind);
+    if (filter.before !== undefined) q = q.where("at", "<", filter.before);
+    const rows = await q
+      .orderBy("at", "desc")
+      .orderBy("id")
+      .limit(Math.min(filter.limit ?? 100, 1000))
+      .execute();
+    return rows.map((r) => ({
+      id: r.id,
+      hostId: r.host_id,
+      at: new Date(r.at).toISOString(),
+      kind: r.kind,
+      message: r.message,
+      data: parseJson<unknown>(r.data, null),
+    }));
+  }
+}
+
+function listingMessage(row: HostsTable, ev: HostEvaluation): string {
+  const why = ev.listing.reasons.length ? ` (${ev.listing.reasons.join(", ")})` : "";
+  return `${row.id}: ${row.listing_state} → ${ev.listing.state}${why}`;
+}

@@ -1,0 +1,271 @@
+import type { AgentEvent, AgentMessage, HealthVerdict, HostSample } from "@podkit/core";
+import type { Kysely } from "kysely";
+import type { Fleet } from "./fleet.js";
+import { applyEventToFlags } from "./rules/listing.js";
+import type { Database, HostsTable } from "./store/schema.js";
+import { newId } from "./tokens.js";
+import { parseJson } from "./views.js";
+
+export interface IngestSettings {
+  /** At most one stored GPU sample per host per this many ms feeds the charts; the latest is always kept. */
+  sampleEveryMs: number;
+  /** Messages written in one transaction at most. */
+  maxBatch: number;
+}
+
+interface Pending {
+  hostId: string;
+  message: AgentMessage;
+  resolve: (duplicate: boolean) => void;
+  reject: (err: Error) => void;
+}
+
+/** What one batch did to a host, written once at the end of the batch. */
+interface HostWork {
+  row: HostsTable;
+  dirty: boolean;
+  refresh: boolean;
+  healthChanged: boolean;
+}
+
+/**
+ * Stores agent messages with group commit: messages arriving while a transaction runs are
+ * written together in the next one, so one fsync covers many agents. `submit` resolves only once
+ * the message's transaction has committed, which is when the agent gets its ack.
+ */
+export class Ingest {
+  private queue: Pending[] = [];
+  private running: Promise<void> | null = null;
+
+  constructor(
+    private readonly fleet: Fleet,
+    private readonly settings: IngestSettings,
+  ) {}
+
+  /** Resolves `true` for a duplicate (already stored), `false` for a new message. */
+  submit(hostId: string, message: AgentMessage): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ hostId, message, resolve, reject });
+      if (!this.running) this.running = this.drain();
+    });
+  }
+
+  /** Wait until everything submitted so far is stored. */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private async drain(): Promise<void> {
+    // Let the current burst of socket reads queue up before opening a transaction.
+    await new Promise((r) => setImmediate(r));
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, this.settings.maxBatch);
+        await this.writeBatch(batch);
+      }
+    } finally {
+      this.running = null;
+    }
+  }
+
+  private async writeBatch(batch: Pending[]): Promise<void> {
+    let outcome: { duplicates: boolean[]; changed: string[] };
+    try {
+      outcome = await this.fleet.db.transaction().execute((trx) => this.store(trx, batch));
+    } catch (batchErr) {
+      // One bad message must not sink its neighbours: store each on its own to find the culprit.
+      if (batch.length === 1) {
+        batch[0]!.reject(batchErr as Error);
+        return;
+      }
+      for (const p of batch) await this.writeBatch([p]);
+      return;
+    }
+    for (const [k, p] of batch.entries()) p.resolve(outcome.duplicates[k]!);
+    this.fleet.notify(outcome.changed);
+  }
+
+  private async store(
+    trx: Kysely<Database>,
+    batch: Pending[],
+  ): Promise<{ duplicates: boolean[]; changed: string[] }> {
+    const now = this.fleet.clock();
+    const hostIds = [...new Set(batch.map((p) => p.hostId))];
+    const rows = await trx.selectFrom("hosts").selectAll().where("id", "in", hostIds).execute();
+    const work = new Map<string, HostWork>(
+      rows.map((row) => [row.id, { row: { ...row }, dirty: false, refresh: false, healthChanged: false }]),
+    );
+    const duplicates: boolean[] = [];
+    for (const p of batch) {
+      const w = work.get(p.hostId);
+      if (!w) throw new Error(`host ${p.hostId} no longer exists`);
+      const inserted = await trx
+        .insertInto("messages")
+        .values({ host_id: p.hostId, id: p.message.id, type: p.message.type, received_at: now })
+        .onConflict((oc) => oc.columns(["host_id", "id"]).doNothing())
+        .executeTakeFirst();
+      const duplicate = Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0;
+      duplicates.push(duplicate);
+      if (duplicate) continue;
+      await this.markSeen(trx, w, now);
+      await this.apply(trx, w, p.message, now);
+    }
+    const toRefresh: HostsTable[] = [];
+    const healthChanged = new Set<string>();
+    for (const w of work.values()) {
+      if (w.dirty) {
+        const { id, ...rest } = w.row;
+        await trx.updateTable("hosts").set(rest).where("id", "=", id).execute();
+      }
+      if (w.refresh) toRefresh.push(w.row);
+      if (w.healthChanged) healthChanged.add(w.row.id);
+    }
+    const changed = toRefresh.length ? await this.fleet.refresh(trx, toRefresh, { healthChanged }) : [];
+    return { duplicates, changed };
+  }
+
+  /** Any message is a sign of life; a silence longer than the offline limit becomes an offline period. */
+  private async markSeen(trx: Kysely<Database>, w: HostWork, now: number): Promise<void> {
+    const last = w.row.last_seen_at;
+    if (last !== null && now - last > this.fleet.settings.offlineAfterMs) {
+      await trx
+        .insertInto("offline_periods")
+        .values({ host_id: w.row.id, start_at: last, end_at: now })
+        .onConflict((oc) => oc.columns(["host_id", "start_at"]).doNothing())
+        .execute();
+      w.refresh = true;
+    }
+    if (w.row.first_seen_at === null) {
+      w.row.first_seen_at = now;
+      w.refresh = true;
+    }
+    if (last === null) w.refresh = true;
+    w.row.last_seen_at = now;
+    w.dirty = true;
+  }
+
+  private async apply(trx: Kysely<Database>, w: HostWork, message: AgentMessage, now: number): Promise<void> {
+    switch (message.type) {
+      case "register":
+        w.row.machine = JSON.stringify(message.payload);
+        w.row.hostname = message.payload.hostname;
+        w.refresh = true;
+        return;
+      case "telemetry":
+        await this.storeTelemetry(trx, w, message.payload.host, message.payload.gpus);
+        return;
+      case "health": {
+        const stored = parseJson<HealthVerdict | null>(w.row.health, null);
+        // The outbox may deliver an old verdict after a newer one: keep the newest.
+        if (stored && Date.parse(stored.at) > Date.parse(message.payload.machine.at)) return;
+        const state = message.payload.machine.state;
+        if (w.row.health_state !== state) {
+          w.healthChanged = true;
+          w.refresh = true;
+          await this.fleet.recordEvent(
+            trx,
+            w.row.id,
+            "health",
+            `${w.row.id}: health ${w.row.health_state ?? "unknown"} → ${state}`,
+            message.payload.machine,
+            now,
+          );
+        }
+        w.row.health_state = state;
+        w.row.health = JSON.stringify(message.payload.machine);
+        w.row.gpu_health = JSON.stringify(message.payload.gpus);
+        if (state === "healthy") this.setFlags(w, applyEventToFlags(this.flags(w), { kind: "health-clear" }));
+        return;
+      }
+      case "event":
+        await this.storeEvent(trx, w, message.payload, Date.parse(message.sentAt) || now);
+        return;
+      case "heartbeat":
+        return;
+    }
+  }
+
+  private async storeTelemetry(
+    trx: Kysely<Database>,
+    w: HostWork,
+    host: HostSample,
+    gpus: Array<{
+      index: number;
+      temperatureCelsius: number | null;
+      utilizationRatio: number | null;
+      memoryUsedBytes: number | null;
+      powerWatts: number | null;
+    }>,
+  ): Promise<void> {
+    const at = Date.parse(host.at);
+    if (w.row.telemetry_at === null || at >= w.row.telemetry_at) {
+      w.row.telemetry = JSON.stringify({ host, gpus });
+      w.row.telemetry_at = at;
+    }
+    if (w.row.sample_at !== null && Math.abs(at - w.row.sample_at) < this.settings.sampleEveryMs) return;
+    w.row.sample_at = at;
+    if (gpus.length === 0) return;
+    await trx
+      .insertInto("gpu_samples")
+      .values(
+        gpus.map((g) => ({
+          host_id: w.row.id,
+          at,
+          gpu_index: g.index,
+          temperature_celsius: g.temperatureCelsius,
+          utilization_ratio: g.utilizationRatio,
+          memory_used_bytes: g.memoryUsedBytes,
+          power_watts: g.powerWatts,
+        })),
+      )
+      .onConflict((oc) => oc.columns(["host_id", "at", "gpu_index"]).doNothing())
+      .execute();
+  }
+
+  private flags(w: HostWork): string[] {
+    return parseJson<string[]>(w.row.flags, []);
+  }
+
+  private setFlags(w: HostWork, flags: string[]): void {
+    const text = JSON.stringify(flags);
+    if (text === w.row.flags) return;
+    w.row.flags = text;
+    w.dirty = true;
+    w.refresh = true;
+  }
+
+  private async storeEvent(trx: Kysely<Database>, w: HostWork, event: AgentEvent, at: number): Promise<void> {
+    await trx
+      .insertInto("events")
+      .values({
+        id: newId("ev"),
+        host_id: w.row.id,
+        at,
+        kind: event.kind,
+        message: describeEvent(w.row.id, event),
+        data: JSON.stringify(event),
+      })
+      .execute();
+    if (event.kind === "burn-test" || event.kind === "gpu-lost" || event.kind === "listing-request") {
+      this.setFlags(w, applyEventToFlags(this.flags(w), event));
+    }
+  }
+}
+
+export function describeEvent(hostId: string, event: AgentEvent): string {
+  switch (event.kind) {
+    case "xid": {
+      const x = event.xid;
+      const where = x.gpuIndex !== null ? `GPU ${x.gpuIndex}` : (x.pciBusId ?? "unknown GPU");
+      return `${hostId}: ${x.kind.toUpperCase()} ${x.xid} on ${where}${x.description ? ` (${x.description})` : ""} → ${x.action}`;
+    }
+    case "gpu-lost":
+      return `${hostId}: GPU lost${event.gpuIndex !== null ? ` (GPU ${event.gpuIndex})` : ""}: ${event.evidence}`;
+    case "burn-test":
+      return `${hostId}: burn test ${event.phase}${event.summary ? `: ${event.summary}` : ""}`;
+    case "listing-request":
+      return `${hostId}: asks to be ${event.listed ? "listed" : "unlisted"}: ${event.reason}`;
+    case "notice":
+      return `${hostId}: ${event.message}`;
+  }
+}

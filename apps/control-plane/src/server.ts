@@ -1,0 +1,167 @@
+import type { AddressInfo } from "node:net";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { createLogger, isPodkitError, type Logger } from "@podkit/core";
+import Fastify, { type FastifyInstance } from "fastify";
+import { resolveAdminToken } from "./admin-token.js";
+import { AgentGateway } from "./agent-ws.js";
+import { HTTP_STATUS_BY_CODE } from "./errors.js";
+import { Fleet } from "./fleet.js";
+import { registerApi } from "./http/api.js";
+import { isAdmin, refuseApi } from "./http/auth.js";
+import { registerDashboard } from "./http/dashboard.js";
+import { registerMetrics } from "./http/metrics.js";
+import { Ingest } from "./ingest.js";
+import { Operations } from "./operations.js";
+import { openDatabase } from "./store/open.js";
+
+export interface ControlPlaneOptions {
+  /** `host:port` (port 0 picks a free one). Default 127.0.0.1:8080. */
+  listen?: string;
+  /** A SQLite file path or a `postgres://` URL. Default: DATA_DIR/control-plane.sqlite. */
+  db?: string;
+  /** Where the SQLite file and the generated admin token live. */
+  dataDir?: string;
+  /** Default: PODKIT_ADMIN_TOKEN is read by the CLI; here, the one in DATA_DIR or a new one. */
+  adminToken?: string;
+  /** No message for this long and a host is offline (default 60 s: a minute without heartbeat). */
+  offlineAfterMs?: number;
+  /** How often hosts are re-judged for time-based rules (maintenance coming, offline, reliability). */
+  sweepIntervalMs?: number;
+  /** Maintenance above this share of 30 days is reported as excessive (default 0.1). */
+  maxMaintenanceShare?: number;
+  /** One chart sample per host per this many ms (default 60 s). */
+  sampleEveryMs?: number;
+  /** Serve /metrics without the admin token (for a Prometheus on a trusted network). */
+  publicMetrics?: boolean;
+  /** The time, for tests that move it; default Date.now. */
+  clock?: () => number;
+  logger?: Logger;
+}
+
+export interface ControlPlaneHandle {
+  url: string;
+  adminToken: string;
+  /** Where the generated admin token is kept, or null when it was given. */
+  adminTokenFile: string | null;
+  db: string;
+  createEnrollmentToken(ttlMs?: number): Promise<{ token: string; expiresAt: string }>;
+  /** Re-judge every host now (the periodic sweep, on demand). */
+  sweep(): Promise<void>;
+  /** Wait until every received agent message is stored. */
+  drain(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_DATA_HOME || join(homedir(), ".local", "share");
+  return join(base, "podkit", "control-plane");
+}
+
+function parseListen(listen: string): { host: string; port: number } {
+  const match = /^(.*):(\d+)$/.exec(listen);
+  if (!match) return { host: listen || "127.0.0.1", port: 8080 };
+  return { host: match[1]!.replace(/^\[|\]$/g, "") || "127.0.0.1", port: Number(match[2]) };
+}
+
+/** Start the control plane: store (migrated), API, agent WebSocket, dashboard and metrics. */
+export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlaneHandle> {
+  const log = options.logger ?? createLogger({ name: "control-plane" });
+  const dataDir = options.dataDir ?? defaultDataDir();
+  const dbTarget = options.db ?? join(dataDir, "control-plane.sqlite");
+  const admin = resolveAdminToken(options.adminToken, dataDir);
+  const clock = options.clock ?? Date.now;
+  const store = await openDatabase(dbTarget);
+  const fleet = new Fleet(
+    store.db,
+    {
+      offlineAfterMs: options.offlineAfterMs ?? 60_000,
+      maxMaintenanceShare: options.maxMaintenanceShare ?? 0.1,
+    },
+    clock,
+  );
+  const ops = new Operations(fleet);
+  const ingest = new Ingest(fleet, { sampleEveryMs: options.sampleEveryMs ?? 60_000, maxBatch: 1000 });
+  const gateway = new AgentGateway(fleet, ingest, log);
+
+  const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  app.addHook("onRequest", async (req, reply) => {
+    const path = req.url.split("?")[0] ?? "";
+    if (path === "/api/v1/agents/enroll" || path === "/healthz") return;
+    if (path === "/metrics" && options.publicMetrics) return;
+    if (path.startsWith("/api/") || path === "/metrics") {
+      if (!isAdmin(req, admin.token)) return refuseApi(reply);
+    }
+  });
+  app.setErrorHandler((err, req, reply) => {
+    if (isPodkitError(err)) {
+      return reply.code(HTTP_STATUS_BY_CODE[err.code] ?? 500).send({ error: err.toJSON() });
+    }
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status && status >= 400 && status < 500) {
+      return reply.code(status).send({ error: { code: "E_INVALID_INPUT", message: (err as Error).message } });
+    }
+    log.error({ err, url: req.url }, "request failed");
+    return reply
+      .code(500)
+      .send({ error: { code: "E_INTERNAL", message: "internal error; see the control plane's log" } });
+  });
+  app.get("/healthz", async () => ({ ok: true, db: store.kind }));
+  registerApi(app, fleet, ops);
+  registerMetrics(app, fleet, () => gateway.connectedHosts);
+  registerDashboard(app, fleet, ops, admin.token);
+  app.server.on("upgrade", (req, socket, head) => {
+    if (!gateway.handleUpgrade(req, socket, head)) socket.destroy();
+  });
+
+  const sweep = async () => {
+    const changed = await fleet.db.transaction().execute((trx) => fleet.refresh(trx, "all"));
+    fleet.notify(changed);
+    await gateway.pushStates("connected");
+  };
+  let sweeping: Promise<void> | null = null;
+  const timer = setInterval(() => {
+    if (sweeping) return;
+    sweeping = sweep()
+      .catch((err: Error) => log.error({ err: err.message }, "sweep failed"))
+      .finally(() => {
+        sweeping = null;
+      });
+  }, options.sweepIntervalMs ?? 15_000);
+  timer.unref();
+
+  const { host, port } = parseListen(options.listen ?? "127.0.0.1:8080");
+  try {
+    await app.listen({ host, port });
+  } catch (err) {
+    clearInterval(timer);
+    await store.close();
+    throw err;
+  }
+  const address = app.server.address() as AddressInfo;
+  const hostPart = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const url = `http://${hostPart}:${address.port}`;
+  log.info({ url, db: store.description }, "control plane listening");
+  await sweep();
+
+  return {
+    url,
+    adminToken: admin.token,
+    adminTokenFile: admin.file,
+    db: store.description,
+    createEnrollmentToken: (ttlMs = 24 * 3_600_000) => fleet.createEnrollmentToken(ttlMs),
+    sweep: async () => {
+      while (sweeping) await sweeping;
+      await sweep();
+    },
+    drain: () => ingest.idle(),
+    close: async () => {
+      clearInterval(timer);
+      while (sweeping) await sweeping;
+      await gateway.close();
+      await app.close();
+      await ingest.idle();
+      await store.close();
+    },
+  };
+}

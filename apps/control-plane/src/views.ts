@@ -1,0 +1,159 @@
+import type {
+  GpuSample,
+  HealthReason,
+  HealthState,
+  HealthVerdict,
+  HostSample,
+  ListingState,
+  MachineInfo,
+  MaintenanceWindow,
+} from "@podkit/core";
+import { isOnline } from "./evaluate.js";
+import type { HostsTable } from "./store/schema.js";
+
+/** One GPU as the API shows it: what the agent registered, plus its latest sample and verdict. */
+export interface GpuView {
+  index: number;
+  uuid: string;
+  name: string;
+  gpuTypeId: string | null;
+  pciBusId: string;
+  memoryTotalBytes: number | null;
+  health: HealthState | null;
+  temperatureCelsius: number | null;
+  utilizationRatio: number | null;
+  memoryUsedBytes: number | null;
+  powerWatts: number | null;
+}
+
+/** A host in `GET /api/v1/hosts` and `podkit hosts list --json` (a contract scripts rely on). */
+export interface HostView {
+  id: string;
+  hostname: string;
+  gpus: GpuView[];
+  /** The machine's health state, or null before its first health report. */
+  health: HealthState | null;
+  healthReasons: HealthReason[];
+  /** `listed`, `unlisted` or `removed` (reliability below 98%). */
+  listing: ListingState;
+  listingReasons: string[];
+  listingSince: string;
+  /** Ratio in [0, 1] over the last 30 days. */
+  reliability: number;
+  online: boolean;
+  lastSeenAt: string | null;
+  enrolledAt: string;
+  rented: boolean;
+  renter: string | null;
+  maintenance: { next: MaintenanceWindow | null; shareLast30Days: number; excessive: boolean };
+  machine: Pick<
+    MachineInfo,
+    | "os"
+    | "kernel"
+    | "cpuModel"
+    | "cpuCount"
+    | "memoryTotalBytes"
+    | "driverVersion"
+    | "cudaVersion"
+    | "simulated"
+  >;
+}
+
+export interface Rental {
+  id: string;
+  hostId: string;
+  renter: string;
+  startedAt: string;
+  endedAt: string | null;
+}
+
+export interface FleetEvent {
+  id: string;
+  hostId: string | null;
+  at: string;
+  kind: string;
+  message: string;
+  data: unknown;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function parseJson<T>(text: string | null, fallback: T): T {
+  if (text === null) return fallback;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
+}
+
+export interface HostViewExtras {
+  now: number;
+  offlineAfterMs: number;
+  rental: { renter: string } | null;
+  nextWindow: MaintenanceWindow | null;
+  maintenanceShare: number;
+  excessiveMaintenance: boolean;
+}
+
+export function toHostView(row: HostsTable, extras: HostViewExtras): HostView {
+  const machine = parseJson<MachineInfo>(row.machine, {
+    hostname: row.hostname,
+    cpuCount: 1,
+    memoryTotalBytes: 0,
+    driverVersion: null,
+    cudaVersion: null,
+    gpus: [],
+    simulated: false,
+  });
+  const gpuHealth = parseJson<Array<{ index: number; verdict: HealthVerdict }>>(row.gpu_health, []);
+  const telemetry = parseJson<{ host: HostSample; gpus: GpuSample[] } | null>(row.telemetry, null);
+  const health = parseJson<HealthVerdict | null>(row.health, null);
+  const gpus: GpuView[] = machine.gpus.map((gpu) => {
+    const sample = telemetry?.gpus.find((s) => s.index === gpu.index);
+    return {
+      index: gpu.index,
+      uuid: gpu.uuid,
+      name: gpu.name,
+      gpuTypeId: gpu.gpuTypeId,
+      pciBusId: gpu.pciBusId,
+      memoryTotalBytes: gpu.memoryTotalBytes,
+      health: gpuHealth.find((g) => g.index === gpu.index)?.verdict.state ?? null,
+      temperatureCelsius: sample?.temperatureCelsius ?? null,
+      utilizationRatio: sample?.utilizationRatio ?? null,
+      memoryUsedBytes: sample?.memoryUsedBytes ?? null,
+      powerWatts: sample?.powerWatts ?? null,
+    };
+  });
+  return {
+    id: row.id,
+    hostname: row.hostname,
+    gpus,
+    health: (row.health_state as HealthState | null) ?? null,
+    healthReasons: health?.reasons ?? [],
+    listing: row.listing_state as ListingState,
+    listingReasons: parseJson<string[]>(row.listing_reasons, []),
+    listingSince: new Date(row.listing_since).toISOString(),
+    reliability: row.reliability,
+    online: isOnline(row.last_seen_at, extras.now, extras.offlineAfterMs),
+    lastSeenAt: iso(row.last_seen_at),
+    enrolledAt: new Date(row.enrolled_at).toISOString(),
+    rented: extras.rental !== null,
+    renter: extras.rental?.renter ?? null,
+    maintenance: {
+      next: extras.nextWindow,
+      shareLast30Days: extras.maintenanceShare,
+      excessive: extras.excessiveMaintenance,
+    },
+    machine: {
+      os: machine.os,
+      kernel: machine.kernel,
+      cpuModel: machine.cpuModel,
+      cpuCount: machine.cpuCount,
+      memoryTotalBytes: machine.memoryTotalBytes,
+      driverVersion: machine.driverVersion,
+      cudaVersion: machine.cudaVersion,
+      simulated: machine.simulated,
+    },
+  };
+}

@@ -1,0 +1,166 @@
+import { createHash, randomBytes } from "node:crypto";
+import {
+  createReadStream,
+  createWriteStream,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { events, podkit, startCliRelay } from "./transfer/cli.js";
+import { makeShapes, snapshot } from "./transfer/tree.js";
+
+// Podkit sender ↔ Podkit receiver through `podkit relay`, all three as separate processes on loopback.
+let relay: Awaited<ReturnType<typeof startCliRelay>>;
+const PASS = "e2e-pass";
+beforeAll(async () => {
+  relay = await startCliRelay(PASS);
+});
+afterAll(async () => {
+  await relay.stop();
+});
+
+const tmp = (name: string): string => mkdtempSync(join(tmpdir(), `podkit-${name}-`));
+let codeSeq = 0;
+/** Codes differ in their first bytes so parallel rooms never collide (generation A rooms are 3 bytes). */
+const newCode = (): string =>
+  `${(100 + (process.pid % 400) + codeSeq++ * 7) % 900}${codeSeq % 10}-e2e-code-${randomBytes(3).toString("hex")}`;
+const relayFlags = (): string[] => ["--relay", relay.address, "--relay-pass", PASS];
+
+async function transfer(
+  sendArgs: string[],
+  receiveArgs: string[],
+  options: { cwd?: string; stdin?: string } = {},
+) {
+  const code = newCode();
+  const sender = podkit(["send", ...sendArgs, "--code", code, ...relayFlags()], {
+    cwd: options.cwd,
+    stdin: options.stdin,
+  });
+  await sender.waitForLine((l) => l === code);
+  const receiver = podkit(["receive", code, "--yes", ...relayFlags(), ...receiveArgs]);
+  const [s, r] = await Promise.all([sender.done, receiver.done]);
+  return { code, s, r };
+}
+
+async function sha256File(path: string): Promise<string> {
+  const h = createHash("sha256");
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest("hex");
+}
+
+describe("podkit send / receive", () => {
+  for (const protocol of ["a", "b", "auto"]) {
+    it(`moves every content shape exactly (protocol ${protocol})`, async () => {
+      const src = tmp("src");
+      const paths = makeShapes(src);
+      const out = tmp("out");
+      const { s, r } = await transfer(
+        [...paths, "--protocol", protocol],
+        ["--out", out, "--protocol", protocol],
+      );
+      expect(r.stderr).toContain("transfer complete");
+      expect([s.code, r.code]).toEqual([0, 0]);
+      expect(snapshot(out)).toEqual(snapshot(src));
+      expect(s.stderr).toMatch(/Code is: .*\nOn the other computer run\n\npodkit receive /);
+      expect(r.stderr).toMatch(new RegExp(`protocol generation ${protocol === "a" ? "A" : "B"}`));
+    });
+  }
+
+  it("sends a 200 MiB random file intact, with JSON progress events", async () => {
+    const src = tmp("big");
+    const file = join(src, "big.bin");
+    const w = createWriteStream(file);
+    for (let i = 0; i < 200; i++)
+      if (!w.write(randomBytes(1024 * 1024))) await new Promise<void>((r) => w.once("drain", () => r()));
+    await new Promise<void>((r) => w.end(() => r()));
+    const out = tmp("big-out");
+    const { s, r } = await transfer([file], ["--out", out, "--json"]);
+    expect([s.code, r.code]).toEqual([0, 0]);
+    expect(await sha256File(join(out, "big.bin"))).toBe(await sha256File(file));
+    const ev = events(r.stdout);
+    expect(ev.find((e) => e.type === "offer")).toMatchObject({ totalBytes: 200 * 1024 * 1024 });
+    expect(ev.some((e) => e.type === "progress")).toBe(true);
+    expect(ev.at(-1)).toMatchObject({ type: "done", files: 1, bytes: 200 * 1024 * 1024 });
+  });
+
+  it("sends stdin and zips folders like runpodctl (protocol a)", async () => {
+    const src = tmp("zip");
+    mkdirSync(join(src, "data/sub"), { recursive: true });
+    writeFileSync(join(src, "data/sub/a.txt"), "aaa");
+    writeFileSync(join(src, "data/b.txt"), "bbb");
+    const out = tmp("zip-out");
+    const { s, r } = await transfer(["data", "-", "--zip", "--protocol", "a"], ["--out", out], {
+      cwd: src,
+      stdin: "from stdin\n",
+    });
+    expect([s.code, r.code]).toEqual([0, 0]);
+    expect(readFileSync(join(out, "data/sub/a.txt"), "utf8")).toBe("aaa");
+    expect(readFileSync(join(out, "data/b.txt"), "utf8")).toBe("bbb");
+    const names = readdirSync(out);
+    expect(names).not.toContain("data.zip");
+    const stdinFile = names.find((n) => n.startsWith("croc-stdin-"));
+    expect(stdinFile && readFileSync(join(out, stdinFile), "utf8")).toBe("from stdin\n");
+    expect(readdirSync(src)).toEqual(["data"]); // no zip left behind on the sender
+  });
+
+  for (const protocol of ["a", "b"]) {
+    it(`a wrong code fails fast on both sides and writes nothing (protocol ${protocol})`, async () => {
+      const src = tmp("wrong");
+      writeFileSync(join(src, "secret.txt"), "secret");
+      const out = tmp("wrong-out");
+      const code = newCode();
+      const wrong = `${code.slice(0, 5)}not-the-same`;
+      const sender = podkit([
+        "send",
+        join(src, "secret.txt"),
+        "--code",
+        code,
+        "--protocol",
+        protocol,
+        ...relayFlags(),
+      ]);
+      await sender.waitForLine((l) => l === code);
+      const receiver = podkit([
+        "receive",
+        wrong,
+        "--yes",
+        "--out",
+        out,
+        "--protocol",
+        protocol,
+        ...relayFlags(),
+      ]);
+      const [s, r] = await Promise.all([sender.done, receiver.done]);
+      expect(s.code).toBe(5);
+      expect(r.code).toBe(5);
+      expect(s.stderr).toMatch(/wrong code phrase/);
+      expect(r.stderr).toMatch(/wrong code phrase/);
+      expect(Math.max(s.ms, r.ms)).toBeLessThan(15_000);
+      expect(readdirSync(out)).toEqual([]);
+    });
+  }
+
+  it("never overwrites without --overwrite, skips identical files", async () => {
+    const src = tmp("ow");
+    writeFileSync(join(src, "same.txt"), "same");
+    writeFileSync(join(src, "changed.txt"), "new content");
+    const out = tmp("ow-out");
+    writeFileSync(join(out, "same.txt"), "same");
+    writeFileSync(join(out, "changed.txt"), "old content");
+    const files = [join(src, "same.txt"), join(src, "changed.txt")];
+    const first = await transfer(files, ["--out", out]);
+    expect(first.r.code).toBe(6);
+    expect(first.r.stderr).toMatch(/"changed.txt" already exist.*--overwrite/);
+    expect(first.s.stderr).toMatch(/peer error: refusing files/);
+    expect(readFileSync(join(out, "changed.txt"), "utf8")).toBe("old content");
+    const second = await transfer(files, ["--out", out, "--overwrite"]);
+    expect([second.s.code, second.r.code]).toEqual([0, 0]);
+    expect(readFileSync(join(out, "changed.txt"), "utf8")).toBe("new content");
+    expect(second.r.stderr).toMatch(/same.txt: already here, skipped/);
+  });
+});

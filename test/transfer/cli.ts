@@ -1,0 +1,102 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+/** The built `podkit` command, run as a separate process the way users run it. */
+export const PODKIT = fileURLToPath(new URL("../../apps/cli/dist/main.js", import.meta.url));
+
+export interface Finished {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+export interface Running {
+  child: ChildProcess;
+  done: Promise<Finished>;
+  /** Resolves with the first stdout line for which `match` returns true. */
+  waitForLine(match: (line: string) => boolean, timeoutMs?: number): Promise<string>;
+}
+
+export function podkit(
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; stdin?: string } = {},
+): Running {
+  const started = Date.now();
+  const child = spawn(process.execPath, [PODKIT, ...args], {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  const listeners = new Set<(line: string) => void>();
+  let partial = "";
+  child.stdout?.on("data", (d: Buffer) => {
+    stdout += d.toString();
+    partial += d.toString();
+    const lines = partial.split("\n");
+    partial = lines.pop() ?? "";
+    for (const line of lines) for (const l of listeners) l(line);
+  });
+  child.stderr?.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
+  if (options.stdin !== undefined) child.stdin?.end(options.stdin);
+  else child.stdin?.end();
+  const done = new Promise<Finished>((resolve) => {
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr, ms: Date.now() - started }));
+  });
+  const waitForLine = (match: (line: string) => boolean, timeoutMs = 60_000): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`timed out waiting for output; stderr: ${stderr}`)),
+        timeoutMs,
+      );
+      const existing = stdout.split("\n").find(match);
+      if (existing !== undefined) {
+        clearTimeout(timer);
+        resolve(existing);
+        return;
+      }
+      const l = (line: string): void => {
+        if (!match(line)) return;
+        listeners.delete(l);
+        clearTimeout(timer);
+        resolve(line);
+      };
+      listeners.add(l);
+      void done.then(() => {
+        clearTimeout(timer);
+        reject(new Error(`podkit exited before the expected output; stderr: ${stderr}`));
+      });
+    });
+  return { child, done, waitForLine };
+}
+
+/** `podkit relay` on loopback with free ports; resolves once it listens. */
+export async function startCliRelay(
+  pass = "e2e-pass",
+): Promise<{ address: string; ports: number[]; stop: () => Promise<void>; process: Running }> {
+  const proc = podkit(["relay", "--host", "127.0.0.1", "--ports", "0,0,0,0,0", "--pass", pass, "--json"]);
+  const line = await proc.waitForLine((l) => l.startsWith("{"), 20_000);
+  const { address, ports } = JSON.parse(line) as { address: string; ports: number[] };
+  return {
+    address,
+    ports,
+    process: proc,
+    stop: async () => {
+      proc.child.kill("SIGTERM");
+      await proc.done;
+    },
+  };
+}
+
+/** Parses `--json` output: one event per line. */
+export function events(stdout: string): Array<Record<string, unknown>> {
+  return stdout
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
