@@ -12,7 +12,8 @@ const podkit = (...args: string[]) => {
 };
 const dir = mkdtempSync(join(tmpdir(), "podkit-cluster-cli-"));
 
-describe("podkit cluster (no nodes needed)", () => {
+// Each case starts the CLI once or twice: seconds apiece on a loaded 2-core machine.
+describe("podkit cluster (no nodes needed)", { timeout: 30_000 }, () => {
   it("lists its verbs", () => {
     const r = podkit("cluster", "--help");
     expect(r.code).toBe(0);
