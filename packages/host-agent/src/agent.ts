@@ -338,6 +338,10 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentHandl
       res.end("not found: try /metrics or /status\n");
     }
   });
+  // Scrapers keep connections open between scrapes; outlast their idle timers so a request never
+  // races the server closing an idle socket (undici reads the keep-alive hint and leaves first).
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, listenHost, () => resolve());

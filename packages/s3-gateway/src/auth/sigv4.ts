@@ -17,8 +17,20 @@ function hmac(key: Buffer | string, data: string): Buffer {
   return createHmac("sha256", key).update(data, "utf8").digest();
 }
 
-/** kSigning = HMAC chain over date, region, service and "aws4_request". */
+const signingKeys = new Map<string, Buffer>();
+
+/** kSigning = HMAC chain over date, region, service and "aws4_request" (cached: it changes daily). */
 export function signingKey(secret: string, date: string, region: string, service: string): Buffer {
+  const cacheKey = `${secret}\n${date}\n${region}\n${service}`;
+  const cached = signingKeys.get(cacheKey);
+  if (cached) return cached;
+  const key = deriveSigningKey(secret, date, region, service);
+  if (signingKeys.size > 1000) signingKeys.clear();
+  signingKeys.set(cacheKey, key);
+  return key;
+}
+
+function deriveSigningKey(secret: string, date: string, region: string, service: string): Buffer {
   const kDate = hmac(`AWS4${secret}`, date);
   const kRegion = hmac(kDate, region);
   const kService = hmac(kRegion, service);
@@ -31,13 +43,24 @@ export function signHex(key: Buffer, stringToSign: string): string {
 
 /** URI-encode every byte except the unreserved set A-Z a-z 0-9 - _ . ~ (and '/' when asked). */
 export function uriEncode(value: string, keepSlash: boolean): string {
-  let out = "";
-  for (const byte of Buffer.from(value, "utf8")) {
-    const c = String.fromCharCode(byte);
-    if (/[A-Za-z0-9\-_.~]/.test(c) || (keepSlash && c === "/")) out += c;
-    else out += `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+  let out: string;
+  try {
+    // encodeURIComponent also leaves ! ' ( ) * alone; SigV4 wants those escaped.
+    out = encodeURIComponent(value).replace(
+      /[!'()*]/g,
+      (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+    );
+  } catch {
+    // lone surrogates: encode the UTF-8 bytes Node would produce
+    out = [...Buffer.from(value, "utf8")]
+      .map((b) =>
+        /[A-Za-z0-9\-_.~]/.test(String.fromCharCode(b))
+          ? String.fromCharCode(b)
+          : `%${b.toString(16).toUpperCase().padStart(2, "0")}`,
+      )
+      .join("");
   }
-  return out;
+  return keepSlash ? out.replace(/%2F/g, "/") : out;
 }
 
 /** Decode %XX escapes without treating '+' as a space (S3 clients encode spaces as %20). */

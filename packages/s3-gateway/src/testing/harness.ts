@@ -58,7 +58,12 @@ export async function signedRequest(
   endpoint: string,
   method: string,
   rawPath: string,
-  options: { headers?: Record<string, string>; body?: Buffer | string; secret?: string } = {},
+  options: {
+    headers?: Record<string, string>;
+    body?: Buffer | string;
+    secret?: string;
+    rawLength?: boolean;
+  } = {},
 ): Promise<{ status: number; text: string; headers: Record<string, string | string[] | undefined> }> {
   const { Hash } = await import("@smithy/hash-node");
   const { SignatureV4 } = await import("@smithy/signature-v4");
@@ -95,7 +100,14 @@ export async function signedRequest(
   return new Promise((resolve, reject) => {
     const req = request(
       `${endpoint}${rawPath}`,
-      { method, headers: { ...signed.headers, "content-length": String(Buffer.byteLength(body)) } },
+      {
+        method,
+        headers: {
+          ...signed.headers,
+          // rawLength: announce the given content-length, send a shorter body (an early refusal)
+          ...(options.rawLength ? {} : { "content-length": String(Buffer.byteLength(body)) }),
+        },
+      },
       (res) => {
         let text = "";
         res.on("data", (c) => {
@@ -105,6 +117,7 @@ export async function signedRequest(
       },
     );
     req.on("error", reject);
-    req.end(body);
+    if (options.rawLength) req.write(body);
+    else req.end(body);
   });
 }

@@ -15,8 +15,12 @@ export function isInside(parentReal: string, childReal: string): boolean {
 }
 
 /** The directory tree under `--root`: one directory per bucket (volume). */
+/** A bucket's resolved directory is reused this long (saves a realpath + stat per request). */
+const BUCKET_CACHE_MS = 1000;
+
 export class VolumeRoot {
   readonly root: string;
+  private readonly bucketCache = new Map<string, { dir: string; at: number }>();
 
   constructor(root: string) {
     this.root = realpathSync(root);
@@ -24,17 +28,26 @@ export class VolumeRoot {
 
   /** The bucket's real directory, or NoSuchBucket. */
   async bucketDir(bucket: string): Promise<string> {
+    const cached = this.bucketCache.get(bucket);
+    if (cached && Date.now() - cached.at < BUCKET_CACHE_MS) return cached.dir;
     checkBucketName(bucket);
     const dir = join(this.root, bucket);
     try {
       const real = await realpath(dir);
       if (!(await stat(real)).isDirectory()) throw new Error("not a directory");
+      if (this.bucketCache.size > 10_000) this.bucketCache.clear();
+      this.bucketCache.set(bucket, { dir: real, at: Date.now() });
       return real;
     } catch {
       throw new S3Error("NoSuchBucket", `The bucket (volume) "${bucket}" does not exist.`, {
         BucketName: bucket,
       });
     }
+  }
+
+  /** Drop a deleted bucket from the cache. */
+  forget(bucket: string): void {
+    this.bucketCache.delete(bucket);
   }
 
   reservedDir(bucketDir: string): string {

@@ -1,5 +1,5 @@
-import { createReadStream } from "node:fs";
-import { lstat, mkdir, open, rmdir, stat, unlink } from "node:fs/promises";
+import { createReadStream, type Stats } from "node:fs";
+import { lstat, mkdir, open, rm, rmdir, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { S3Error, s3ErrorFromFs } from "../../errors/s3-errors.js";
 import type {
@@ -101,10 +101,9 @@ export class PosixBackend implements Backend {
         BucketName: bucket,
       });
     }
-    await import("node:fs/promises").then((fs) =>
-      fs.rm(this.volumes.reservedDir(dir), { recursive: true, force: true }),
-    );
+    await rm(this.volumes.reservedDir(dir), { recursive: true, force: true });
     await rmdir(dir);
+    this.volumes.forget(bucket);
   }
 
   private walkContext(bucketDir: string) {
@@ -116,8 +115,8 @@ export class PosixBackend implements Backend {
   }
 
   /** Describe the file at `path` as the object `key` (ETag computed lazily if needed). */
-  async infoOf(bucketDir: string, key: string, path: string): Promise<ObjectInfo> {
-    const info = await stat(path);
+  async infoOf(bucketDir: string, key: string, path: string, known?: Stats): Promise<ObjectInfo> {
+    const info = known ?? (await stat(path));
     const at = { bucketDir, key, path };
     const record = await this.meta.read(at);
     if (info.isDirectory()) {

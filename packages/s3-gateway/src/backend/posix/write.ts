@@ -26,7 +26,8 @@ const BATCH_BYTES = 1 << 20;
 
 /**
  * Append a stream to an open file, batching small network chunks into ~1 MiB writev calls.
- * Back-pressure is natural: the next chunk is read only after the previous batch is written.
+ * One batch is written while the next is read (double buffering); back-pressure holds
+ * memory to about two batches.
  */
 export async function appendStream(
   handle: FileHandle,
@@ -36,17 +37,25 @@ export async function appendStream(
   let batch: Buffer[] = [];
   let batched = 0;
   let total = 0;
-  for await (const chunk of body) {
-    const buf = chunk as Buffer;
-    onChunk?.(buf);
-    batch.push(buf);
-    batched += buf.length;
-    if (batched >= BATCH_BYTES) {
-      await writeAll(handle, batch, batched);
-      total += batched;
-      batch = [];
-      batched = 0;
+  let inFlight: Promise<void> | undefined;
+  try {
+    for await (const chunk of body) {
+      const buf = chunk as Buffer;
+      onChunk?.(buf);
+      batch.push(buf);
+      batched += buf.length;
+      if (batched >= BATCH_BYTES) {
+        await inFlight;
+        inFlight = writeAll(handle, batch, batched);
+        total += batched;
+        batch = [];
+        batched = 0;
+      }
     }
+    await inFlight;
+  } catch (err) {
+    await inFlight?.catch(() => undefined);
+    throw err;
   }
   if (batched > 0) await writeAll(handle, batch, batched);
   return total + batched;
