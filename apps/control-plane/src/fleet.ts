@@ -15,6 +15,9 @@ import { type FleetEvent, type HostView, parseJson, toHostView } from "./views.j
 
 export type FleetSettings = EvaluationSettings;
 
+const DAY_MS = 86_400_000;
+const SWEEP_SLICE = 250;
+
 /** The columns the rules read; the sweep loads only these (not machine or telemetry JSON). */
 const JUDGE_COLUMNS = [
   "id",
@@ -229,7 +232,12 @@ export class Fleet {
     const now = this.clock();
     const rows = await this.db.selectFrom("hosts").select(JUDGE_COLUMNS).execute();
     const facts = await loadFacts(this.db, rows, now, false);
-    const changes = this.judge(rows, facts, now);
+    // Judge in slices, yielding between them, so a large fleet's sweep never holds up agents' acks.
+    const changes: HostChange[] = [];
+    for (let k = 0; k < rows.length; k += SWEEP_SLICE) {
+      changes.push(...this.judge(rows.slice(k, k + SWEEP_SLICE), facts, now));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     if (changes.length > 0)
       await this.db.transaction().execute((trx) => this.applyChanges(trx, changes, now));
     return changes.filter((c) => c.listingChanged).map((c) => c.row.id);
@@ -293,6 +301,31 @@ export class Fleet {
         .where("id", "=", row.id)
         .execute();
     }
+  }
+
+  /**
+   * Drop what no rule or page reads any more: remembered message ids after 30 days (an agent's
+   * outbox older than that is replayed as new), chart samples after 7 days, offline periods and
+   * state changes after 90 days (reliability and its history read 60).
+   */
+  async prune(): Promise<void> {
+    const now = this.clock();
+    await this.db
+      .deleteFrom("messages")
+      .where("received_at", "<", now - 30 * DAY_MS)
+      .execute();
+    await this.db
+      .deleteFrom("gpu_samples")
+      .where("at", "<", now - 7 * DAY_MS)
+      .execute();
+    await this.db
+      .deleteFrom("offline_periods")
+      .where("end_at", "<", now - 90 * DAY_MS)
+      .execute();
+    await this.db
+      .deleteFrom("state_changes")
+      .where("at", "<", now - 90 * DAY_MS)
+      .execute();
   }
 
   async evaluate(idOrHostname: string): Promise<{

@@ -1,10 +1,65 @@
-import type { AgentEvent, AgentMessage, HealthVerdict, HostSample } from "@podkit/core";
+import type { AgentEvent, AgentMessage, GpuSample, HealthVerdict, HostSample } from "@podkit/core";
 import type { Kysely } from "kysely";
 import type { Fleet } from "./fleet.js";
 import { applyEventToFlags } from "./rules/listing.js";
 import type { Database, HostsTable } from "./store/schema.js";
 import { newId } from "./tokens.js";
 import { parseJson } from "./views.js";
+
+/**
+ * Message types whose ids are kept to recognise duplicates: applying them twice would store an
+ * event twice or bring back an older machine description. The others are idempotent by content
+ * (the newest telemetry and verdict win, chart samples are keyed by time, a heartbeat is a
+ * heartbeat), so a duplicate of them changes nothing and costs no index entry.
+ */
+const REMEMBERED_TYPES: ReadonlySet<string> = new Set(["event", "register"]);
+
+/** The columns a batch reads per host: not the machine description or the latest telemetry. */
+const INGEST_COLUMNS = [
+  "id",
+  "hostname",
+  "first_seen_at",
+  "last_seen_at",
+  "health_state",
+  "health",
+  "flags",
+  "listing_state",
+  "listing_reasons",
+  "reliability",
+  "telemetry_at",
+  "sample_at",
+] as const;
+type IngestRow = Pick<HostsTable, (typeof INGEST_COLUMNS)[number]>;
+
+/** What is kept of the latest report: the values the API and dashboard show, not the whole payload. */
+export interface LatestTelemetry {
+  host: Pick<
+    HostSample,
+    "at" | "cpuUtilizationRatio" | "load1" | "memoryTotalBytes" | "memoryAvailableBytes"
+  >;
+  gpus: Array<
+    Pick<GpuSample, "index" | "temperatureCelsius" | "utilizationRatio" | "memoryUsedBytes" | "powerWatts">
+  >;
+}
+
+function compactTelemetry(host: HostSample, gpus: LatestTelemetry["gpus"]): LatestTelemetry {
+  return {
+    host: {
+      at: host.at,
+      cpuUtilizationRatio: host.cpuUtilizationRatio,
+      load1: host.load1,
+      memoryTotalBytes: host.memoryTotalBytes,
+      memoryAvailableBytes: host.memoryAvailableBytes,
+    },
+    gpus: gpus.map((g) => ({
+      index: g.index,
+      temperatureCelsius: g.temperatureCelsius,
+      utilizationRatio: g.utilizationRatio,
+      memoryUsedBytes: g.memoryUsedBytes,
+      powerWatts: g.powerWatts,
+    })),
+  };
+}
 
 export interface IngestSettings {
   /** At most one stored GPU sample per host per this many ms feeds the charts; the latest is always kept. */
@@ -22,7 +77,7 @@ interface Pending {
 
 /** What one batch did to a host, written once at the end of the batch. */
 interface HostWork {
-  row: HostsTable;
+  row: IngestRow;
   /** Only the columns this batch changed are written back. */
   patch: Partial<Omit<HostsTable, "id">>;
   refresh: boolean;
@@ -92,42 +147,32 @@ export class Ingest {
   ): Promise<{ duplicates: boolean[]; changed: string[] }> {
     const now = this.fleet.clock();
     const hostIds = [...new Set(batch.map((p) => p.hostId))];
-    const rows = await trx.selectFrom("hosts").selectAll().where("id", "in", hostIds).execute();
+    const rows = await trx.selectFrom("hosts").select(INGEST_COLUMNS).where("id", "in", hostIds).execute();
     const work = new Map<string, HostWork>(
       rows.map((row) => [row.id, { row: { ...row }, patch: {}, refresh: false, healthChanged: false }]),
     );
-    // One multi-row insert finds the new ids: RETURNING gives back only rows not already stored.
     const key = (hostId: string, id: string) => `${hostId}\u0000${id}`;
-    const unique = new Map<string, Pending>();
+    // A second copy inside the same batch is a duplicate: only the first one is applied.
+    const firstCopies = new Map<string, Pending>();
     for (const p of batch)
-      if (!unique.has(key(p.hostId, p.message.id))) unique.set(key(p.hostId, p.message.id), p);
-    const inserted = new Set<string>();
-    const candidates = [...unique.values()];
-    for (let k = 0; k < candidates.length; k += 500) {
-      const rowsIn = candidates
-        .slice(k, k + 500)
-        .map((p) => ({ host_id: p.hostId, id: p.message.id, type: p.message.type, received_at: now }));
-      const fresh = await trx
-        .insertInto("messages")
-        .values(rowsIn)
-        .onConflict((oc) => oc.columns(["host_id", "id"]).doNothing())
-        .returning(["host_id", "id"])
-        .execute();
-      for (const r of fresh) inserted.add(key(r.host_id, r.id));
-    }
+      if (!firstCopies.has(key(p.hostId, p.message.id))) firstCopies.set(key(p.hostId, p.message.id), p);
+    const inserted = await this.rememberIds(
+      trx,
+      [...firstCopies.values()].filter((p) => REMEMBERED_TYPES.has(p.message.type)),
+      now,
+    );
     const duplicates: boolean[] = [];
     for (const p of batch) {
       const w = work.get(p.hostId);
       if (!w) throw new Error(`host ${p.hostId} no longer exists`);
       const k = key(p.hostId, p.message.id);
-      // A second copy inside the same batch is a duplicate too: only the first one is applied.
-      const isNew = inserted.delete(k);
+      const isNew = firstCopies.get(k) === p && (!REMEMBERED_TYPES.has(p.message.type) || inserted.has(k));
       duplicates.push(!isNew);
       if (!isNew) continue;
       await this.markSeen(trx, w, now);
       await this.apply(trx, w, p.message, now);
     }
-    const toRefresh: HostsTable[] = [];
+    const toRefresh: IngestRow[] = [];
     const healthChanged = new Set<string>();
     for (const w of work.values()) {
       if (Object.keys(w.patch).length > 0) {
@@ -138,6 +183,25 @@ export class Ingest {
     }
     const changed = toRefresh.length ? await this.fleet.refresh(trx, toRefresh, { healthChanged }) : [];
     return { duplicates, changed };
+  }
+
+  /** Store the ids of messages whose effect is not idempotent; returns the keys that were new. */
+  private async rememberIds(trx: Kysely<Database>, messages: Pending[], now: number): Promise<Set<string>> {
+    const inserted = new Set<string>();
+    for (let k = 0; k < messages.length; k += 500) {
+      const rows = messages
+        .slice(k, k + 500)
+        .map((p) => ({ host_id: p.hostId, id: p.message.id, type: p.message.type, received_at: now }));
+      // RETURNING gives back only the rows that were not stored yet: the rest are duplicates.
+      const fresh = await trx
+        .insertInto("messages")
+        .values(rows)
+        .onConflict((oc) => oc.columns(["host_id", "id"]).doNothing())
+        .returning(["host_id", "id"])
+        .execute();
+      for (const r of fresh) inserted.add(`${r.host_id}\u0000${r.id}`);
+    }
+    return inserted;
   }
 
   /** Any message is a sign of life; a silence longer than the offline limit becomes an offline period. */
@@ -222,7 +286,7 @@ export class Ingest {
     }>,
   ): Promise<void> {
     if (w.row.telemetry_at === null || at >= w.row.telemetry_at) {
-      change(w, { telemetry: JSON.stringify({ host, gpus }), telemetry_at: at });
+      change(w, { telemetry: JSON.stringify(compactTelemetry(host, gpus)), telemetry_at: at });
     }
     if (w.row.sample_at !== null && Math.abs(at - w.row.sample_at) < this.settings.sampleEveryMs) return;
     change(w, { sample_at: at });

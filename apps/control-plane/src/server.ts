@@ -114,8 +114,13 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     if (!gateway.handleUpgrade(req, socket, head)) socket.destroy();
   });
 
+  let prunedAt = 0;
   const sweep = async () => {
     fleet.notify(await fleet.sweep());
+    if (clock() - prunedAt > 3_600_000) {
+      prunedAt = clock();
+      await fleet.prune();
+    }
     await gateway.pushStates("connected");
   };
   let sweeping: Promise<void> | null = null;
