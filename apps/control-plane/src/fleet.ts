@@ -230,7 +230,7 @@ export class Fleet {
    */
   async sweep(): Promise<string[]> {
     const now = this.clock();
-    const rows = await this.db.selectFrom("hosts").select(JUDGE_COLUMNS).execute();
+    const rows = await this.db.selectFrom("hosts").select(JUDGE_COLUMNS).orderBy("id").execute();
     const facts = await loadFacts(this.db, rows, now, false);
     // Judge in slices, yielding between them, so a large fleet's sweep never holds up agents' acks.
     const changes: HostChange[] = [];
@@ -387,6 +387,18 @@ export class Fleet {
     return this.listHosts(
       (row) => row.listing_state === "listed" || (row.listing_state === "removed" && had.has(row.id)),
     );
+  }
+
+  /** Stored chart samples of one host since `since`, oldest first. */
+  async gpuSamples(hostId: string, since: number, limit = 20_000) {
+    return this.db
+      .selectFrom("gpu_samples")
+      .selectAll()
+      .where("host_id", "=", hostId)
+      .where("at", ">=", since)
+      .orderBy("at")
+      .limit(limit)
+      .execute();
   }
 
   async listEvents(filter: {

@@ -66,6 +66,8 @@ export interface IngestSettings {
   sampleEveryMs: number;
   /** Messages written in one transaction at most. */
   maxBatch: number;
+  /** Transactions in flight at once (hosts are split between them). */
+  lanes: number;
 }
 
 interface Pending {
@@ -90,37 +92,44 @@ interface HostWork {
  * the message's transaction has committed, which is when the agent gets its ack.
  */
 export class Ingest {
-  private queue: Pending[] = [];
-  private running: Promise<void> | null = null;
+  /**
+   * One group-commit lane per shard of hosts: a host always lands in the same lane, so its
+   * messages stay in order, while lanes commit in parallel where the database allows it
+   * (PostgreSQL; SQLite has one writer and one lane).
+   */
+  private readonly lanes: Array<{ queue: Pending[]; running: Promise<void> | null }>;
 
   constructor(
     private readonly fleet: Fleet,
     private readonly settings: IngestSettings,
-  ) {}
+  ) {
+    this.lanes = Array.from({ length: Math.max(1, settings.lanes) }, () => ({ queue: [], running: null }));
+  }
 
   /** Resolves `true` for a duplicate (already stored), `false` for a new message. */
   submit(hostId: string, message: AgentMessage): Promise<boolean> {
+    const lane = this.lanes[laneOf(hostId, this.lanes.length)]!;
     return new Promise((resolve, reject) => {
-      this.queue.push({ hostId, message, resolve, reject });
-      if (!this.running) this.running = this.drain();
+      lane.queue.push({ hostId, message, resolve, reject });
+      if (!lane.running) lane.running = this.drain(lane);
     });
   }
 
   /** Wait until everything submitted so far is stored. */
   async idle(): Promise<void> {
-    while (this.running) await this.running;
+    for (const lane of this.lanes) while (lane.running) await lane.running;
   }
 
-  private async drain(): Promise<void> {
+  private async drain(lane: { queue: Pending[]; running: Promise<void> | null }): Promise<void> {
     // Let the current burst of socket reads queue up before opening a transaction.
     await new Promise((r) => setImmediate(r));
     try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, this.settings.maxBatch);
+      while (lane.queue.length > 0) {
+        const batch = lane.queue.splice(0, this.settings.maxBatch);
         await this.writeBatch(batch);
       }
     } finally {
-      this.running = null;
+      lane.running = null;
     }
   }
 
@@ -174,7 +183,8 @@ export class Ingest {
     }
     const toRefresh: IngestRow[] = [];
     const healthChanged = new Set<string>();
-    for (const w of work.values()) {
+    // Rows are written in id order, as the sweep does, so concurrent transactions cannot deadlock.
+    for (const w of [...work.values()].sort((a, b) => (a.row.id < b.row.id ? -1 : 1))) {
       if (Object.keys(w.patch).length > 0) {
         await trx.updateTable("hosts").set(w.patch).where("id", "=", w.row.id).execute();
       }
@@ -358,4 +368,11 @@ export function describeEvent(hostId: string, event: AgentEvent): string {
 function change(w: HostWork, fields: Partial<Omit<HostsTable, "id">>): void {
   Object.assign(w.row, fields);
   Object.assign(w.patch, fields);
+}
+
+function laneOf(hostId: string, lanes: number): number {
+  if (lanes === 1) return 0;
+  let h = 0;
+  for (let k = 0; k < hostId.length; k++) h = (h * 31 + hostId.charCodeAt(k)) >>> 0;
+  return h % lanes;
 }
