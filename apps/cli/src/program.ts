@@ -9,6 +9,7 @@ import { registerHostCommands } from "./commands/hosts.js";
 import { registerMaintenanceCommands } from "./commands/maintenance.js";
 import { registerS3Commands } from "./commands/s3.js";
 import { registerTransferCommands } from "./commands/transfer.js";
+import { registerUpCommands } from "./commands/up.js";
 import { type Output, processOutput } from "./output.js";
 
 export const VERSION: string = (
@@ -36,6 +37,7 @@ Exit codes: 0 ok, 1 failure, 2 usage or invalid input, 4 not found, 5 authentica
   registerTransferCommands(program, output);
   registerClusterCommands(program, output);
   registerS3Commands(program, output);
+  registerUpCommands(program, output);
   return program;
 }
 

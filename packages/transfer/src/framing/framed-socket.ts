@@ -113,6 +113,19 @@ export class FramedSocket {
     if (!this.socket.write(payload)) await this.drained();
   }
 
+  /** Writes one frame made of several parts without concatenating them (hot path for chunks). */
+  async writeParts(parts: readonly Uint8Array[]): Promise<void> {
+    if (this.failure) throw this.failure;
+    let length = 0;
+    for (const p of parts) length += p.length;
+    this.socket.cork();
+    this.socket.write(encodeFrameHeader(length));
+    let ok = true;
+    for (const p of parts) ok = this.socket.write(p);
+    this.socket.uncork();
+    if (!ok) await this.drained();
+  }
+
   private drained(): Promise<void> {
     return new Promise((resolve, reject) => {
       const onDrain = (): void => {
