@@ -121,6 +121,12 @@ async function main(): Promise<void> {
     serve.stdout!.once("data", (c) => resolve((JSON.parse(String(c)) as { endpoint: string }).endpoint));
   });
   const nginx = await startNginx(root, scratch);
+  const sink = spawn(process.execPath, [new URL("./sink.js", import.meta.url).pathname], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const sinkUrl = await new Promise<string>((resolve) => {
+    sink.stdout!.once("data", (c) => resolve((JSON.parse(String(c)) as { endpoint: string }).endpoint));
+  });
   const s3 = new S3Client({
     endpoint,
     region: "us-east-1",
@@ -143,6 +149,7 @@ async function main(): Promise<void> {
     const putUrl = await presign(new PutObjectCommand({ Bucket: "vol-bench", Key: "big.bin" }));
     const rawTimes: number[] = [];
     const putTimes: number[] = [];
+    const sinkTimes: number[] = [];
     for (let r = 0; r < RUNS; r++) {
       rawTimes.push(
         await timed(async () => {
@@ -154,6 +161,7 @@ async function main(): Promise<void> {
       );
       rmSync(join(scratch, "raw.bin"));
       putTimes.push(await timed(() => httpPut(putUrl, size)));
+      sinkTimes.push(await timed(() => httpPut(`${sinkUrl}/discard`, size)));
     }
     const rawMBs = size / MiB / median(rawTimes);
     const putMBs = size / MiB / median(putTimes);
@@ -229,6 +237,7 @@ async function main(): Promise<void> {
     agent.destroy();
     await nginx.stop();
     serve.kill("SIGTERM");
+    sink.kill("SIGTERM");
     rmSync(scratch, { recursive: true, force: true });
   }
 }
