@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -194,6 +194,30 @@ describe("podkit cluster on 3 namespace nodes (eth0 management, ens1 cluster net
     expect(r.code).toBe(124);
     expect(r.stderr).toContain("deadline of 2 s passed");
     expect(r.ms).toBeLessThan(15_000);
+  });
+
+  it("Ctrl-C stops the command on every node (exit 130)", async () => {
+    const cli = new URL("../apps/cli/dist/main.js", import.meta.url).pathname;
+    const child = spawn(process.execPath, [
+      cli,
+      "cluster",
+      "run",
+      "-f",
+      file,
+      "--",
+      "echo started; sleep 60",
+    ]);
+    let out = "";
+    const code = await new Promise<number | null>((resolve) => {
+      child.stdout.on("data", (d: Buffer) => {
+        out += d.toString();
+        if ((out.match(/started/g) ?? []).length === 3) child.kill("SIGINT");
+      });
+      child.on("close", resolve);
+    });
+    expect(code).toBe(130);
+    for (const n of c.nodes)
+      expect(c.exec(n.index, "pgrep -x sleep || echo none").stdout.trim()).toBe("none");
   });
 
   it("trap: a node whose env was edited is caught by the env hash, and up repairs only that node", () => {

@@ -9,7 +9,6 @@ import {
   peersToProbe,
   probeCommand,
 } from "./probes.js";
-import type { SshSession } from "./ssh.js";
 
 export type CheckName =
   | "ssh"
@@ -48,7 +47,7 @@ const sessionOf = (conns: readonly NodeConnection[], n: PlannedNode) => conns[n.
 /** Checks that need nothing written yet: a failure here stops `up` before it touches any node. */
 export async function infraChecks(
   conns: readonly NodeConnection[],
-  timed: readonly TimedFacts[],
+  timed: ReadonlyArray<TimedFacts | undefined>,
   plan: ClusterPlan,
 ): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
@@ -186,7 +185,7 @@ async function tcpChecks(conns: readonly NodeConnection[], plan: ClusterPlan): P
   }
 }
 
-function clockChecks(timed: readonly TimedFacts[], plan: ClusterPlan): CheckResult[] {
+function clockChecks(timed: ReadonlyArray<TimedFacts | undefined>, plan: ClusterPlan): CheckResult[] {
   return plan.nodes.map((n) => {
     const t = timed[n.index]!;
     const midpoint = (t.sentAtMs + t.receivedAtMs) / 2000;
@@ -201,7 +200,7 @@ function clockChecks(timed: readonly TimedFacts[], plan: ClusterPlan): CheckResu
   });
 }
 
-function gpuChecks(timed: readonly TimedFacts[], plan: ClusterPlan): CheckResult[] {
+function gpuChecks(timed: ReadonlyArray<TimedFacts | undefined>, plan: ClusterPlan): CheckResult[] {
   return plan.nodes.map((n) => {
     const f = timed[n.index]!.facts;
     const ok = f.gpuCount === plan.numTrainers;
@@ -214,7 +213,7 @@ function gpuChecks(timed: readonly TimedFacts[], plan: ClusterPlan): CheckResult
   });
 }
 
-function versionChecks(timed: readonly TimedFacts[], plan: ClusterPlan): CheckResult[] {
+function versionChecks(timed: ReadonlyArray<TimedFacts | undefined>, plan: ClusterPlan): CheckResult[] {
   const fields = [
     ["torch", (f: NodeFacts) => f.torchVersion],
     ["NCCL", (f: NodeFacts) => f.ncclVersion],
@@ -343,5 +342,3 @@ export function sshChecks(conns: readonly NodeConnection[], ranks: readonly numb
     evidence: c.session ? `connected in ${c.connectMs} ms, host key verified` : (c.error ?? "not connected"),
   }));
 }
-
-export type { SshSession };

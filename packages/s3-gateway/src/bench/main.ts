@@ -99,9 +99,9 @@ async function pool<T>(items: T[], fn: (item: T) => Promise<unknown>): Promise<v
   );
 }
 
-function peakRss(pid: number): number {
+function memory(pid: number, field: "VmHWM" | "VmRSS"): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+  return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
 }
 
 async function main(): Promise<void> {
@@ -215,9 +215,14 @@ async function main(): Promise<void> {
     }
     // Peak RSS during a big upload
     const rssUrl = await presign(new PutObjectCommand({ Bucket: "vol-bench", Key: "rss.bin" }));
-    await httpPut(rssUrl, RSS_MIB * MiB);
+    let peak = memory(serve.pid!, "VmRSS");
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, memory(serve.pid!, "VmRSS"));
+    }, 50);
+    const tRss = await timed(() => httpPut(rssUrl, RSS_MIB * MiB));
+    clearInterval(sampler);
     say(
-      `Peak RSS of the gateway process (whole run, incl. a ${RSS_MIB} MiB upload): ${(peakRss(serve.pid!) / MiB).toFixed(0)} MiB`,
+      `Peak RSS of the gateway during a ${RSS_MIB} MiB upload (${(RSS_MIB / tRss).toFixed(0)} MiB/s): ${(peak / MiB).toFixed(0)} MiB (${(peak / 1e6).toFixed(0)} MB); whole-run high-water mark ${(memory(serve.pid!, "VmHWM") / MiB).toFixed(0)} MiB`,
     );
   } finally {
     s3.destroy();
