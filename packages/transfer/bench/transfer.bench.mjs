@@ -61,7 +61,13 @@ async function podkitRun(i) {
   relay.child.kill("SIGTERM");
   const relayed = await relay.done;
   rmSync(out, { recursive: true, force: true });
-  return { seconds, sendRss: sent.maxRssMb, recvRss: received.maxRssMb, cpu: sent.cpu + received.cpu + relayed.cpu, maxCpu: Math.max(sent.cpu, received.cpu, relayed.cpu) };
+  return {
+    seconds,
+    sendRss: sent.maxRssMb,
+    recvRss: received.maxRssMb,
+    cpu: sent.cpu + received.cpu + relayed.cpu,
+    maxCpu: Math.max(sent.cpu, received.cpu, relayed.cpu),
+  };
 }
 
 async function tcpRun(i) {
@@ -119,8 +125,12 @@ console.log(
 console.log(
   `AES-GCM + deflate ceiling, 1 core : seal ${ceiling.send.toFixed(0)} MB/s, open ${ceiling.recv.toFixed(0)} MB/s`,
 );
-console.log(`CPU time, all processes           : podkit ${pkCpu.toFixed(2)} s, raw TCP ${rawCpu.toFixed(2)} s (${(pkCpu / rawCpu).toFixed(2)}×)`);
-console.log(`vs croc 10 (23 s/GiB, issue 4)    : measured wall ${(crocSeconds / pk).toFixed(2)}×; CPU-bound projection for 2 idle cores ${(crocSeconds / idleProjection).toFixed(2)}× (${(mb / idleProjection).toFixed(0)} MB/s)`);
+console.log(
+  `CPU time, all processes           : podkit ${pkCpu.toFixed(2)} s, raw TCP ${rawCpu.toFixed(2)} s (${(pkCpu / rawCpu).toFixed(2)}×)`,
+);
+console.log(
+  `vs croc 10 (23 s/GiB, issue 4)    : measured wall ${(crocSeconds / pk).toFixed(2)}×; CPU-bound projection for 2 idle cores ${(crocSeconds / idleProjection).toFixed(2)}× (${(mb / idleProjection).toFixed(0)} MB/s)`,
+);
 console.log(
   `peak RSS (median)                 : sender ${median(podkit.map((r) => r.sendRss)).toFixed(0)} MB, receiver ${median(podkit.map((r) => r.recvRss)).toFixed(0)} MB`,
 );
