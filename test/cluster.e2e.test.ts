@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,25 +9,7 @@ const CHECK_JOB = new URL("./testdata/cluster/allreduce_check.py", import.meta.u
 const SNAPSHOT = "for f in /etc/hosts /etc/environment; do sha256sum $f; done; ls -A /etc/podkit 2>&1; true";
 
 /** What a plain `ssh node cmd` sees (OpenSSH client, host keys checked). */
-function ssh(c: NetnsCluster, i: number, command: string): string {
-  const r = spawnSync(
-    "ssh",
-    [
-      "-i",
-      c.privateKey,
-      "-o",
-      `UserKnownHostsFile=${c.knownHosts}`,
-      "-o",
-      "StrictHostKeyChecking=yes",
-      "-o",
-      "BatchMode=yes",
-      `root@${c.nodes[i]!.mgmtIp}`,
-      command,
-    ],
-    { encoding: "utf8", timeout: 20_000 },
-  );
-  return r.stdout;
-}
+const ssh = (c: NetnsCluster, i: number, command: string) => c.ssh(i, command).stdout;
 
 describe("podkit cluster on 3 namespace nodes (eth0 management, ens1 cluster network)", () => {
   let c: NetnsCluster;
