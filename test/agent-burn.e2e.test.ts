@@ -171,6 +171,76 @@ describe("podkit agent burn-test", () => {
   });
 });
 
+describe("podkit agent reset-gpu / reboot obey the maintenance rules", () => {
+  it("refuses on a rented machine outside a window, runs inside one, and tells the control plane", () => {
+    const dir = tempDir("actions");
+    const stateDir = join(dir, "state");
+    mkdirSync(stateDir);
+    writeFileSync(
+      join(stateDir, "credentials.json"),
+      JSON.stringify({ hostId: "h1", hostToken: "pkh_x", controlPlane: "http://127.0.0.1:1" }),
+    );
+    const hostState = (windows: object[]) =>
+      writeFileSync(
+        join(stateDir, "host-state.json"),
+        JSON.stringify({
+          hostId: "h1",
+          rented: true,
+          listing: { state: "listed", reasons: [], since: "2026-11-01T00:00:00Z" },
+          maintenanceWindows: windows,
+        }),
+      );
+    hostState([]);
+    // Records what it was asked to do, in place of nvidia-smi (no GPU here to reset).
+    const recorder = join(dir, "record-args");
+    writeFileSync(recorder, `#!/bin/sh\necho "$*" >> ${join(dir, "calls")}\n`);
+    chmodSync(recorder, 0o755);
+    const refused = podkit([
+      "agent",
+      "reset-gpu",
+      "--gpu",
+      "0",
+      "--state-dir",
+      stateDir,
+      "--nvidia-smi",
+      recorder,
+    ]);
+    expect(refused.code).toBe(6);
+    expect(refused.stderr).toMatch(
+      /refusing gpu-reset: the machine is rented .* no maintenance window is scheduled/,
+    );
+    expect(podkit(["agent", "reboot", "--dry-run", "--state-dir", stateDir]).code).toBe(6);
+    expect(existsSync(join(dir, "calls"))).toBe(false);
+
+    const start = new Date(Date.now() - 60_000).toISOString();
+    const end = new Date(Date.now() + 3_600_000).toISOString();
+    hostState([{ id: "mw-now", hostId: "h1", start, end, immediate: false, status: "active" }]);
+    const ok = podkit([
+      "agent",
+      "reset-gpu",
+      "--gpu",
+      "0",
+      "--state-dir",
+      stateDir,
+      "--nvidia-smi",
+      recorder,
+    ]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain(`ran: ${recorder} --gpu-reset -i 0 (inside maintenance window mw-now`);
+    expect(readFileSync(join(dir, "calls"), "utf8")).toBe("--gpu-reset -i 0\n");
+    expect(podkit(["agent", "reboot", "--dry-run", "--state-dir", stateDir]).stdout).toMatch(
+      /^would run: systemctl reboot \(inside maintenance window mw-now/,
+    );
+    const notices = readdirSync(join(stateDir, "outbox"))
+      .filter((f) => f.endsWith(".json"))
+      .map((f) => JSON.parse(readFileSync(join(stateDir, "outbox", f), "utf8")) as AgentMessage)
+      .flatMap((m) => (m.type === "event" && m.payload.kind === "notice" ? [m.payload.message] : []));
+    expect(notices).toEqual([
+      expect.stringMatching(/^gpu-reset of GPU 0 started: inside maintenance window mw-now/),
+    ]);
+  });
+});
+
 describe("podkit agent install / uninstall", () => {
   it("writes a unit systemd accepts, a private config, and removes them again", () => {
     const root = tempDir("install-root");

@@ -32,6 +32,7 @@ type Status = {
   gpus: Array<{ index: number; name: string; temperatureCelsius: number | null; health: { state: string } }>;
   listedGpuCount: number | null;
   gpuSource: { simulated: boolean };
+  topology: unknown;
 };
 
 describe("podkit agent run: a fake nvidia-smi replaying a recorded H100 and a kernel log fed line by line", () => {
@@ -94,6 +95,11 @@ describe("podkit agent run: a fake nvidia-smi replaying a recorded H100 and a ke
       }),
     ).toBe(1);
     expect(scrapeValue(body, "podkit_machine_health_state", { state: "healthy" })).toBe(1);
+    // NVLink and topology come from `nvlink -s` / `topo -m` of the same capture: 18 links at 26.562 GB/s.
+    expect(scrapeValue(body, "podkit_gpu_nvlink_active_links", { gpu: "0" })).toBe(18);
+    expect(scrapeValue(body, "podkit_gpu_nvlink_link_speed_bytes_per_second", { gpu: "0", link: "17" })).toBe(
+      26.562e9,
+    );
     let s = status();
     expect(s.machine.health.state).toBe("healthy");
     expect(s.gpus.map((g) => [g.index, g.name, g.temperatureCelsius])).toEqual([
@@ -101,6 +107,11 @@ describe("podkit agent run: a fake nvidia-smi replaying a recorded H100 and a ke
     ]);
     expect(s.listedGpuCount).toBe(1);
     expect(s.gpuSource.simulated).toBe(false);
+    expect(s.topology).toMatchObject({
+      devices: ["GPU0"],
+      cpuAffinity: { GPU0: "0-19" },
+      numaAffinity: { GPU0: "0" },
+    });
     const human = podkit(["agent", "status", "--state-dir", stateDir]);
     expect(human.stdout).toMatch(/Health:\s+healthy/);
     expect(human.stdout).toMatch(/0\s+NVIDIA H100 80GB HBM3\s+0000:00:09.0\s+59 C\s+100%/);

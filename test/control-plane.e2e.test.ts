@@ -8,6 +8,9 @@ import type { MaintenanceWindow } from "@podkit/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import {
+  api,
+  apiHost,
+  apiHosts,
   enrolledAgent,
   healthy,
   machine,
@@ -28,9 +31,7 @@ async function hostsJson(cp: TestControlPlane): Promise<HostView[]> {
   return JSON.parse(r.stdout) as HostView[];
 }
 
-async function hostOf(cp: TestControlPlane, id: string): Promise<HostView> {
-  return (await hostsJson(cp)).find((h) => h.id === id)!;
-}
+const hostOf = apiHost;
 
 async function apiGet<T>(
   cp: TestControlPlane,
@@ -191,7 +192,7 @@ describe.each(["sqlite", "postgres"] as const)("control plane on %s", (backend) 
     expect(await upgradeStatus(cp.url, { authorization: `Bearer ${cp.adminToken}` })).toBe(401);
     // gpu-a registers with gpu-b's name and GPUs: it changes gpu-a's record only.
     await a.agent.register(b.info);
-    const hosts = await hostsJson(cp);
+    const hosts = await apiHosts(cp);
     expect(hosts.find((h) => h.id === "gpu-b")!.gpus.map((g) => g.uuid)).toEqual(
       b.info.gpus.map((g) => g.uuid),
     );
@@ -364,8 +365,11 @@ describe.each(["sqlite", "postgres"] as const)("control plane on %s", (backend) 
   });
 
   it("removes a host below 98% reliability, still visible to a renter with data on it", async () => {
-    expect((await podkit(cp, "hosts", "rent", "gpu-a", "--renter", "bob")).code).toBe(0);
-    expect((await podkit(cp, "hosts", "free", "gpu-a")).code).toBe(0);
+    const rental = await api<{ id: string }>(cp, "POST", "/api/v1/rentals", {
+      hostId: "gpu-a",
+      renter: "bob",
+    });
+    await api(cp, "DELETE", `/api/v1/rentals/${rental.id}`);
     const a = agents["gpu-a"]!;
     await a.agent.send(healthy(a.agent, 8, "failed"));
     // 15 hours in a failed state: 900 minutes down, beyond the 874 that 98% allows.
@@ -398,18 +402,11 @@ describe.each(["sqlite", "postgres"] as const)("control plane on %s", (backend) 
       await tcp.sweep();
       await agent.waitForState((s) => s.listing.state === "listed");
       const start = Date.now() + 7 * DAY + HOUR;
-      const r = await podkit(
-        tcp,
-        "maintenance",
-        "schedule",
-        "gpu-t",
-        "--start",
-        new Date(start).toISOString(),
-        "--duration",
-        "4h",
-        "--json",
-      );
-      expect(r.code).toBe(0);
+      await api(tcp, "POST", "/api/v1/maintenance", {
+        hostId: "gpu-t",
+        start: new Date(start).toISOString(),
+        duration: "4h",
+      });
       // The clock only moves forward; each step lands relative to the window start.
       let offset = 0;
       const at = async (t: number) => {

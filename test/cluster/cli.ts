@@ -22,14 +22,14 @@ export function podkit(args: string[], timeoutMs = 120_000): CliResult {
 /** The issue's cluster.yaml form, pointing at the test cluster's eth0 addresses. */
 export function writeClusterFile(
   c: NetnsCluster,
-  opts: { name?: string; extra?: string; knownHosts?: string; interface?: string } = {},
+  opts: { name?: string; extra?: string; knownHosts?: string; interface?: string; port?: number } = {},
 ): string {
   const file = join(c.stateDir, `${opts.name ?? "cluster"}.yaml`);
   writeFileSync(
     file,
     [
       "name: demo",
-      "primaryPort: 29500",
+      `primaryPort: ${opts.port ?? 29500}`,
       `ssh: { user: root, identityFile: ${c.privateKey}, knownHosts: ${opts.knownHosts ?? c.knownHosts} }`,
       "gpusPerNode: auto",
       `network: { interface: ${opts.interface ?? "auto"} }`,

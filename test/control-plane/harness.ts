@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import {
   type ControlPlaneHandle,
   type ControlPlaneOptions,
+  type HostView,
   SimulatedAgent,
   startControlPlane,
   startEphemeralPostgres,
@@ -112,14 +113,12 @@ export async function startTestControlPlane(
   }
 }
 
-/** Enrol a host with a token made by `podkit hosts enroll`, connect and register it. */
+/** Enrol a host with a fresh enrolment token, connect and register it. */
 export async function enrolledAgent(
   cp: TestControlPlane,
   info: MachineInfo,
 ): Promise<{ agent: SimulatedAgent; hostId: string; hostToken: string }> {
-  const enroll = await podkit(cp, "hosts", "enroll", "--json");
-  if (enroll.code !== 0) throw new Error(`podkit hosts enroll failed: ${enroll.stderr}`);
-  const { token } = JSON.parse(enroll.stdout) as { token: string };
+  const { token } = await cp.createEnrollmentToken();
   const { hostId, hostToken } = await SimulatedAgent.enroll(cp.url, token, info);
   const agent = await SimulatedAgent.connect(cp.url, hostToken);
   await agent.register(info);
@@ -191,4 +190,41 @@ export async function until<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** `GET /api/v1/hosts` (the same JSON as `podkit hosts list --json`, without a process per poll). */
+export async function apiHosts(cp: Pick<ControlPlaneHandle, "url" | "adminToken">): Promise<HostView[]> {
+  const res = await fetch(`${cp.url}/api/v1/hosts`, {
+    headers: { authorization: `Bearer ${cp.adminToken}` },
+  });
+  if (!res.ok) throw new Error(`GET /api/v1/hosts: HTTP ${res.status}`);
+  return (await res.json()) as HostView[];
+}
+
+export async function apiHost(
+  cp: Pick<ControlPlaneHandle, "url" | "adminToken">,
+  id: string,
+): Promise<HostView> {
+  const host = (await apiHosts(cp)).find((h) => h.id === id);
+  if (!host) throw new Error(`no host ${id}`);
+  return host;
+}
+
+export async function api<T>(
+  cp: Pick<ControlPlaneHandle, "url" | "adminToken">,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<T> {
+  const res = await fetch(`${cp.url}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${cp.adminToken}`,
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status} ${text}`);
+  return JSON.parse(text) as T;
 }

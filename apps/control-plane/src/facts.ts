@@ -3,6 +3,9 @@ import type { Kysely } from "kysely";
 import type { HostFacts } from "./evaluate.js";
 import type { StoredWindow } from "./rules/maintenance.js";
 import type { Database, HostsTable, MaintenanceWindowsTable } from "./store/schema.js";
+
+type FactColumns = Pick<HostsTable, "id" | "first_seen_at" | "last_seen_at" | "health_state" | "flags">;
+
 import { parseJson } from "./views.js";
 
 const DAY_MS = 86_400_000;
@@ -25,7 +28,7 @@ export function toStoredWindow(row: MaintenanceWindowsTable): StoredWindow {
 /** Load the rule inputs for the given hosts (or every host) in three queries. */
 export async function loadFacts(
   db: Kysely<Database>,
-  hosts: readonly HostsTable[],
+  hosts: readonly FactColumns[],
   now: number,
   onlyThese: boolean,
 ): Promise<Map<string, HostFacts>> {

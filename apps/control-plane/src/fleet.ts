@@ -4,6 +4,7 @@ import {
   type EvaluationSettings,
   evaluateHost,
   type HostEvaluation,
+  type HostFacts,
   hostReliabilityHistory,
 } from "./evaluate.js";
 import { loadFacts } from "./facts.js";
@@ -13,6 +14,27 @@ import { hashToken, newId, newToken } from "./tokens.js";
 import { type FleetEvent, type HostView, parseJson, toHostView } from "./views.js";
 
 export type FleetSettings = EvaluationSettings;
+
+/** The columns the rules read; the sweep loads only these (not machine or telemetry JSON). */
+const JUDGE_COLUMNS = [
+  "id",
+  "first_seen_at",
+  "last_seen_at",
+  "health_state",
+  "flags",
+  "listing_state",
+  "listing_reasons",
+  "reliability",
+] as const;
+export type JudgedHost = Pick<HostsTable, (typeof JUDGE_COLUMNS)[number]>;
+
+interface HostChange {
+  row: JudgedHost;
+  ev: HostEvaluation;
+  reasons: string;
+  listingChanged: boolean;
+  recordState: boolean;
+}
 
 /** Called after a change an agent should hear about (listing, rental, maintenance). */
 export type HostChangedListener = (hostIds: string[]) => void;
@@ -43,22 +65,24 @@ export class Fleet {
   async createEnrollmentToken(ttlMs: number): Promise<{ token: string; expiresAt: string }> {
     const now = this.clock();
     const token = newToken("pke");
-    await this.db
-      .insertInto("enrollment_tokens")
-      .values({
-        token_hash: hashToken(token),
-        created_at: now,
-        expires_at: now + ttlMs,
-        used_at: null,
-        host_id: null,
-      })
-      .execute();
-    await this.recordEvent(
-      this.db,
-      null,
-      "enrollment-token",
-      `enrolment token created, valid until ${new Date(now + ttlMs).toISOString()}`,
-    );
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto("enrollment_tokens")
+        .values({
+          token_hash: hashToken(token),
+          created_at: now,
+          expires_at: now + ttlMs,
+          used_at: null,
+          host_id: null,
+        })
+        .execute();
+      await this.recordEvent(
+        trx,
+        null,
+        "enrollment-token",
+        `enrolment token created, valid until ${new Date(now + ttlMs).toISOString()}`,
+      );
+    });
     return { token, expiresAt: new Date(now + ttlMs).toISOString() };
   }
 
@@ -114,6 +138,7 @@ export class Fleet {
         "enrolled",
         `host ${hostId} enrolled (${machine.gpus.length} GPUs)`,
       );
+      await this.refresh(trx, [await this.resolveHost(trx, hostId)]);
       return { hostId, hostToken };
     });
   }
@@ -185,19 +210,58 @@ export class Fleet {
    */
   async refresh(
     db: Kysely<Database>,
-    hosts: readonly HostsTable[] | "all",
+    hosts: readonly JudgedHost[],
     options: { healthChanged?: ReadonlySet<string> } = {},
   ): Promise<string[]> {
     const now = this.clock();
-    const rows = hosts === "all" ? await db.selectFrom("hosts").selectAll().execute() : hosts;
-    const facts = await loadFacts(db, rows, now, hosts !== "all");
-    const changed: string[] = [];
+    const facts = await loadFacts(db, hosts, now, true);
+    const changes = this.judge(hosts, facts, now, options.healthChanged);
+    await this.applyChanges(db, changes, now);
+    return changes.filter((c) => c.listingChanged).map((c) => c.row.id);
+  }
+
+  /**
+   * The periodic pass over every host for time-based rules (maintenance coming, offline,
+   * reliability). Reads outside any transaction, so agents' messages keep flowing; only hosts
+   * that changed are written, in one short transaction.
+   */
+  async sweep(): Promise<string[]> {
+    const now = this.clock();
+    const rows = await this.db.selectFrom("hosts").select(JUDGE_COLUMNS).execute();
+    const facts = await loadFacts(this.db, rows, now, false);
+    const changes = this.judge(rows, facts, now);
+    if (changes.length > 0)
+      await this.db.transaction().execute((trx) => this.applyChanges(trx, changes, now));
+    return changes.filter((c) => c.listingChanged).map((c) => c.row.id);
+  }
+
+  private judge(
+    rows: readonly JudgedHost[],
+    facts: Map<string, HostFacts>,
+    now: number,
+    healthChanged?: ReadonlySet<string>,
+  ): HostChange[] {
+    const changes: HostChange[] = [];
     for (const row of rows) {
       const ev = evaluateHost(facts.get(row.id)!, now, this.settings);
       const reasons = JSON.stringify(ev.listing.reasons);
       const listingChanged = row.listing_state !== ev.listing.state || row.listing_reasons !== reasons;
       const reliabilityChanged = Math.abs(row.reliability - ev.reliability.reliability) > 1e-12;
-      if (listingChanged || options.healthChanged?.has(row.id)) {
+      const recordState = listingChanged || (healthChanged?.has(row.id) ?? false);
+      if (listingChanged || reliabilityChanged || recordState) {
+        changes.push({ row, ev, reasons, listingChanged, recordState });
+      }
+    }
+    return changes;
+  }
+
+  private async applyChanges(
+    db: Kysely<Database>,
+    changes: readonly HostChange[],
+    now: number,
+  ): Promise<void> {
+    for (const { row, ev, reasons, listingChanged, recordState } of changes) {
+      if (recordState) {
         await db
           .insertInto("state_changes")
           .values({
@@ -211,28 +275,24 @@ export class Fleet {
           .execute();
       }
       if (listingChanged) {
-        changed.push(row.id);
         await this.recordEvent(db, row.id, "listing", listingMessage(row, ev), {
           from: row.listing_state,
           to: ev.listing.state,
           reasons: ev.listing.reasons,
         });
       }
-      if (listingChanged || reliabilityChanged) {
-        await db
-          .updateTable("hosts")
-          .set({
-            reliability: ev.reliability.reliability,
-            reliability_at: now,
-            ...(listingChanged
-              ? { listing_state: ev.listing.state, listing_reasons: reasons, listing_since: now }
-              : {}),
-          })
-          .where("id", "=", row.id)
-          .execute();
-      }
+      await db
+        .updateTable("hosts")
+        .set({
+          reliability: ev.reliability.reliability,
+          reliability_at: now,
+          ...(listingChanged
+            ? { listing_state: ev.listing.state, listing_reasons: reasons, listing_since: now }
+            : {}),
+        })
+        .where("id", "=", row.id)
+        .execute();
     }
-    return changed;
   }
 
   async evaluate(idOrHostname: string): Promise<{
@@ -322,7 +382,7 @@ export class Fleet {
   }
 }
 
-function listingMessage(row: HostsTable, ev: HostEvaluation): string {
+function listingMessage(row: JudgedHost, ev: HostEvaluation): string {
   const why = ev.listing.reasons.length ? ` (${ev.listing.reasons.join(", ")})` : "";
   return `${row.id}: ${row.listing_state} → ${ev.listing.state}${why}`;
 }

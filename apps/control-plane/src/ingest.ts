@@ -23,7 +23,8 @@ interface Pending {
 /** What one batch did to a host, written once at the end of the batch. */
 interface HostWork {
   row: HostsTable;
-  dirty: boolean;
+  /** Only the columns this batch changed are written back. */
+  patch: Partial<Omit<HostsTable, "id">>;
   refresh: boolean;
   healthChanged: boolean;
 }
@@ -93,29 +94,44 @@ export class Ingest {
     const hostIds = [...new Set(batch.map((p) => p.hostId))];
     const rows = await trx.selectFrom("hosts").selectAll().where("id", "in", hostIds).execute();
     const work = new Map<string, HostWork>(
-      rows.map((row) => [row.id, { row: { ...row }, dirty: false, refresh: false, healthChanged: false }]),
+      rows.map((row) => [row.id, { row: { ...row }, patch: {}, refresh: false, healthChanged: false }]),
     );
+    // One multi-row insert finds the new ids: RETURNING gives back only rows not already stored.
+    const key = (hostId: string, id: string) => `${hostId}\u0000${id}`;
+    const unique = new Map<string, Pending>();
+    for (const p of batch)
+      if (!unique.has(key(p.hostId, p.message.id))) unique.set(key(p.hostId, p.message.id), p);
+    const inserted = new Set<string>();
+    const candidates = [...unique.values()];
+    for (let k = 0; k < candidates.length; k += 500) {
+      const rowsIn = candidates
+        .slice(k, k + 500)
+        .map((p) => ({ host_id: p.hostId, id: p.message.id, type: p.message.type, received_at: now }));
+      const fresh = await trx
+        .insertInto("messages")
+        .values(rowsIn)
+        .onConflict((oc) => oc.columns(["host_id", "id"]).doNothing())
+        .returning(["host_id", "id"])
+        .execute();
+      for (const r of fresh) inserted.add(key(r.host_id, r.id));
+    }
     const duplicates: boolean[] = [];
     for (const p of batch) {
       const w = work.get(p.hostId);
       if (!w) throw new Error(`host ${p.hostId} no longer exists`);
-      const inserted = await trx
-        .insertInto("messages")
-        .values({ host_id: p.hostId, id: p.message.id, type: p.message.type, received_at: now })
-        .onConflict((oc) => oc.columns(["host_id", "id"]).doNothing())
-        .executeTakeFirst();
-      const duplicate = Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0;
-      duplicates.push(duplicate);
-      if (duplicate) continue;
+      const k = key(p.hostId, p.message.id);
+      // A second copy inside the same batch is a duplicate too: only the first one is applied.
+      const isNew = inserted.delete(k);
+      duplicates.push(!isNew);
+      if (!isNew) continue;
       await this.markSeen(trx, w, now);
       await this.apply(trx, w, p.message, now);
     }
     const toRefresh: HostsTable[] = [];
     const healthChanged = new Set<string>();
     for (const w of work.values()) {
-      if (w.dirty) {
-        const { id, ...rest } = w.row;
-        await trx.updateTable("hosts").set(rest).where("id", "=", id).execute();
+      if (Object.keys(w.patch).length > 0) {
+        await trx.updateTable("hosts").set(w.patch).where("id", "=", w.row.id).execute();
       }
       if (w.refresh) toRefresh.push(w.row);
       if (w.healthChanged) healthChanged.add(w.row.id);
@@ -136,23 +152,27 @@ export class Ingest {
       w.refresh = true;
     }
     if (w.row.first_seen_at === null) {
-      w.row.first_seen_at = now;
+      change(w, { first_seen_at: now });
       w.refresh = true;
     }
     if (last === null) w.refresh = true;
-    w.row.last_seen_at = now;
-    w.dirty = true;
+    change(w, { last_seen_at: now });
   }
 
   private async apply(trx: Kysely<Database>, w: HostWork, message: AgentMessage, now: number): Promise<void> {
     switch (message.type) {
       case "register":
-        w.row.machine = JSON.stringify(message.payload);
-        w.row.hostname = message.payload.hostname;
+        change(w, { machine: JSON.stringify(message.payload), hostname: message.payload.hostname });
         w.refresh = true;
         return;
       case "telemetry":
-        await this.storeTelemetry(trx, w, message.payload.host, message.payload.gpus);
+        await this.storeTelemetry(
+          trx,
+          w,
+          Date.parse(message.sentAt),
+          message.payload.host,
+          message.payload.gpus,
+        );
         return;
       case "health": {
         const stored = parseJson<HealthVerdict | null>(w.row.health, null);
@@ -171,9 +191,11 @@ export class Ingest {
             now,
           );
         }
-        w.row.health_state = state;
-        w.row.health = JSON.stringify(message.payload.machine);
-        w.row.gpu_health = JSON.stringify(message.payload.gpus);
+        change(w, {
+          health_state: state,
+          health: JSON.stringify(message.payload.machine),
+          gpu_health: JSON.stringify(message.payload.gpus),
+        });
         if (state === "healthy") this.setFlags(w, applyEventToFlags(this.flags(w), { kind: "health-clear" }));
         return;
       }
@@ -188,6 +210,8 @@ export class Ingest {
   private async storeTelemetry(
     trx: Kysely<Database>,
     w: HostWork,
+    /** When the agent took the sample (the message's sentAt; the host part may be older). */
+    at: number,
     host: HostSample,
     gpus: Array<{
       index: number;
@@ -197,13 +221,11 @@ export class Ingest {
       powerWatts: number | null;
     }>,
   ): Promise<void> {
-    const at = Date.parse(host.at);
     if (w.row.telemetry_at === null || at >= w.row.telemetry_at) {
-      w.row.telemetry = JSON.stringify({ host, gpus });
-      w.row.telemetry_at = at;
+      change(w, { telemetry: JSON.stringify({ host, gpus }), telemetry_at: at });
     }
     if (w.row.sample_at !== null && Math.abs(at - w.row.sample_at) < this.settings.sampleEveryMs) return;
-    w.row.sample_at = at;
+    change(w, { sample_at: at });
     if (gpus.length === 0) return;
     await trx
       .insertInto("gpu_samples")
@@ -229,8 +251,7 @@ export class Ingest {
   private setFlags(w: HostWork, flags: string[]): void {
     const text = JSON.stringify(flags);
     if (text === w.row.flags) return;
-    w.row.flags = text;
-    w.dirty = true;
+    change(w, { flags: text });
     w.refresh = true;
   }
 
@@ -268,4 +289,9 @@ export function describeEvent(hostId: string, event: AgentEvent): string {
     case "notice":
       return `${hostId}: ${event.message}`;
   }
+}
+
+function change(w: HostWork, fields: Partial<Omit<HostsTable, "id">>): void {
+  Object.assign(w.row, fields);
+  Object.assign(w.patch, fields);
 }

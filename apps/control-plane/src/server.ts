@@ -115,8 +115,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   });
 
   const sweep = async () => {
-    const changed = await fleet.db.transaction().execute((trx) => fleet.refresh(trx, "all"));
-    fleet.notify(changed);
+    fleet.notify(await fleet.sweep());
     await gateway.pushStates("connected");
   };
   let sweeping: Promise<void> | null = null;

@@ -31,7 +31,7 @@ export async function connectAll(
             hostKeyFingerprint: node.hostKeyFingerprint,
           },
           trust,
-          opts.timeoutMs ?? spec.ssh.connectTimeoutMs ?? 8000,
+          opts.timeoutMs ?? spec.ssh.connectTimeoutMs ?? 5000,
         );
         return { index, host: node.host, port, session, connectMs: Date.now() - started };
       } catch (err) {

@@ -96,7 +96,9 @@ describe("planCluster", () => {
       [1, "172.31.0.2"],
       [2, "172.31.0.3"],
     ]);
-    expect(a.plan.hostsLines[0]).toBe("10.65.0.4 node-2 node-0");
+    // hostnames node-0..2 no longer match the ranks: hostnames win (gloo resolves them), aliases yield
+    expect(a.plan.hostsLines).toEqual(["10.65.0.4 node-2", "10.65.0.2 node-0", "10.65.0.3 node-1"]);
+    expect(a.plan.warnings).toHaveLength(3);
   });
 
   it("changes the env hash when a cluster-wide value changes", () => {

@@ -216,9 +216,20 @@ export function planCluster(spec: ClusterSpec, facts: ReadonlyArray<NodeFacts>):
     };
   });
 
+  // An alias equal to another node's hostname (pods renamed, ranks pinned) would map one name twice;
+  // the hostname wins because gloo and c10d resolve it.
+  const hostnameOwner = new Map(
+    nodes.filter((n) => !duplicated.has(n.hostname)).map((n) => [n.hostname, n.rank]),
+  );
   const hostsLines = nodes.map((n) => {
-    const names = [n.alias];
-    if (n.hostname && !duplicated.has(n.hostname) && n.hostname !== n.alias) names.unshift(n.hostname);
+    const names: string[] = [];
+    if (n.hostname && hostnameOwner.get(n.hostname) === n.rank) names.push(n.hostname);
+    const aliasOwner = hostnameOwner.get(n.alias);
+    if (aliasOwner !== undefined && aliasOwner !== n.rank) {
+      warnings.push(
+        `alias ${n.alias} is node-${aliasOwner}'s hostname; ${n.alias} is left out of /etc/hosts`,
+      );
+    } else if (!names.includes(n.alias)) names.push(n.alias);
     return `${n.address} ${names.join(" ")}`;
   });
   const slots = Math.max(1, numTrainers);

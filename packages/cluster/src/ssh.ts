@@ -139,6 +139,12 @@ export class SshSession {
                 `${target.user}@${name} refused our key (check ssh.identityFile and authorized_keys)`,
               ),
             );
+          } else if (/Timed out while waiting for handshake/.test(err.message)) {
+            reject(
+              new SshConnectError(
+                `cannot reach ${target.user}@${name}: no SSH answer within ${Math.round(timeoutMs / 1000)} s (machine down, wrong address or port, or a firewall)`,
+              ),
+            );
           } else reject(new SshConnectError(`cannot reach ${target.user}@${name}: ${err.message}`));
         })
         .connect(config);

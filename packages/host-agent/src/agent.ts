@@ -139,6 +139,13 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentHandl
       reading,
       xids: tracker.current(new Date(), uuidByBus()),
       previous: health,
+      ...(reading.extras
+        ? {
+            nvlinkActiveLinks: Object.fromEntries(
+              Object.entries(reading.extras.nvlink).map(([i, n]) => [i, n.activeLinks]),
+            ),
+          }
+        : {}),
     });
     health = report;
     metrics.updateHealth(report, listed?.length ?? null);
@@ -208,6 +215,7 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentHandl
     }
     metrics.recordCollector("gpu", ok, Number(process.hrtime.bigint() - started) / 1e9);
     metrics.updateGpus(reading.gpus, { ...reading, simulated: source.simulated });
+    metrics.updateExtras(reading.gpus, reading.extras);
     // The first complete reading is what the machine is listed with (a later loss is then visible).
     if (!listed && ok && reading.gpus.length > 0) {
       listed = reading.gpus.map((g) => ({
@@ -252,7 +260,10 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentHandl
         reasons: [],
         at: startedAt,
       },
+      nvlinkActiveLinks: reading?.extras?.nvlink[g.index]?.activeLinks ?? null,
+      migDevices: reading?.extras?.migInstances[g.pciBusId] ?? null,
     })),
+    topology: reading?.extras?.topology ?? null,
     listedGpuCount: listed?.length ?? null,
     hostId: hostState?.hostId ?? hostId,
     rented: hostState?.rented ?? null,

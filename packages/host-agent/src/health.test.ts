@@ -127,6 +127,23 @@ describe("health rules", () => {
     });
   }
 
+  it("notices NVLink links that went down since listing, and only then", () => {
+    const withLinks = listed.map((l) => ({ ...l, nvlinkActiveLinks: 18 }));
+    const down = evaluateHealth({
+      now,
+      listed: withLinks,
+      reading: reading([gpu(0), gpu(1)]),
+      xids: [],
+      nvlinkActiveLinks: { 0: 18, 1: 16 },
+    });
+    expect(down.machine.reasons.map((r) => [r.code, r.gpuIndex, r.message])).toEqual([
+      ["NVLINK_LINKS_DOWN", 1, "GPU 1: 16 of 18 NVLink links active"],
+    ]);
+    expect(down.machine.state).toBe("degraded");
+    const unknown = evaluateHealth({ now, listed: withLinks, reading: reading([gpu(0), gpu(1)]), xids: [] });
+    expect(unknown.machine.state).toBe("healthy");
+  });
+
   it("never calls a GPU healthy when nothing could be read", () => {
     const r = evaluateHealth({
       now,

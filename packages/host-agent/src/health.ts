@@ -14,6 +14,8 @@ export interface ListedGpu {
   uuid: string;
   pciBusId: string;
   name: string;
+  /** Active NVLink links when the machine was listed (HGX boards), if NVLink was reported. */
+  nvlinkActiveLinks?: number;
 }
 
 /** What the GPU collector could tell this cycle. */
@@ -42,6 +44,8 @@ export interface HealthInput {
   /** Reasons from the previous evaluation, so `since` stays the first time a reason was seen. */
   previous?: HealthReport | null;
   thermalLimitCelsius?: number;
+  /** Active NVLink links per GPU index this cycle, when read. */
+  nvlinkActiveLinks?: Record<number, number>;
 }
 
 export interface HealthReport {
@@ -169,6 +173,21 @@ export function evaluateHealth(input: HealthInput): HealthReport {
         ),
       );
     }
+  }
+
+  for (const l of input.listed ?? []) {
+    const now = input.nvlinkActiveLinks?.[l.index];
+    if (l.nvlinkActiveLinks === undefined || now === undefined || now >= l.nvlinkActiveLinks) continue;
+    gpuEntry(l.index, l.uuid, l.pciBusId).reasons.push(
+      reason({
+        code: "NVLINK_LINKS_DOWN",
+        message: `GPU ${l.index}: ${now} of ${l.nvlinkActiveLinks} NVLink links active`,
+        state: "degraded",
+        evidence: `nvidia-smi nvlink -s: ${now} active links`,
+        gpuIndex: l.index,
+        clearsWhen: `all ${l.nvlinkActiveLinks} links are active again`,
+      }),
+    );
   }
 
   const limit = input.thermalLimitCelsius ?? 90;

@@ -1,4 +1,6 @@
 // Public entry of @podkit/host-agent: the daemon (`startAgent`), its parts, and the pure parsers.
+
+export { decideDisruptiveAction, runDisruptiveAction } from "./actions.js";
 export { type AgentHandle, type StartAgentOptions, startAgent } from "./agent.js";
 export {
   type BurnReport,

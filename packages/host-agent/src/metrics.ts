@@ -1,6 +1,7 @@
 import type { GpuSample, HealthState, HostSample, XidEvent } from "@podkit/core";
 import { Counter, Gauge, Registry } from "prom-client";
 import type { HealthReport } from "./health.js";
+import type { GpuExtras } from "./parse/reading.js";
 
 const STATES: HealthState[] = ["healthy", "degraded", "reset-required", "reboot-required", "failed"];
 
@@ -57,6 +58,9 @@ export class AgentMetrics {
   private readonly gpusExpected: Gauge;
   private readonly gpusPresent: Gauge;
   private readonly host: Record<string, Gauge>;
+  private readonly nvlinkActive: Gauge;
+  private readonly nvlinkSpeed: Gauge;
+  private readonly migInstances: Gauge;
   readonly collectorSuccess: Gauge;
   readonly collectorDuration: Gauge;
   readonly collectorLastSuccess: Gauge;
@@ -160,6 +164,24 @@ export class AgentMetrics {
         "Bytes sent on all non-loopback interfaces since boot.",
       ),
     };
+    this.nvlinkActive = new Gauge({
+      name: "podkit_gpu_nvlink_active_links",
+      help: "NVLink links up (nvidia-smi nvlink -s).",
+      labelNames: gpuLabels,
+      registers: r,
+    });
+    this.nvlinkSpeed = new Gauge({
+      name: "podkit_gpu_nvlink_link_speed_bytes_per_second",
+      help: "Speed of each NVLink link.",
+      labelNames: ["gpu", "uuid", "link"],
+      registers: r,
+    });
+    this.migInstances = new Gauge({
+      name: "podkit_gpu_mig_devices",
+      help: "MIG devices configured on the GPU.",
+      labelNames: gpuLabels,
+      registers: r,
+    });
     this.collectorSuccess = new Gauge({
       name: "podkit_agent_collector_success",
       help: "1 if the collector's last run succeeded.",
@@ -243,6 +265,25 @@ export class AgentMetrics {
     }
     this.gpusPresent.set(gpus.length);
     this.simulated.set(meta.simulated ? 1 : 0);
+  }
+
+  updateExtras(gpus: GpuSample[], extras: GpuExtras | undefined): void {
+    this.nvlinkActive.reset();
+    this.nvlinkSpeed.reset();
+    this.migInstances.reset();
+    if (!extras) return;
+    for (const g of gpus) {
+      const labels = { gpu: String(g.index), uuid: g.uuid };
+      const link = extras.nvlink[g.index];
+      if (link) {
+        this.nvlinkActive.set(labels, link.activeLinks);
+        link.linkSpeedsBytesPerSecond.forEach((speed, i) => {
+          if (speed !== null) this.nvlinkSpeed.set({ ...labels, link: String(i) }, speed);
+        });
+      }
+      const mig = extras.migInstances[g.pciBusId];
+      if (mig !== undefined) this.migInstances.set(labels, mig);
+    }
   }
 
   updateHealth(report: HealthReport, expected: number | null): void {

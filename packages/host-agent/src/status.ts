@@ -1,4 +1,5 @@
 import type { GpuSample, HealthVerdict, Listing, MaintenanceWindow } from "@podkit/core";
+import type { TopologyMatrix } from "./parse/topo.js";
 import type { ConnectionStatus } from "./report/connection.js";
 
 /** What `podkit agent status` shows; the running agent writes it to `STATE_DIR/status.json` every cycle. */
@@ -14,7 +15,11 @@ export interface AgentStatus {
     cudaVersion: string | null;
     health: HealthVerdict;
   };
-  gpus: Array<GpuSample & { health: HealthVerdict }>;
+  gpus: Array<
+    GpuSample & { health: HealthVerdict; nvlinkActiveLinks: number | null; migDevices: number | null }
+  >;
+  /** `nvidia-smi topo -m`, when it could be read. */
+  topology: TopologyMatrix | null;
   listedGpuCount: number | null;
   hostId: string | null;
   rented: boolean | null;

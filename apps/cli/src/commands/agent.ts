@@ -11,6 +11,7 @@ import {
   NvidiaSmiSource,
   readJsonFile,
   runBurnTest,
+  runDisruptiveAction,
   STATE_DIR,
   startAgent,
   summarizeBurnTest,
@@ -170,6 +171,44 @@ export function registerAgentCommands(program: Command, output: Output): void {
         purge: flags.purge === true,
       });
       output.out(removed.length ? removed.map((p) => `removed ${p}`).join("\n") : "nothing to remove");
+    });
+
+  agent
+    .command("reset-gpu")
+    .description("reset one GPU (nvidia-smi --gpu-reset): only when unrented or inside a maintenance window")
+    .requiredOption("--gpu <index>", "GPU index", (v) => Number(v))
+    .option("--state-dir <dir>", "the agent's state directory", STATE_DIR)
+    .option("--nvidia-smi <path>", "nvidia-smi to run", "nvidia-smi")
+    .option("--dry-run", "check the maintenance rules and print the command without running it")
+    .action(async (flags: { gpu: number; stateDir: string; nvidiaSmi: string; dryRun?: boolean }) => {
+      if (!Number.isInteger(flags.gpu) || flags.gpu < 0)
+        throw new PodkitError("E_INVALID_INPUT", "--gpu must be a GPU index (0, 1, …)", {
+          exitCode: EXIT_CODES.usage,
+        });
+      const r = await runDisruptiveAction({
+        stateDir: flags.stateDir,
+        action: "gpu-reset",
+        gpuIndex: flags.gpu,
+        nvidiaSmiPath: flags.nvidiaSmi,
+        dryRun: flags.dryRun === true,
+      });
+      output.out(
+        `${r.ran ? "ran" : "would run"}: ${r.command.join(" ")} (${r.decision.reason})${r.output ? `\n${r.output}` : ""}`,
+      );
+    });
+
+  agent
+    .command("reboot")
+    .description("reboot the machine through the agent: only when unrented or inside a maintenance window")
+    .option("--state-dir <dir>", "the agent's state directory", STATE_DIR)
+    .option("--dry-run", "check the maintenance rules and print the command without running it")
+    .action(async (flags: { stateDir: string; dryRun?: boolean }) => {
+      const r = await runDisruptiveAction({
+        stateDir: flags.stateDir,
+        action: "reboot",
+        dryRun: flags.dryRun === true,
+      });
+      output.out(`${r.ran ? "ran" : "would run"}: ${r.command.join(" ")} (${r.decision.reason})`);
     });
 
   agent

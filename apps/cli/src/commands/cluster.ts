@@ -16,7 +16,7 @@ import {
   runOnAll,
   torchrunLine,
 } from "@podkit/cluster";
-import { NotFoundError, PodkitError, parseDuration } from "@podkit/core";
+import { EXIT_CODES, NotFoundError, PodkitError, parseDuration } from "@podkit/core";
 import { type Command, Option } from "commander";
 import { formatTable, type Output, printJson } from "../output.js";
 
@@ -42,9 +42,15 @@ function withCommon(cmd: Command): Command {
     );
 }
 
-async function open(opts: CommonOpts): Promise<ClusterContext> {
+/** Load the file, connect to every node, run `fn`, and always close the connections. */
+async function withCluster(opts: CommonOpts, fn: (ctx: ClusterContext) => Promise<void>): Promise<void> {
   const { spec } = loadClusterSpec(opts.file);
-  return openCluster(spec, { acceptNewHostKeys: opts.acceptNewHostKeys ?? false });
+  const ctx = await openCluster(spec, { acceptNewHostKeys: opts.acceptNewHostKeys ?? false });
+  try {
+    await fn(ctx);
+  } finally {
+    ctx.close();
+  }
 }
 
 function printChecks(output: Output, checks: readonly CheckResult[]): void {
@@ -91,14 +97,11 @@ export function registerClusterCommands(program: Command, output: Output): void 
       "show, for every node, exactly what `up` would set (connects to discover facts; changes nothing)",
     )
     .action(async (opts: CommonOpts) => {
-      const ctx = await open(opts);
-      try {
+      await withCluster(opts, async (ctx) => {
         const plan = requirePlan(ctx, output, opts.json);
         if (opts.json) printJson(output, plan);
         else printPlan(output, plan);
-      } finally {
-        ctx.close();
-      }
+      });
     });
 
   withCommon(cluster.command("up"))
@@ -106,8 +109,7 @@ export function registerClusterCommands(program: Command, output: Output): void 
       "check every node, then write the cluster env, /etc/hosts, node list and hostfile (idempotent)",
     )
     .action(async (opts: CommonOpts) => {
-      const ctx = await open(opts);
-      try {
+      await withCluster(opts, async (ctx) => {
         const report = await clusterUp(ctx, { withMunge: false });
         if (opts.json) printJson(output, report);
         else {
@@ -120,9 +122,7 @@ export function registerClusterCommands(program: Command, output: Output): void 
           throw new ClusterCheckFailed(
             report.stoppedBefore ?? "some checks failed after writing; see FAIL lines",
           );
-      } finally {
-        ctx.close();
-      }
+      });
     });
 
   withCommon(cluster.command("check"))
@@ -131,16 +131,13 @@ export function registerClusterCommands(program: Command, output: Output): void 
     )
     .option("--munge", "also check a cross-node munge round trip (on by default when the file has slurm:)")
     .action(async (opts: CommonOpts & { munge?: boolean }) => {
-      const ctx = await open(opts);
-      try {
+      await withCluster(opts, async (ctx) => {
         const report = await clusterCheck(ctx, { withMunge: opts.munge ?? ctx.spec.slurm !== undefined });
         if (opts.json) printJson(output, { ok: report.ok, checks: report.checks });
         else printChecks(output, report.checks);
         if (!report.ok)
           throw new ClusterCheckFailed(`${report.checks.filter((c) => !c.ok).length} check(s) failed`);
-      } finally {
-        ctx.close();
-      }
+      });
     });
 
   cluster
@@ -165,8 +162,7 @@ export function registerClusterCommands(program: Command, output: Output): void 
   withCommon(cluster.command("down"))
     .description("remove what up and slurm wrote and stop what they started; nodes are left as they were")
     .action(async (opts: CommonOpts) => {
-      const ctx = await open(opts);
-      try {
+      await withCluster(opts, async (ctx) => {
         const report = await clusterDown(ctx);
         if (opts.json) printJson(output, report);
         else
@@ -177,9 +173,7 @@ export function registerClusterCommands(program: Command, output: Output): void 
             ),
           );
         if (!report.ok) throw new ClusterCheckFailed("down failed on some nodes; see above");
-      } finally {
-        ctx.close();
-      }
+      });
     });
 
   withCommon(cluster.command("run"))
@@ -189,14 +183,11 @@ export function registerClusterCommands(program: Command, output: Output): void 
     .argument("<command...>", "the command (after --)")
     .option("--timeout <duration>", "one deadline for the whole run (e.g. 90s, 2h)", "1h")
     .action(async (argv: string[], opts: CommonOpts & { timeout: string }) => {
-      const ctx = await open(opts);
-      try {
+      await withCluster(opts, async (ctx) => {
         const plan = requirePlan(ctx, output, false);
         const command = commandLine(argv);
         await runAndReport(ctx, plan, () => command, parseDuration(opts.timeout), output, opts.json);
-      } finally {
-        ctx.close();
-      }
+      });
     });
 
   withCommon(cluster.command("torchrun"))
@@ -225,8 +216,7 @@ export function registerClusterCommands(program: Command, output: Output): void 
           timeout: string;
         },
       ) => {
-        const ctx = await open(opts);
-        try {
+        await withCluster(opts, async (ctx) => {
           const plan = requirePlan(ctx, output, false);
           let remoteScript = script;
           if (opts.upload) {
@@ -265,9 +255,7 @@ export function registerClusterCommands(program: Command, output: Output): void 
             }
           }
           await runAndReport(ctx, plan, lineFor, parseDuration(opts.timeout), output, opts.json);
-        } finally {
-          ctx.close();
-        }
+        });
       },
     );
 
@@ -277,8 +265,7 @@ export function registerClusterCommands(program: Command, output: Output): void 
     )
     .option("--wait <duration>", "how long to wait for every node to be idle", "60s")
     .action(async (opts: CommonOpts & { wait: string }) => {
-      const ctx = await open(opts);
-      try {
+      await withCluster(opts, async (ctx) => {
         const plan = requirePlan(ctx, output, opts.json);
         const report = await clusterSlurm(ctx, plan, { waitIdleMs: parseDuration(opts.wait) });
         if (opts.json) printJson(output, report);
@@ -290,9 +277,7 @@ export function registerClusterCommands(program: Command, output: Output): void 
           if (report.sinfo) output.out(`sinfo:\n${report.sinfo.replace(/^/gm, "  ")}`);
         }
         if (!report.ok) throw new ClusterCheckFailed("Slurm is not ready; see FAIL lines");
-      } finally {
-        ctx.close();
-      }
+      });
     });
 }
 
@@ -304,11 +289,28 @@ async function runAndReport(
   output: Output,
   json: boolean | undefined,
 ): Promise<void> {
-  const report = await runOnAll(ctx.conns, plan, commandFor, {
-    timeoutMs,
-    onLine: (line, stream) => (stream === "stdout" ? output.out(line) : output.err(line)),
-  });
+  // Ctrl-C stops the command on every node before podkit exits, instead of leaving it running there.
+  const interrupt = new AbortController();
+  const onSigint = () => interrupt.abort();
+  process.once("SIGINT", onSigint);
+  process.once("SIGTERM", onSigint);
+  let report: Awaited<ReturnType<typeof runOnAll>>;
+  try {
+    report = await runOnAll(ctx.conns, plan, commandFor, {
+      timeoutMs,
+      signal: interrupt.signal,
+      onLine: (line, stream) => (stream === "stdout" ? output.out(line) : output.err(line)),
+    });
+  } finally {
+    process.off("SIGINT", onSigint);
+    process.off("SIGTERM", onSigint);
+  }
   if (json) printJson(output, report);
+  if (report.interrupted) {
+    throw new PodkitError("E_INTERRUPTED", "interrupted; the command was stopped on every node", {
+      exitCode: EXIT_CODES.interrupted,
+    });
+  }
   if (report.timedOut) {
     throw new PodkitError(
       "E_TIMEOUT",

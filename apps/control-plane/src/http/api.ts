@@ -42,9 +42,7 @@ export function registerApi(app: FastifyInstance, fleet: Fleet, ops: Operations)
 
   app.post("/api/v1/agents/enroll", async (req, reply) => {
     const body = parseWith(EnrollRequest, req.body, "enrolment request");
-    const result = await fleet.enroll(body.enrollmentToken, body.machine);
-    await fleet.refresh(fleet.db, [await fleet.resolveHost(fleet.db, result.hostId)]);
-    return reply.code(201).send(result);
+    return reply.code(201).send(await fleet.enroll(body.enrollmentToken, body.machine));
   });
 
   app.get("/api/v1/hosts", async () => fleet.listHosts());

@@ -117,6 +117,8 @@ export function registerDashboard(
       .where("at", ">=", since)
       .orderBy("at")
       .execute();
+    // A host younger than a day gets a chart of its life so far, not a day of blank space.
+    const chartFrom = Math.max(since, samples[0]?.at ?? now - 3_600_000);
     const series = (field: "temperature_celsius" | "utilization_ratio", scale: number) =>
       host.gpus.map((g) => ({
         name: `GPU ${g.index}`,
@@ -150,9 +152,9 @@ export function registerDashboard(
 <div class="card">maintenance ${percent(host.maintenance.shareLast30Days, 1)} of 30 days${host.maintenance.excessive ? ' <span class="badge failed">excessive</span>' : ""}</div></div>
 <p class="muted">Driver ${esc(host.machine.driverVersion ?? "?")}, CUDA ${esc(host.machine.cudaVersion ?? "?")}, ${host.machine.cpuCount} CPUs ${esc(host.machine.cpuModel ?? "")}, ${esc(formatBytes(host.machine.memoryTotalBytes))} RAM${host.machine.simulated ? " — simulated GPUs (recorded nvidia-smi)" : ""}</p>
 <h3>GPUs</h3><table id="gpus"><thead><tr><th>#</th><th>Model</th><th>PCI</th><th>Memory</th><th>Health</th><th>Temperature</th><th>Utilisation</th></tr></thead><tbody>${gpuRows}</tbody></table>
-<h3>Last 24 hours</h3>
-<div id="charts">${lineChart({ title: "GPU temperature (°C)", series: series("temperature_celsius", 1), from: since, to: now, yMin: 0, yMax: 100 })}
-${lineChart({ title: "GPU utilisation (%)", series: series("utilization_ratio", 100), from: since, to: now, yMin: 0, yMax: 100 })}</div>
+<h3>GPU temperature and utilisation (last 24 hours)</h3>
+<div id="charts">${lineChart({ title: "GPU temperature (°C)", series: series("temperature_celsius", 1), from: chartFrom, to: now, yMin: 0, yMax: 100 })}
+${lineChart({ title: "GPU utilisation (%)", series: series("utilization_ratio", 100), from: chartFrom, to: now, yMin: 0, yMax: 100 })}</div>
 <h3>Reliability over 30 days</h3>
 <div id="reliability-chart">${lineChart({
       title: "Reliability (rolling 30 days, %)",
@@ -164,7 +166,7 @@ ${lineChart({ title: "GPU utilisation (%)", series: series("utilization_ratio", 
       ],
       from: now - 29 * DAY_MS,
       to: now,
-      yMin: 95,
+      yMin: 96,
       yMax: 100,
       yFormat: (v) => v.toFixed(1),
       threshold: { value: 98, label: "98% minimum" },

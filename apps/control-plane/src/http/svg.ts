@@ -40,10 +40,15 @@ export function lineChart(o: LineChartOptions): string {
       `<text x="${pad.left - 6}" y="${(y(v) + 4).toFixed(1)}" font-size="10" text-anchor="end" fill="#6b7280">${esc(fmt(v))}</text>`,
     );
   }
-  for (const t of [o.from, (o.from + o.to) / 2, o.to]) {
-    const label = new Date(t).toISOString().slice(5, 16).replace("T", " ");
+  const ticks: Array<[number, string]> = [
+    [o.from, "start"],
+    [(o.from + o.to) / 2, "middle"],
+    [o.to, "end"],
+  ];
+  for (const [t, anchor] of ticks) {
+    const label = new Date(t).toISOString().slice(5, 19).replace("T", " ");
     parts.push(
-      `<text x="${x(t).toFixed(1)}" y="${height - 8}" font-size="10" text-anchor="middle" fill="#6b7280">${label}</text>`,
+      `<text x="${x(t).toFixed(1)}" y="${height - 8}" font-size="10" text-anchor="${anchor}" fill="#6b7280">${label}</text>`,
     );
   }
   if (o.threshold) {
@@ -71,8 +76,8 @@ export function lineChart(o: LineChartOptions): string {
         `<path d="${d}" fill="none" stroke="${color}" stroke-width="1.6"><title>${esc(s.name)}</title></path>`,
       );
     parts.push(
-      `<rect x="${pad.left + 8 + k * 110}" y="${pad.top + 2}" width="10" height="10" fill="${color}"/>`,
-      `<text x="${pad.left + 22 + k * 110}" y="${pad.top + 11}" font-size="11">${esc(s.name)}</text>`,
+      `<rect x="${pad.left + 8 + k * 80}" y="${pad.top + 2}" width="10" height="10" fill="${color}"/>`,
+      `<text x="${pad.left + 22 + k * 80}" y="${pad.top + 11}" font-size="11">${esc(s.name)}</text>`,
     );
   });
   if (o.series.every((s) => s.points.every((p) => p.v === null))) {

@@ -2,25 +2,19 @@ import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
-import {
-  type AgentEvent,
-  type AgentMessage,
-  ConflictError,
-  PROTOCOL_VERSION,
-  type XidEvent,
-} from "@podkit/core";
+import type { XidEvent } from "@podkit/core";
+import { requireDisruptiveAllowed } from "../actions.js";
 import type { GpuSource } from "../collectors/gpu.js";
 import { KernelLogFollower } from "../collectors/kernel-log.js";
 import { runCommand } from "../exec.js";
-import { checkDisruptiveAction, type MaintenanceDecision } from "../maintenance.js";
+import type { MaintenanceDecision } from "../maintenance.js";
 import { type GpuBurnResult, parseGpuBurn } from "../parse/gpu-burn.js";
 import { KernelLogParser } from "../parse/kernel-log.js";
 import { parseStressNg, parseStressNgYaml, type StressNgResult } from "../parse/stress-ng.js";
 import { loadXidCatalog } from "../parse/xid-catalog.js";
-import type { HostState } from "../report/connection.js";
-import { newMessageId } from "../report/ids.js";
+import { enqueueEvent } from "../report/events.js";
 import { Outbox } from "../report/outbox.js";
-import { readJsonFile, writeFileAtomic } from "../state-files.js";
+import { writeFileAtomic } from "../state-files.js";
 import { classifyKernelError } from "../xid.js";
 import { type HookResult, runHooks } from "./hooks.js";
 
@@ -64,17 +58,6 @@ function onPath(name: string): string | null {
     if (dir && existsSync(p)) return p;
   }
   return null;
-}
-
-function enqueueEvent(outbox: Outbox, event: AgentEvent): void {
-  const message = {
-    v: PROTOCOL_VERSION,
-    id: newMessageId("burn"),
-    type: "event",
-    sentAt: new Date().toISOString(),
-    payload: event,
-  } as AgentMessage;
-  outbox.enqueue(message);
 }
 
 export function summarize(r: Omit<BurnReport, "summaryPath">): string {
@@ -124,15 +107,7 @@ export function summarize(r: Omit<BurnReport, "summaryPath">): string {
 export async function runBurnTest(options: BurnTestOptions): Promise<BurnReport> {
   const now = options.now ?? (() => new Date());
   const { stateDir } = options;
-  const hostState = readJsonFile<HostState>(join(stateDir, "host-state.json"));
-  const standalone = !existsSync(join(stateDir, "credentials.json"));
-  const maintenance = checkDisruptiveAction(
-    "burn-test",
-    { standalone, rented: hostState?.rented ?? null, windows: hostState?.maintenanceWindows ?? [] },
-    now(),
-  );
-  if (!maintenance.allowed)
-    throw new ConflictError(maintenance.reason, { nextWindow: maintenance.nextWindow });
+  const maintenance = requireDisruptiveAllowed(stateDir, "burn-test");
 
   const id = `${now().toISOString().replace(/[:.]/g, "-")}-${randomUUID().slice(0, 8)}`;
   const startedAt = now().toISOString();

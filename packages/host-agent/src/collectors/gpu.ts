@@ -4,7 +4,14 @@ import { runCommand } from "../exec.js";
 import { chooseCsvFields } from "../parse/gpu-sample.js";
 import { parseHelpQueryGpu } from "../parse/query-gpu-csv.js";
 import { parseQueryXml } from "../parse/query-xml.js";
-import { type GpuReadingWithMeta, readingFromCsv, readingFromQueryText } from "../parse/reading.js";
+import {
+  type GpuExtras,
+  type GpuReadingWithMeta,
+  readingFromCsv,
+  readingFromQueryText,
+} from "../parse/reading.js";
+import { parseNvlinkStatus, parseTopoMatrix } from "../parse/topo.js";
+import { normalizePciBusId } from "../parse/values.js";
 
 /** Where GPU readings come from: real nvidia-smi, or a labelled replay of a recorded capture. */
 export interface GpuSource {
@@ -34,6 +41,7 @@ export class NvidiaSmiSource implements GpuSource {
   private fields: string[] | null = null;
   private cycle = 0;
   private cudaVersion: string | null = null;
+  private extras: GpuExtras | undefined;
   private readonly path: string;
   private readonly timeoutMs: number;
 
@@ -75,6 +83,8 @@ export class NvidiaSmiSource implements GpuSource {
     }
     if (this.cycle++ % (this.options.extrasEvery ?? 4) === 0 && !reading.failure) await this.readExtras();
     reading.cudaVersion = this.cudaVersion;
+    // A failed cycle must not show NVLink/MIG state from before the failure.
+    if (this.extras && !reading.failure) reading.extras = this.extras;
     return reading;
   }
 
@@ -84,18 +94,35 @@ export class NvidiaSmiSource implements GpuSource {
     return readingFromCsv(await this.run(args), fields);
   }
 
-  /** What CSV lacks: the CUDA version, from `-q -x` (or `-q` text if XML fails). */
+  /** What CSV lacks: the CUDA version and MIG devices (`-q -x`, or `-q` text if XML fails), NVLink, topology. */
   private async readExtras(): Promise<void> {
+    const extras: GpuExtras = { nvlink: {}, nvlinkUnsupported: null, migInstances: {}, topology: null };
     const xml = await this.run(["-q", "-x"]);
-    if (xml.exitCode === 0) {
-      const parsed = parseQueryXml(xml.stdout);
-      if (parsed.problems.length === 0) {
-        this.cudaVersion = parsed.cudaVersion;
-        return;
+    const parsed = xml.exitCode === 0 ? parseQueryXml(xml.stdout) : null;
+    if (parsed && parsed.problems.length === 0) {
+      this.cudaVersion = parsed.cudaVersion;
+      for (const g of parsed.gpus) {
+        const bus = normalizePciBusId(g.busId);
+        if (bus) extras.migInstances[bus] = g.migDevices.length;
+      }
+    } else {
+      const text = await this.run(["-q"]);
+      if (text.exitCode === 0) this.cudaVersion = readingFromQueryText(text).cudaVersion ?? this.cudaVersion;
+    }
+    const nvlink = await this.run(["nvlink", "-s"]);
+    if (nvlink.exitCode === 0) {
+      const status = parseNvlinkStatus(nvlink.stdout);
+      extras.nvlinkUnsupported = status.unsupported;
+      for (const [index, links] of Object.entries(status.gpus)) {
+        extras.nvlink[Number(index)] = {
+          activeLinks: links.filter((l) => l !== null && l > 0).length,
+          linkSpeedsBytesPerSecond: links.map((l) => (l === null ? null : l * 1e9)),
+        };
       }
     }
-    const text = await this.run(["-q"]);
-    if (text.exitCode === 0) this.cudaVersion = readingFromQueryText(text).cudaVersion ?? this.cudaVersion;
+    const topo = await this.run(["topo", "-m"]);
+    if (topo.exitCode === 0) extras.topology = parseTopoMatrix(topo.stdout);
+    this.extras = extras;
   }
 }
 

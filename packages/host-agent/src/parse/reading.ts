@@ -5,6 +5,7 @@ import { classifyNvidiaSmiOutput, type NvidiaSmiFailure } from "./nvidia-smi-err
 import { parseQueryGpuCsv } from "./query-gpu-csv.js";
 import { parseQueryText } from "./query-text.js";
 import { parseQueryXml } from "./query-xml.js";
+import type { TopologyMatrix } from "./topo.js";
 
 /** What running a command gave: the collector fills this, tests build it from fixtures. */
 export interface CommandResult {
@@ -16,9 +17,21 @@ export interface CommandResult {
   spawnError?: string;
 }
 
+/** What CSV lacks, read every few cycles: NVLink state, MIG instances, the topology matrix. */
+export interface GpuExtras {
+  /** GPU index → active NVLink links and their speeds (bytes/s). Absent when NVLink is not reported. */
+  nvlink: Record<number, { activeLinks: number; linkSpeedsBytesPerSecond: Array<number | null> }>;
+  /** Why NVLink is not reported ("not supported in MIG mode", "no NVLink"), if so. */
+  nvlinkUnsupported: string | null;
+  /** PCI bus id → number of MIG devices. */
+  migInstances: Record<string, number>;
+  topology: TopologyMatrix | null;
+}
+
 export interface GpuReadingWithMeta extends GpuReading {
   driverVersion: string | null;
   cudaVersion: string | null;
+  extras?: GpuExtras;
 }
 
 function commandFailure(result: CommandResult, what: string): NvidiaSmiFailure | null {

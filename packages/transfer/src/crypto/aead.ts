@@ -24,6 +24,15 @@ export function seal(
   return Buffer.concat([nonce, body, final, cipher.getAuthTag()]);
 }
 
+/** `seal` as parts (nonce, ciphertext…, tag), so a socket can write them without a copy. */
+export function sealParts(key: Uint8Array, plaintext: Uint8Array): Buffer[] {
+  const nonce = randomBytes(NONCE_BYTES);
+  const cipher = createCipheriv("aes-256-gcm", key, nonce);
+  const body = cipher.update(plaintext);
+  const final = cipher.final();
+  return final.length ? [nonce, body, final, cipher.getAuthTag()] : [nonce, body, cipher.getAuthTag()];
+}
+
 export function open(key: Uint8Array, sealed: Uint8Array): Buffer {
   if (sealed.length < NONCE_BYTES + TAG_BYTES) throw new DecryptError("ciphertext too short");
   const buf = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);

@@ -130,3 +130,21 @@ describe("adaptive chunk compression", () => {
     expect(decompress(stored).equals(random)).toBe(true);
   });
 });
+
+describe("stored DEFLATE fast paths", () => {
+  it("writes a stored block in place that zlib reads, and reads stored blocks without zlib", async () => {
+    const { inflateChunk, storedBlockInPlace, STORED_HEADER_BYTES } = await import("./compress.js");
+    const data = Buffer.from("stored block payload");
+    const framed = Buffer.concat([Buffer.alloc(STORED_HEADER_BYTES), data]);
+    const block = storedBlockInPlace(framed);
+    expect(decompress(block).equals(data)).toBe(true);
+    expect(inflateChunk(block, 1000).equals(data)).toBe(true);
+    // Go's output for short input: a non-final stored block, then an empty final one (vectors.json)
+    const go = Buffer.from(vectors.flate_huffman_only.deflate_raw_hex, "hex");
+    expect(inflateChunk(go, 1000).toString()).toBe(vectors.flate_huffman_only.plain);
+    // Huffman-coded input falls back to zlib
+    const huff = compress(Buffer.from("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+    expect(inflateChunk(huff, 1000).toString()).toBe("a".repeat(48));
+    expect(() => inflateChunk(block, 3)).toThrow(/exceeds/);
+  });
+});

@@ -10,7 +10,7 @@ export class ReadTimeoutError extends Error {
 }
 
 /** Pause the socket once this many decoded-but-unread bytes are queued (back-pressure). */
-const QUEUE_HIGH_WATER = 4 * 1024 * 1024;
+const QUEUE_HIGH_WATER = 1024 * 1024;
 
 /**
  * A socket that speaks frames. Reads are pulled (`read()`), and the socket is paused while unread
@@ -111,6 +111,19 @@ export class FramedSocket {
     if (this.failure) throw this.failure;
     this.socket.write(encodeFrameHeader(payload.length));
     if (!this.socket.write(payload)) await this.drained();
+  }
+
+  /** Writes one frame made of several parts without concatenating them (hot path for chunks). */
+  async writeParts(parts: readonly Uint8Array[]): Promise<void> {
+    if (this.failure) throw this.failure;
+    let length = 0;
+    for (const p of parts) length += p.length;
+    this.socket.cork();
+    this.socket.write(encodeFrameHeader(length));
+    let ok = true;
+    for (const p of parts) ok = this.socket.write(p);
+    this.socket.uncork();
+    if (!ok) await this.drained();
   }
 
   private drained(): Promise<void> {

@@ -1,6 +1,7 @@
 import {
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   readlinkSync,
   statSync,
@@ -62,4 +63,47 @@ describe("send ↔ receive through a Podkit relay", () => {
       expect(statSync(join(out, "dir/zero")).size).toBe(0);
     });
   }
+
+  it("auto mode when the receiver arrives first, and a send of only an empty folder", async () => {
+    const src = mkdtempSync(join(tmpdir(), "podkit-src-"));
+    mkdirSync(join(src, "only-empty"));
+    const out = mkdtempSync(join(tmpdir(), "podkit-out-"));
+    const code = `4321-first-${Date.now()}`;
+    const receiving = receive({ code, out, relay: relay.address, relayPass: "pw", waitForSenderMs: 20_000 });
+    await new Promise((r) => setTimeout(r, 1500));
+    const sent = await send({
+      paths: [join(src, "only-empty")],
+      code,
+      relay: relay.address,
+      relayPass: "pw",
+    });
+    const received = await receiving;
+    expect(received.generation).toBe(sent.generation);
+    expect(received.files).toEqual([]);
+    expect(statSync(join(out, "only-empty")).isDirectory()).toBe(true);
+  });
+
+  it("stops a waiting sender on abort, and a refused offer ends both sides", async () => {
+    const src = mkdtempSync(join(tmpdir(), "podkit-src-"));
+    writeFileSync(join(src, "f"), "data");
+    const controller = new AbortController();
+    const waiting = send({
+      paths: [join(src, "f")],
+      code: `5432-abort-${Date.now()}`,
+      relay: relay.address,
+      relayPass: "pw",
+      signal: controller.signal,
+    });
+    setTimeout(() => controller.abort(), 300);
+    await expect(waiting).rejects.toMatchObject({ code: "E_ABORTED" });
+
+    const code = `6543-refuse-${Date.now()}`;
+    const out = mkdtempSync(join(tmpdir(), "podkit-out-"));
+    const sending = send({ paths: [join(src, "f")], code, relay: relay.address, relayPass: "pw" });
+    await expect(
+      receive({ code, out, relay: relay.address, relayPass: "pw", confirm: async () => false }),
+    ).rejects.toMatchObject({ code: "E_REFUSED" });
+    await expect(sending).rejects.toThrow("peer error: refusing files");
+    expect(readdirSync(out)).toEqual([]);
+  });
 });

@@ -2,7 +2,7 @@ import { setMaxListeners } from "node:events";
 import { mkdir, realpath } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { TransferEvent, TransferProtocol } from "@podkit/core";
-import { type Generation, roomC, roomPlan } from "../code/code.js";
+import { type Generation, roomPlan } from "../code/code.js";
 import { deriveKey } from "../crypto/aead.js";
 import type { FramedSocket } from "../framing/framed-socket.js";
 import { Pake } from "../pake/pake.js";
@@ -20,7 +20,7 @@ import {
   TransferError,
   wrongCode,
 } from "../session/errors.js";
-import { type RoomCandidate, receiverRendezvous } from "../session/rendezvous.js";
+import { receiverRendezvous, roomCandidates } from "../session/rendezvous.js";
 import { receiveFiles } from "./files.js";
 import { validateOffer } from "./safety.js";
 
@@ -67,14 +67,7 @@ export async function receive(options: ReceiveOptions): Promise<ReceiveResult> {
   const stepMs = options.stepTimeoutMs ?? 30_000;
   const code = options.code.trim();
   const relays = chooseRelays(code, { relay: options.relay, pass: options.relayPass });
-  const protocol = options.protocol ?? "auto";
-  const candidates: RoomCandidate[] = [];
-  if (protocol !== "a")
-    candidates.push({ generation: "b", profile: relays.b, room: roomPlan(code, "b").controlRoom });
-  if (protocol !== "b")
-    candidates.push({ generation: "a", profile: relays.a, room: roomPlan(code, "a").controlRoom });
-  const c = protocol === "auto" ? roomC(code) : null;
-  if (c) candidates.push({ generation: "c", profile: relays.b, room: c });
+  const candidates = roomCandidates(code, options.protocol ?? "auto", relays, true);
 
   const met = await receiverRendezvous(candidates, waitMs, options.signal);
   if (met.candidate.generation === "c") {

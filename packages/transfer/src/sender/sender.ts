@@ -9,7 +9,7 @@ import { ControlChannel, isClosed, isDecryptError } from "../session/control.js"
 import { openDataConnections } from "../session/data.js";
 import { aborted, peerGone, wrongCode } from "../session/errors.js";
 import { senderAwaitHandshake } from "../session/probe.js";
-import { type RoomCandidate, senderRendezvous } from "../session/rendezvous.js";
+import { type RoomCandidate, roomCandidates, senderRendezvous } from "../session/rendezvous.js";
 import { collectFiles, type Offer } from "./files.js";
 import { SenderProtocol } from "./protocol.js";
 import { sendFileChunks } from "./send-data.js";
@@ -60,12 +60,7 @@ export async function send(options: SendOptions): Promise<SendResult> {
   try {
     const code = chooseCode(options);
     const relays = chooseRelays(code, { relay: options.relay, pass: options.relayPass });
-    const protocol = options.protocol ?? "auto";
-    const candidates: RoomCandidate[] = [];
-    if (protocol !== "a")
-      candidates.push({ generation: "b", profile: relays.b, room: roomPlan(code, "b").controlRoom });
-    if (protocol !== "b")
-      candidates.push({ generation: "a", profile: relays.a, room: roomPlan(code, "a").controlRoom });
+    const candidates = roomCandidates(code, options.protocol ?? "auto", relays);
     const relayText = formatRelayAddress((candidates[0] as RoomCandidate).profile.relay);
     const flags = options.relay
       ? ` --relay ${options.relay}${options.relayPass ? " --relay-pass <pass>" : ""}`

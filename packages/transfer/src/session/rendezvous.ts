@@ -1,6 +1,7 @@
-import type { Generation } from "../code/code.js";
+import type { TransferProtocol } from "@podkit/core";
+import { type Generation, roomC, roomPlan } from "../code/code.js";
 import { joinRelayRoom, type RelayConnection } from "../relay/client.js";
-import type { RelayProfile } from "../relays.js";
+import type { RelayChoice, RelayProfile } from "../relays.js";
 import { aborted, noPeer } from "./errors.js";
 
 /** A room to wait in: generation C rooms are only joined to recognise croc 11 peers. */
@@ -8,6 +9,26 @@ export interface RoomCandidate {
   generation: Generation | "c";
   profile: RelayProfile;
   room: string;
+}
+
+/**
+ * Rooms to wait in for a protocol choice: B before A (the order a receiver prefers when both are
+ * paired), plus croc 11's room when asked to watch for it.
+ */
+export function roomCandidates(
+  code: string,
+  protocol: TransferProtocol,
+  relays: RelayChoice,
+  watchC = false,
+): RoomCandidate[] {
+  const candidates: RoomCandidate[] = [];
+  if (protocol !== "a")
+    candidates.push({ generation: "b", profile: relays.b, room: roomPlan(code, "b").controlRoom });
+  if (protocol !== "b")
+    candidates.push({ generation: "a", profile: relays.a, room: roomPlan(code, "a").controlRoom });
+  const c = watchC && protocol === "auto" ? roomC(code) : null;
+  if (c) candidates.push({ generation: "c", profile: relays.b, room: c });
+  return candidates;
 }
 
 export interface Joined {
