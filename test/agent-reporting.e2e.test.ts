@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
-import type { AgentMessage } from "@podkit/core";
 import { afterAll, describe, expect, it } from "vitest";
-import { startFakeControlPlane } from "./agent/fake-control-plane.js";
+import { startControlPlaneProcess } from "./agent/control-plane-process.js";
 import {
   type AgentProcess,
   FakeKernelLog,
@@ -15,43 +15,44 @@ import {
   waitFor,
 } from "./agent/helpers.js";
 
+// Read the control plane's SQLite store directly (read-only) to count what it stored per message id.
+const requireFromControlPlane = createRequire(new URL("../apps/control-plane/package.json", import.meta.url));
+const Database = requireFromControlPlane("better-sqlite3") as new (
+  file: string,
+  options: { readonly: boolean },
+) => {
+  prepare(sql: string): { all(...args: unknown[]): Array<Record<string, unknown>> };
+  close(): void;
+};
+
 const outboxIds = (stateDir: string) =>
   readdirSync(join(stateDir, "outbox"))
     .map((f) => /^\d+-\d+-(.+)\.json$/.exec(f)?.[1])
     .filter((id): id is string => id !== undefined);
 
-describe("agent ↔ control plane: nothing lost, nothing stored twice", () => {
+describe("agent ↔ the real control plane: nothing lost, nothing stored twice", () => {
   const dir = tempDir("agent-report");
   const stateDir = join(dir, "state");
-  const storeFile = join(dir, "control-plane-store.jsonl");
+  const cpData = join(dir, "control-plane");
+  const adminToken = "pka_agent-e2e-admin-token-0001";
   const kmsg = new FakeKernelLog(join(dir, "kmsg.log"));
   const xidLines = readFileSync(join(TESTDATA, "gpud__xid-readme__xid13-31-109.log"), "utf8")
     .split("\n")
     .filter((l) => l.includes("NVRM: Xid"));
-  const tokens = { enrollmentToken: "pke_enrol-test-123", hostToken: "pkh_host-test-456" };
-  const windows = [
-    {
-      id: "mw-1",
-      hostId: "host-1",
-      start: "2099-01-01T00:00:00Z",
-      end: "2099-01-01T04:00:00Z",
-      immediate: false,
-      status: "scheduled" as const,
-    },
-  ];
-  const running: Array<{ close: () => Promise<void> } | AgentProcess> = [];
+  const running: Array<{ proc: { exitCode: number | null }; kill9: () => Promise<void> }> = [];
   afterAll(async () => {
-    for (const r of running) {
-      if ("kill9" in r) {
-        if (r.proc.exitCode === null) await r.kill9();
-      } else await r.close().catch(() => undefined);
-    }
+    for (const r of running) if (r.proc.exitCode === null) await r.kill9();
   });
 
-  it("control plane down, agent killed -9 twice, both restarted: every report arrives exactly once", async () => {
+  it("control plane killed, agent killed -9 twice, both restarted: every report arrives exactly once", async () => {
     const port = await freePort();
-    let cp = await startFakeControlPlane({ port, storeFile, ...tokens, windows });
+    let cp = await startControlPlaneProcess({ port, dataDir: cpData, adminToken });
     running.push(cp);
+    const { token } = await cp.api<{ token: string }>("/api/v1/enrollment-tokens", {
+      method: "POST",
+      body: "{}",
+    });
+    expect(token).toMatch(/^pke_/);
     const start = async () => {
       const a = await startAgentProcess(
         [
@@ -60,7 +61,7 @@ describe("agent ↔ control plane: nothing lost, nothing stored twice", () => {
           "--control-plane",
           cp.url,
           "--token",
-          tokens.enrollmentToken,
+          token,
           "--state-dir",
           stateDir,
           "--metrics-listen",
@@ -78,91 +79,89 @@ describe("agent ↔ control plane: nothing lost, nothing stored twice", () => {
       running.push(a);
       return a;
     };
-    let agent = await start();
+    let agent: AgentProcess = await start();
 
-    // Enrolled once, token kept private; registration, telemetry, health and host-state flow.
-    const creds = join(stateDir, "credentials.json");
-    expect(statSync(creds).mode & 0o777).toBe(0o600);
-    expect(JSON.parse(readFileSync(creds, "utf8"))).toMatchObject({
-      hostId: "host-1",
-      hostToken: tokens.hostToken,
+    // Enrolled once with the one-time token; the host token is kept private and never logged.
+    const creds = JSON.parse(readFileSync(join(stateDir, "credentials.json"), "utf8")) as {
+      hostId: string;
+      hostToken: string;
+    };
+    expect(statSync(join(stateDir, "credentials.json")).mode & 0o777).toBe(0o600);
+    expect(creds.hostToken).toMatch(/^pkh_/);
+    expect(agent.logs()).not.toContain(creds.hostToken);
+    const host = await waitFor("host registered with 8 simulated H100s and healthy", async () => {
+      const h = await cp.api<{ gpus?: unknown[]; health?: { state: string } | string | null }>(
+        `/api/v1/hosts/${creds.hostId}`,
+      );
+      return (h.gpus?.length ?? 0) === 8 ? h : null;
     });
-    expect(agent.logs()).not.toContain(tokens.hostToken);
-    await waitFor(
-      "telemetry and health stored",
-      () =>
-        [...cp.stored.values()].some((m) => m.type === "telemetry") &&
-        [...cp.stored.values()].some((m) => m.type === "health"),
-    );
-    const stored = [...cp.stored.values()];
-    const telemetry = stored.find((m) => m.type === "telemetry") as Extract<
-      AgentMessage,
-      { type: "telemetry" }
-    >;
-    expect(telemetry.payload.gpus).toHaveLength(8);
-    const status = await waitFor("host-state in status", () => {
-      const r = podkit(["agent", "status", "--state-dir", stateDir, "--json"]);
-      const s = JSON.parse(r.stdout);
-      return s.listing?.state === "listed" && s.controlPlane?.connected ? s : null;
+    expect(JSON.stringify(host)).toContain("NVIDIA H100 80GB HBM3");
+    const status = await waitFor("host-state in agent status", () => {
+      const s = JSON.parse(podkit(["agent", "status", "--state-dir", stateDir, "--json"]).stdout);
+      return s.listing && s.controlPlane?.connected ? s : null;
     });
-    expect(status.maintenanceWindows[0].id).toBe("mw-1");
-    expect(status.rented).toBe(true);
+    expect(status.hostId).toBe(creds.hostId);
     expect(podkit(["agent", "status", "--state-dir", stateDir]).stdout).toMatch(
       /Control plane: http:\/\/127\.0\.0\.1:\d+ connected/,
     );
-    expect(
-      scrapeValue(await (await fetch(agent.metricsUrl)).text(), "podkit_agent_control_plane_connected"),
-    ).toBe(1);
 
     kmsg.append(...xidLines.slice(0, 3));
     await waitFor(
       "first XID events stored",
-      () => [...cp.stored.values()].filter((m) => m.type === "event").length >= 3,
+      async () => (await cp.api<unknown[]>(`/api/v1/events?host=${creds.hostId}&kind=xid`)).length >= 3,
     );
 
-    // The control plane goes away; reports pile up on disk.
-    await cp.close();
+    // The control plane dies; reports pile up in the agent's outbox.
+    await cp.kill9();
     kmsg.append(...xidLines.slice(3));
     await waitFor("outbox growing while disconnected", () => outboxIds(stateDir).length >= 10);
-    expect(
-      scrapeValue(await (await fetch(agent.metricsUrl)).text(), "podkit_agent_control_plane_connected"),
-    ).toBe(0);
+    await waitFor(
+      "disconnection visible in metrics",
+      async () =>
+        scrapeValue(await (await fetch(agent.metricsUrl)).text(), "podkit_agent_control_plane_connected") ===
+        0,
+    );
 
-    // kill -9, restart (control plane still down), more reports, kill -9 again.
+    // kill -9 the agent, restart it (control plane still down), more reports, kill -9 again.
     await agent.kill9();
     const waiting = new Set(outboxIds(stateDir));
     agent = await start();
-    await waitFor("new reports after restart", () => outboxIds(stateDir).some((id) => !waiting.has(id)));
+    await waitFor("new reports after the restart", () => outboxIds(stateDir).some((id) => !waiting.has(id)));
     await agent.kill9();
     for (const id of outboxIds(stateDir)) waiting.add(id);
     expect(waiting.size).toBeGreaterThan(10);
 
     // Both come back.
-    cp = await startFakeControlPlane({ port, storeFile, ...tokens, windows });
+    cp = await startControlPlaneProcess({ port, dataDir: cpData, adminToken });
     running.push(cp);
     agent = await start();
-    await waitFor("every waiting report stored", () => [...waiting].every((id) => cp.stored.has(id)), 30_000);
-    await waitFor("outbox drained", () => outboxIds(stateDir).length === 0, 30_000);
+    await waitFor("outbox drained", () => outboxIds(stateDir).length === 0, 60_000);
 
-    // Each kernel-log record is one fact with one id, although the agent re-read the log after every restart.
-    const events = [...cp.stored.values()].filter(
-      (m): m is Extract<AgentMessage, { type: "event" }> => m.type === "event",
+    const db = new Database(join(cpData, "control-plane.sqlite"), { readonly: true });
+    try {
+      const rows = db
+        .prepare("SELECT id FROM messages WHERE host_id = ?")
+        .all(creds.hostId)
+        .map((r) => String(r.id));
+      const stored = new Set(rows);
+      expect(stored.size).toBe(rows.length);
+      const missing = [...waiting].filter((id) => !stored.has(id));
+      expect(missing).toEqual([]);
+    } finally {
+      db.close();
+    }
+    // Each kernel-log record is one fact, although the agent re-read the log after every restart.
+    const events = await cp.api<Array<{ data: { xid: { raw: string } } }>>(
+      `/api/v1/events?host=${creds.hostId}&kind=xid&limit=1000`,
     );
-    const xidRaws = events.flatMap((e) => (e.payload.kind === "xid" ? [e.payload.xid.raw] : []));
-    expect(xidRaws.sort()).toEqual([...xidLines].map((l) => l.trim()).sort());
-    // The store file holds each id once (the control plane acks duplicates without storing them).
-    const lines = readFileSync(storeFile, "utf8")
-      .split("\n")
-      .filter(Boolean)
-      .map((l) => (JSON.parse(l) as AgentMessage).id);
-    expect(new Set(lines).size).toBe(lines.length);
-    expect(readdirSync(join(stateDir, "outbox")).includes("rejected")).toBe(false);
+    expect(events.map((e) => e.data.xid.raw).sort()).toEqual(xidLines.map((l) => l.trim()).sort());
     expect(await agent.stop()).toBe(0);
+    await cp.stop();
   });
 
-  it("refuses a wrong host token at the upgrade and says what to do", async () => {
+  it("explains a refused host token and keeps it out of the log", async () => {
     const port = await freePort();
-    const cp = await startFakeControlPlane({ port, storeFile: join(dir, "other.jsonl"), ...tokens });
+    const cp = await startControlPlaneProcess({ port, dataDir: join(dir, "cp-2"), adminToken });
     running.push(cp);
     const agent = await startAgentProcess(
       [
@@ -171,7 +170,7 @@ describe("agent ↔ control plane: nothing lost, nothing stored twice", () => {
         "--control-plane",
         cp.url,
         "--token",
-        "pkh_wrong",
+        "pkh_not-a-real-token",
         "--state-dir",
         join(dir, "state-wrong"),
         "--metrics-listen",
@@ -183,8 +182,8 @@ describe("agent ↔ control plane: nothing lost, nothing stored twice", () => {
     );
     running.push(agent);
     await waitFor("401 explained", () => /refused the host token \(HTTP 401\)/.test(agent.logs()));
-    expect(agent.logs()).not.toContain("pkh_wrong");
-    expect(cp.stored.size).toBe(0);
+    expect(agent.logs()).not.toContain("pkh_not-a-real-token");
     expect(await agent.stop()).toBe(0);
+    await cp.stop();
   });
 });

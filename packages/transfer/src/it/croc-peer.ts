@@ -1,0 +1,232 @@
+import { constants, deflateRawSync } from "node:zlib";
+import { type Generation, roomPlan } from "../code/code.js";
+import { deriveKey, open, seal } from "../crypto/aead.js";
+import { decodeChunk } from "../crypto/chunks.js";
+import { decompress } from "../crypto/compress.js";
+import { xxhashBytes } from "../crypto/hash.js";
+import type { FramedSocket } from "../framing/framed-socket.js";
+import { Pake } from "../pake/pake.js";
+import { decodeMessage, encodeMessage, type Message } from "../protocol/messages.js";
+import { SenderInfoSchema } from "../protocol/schemas.js";
+import { joinRelayRoom, type RelayAddress } from "../relay/client.js";
+
+/**
+ * A receiver that behaves like stock croc on the wire (test only): generation A asks `ips?` in clear,
+ * generation B runs the `pake1`/`pake2` probe and asks `ips?` encrypted with the raw PAKE key, then
+ * both do `handshake`, `pake` on the chosen curve, data connections, `externalip`, and fetch every
+ * file (optionally only some chunks of the first), checking the sender's hash.
+ */
+export async function crocLikeReceive(options: {
+  relay: RelayAddress;
+  pass: string;
+  code: string;
+  generation: Generation;
+  curve: string;
+  /** Chunk ranges to request for file 0 (croc's resume list); the rest is zero-filled. */
+  firstFileRanges?: number[];
+}): Promise<{ files: Map<string, Buffer>; messages: string[] }> {
+  const plan = roomPlan(options.code, options.generation);
+  const rc = await joinRelayRoom({ relay: options.relay, password: options.pass, room: plan.controlRoom });
+  const conn = rc.conn;
+  const messages: string[] = [];
+  const data: FramedSocket[] = [];
+  try {
+    if (options.generation === "a") {
+      await conn.write(Buffer.from("ips?"));
+      messages.push(`ips:${(await conn.read(10_000)).toString()}`);
+    } else {
+      const probe = new Pake(plan.password, 0, "p256");
+      await conn.write(
+        Buffer.from(JSON.stringify({ Bytes: probe.bytes().toString("base64"), Kind: "pake1" })),
+      );
+      const reply = JSON.parse((await conn.read(10_000)).toString()) as { Bytes: string; Kind: string };
+      probe.update(Buffer.from(reply.Bytes, "base64"));
+      await conn.write(seal(probe.sessionKey, Buffer.from("ips?")));
+      messages.push(`${reply.Kind}:${open(probe.sessionKey, await conn.read(10_000)).toString()}`);
+    }
+    await conn.write(Buffer.from("handshake"));
+    const pake = new Pake(plan.password, 0, options.curve);
+    await conn.write(
+      encodeMessage({ type: "pake", bytes: pake.bytes(), bytes2: Buffer.from(options.curve) }, null),
+    );
+    const next = async (key: Buffer | null): Promise<Message> => {
+      const m = decodeMessage(await conn.read(10_000), key);
+      messages.push(m.type);
+      return m;
+    };
+    const pakeReply = await next(null);
+    pake.update(pakeReply.bytes as Buffer);
+    const key = deriveKey(pake.sessionKey, pakeReply.bytes2 as Buffer);
+    for (const [j, port] of rc.dataPorts.entries()) {
+      data.push(
+        (
+          await joinRelayRoom({
+            relay: { host: options.relay.host, port },
+            password: options.pass,
+            room: plan.dataRoom(j),
+          })
+        ).conn,
+      );
+    }
+    await conn.write(
+      encodeMessage({ type: "externalip", message: rc.externalAddress, bytes: pakeReply.bytes }, key),
+    );
+    await next(key);
+    const info = SenderInfoSchema.parse(JSON.parse(((await next(key)).bytes as Buffer).toString()));
+    const files = new Map<string, Buffer>();
+    for (const [index, f] of (info.FilesToTransfer ?? []).entries()) {
+      if (f.s === 0 || f.sy) continue;
+      const ranges = index === 0 ? (options.firstFileRanges ?? null) : null;
+      const expectChunks = ranges
+        ? ranges
+            .slice(1)
+            .filter((_, i) => i % 2 === 1)
+            .reduce((a, b) => a + b, 0)
+        : Math.ceil(f.s / 32768);
+      await conn.write(
+        encodeMessage(
+          {
+            type: "recipientready",
+            bytes: Buffer.from(
+              JSON.stringify({
+                CurrentFileChunkRanges: ranges,
+                FilesToTransferCurrentNum: index,
+                MachineID: "m",
+              }),
+            ),
+          },
+          key,
+        ),
+      );
+      const content = Buffer.alloc(f.s);
+      let got = 0;
+      await Promise.all(
+        data.map(async (d, j) => {
+          // round robin: connection j carries chunks j, j+N, …; count what this connection must deliver
+          const mine = Array.from({ length: Math.ceil(f.s / 32768) }, (_, k) => k).filter(
+            (k) => k % data.length === j && (!ranges || inRanges(ranges, k * 32768)),
+          ).length;
+          for (let i = 0; i < mine; i++) {
+            const plain = decodeChunk(
+              info.NoCompress ? open(key, await d.read(10_000)) : decompress(open(key, await d.read(10_000))),
+            );
+            plain.data.copy(content, plain.offset);
+            got++;
+          }
+        }),
+      );
+      if (got !== expectChunks) throw new Error(`expected ${expectChunks} chunks, got ${got}`);
+      await conn.write(encodeMessage({ type: "close-sender" }, key));
+      await next(key);
+      if (!ranges && !xxhashBytes(content).equals(Buffer.from(f.h as string, "base64")))
+        throw new Error(`hash mismatch for ${f.n}`);
+      files.set(`${f.fr}${f.n}`, content);
+    }
+    await conn.write(encodeMessage({ type: "finished" }, key));
+    await next(key);
+    return { files, messages };
+  } finally {
+    conn.close();
+    for (const d of data) d.close();
+  }
+}
+
+function inRanges(ranges: number[], offset: number): boolean {
+  const [size, ...pairs] = ranges as [number, ...number[]];
+  for (let i = 0; i < pairs.length; i += 2) {
+    const start = pairs[i] as number;
+    if (offset >= start && offset < start + (pairs[i + 1] as number) * size) return true;
+  }
+  return false;
+}
+
+/**
+ * A sender that behaves like runpodctl (croc 9.6.1 logic) on the wire (test only): Huffman-only
+ * chunks, an extra zero-length chunk when a file is an exact multiple of 32 KiB, absolute `fs`
+ * paths in the metadata, and a stray `recipientready` answer after `finished`.
+ */
+export async function runpodctlLikeSend(options: {
+  relay: RelayAddress;
+  pass: string;
+  code: string;
+  files: Array<{ name: string; content: Buffer }>;
+}): Promise<string[]> {
+  const plan = roomPlan(options.code, "a");
+  const rc = await joinRelayRoom({ relay: options.relay, password: options.pass, room: plan.controlRoom });
+  const conn = rc.conn;
+  const data: FramedSocket[] = [];
+  const seen: string[] = [];
+  try {
+    for (;;) {
+      const first = (await conn.read(10_000)).toString();
+      if (first === "handshake") break;
+      if (first === "ips?") await conn.write(Buffer.from("null"));
+    }
+    let key: Buffer | null = null;
+    const info = {
+      FilesToTransfer: options.files.map((f) => ({
+        n: f.name,
+        fr: "./",
+        fs: "/home/runpod/data",
+        h: xxhashBytes(f.content).toString("base64"),
+        s: f.content.length,
+        m: "2024-05-20T12:34:56.789Z",
+        md: 420,
+      })),
+      EmptyFoldersToTransfer: null,
+      TotalNumberFolders: 0,
+      MachineID: "runpod",
+      Ask: false,
+      SendingText: false,
+      NoCompress: false,
+      HashAlgorithm: "xxhash",
+    };
+    for (;;) {
+      const msg = decodeMessage(await conn.read(10_000), key);
+      seen.push(msg.type);
+      if (msg.type === "pake") {
+        const pake = new Pake(plan.password, 1, msg.bytes2?.toString() ?? "p256");
+        pake.update(msg.bytes as Buffer);
+        const salt = Buffer.from("saltsalt");
+        await conn.write(encodeMessage({ type: "pake", bytes: pake.bytes(), bytes2: salt }, null));
+        key = deriveKey(pake.sessionKey, salt);
+        for (const [j, port] of rc.dataPorts.entries()) {
+          data.push(
+            (
+              await joinRelayRoom({
+                relay: { host: options.relay.host, port },
+                password: options.pass,
+                room: plan.dataRoom(j),
+              })
+            ).conn,
+          );
+        }
+      } else if (msg.type === "externalip") {
+        await conn.write(encodeMessage({ type: "externalip", message: rc.externalAddress }, key));
+        await conn.write(encodeMessage({ type: "fileinfo", bytes: Buffer.from(JSON.stringify(info)) }, key));
+      } else if (msg.type === "recipientready") {
+        const req = JSON.parse((msg.bytes as Buffer).toString()) as { FilesToTransferCurrentNum: number };
+        const content = (options.files[req.FilesToTransferCurrentNum] as { content: Buffer }).content;
+        const chunks = Math.ceil(content.length / 32768);
+        const total = content.length % 32768 === 0 ? chunks + 1 : chunks; // runpodctl's trailing empty chunk
+        for (let k = 0; k < total; k++) {
+          const plain = Buffer.concat([Buffer.alloc(8), content.subarray(k * 32768, (k + 1) * 32768)]);
+          plain.writeBigUInt64LE(BigInt(k * 32768));
+          const packed = deflateRawSync(plain, { strategy: constants.Z_HUFFMAN_ONLY });
+          await (data[k % data.length] as FramedSocket).write(seal(key as Buffer, packed));
+        }
+      } else if (msg.type === "close-sender") {
+        await conn.write(encodeMessage({ type: "close-recipient" }, key));
+      } else if (msg.type === "finished") {
+        await conn.write(encodeMessage({ type: "finished" }, key));
+        await conn
+          .write(encodeMessage({ type: "recipientready", bytes: Buffer.from("{}") }, key))
+          .catch(() => {});
+        return seen;
+      }
+    }
+  } finally {
+    conn.close();
+    for (const d of data) d.close();
+  }
+}
