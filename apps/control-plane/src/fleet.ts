@@ -304,15 +304,23 @@ export class Fleet {
   }
 
   /**
-   * Drop what no rule or page reads any more: remembered message ids after 30 days (an agent's
-   * outbox older than that is replayed as new), chart samples after 7 days, offline periods and
-   * state changes after 90 days (reliability and its history read 60).
+   * Drop what no rule or page reads any more: message ids of events and registers after 30 days
+   * (an agent's outbox older than that is replayed as new), other message ids after an hour, chart
+   * samples after 7 days, offline periods and state changes after 90 days (reliability and its
+   * history read 60).
    */
   async prune(): Promise<void> {
     const now = this.clock();
     await this.db
       .deleteFrom("messages")
       .where("received_at", "<", now - 30 * DAY_MS)
+      .execute();
+    // Telemetry, health and heartbeats are idempotent by content (newest wins, samples keyed by
+    // time), so a late duplicate of them is harmless: their ids need not outlive an outage.
+    await this.db
+      .deleteFrom("messages")
+      .where("received_at", "<", now - 3_600_000)
+      .where("type", "not in", ["event", "register"])
       .execute();
     await this.db
       .deleteFrom("gpu_samples")

@@ -6,14 +6,6 @@ import type { Database, HostsTable } from "./store/schema.js";
 import { newId } from "./tokens.js";
 import { parseJson } from "./views.js";
 
-/**
- * Message types whose ids are kept to recognise duplicates: applying them twice would store an
- * event twice or bring back an older machine description. The others are idempotent by content
- * (the newest telemetry and verdict win, chart samples are keyed by time, a heartbeat is a
- * heartbeat), so a duplicate of them changes nothing and costs no index entry.
- */
-const REMEMBERED_TYPES: ReadonlySet<string> = new Set(["event", "register"]);
-
 /** The columns a batch reads per host: not the machine description or the latest telemetry. */
 const INGEST_COLUMNS = [
   "id",
@@ -165,17 +157,13 @@ export class Ingest {
     const firstCopies = new Map<string, Pending>();
     for (const p of batch)
       if (!firstCopies.has(key(p.hostId, p.message.id))) firstCopies.set(key(p.hostId, p.message.id), p);
-    const inserted = await this.rememberIds(
-      trx,
-      [...firstCopies.values()].filter((p) => REMEMBERED_TYPES.has(p.message.type)),
-      now,
-    );
+    const inserted = await this.rememberIds(trx, [...firstCopies.values()], now);
     const duplicates: boolean[] = [];
     for (const p of batch) {
       const w = work.get(p.hostId);
       if (!w) throw new Error(`host ${p.hostId} no longer exists`);
       const k = key(p.hostId, p.message.id);
-      const isNew = firstCopies.get(k) === p && (!REMEMBERED_TYPES.has(p.message.type) || inserted.has(k));
+      const isNew = firstCopies.get(k) === p && inserted.has(k);
       duplicates.push(!isNew);
       if (!isNew) continue;
       await this.markSeen(trx, w, now);
@@ -195,7 +183,7 @@ export class Ingest {
     return { duplicates, changed };
   }
 
-  /** Store the ids of messages whose effect is not idempotent; returns the keys that were new. */
+  /** Store the batch's message ids in one statement per 500; returns the keys that were new. */
   private async rememberIds(trx: Kysely<Database>, messages: Pending[], now: number): Promise<Set<string>> {
     const inserted = new Set<string>();
     for (let k = 0; k < messages.length; k += 500) {
