@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,25 +9,7 @@ const CHECK_JOB = new URL("./testdata/cluster/allreduce_check.py", import.meta.u
 const SNAPSHOT = "for f in /etc/hosts /etc/environment; do sha256sum $f; done; ls -A /etc/podkit 2>&1; true";
 
 /** What a plain `ssh node cmd` sees (OpenSSH client, host keys checked). */
-function ssh(c: NetnsCluster, i: number, command: string): string {
-  const r = spawnSync(
-    "ssh",
-    [
-      "-i",
-      c.privateKey,
-      "-o",
-      `UserKnownHostsFile=${c.knownHosts}`,
-      "-o",
-      "StrictHostKeyChecking=yes",
-      "-o",
-      "BatchMode=yes",
-      `root@${c.nodes[i]!.mgmtIp}`,
-      command,
-    ],
-    { encoding: "utf8", timeout: 20_000 },
-  );
-  return r.stdout;
-}
+const ssh = (c: NetnsCluster, i: number, command: string) => c.ssh(i, command).stdout;
 
 describe("podkit cluster on 3 namespace nodes (eth0 management, ens1 cluster network)", () => {
   let c: NetnsCluster;
@@ -194,6 +176,30 @@ describe("podkit cluster on 3 namespace nodes (eth0 management, ens1 cluster net
     expect(r.code).toBe(124);
     expect(r.stderr).toContain("deadline of 2 s passed");
     expect(r.ms).toBeLessThan(15_000);
+  });
+
+  it("Ctrl-C stops the command on every node (exit 130)", async () => {
+    const cli = new URL("../apps/cli/dist/main.js", import.meta.url).pathname;
+    const child = spawn(process.execPath, [
+      cli,
+      "cluster",
+      "run",
+      "-f",
+      file,
+      "--",
+      "echo started; sleep 60",
+    ]);
+    let out = "";
+    const code = await new Promise<number | null>((resolve) => {
+      child.stdout.on("data", (d: Buffer) => {
+        out += d.toString();
+        if ((out.match(/started/g) ?? []).length === 3) child.kill("SIGINT");
+      });
+      child.on("close", resolve);
+    });
+    expect(code).toBe(130);
+    for (const n of c.nodes)
+      expect(c.exec(n.index, "pgrep -x sleep || echo none").stdout.trim()).toBe("none");
   });
 
   it("trap: a node whose env was edited is caught by the env hash, and up repairs only that node", () => {

@@ -79,7 +79,7 @@ describe("crash safety", () => {
         join(work, "old.bin"),
       ).code,
     ).toBe(0);
-    writeFileSync(join(work, "new.bin"), pattern(400 * MiB, 2));
+    writeFileSync(join(work, "new.bin"), pattern(200 * MiB, 2));
     const killed = await killWhile(
       ["s3api", "put-object", "--bucket", "vol-crash", "--key", "obj.bin", "--body", join(work, "new.bin")],
       env,
@@ -106,7 +106,7 @@ describe("crash safety", () => {
     const parts: Array<{ PartNumber: number; ETag: string }> = [];
     const data: Buffer[] = [];
     for (let n = 1; n <= 3; n++) {
-      const part = pattern(100 * MiB, 10 + n);
+      const part = pattern(40 * MiB, 10 + n);
       data.push(part);
       writeFileSync(join(work, "part.bin"), part);
       const out = JSON.parse(

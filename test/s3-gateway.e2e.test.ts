@@ -1,9 +1,19 @@
+import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { aws, boto3, clientEnv, type RunningGateway, rclone, s3cmd, startGateway } from "./s3/gateway.js";
+import {
+  aws,
+  boto3,
+  clientEnv,
+  PODKIT,
+  type RunningGateway,
+  rclone,
+  s3cmd,
+  startGateway,
+} from "./s3/gateway.js";
 
 // One gateway (the real `podkit s3 serve`) driven by the AWS CLI, s3cmd, rclone and boto3.
 let root: string;
@@ -235,6 +245,25 @@ except ClientError as e:
     expect(out).toContain("skew RequestTimeTooSkewed");
     expect(readFileSync(join(root, "vol-boto", "presigned", "put.txt"), "utf8")).toBe("presigned body");
     expect(readFileSync(join(root, "outside.txt"), "utf8")).toBe("not in a volume");
+  });
+
+  it("podkit s3 serve refuses to start without credentials or with a missing root", () => {
+    const noCreds = spawnSync(
+      process.execPath,
+      [PODKIT, "s3", "serve", "--root", root, "--listen", "127.0.0.1:0"],
+      {
+        env: { PATH: process.env.PATH },
+        encoding: "utf8",
+      },
+    );
+    expect(noCreds.status).toBe(2);
+    expect(noCreds.stderr).toContain("PODKIT_S3_ACCESS_KEY");
+    const noRoot = spawnSync(process.execPath, [PODKIT, "s3", "serve", "--root", join(root, "missing")], {
+      env: { PATH: process.env.PATH, PODKIT_S3_ACCESS_KEY: "abc", PODKIT_S3_SECRET_KEY: "secret-123" },
+      encoding: "utf8",
+    });
+    expect(noRoot.status).toBe(2);
+    expect(noRoot.stderr).toContain("is not a directory");
   });
 
   it("wrote one access-log line per request", () => {

@@ -163,4 +163,29 @@ describe("podkit send / receive", () => {
     expect(readFileSync(join(out, "changed.txt"), "utf8")).toBe("new content");
     expect(second.r.stderr).toMatch(/same.txt: already here, skipped/);
   });
+
+  it("asks before receiving: no refuses (sender is told), yes accepts", async () => {
+    const src = tmp("ask");
+    writeFileSync(join(src, "asked.txt"), "ask first");
+    for (const [answer, expected] of [
+      ["n\n", 1],
+      ["y\n", 0],
+    ] as const) {
+      const out = tmp("ask-out");
+      const code = newCode();
+      const sender = podkit(["send", join(src, "asked.txt"), "--code", code, ...relayFlags()]);
+      await sender.waitForLine((l) => l === code);
+      const receiver = podkit(["receive", code, "--out", out, ...relayFlags()], { stdin: answer });
+      const [s, r] = await Promise.all([sender.done, receiver.done]);
+      expect(r.stderr).toMatch(/Receiving 1 file\(s\), 9 B in total:\n {2}asked.txt \(9 B\)/);
+      expect(r.stderr).toContain("Accept? (y/N)");
+      expect(r.code).toBe(expected);
+      if (expected === 1) {
+        expect(s.stderr).toMatch(/peer error: refusing files/);
+        expect(readdirSync(out)).toEqual([]);
+      } else {
+        expect(readFileSync(join(out, "asked.txt"), "utf8")).toBe("ask first");
+      }
+    }
+  });
 });

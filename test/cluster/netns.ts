@@ -41,6 +41,8 @@ export interface NetnsCluster {
   nodes: NetnsNode[];
   /** Run a shell command inside node i (no SSH), as root with a clean env. */
   exec(i: number, command: string): { code: number; stdout: string; stderr: string };
+  /** Run a command on node i with the OpenSSH client (host key checked), as `ssh node cmd` would. */
+  ssh(i: number, command: string): { code: number; stdout: string; stderr: string };
   /** Bytes sent on an interface of node i. */
   txBytes(i: number, iface: string): number;
   down(): void;
@@ -313,9 +315,29 @@ export async function startNetnsCluster(opts: NetnsOptions): Promise<NetnsCluste
       );
       return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
     };
+    const ssh = (i: number, command: string) => {
+      const r = spawnSync(
+        "ssh",
+        [
+          "-i",
+          privateKey,
+          "-o",
+          `UserKnownHostsFile=${knownHosts}`,
+          "-o",
+          "StrictHostKeyChecking=yes",
+          "-o",
+          "BatchMode=yes",
+          `root@${nodes[i]!.mgmtIp}`,
+          command,
+        ],
+        { encoding: "utf8", timeout: 30_000 },
+      );
+      return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+    };
     return {
       prefix,
       stateDir: dir,
+      ssh,
       privateKey,
       knownHosts,
       nodes,

@@ -8,7 +8,6 @@
  *
  * Needs root (it builds network namespaces) and the Debian packages of scripts/test-deps/cluster.txt.
  */
-import { spawnSync } from "node:child_process";
 import { ClusterSpecSchema } from "@podkit/core";
 import { type NetnsCluster, startNetnsCluster } from "../../../test/cluster/netns.js";
 import { FACTS_SCRIPT, parseFacts } from "../src/facts.js";
@@ -50,23 +49,8 @@ async function reset(c: NetnsCluster): Promise<void> {
 function sequentialUp(c: NetnsCluster): number {
   const t0 = performance.now();
   const ssh = (i: number, script: string) => {
-    const r = spawnSync(
-      "ssh",
-      [
-        "-i",
-        c.privateKey,
-        "-o",
-        `UserKnownHostsFile=${c.knownHosts}`,
-        "-o",
-        "StrictHostKeyChecking=yes",
-        "-o",
-        "BatchMode=yes",
-        `root@${c.nodes[i]!.mgmtIp}`,
-        script,
-      ],
-      { encoding: "utf8" },
-    );
-    if (r.status !== 0) throw new Error(`ssh node-${i}: ${r.stderr}`);
+    const r = c.ssh(i, script);
+    if (r.code !== 0) throw new Error(`ssh node-${i}: ${r.stderr}`);
     return r.stdout;
   };
   const facts = c.nodes.map((n) => parseFacts(ssh(n.index, FACTS_SCRIPT)));

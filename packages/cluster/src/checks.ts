@@ -1,4 +1,11 @@
-import type { NodeFacts } from "./facts.js";
+import {
+  type CheckResult,
+  clockChecks,
+  gpuChecks,
+  nodeLabel,
+  type TimedFacts,
+  versionChecks,
+} from "./fact-checks.js";
 import type { NodeConnection } from "./fanout.js";
 import { parseEnvLines } from "./files.js";
 import { ALL_ENV_KEYS, type ClusterPlan, hashEnv, type PlannedNode } from "./planner.js";
@@ -9,46 +16,14 @@ import {
   peersToProbe,
   probeCommand,
 } from "./probes.js";
-import type { SshSession } from "./ssh.js";
 
-export type CheckName =
-  | "ssh"
-  | "interface"
-  | "route"
-  | "hostname"
-  | "tcp-primary"
-  | "peers"
-  | "env"
-  | "clock"
-  | "gpus"
-  | "versions"
-  | "munge"
-  | "slurm";
-
-export interface CheckResult {
-  check: CheckName;
-  /** `node-<rank> (<ssh host>)`. */
-  node: string;
-  ok: boolean;
-  evidence: string;
-}
-
-/** Facts plus when they were taken, to judge clock skew without trusting either clock alone. */
-export interface TimedFacts {
-  facts: NodeFacts;
-  sentAtMs: number;
-  receivedAtMs: number;
-}
-
-export const CLOCK_SKEW_LIMIT_S = 5;
-
-const label = (n: PlannedNode) => `${n.alias} (${n.sshHost})`;
+const label = nodeLabel;
 const sessionOf = (conns: readonly NodeConnection[], n: PlannedNode) => conns[n.index]!.session!;
 
 /** Checks that need nothing written yet: a failure here stops `up` before it touches any node. */
 export async function infraChecks(
   conns: readonly NodeConnection[],
-  timed: readonly TimedFacts[],
+  timed: ReadonlyArray<TimedFacts | undefined>,
   plan: ClusterPlan,
 ): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
@@ -186,72 +161,6 @@ async function tcpChecks(conns: readonly NodeConnection[], plan: ClusterPlan): P
   }
 }
 
-function clockChecks(timed: readonly TimedFacts[], plan: ClusterPlan): CheckResult[] {
-  return plan.nodes.map((n) => {
-    const t = timed[n.index]!;
-    const midpoint = (t.sentAtMs + t.receivedAtMs) / 2000;
-    const skew = t.facts.epochSeconds - midpoint;
-    const ok = Math.abs(skew) < CLOCK_SKEW_LIMIT_S;
-    return {
-      check: "clock",
-      node: label(n),
-      ok,
-      evidence: `${skew >= 0 ? "+" : ""}${skew.toFixed(2)} s from this machine${ok ? "" : ` (over ${CLOCK_SKEW_LIMIT_S} s: munge credentials and logs break; sync the clock)`}`,
-    };
-  });
-}
-
-function gpuChecks(timed: readonly TimedFacts[], plan: ClusterPlan): CheckResult[] {
-  return plan.nodes.map((n) => {
-    const f = timed[n.index]!.facts;
-    const ok = f.gpuCount === plan.numTrainers;
-    return {
-      check: "gpus",
-      node: label(n),
-      ok,
-      evidence: `${f.gpuCount} GPU(s) found (${f.gpuSource})${ok ? " = " : ", but "}NUM_TRAINERS=${plan.numTrainers}`,
-    };
-  });
-}
-
-function versionChecks(timed: readonly TimedFacts[], plan: ClusterPlan): CheckResult[] {
-  const fields = [
-    ["torch", (f: NodeFacts) => f.torchVersion],
-    ["NCCL", (f: NodeFacts) => f.ncclVersion],
-    ["driver", (f: NodeFacts) => f.driverVersion],
-  ] as const;
-  return plan.nodes.map((n) => {
-    const mine = timed[n.index]!.facts;
-    const problems: string[] = [];
-    const seen: string[] = [];
-    for (const [name, get] of fields) {
-      const value = get(mine);
-      if (value === undefined) continue;
-      seen.push(`${name} ${value}`);
-      const others = plan.nodes.map((o) => get(timed[o.index]!.facts)).filter((v) => v !== undefined);
-      const majority = mode(others);
-      if (value !== majority) problems.push(`${name} ${value} differs from the other nodes' ${majority}`);
-    }
-    return {
-      check: "versions",
-      node: label(n),
-      ok: problems.length === 0,
-      evidence:
-        problems.length > 0
-          ? problems.join("; ")
-          : seen.length > 0
-            ? `${seen.join(", ")} (same on every node that has it)`
-            : "no torch, NCCL or driver found",
-    };
-  });
-}
-
-function mode(values: readonly string[]): string | undefined {
-  const counts = new Map<string, number>();
-  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
-  return [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]?.[0];
-}
-
 const VERIFY_SCRIPT = (primary: string) =>
   [
     'echo "@@resolve"; getent ahostsv4 "$(hostname)" | awk \'{print $1}\' | uniq',
@@ -344,4 +253,4 @@ export function sshChecks(conns: readonly NodeConnection[], ranks: readonly numb
   }));
 }
 
-export type { SshSession };
+export type { CheckName, CheckResult, TimedFacts } from "./fact-checks.js";

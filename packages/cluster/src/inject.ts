@@ -92,7 +92,7 @@ export async function clusterUp(ctx: ClusterContext, opts: { withMunge?: boolean
     };
   }
   const plan = ctx.plan;
-  const infra = await infraChecks(ctx.conns, ctx.timed as never, plan);
+  const infra = await infraChecks(ctx.conns, ctx.timed, plan);
   checks.push(...infra);
   if (infra.some((c) => !c.ok)) {
     return {
@@ -145,7 +145,7 @@ export async function clusterCheck(
   if (!ctx.plan || checks.some((c) => !c.ok)) return { ok: false, checks, changes: [] };
   const plan = ctx.plan;
   const [infra, injected] = await Promise.all([
-    infraChecks(ctx.conns, ctx.timed as never, plan),
+    infraChecks(ctx.conns, ctx.timed, plan),
     injectedChecks(ctx.conns, plan),
   ]);
   checks.push(...infra, ...injected);

@@ -9,6 +9,8 @@ export interface RunOptions {
   onLine: (line: string, stream: "stdout" | "stderr") => void;
   /** Grace between SIGTERM and SIGKILL when stopping a node. */
   killGraceMs?: number;
+  /** Aborting (Ctrl-C) stops every node, like a failure does. */
+  signal?: AbortSignal;
 }
 
 export interface NodeRunResult {
@@ -22,6 +24,7 @@ export interface NodeRunResult {
 export interface RunReport {
   ok: boolean;
   timedOut: boolean;
+  interrupted: boolean;
   /** The first node that failed on its own, if any. */
   firstFailure?: NodeRunResult;
   nodes: NodeRunResult[];
@@ -113,6 +116,13 @@ export async function runOnAll(
     );
     void stopAll();
   }, opts.timeoutMs);
+  let interrupted = false;
+  const onAbort = () => {
+    interrupted = true;
+    opts.onLine("[podkit] interrupted: stopping every node", "stderr");
+    void stopAll();
+  };
+  opts.signal?.addEventListener("abort", onAbort, { once: true });
 
   let firstFailure: NodeRunResult | undefined;
   const results = await Promise.all(
@@ -139,7 +149,7 @@ export async function runOnAll(
         code: r.code,
         stopped: stopped.has(n.rank),
       };
-      if (r.code !== 0 && !result.stopped && !timedOut) {
+      if (r.code !== 0 && !result.stopped && !timedOut && !interrupted) {
         if (!firstFailure) {
           firstFailure = result;
           opts.onLine(
@@ -153,11 +163,13 @@ export async function runOnAll(
     }),
   );
   clearTimeout(deadline);
+  opts.signal?.removeEventListener("abort", onAbort);
   // Wait for the kill commands too, so nothing podkit started outlives this call.
   await stopping;
   const report: RunReport = {
-    ok: results.every((r) => r.code === 0) && !timedOut,
+    ok: results.every((r) => r.code === 0) && !timedOut && !interrupted,
     timedOut,
+    interrupted,
     nodes: results,
     wallMs: Date.now() - started,
   };

@@ -24,7 +24,8 @@ stop() { if running "$1"; then p=$(cat "$1"); kill "$p"; for i in $(seq 100); do
 export function slurmNodeScript(opts: {
   nodeName: string;
   isPrimary: boolean;
-  mungeKeyB64: string | null;
+  /** Whether a new munge key (base64) comes on stdin: never on the command line, where `ps` would show it. */
+  newMungeKey: boolean;
   slurmConf: string;
   gresConf: string;
 }): string {
@@ -37,7 +38,7 @@ backup /etc/slurm/slurm.conf slurm.conf
 backup /etc/slurm/gres.conf gres.conf
 backup /etc/munge/munge.key munge.key
 KEY_CHANGED=0; CONF_CHANGED=0
-KEY=${shellQuote(opts.mungeKeyB64 ?? "")}
+KEY=${opts.newMungeKey ? "$(cat)" : '""'}
 if [ -n "$KEY" ]; then
   umask 077; printf %s "$KEY" | base64 -d > /etc/munge/munge.key.podkit-tmp
   chown munge:munge /etc/munge/munge.key.podkit-tmp; chmod 0400 /etc/munge/munge.key.podkit-tmp
@@ -132,12 +133,13 @@ export async function clusterSlurm(
     const script = slurmNodeScript({
       nodeName: node.hostname,
       isPrimary: node.rank === 0,
-      mungeKeyB64: keyB64,
+      newMungeKey: keyB64 !== null,
       slurmConf,
       gresConf,
     });
     const r = await session.exec(`${script}\n${keySha ? `echo ${keySha} > ${KEY_STATE}` : ""}`, {
       timeoutMs: 60_000,
+      ...(keyB64 ? { stdin: keyB64 } : {}),
     });
     if (r.code !== 0)
       throw new Error(

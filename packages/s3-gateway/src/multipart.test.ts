@@ -11,12 +11,14 @@ import {
   ListMultipartUploadsCommand,
   ListPartsCommand,
   PutObjectCommand,
+  S3Client,
   UploadPartCommand,
   UploadPartCopyCommand,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Harness, startHarness } from "./testing/harness.js";
+import { startS3Gateway } from "./http/server.js";
+import { ACCESS_KEY, type Harness, SECRET_KEY, signedRequest, startHarness } from "./testing/harness.js";
 
 const MiB = 1024 * 1024;
 let h: Harness;
@@ -195,5 +197,77 @@ describe("multipart uploads", () => {
         }),
       ),
     ).rejects.toMatchObject({ name: "EntityTooSmall" });
+  });
+
+  it("shares uploads between two gateways over one file system", async () => {
+    const other = await startS3Gateway({
+      root: h.root,
+      listen: "127.0.0.1:0",
+      credentials: [{ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, volumes: ["*"] }],
+      accessLog: false,
+    });
+    const second = new S3Client({
+      endpoint: other.endpoint,
+      region: "us-east-1",
+      forcePathStyle: true,
+      credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY },
+      maxAttempts: 1,
+    });
+    try {
+      const { UploadId } = await h.client.send(
+        new CreateMultipartUploadCommand({ Bucket: "vol-b", Key: "shared.bin" }),
+      );
+      const a = randomBytes(5 * MiB);
+      const b = randomBytes(1234);
+      const p1 = await second.send(
+        new UploadPartCommand({ Bucket: "vol-b", Key: "shared.bin", UploadId, PartNumber: 1, Body: a }),
+      );
+      const p2 = await h.client.send(
+        new UploadPartCommand({ Bucket: "vol-b", Key: "shared.bin", UploadId, PartNumber: 2, Body: b }),
+      );
+      const listed = await second.send(
+        new ListPartsCommand({ Bucket: "vol-b", Key: "shared.bin", UploadId }),
+      );
+      expect(listed.Parts?.map((p) => p.PartNumber)).toEqual([1, 2]);
+      const parts = {
+        Parts: [
+          { PartNumber: 1, ETag: p1.ETag! },
+          { PartNumber: 2, ETag: p2.ETag! },
+        ],
+      };
+      const done = await second.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: "vol-b",
+          Key: "shared.bin",
+          UploadId,
+          MultipartUpload: parts,
+        }),
+      );
+      // the first gateway sees the finished object and answers a retried Complete the same way
+      const again = await h.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: "vol-b",
+          Key: "shared.bin",
+          UploadId,
+          MultipartUpload: parts,
+        }),
+      );
+      expect(again.ETag).toBe(done.ETag);
+      expect(readFileSync(join(h.root, "vol-b/shared.bin")).equals(Buffer.concat([a, b]))).toBe(true);
+    } finally {
+      second.destroy();
+      await other.close();
+    }
+  });
+
+  it("answers MalformedXML for a Complete body that is not XML", async () => {
+    const { UploadId } = await h.client.send(
+      new CreateMultipartUploadCommand({ Bucket: "vol-a", Key: "bad-xml.bin" }),
+    );
+    const res = await signedRequest(h.gateway.endpoint, "POST", `/vol-a/bad-xml.bin?uploadId=${UploadId}`, {
+      body: "<CompleteMultipartUpload><Part>",
+    });
+    expect(res.status).toBe(400);
+    expect(res.text).toContain("<Code>MalformedXML</Code>");
   });
 });

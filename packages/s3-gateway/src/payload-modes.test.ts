@@ -193,6 +193,25 @@ describe("payload modes", () => {
     expect(head.ContentLength).toBe(DATA.length);
   });
 
+  it("verifies STREAMING-AWS4-HMAC-SHA256-PAYLOAD (no trailer) over HTTP", async () => {
+    const headers = {
+      "x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+      "content-encoding": "aws-chunked",
+      "x-amz-decoded-content-length": String(DATA.length),
+    };
+    const body = (seed: string, date: string, corrupt?: "chunk") => {
+      const framed = signedTrailerBody(seed, date, "x-amz-checksum-crc32:unused", corrupt);
+      // drop the trailer block: the final chunk is followed by one empty line
+      const end = framed.indexOf(Buffer.from("x-amz-checksum-crc32:"));
+      return Buffer.concat([framed.subarray(0, end), Buffer.from("\r\n")]);
+    };
+    expect((await send("chunked-ok", headers, (seed, date) => body(seed, date))).status).toBe(200);
+    expect((await send("chunked-bad", headers, (seed, date) => body(seed, date, "chunk"))).status).toBe(403);
+    expect(existsSync(join(h.root, "vol-a/chunked-bad"))).toBe(false);
+    const head = await h.client.send(new HeadObjectCommand({ Bucket: "vol-a", Key: "chunked-ok" }));
+    expect(head.ETag).toBe(`"${createHash("md5").update(DATA).digest("hex")}"`);
+  });
+
   it("accepts UNSIGNED-PAYLOAD and checks Content-MD5", async () => {
     const md5 = createHash("md5").update(DATA).digest("base64");
     expect(

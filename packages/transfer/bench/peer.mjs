@@ -6,6 +6,15 @@ import { pipeline } from "node:stream/promises";
 import { receive, send, startRelay } from "../dist/index.js";
 
 const [role, ...args] = process.argv.slice(2);
+
+/** Reports this process's own CPU time and peak RSS on stderr when it ends (load-independent figures). */
+function report() {
+  const cpu = process.cpuUsage();
+  process.stderr.write(
+    `${JSON.stringify({ role, cpu: (cpu.user + cpu.system) / 1e6, maxRssMb: process.resourceUsage().maxRSS / 1024 })}\n`,
+  );
+}
+process.on("exit", report);
 if (role === "relay") {
   const relay = await startRelay({ host: "127.0.0.1", ports: [0, 0, 0, 0, 0] });
   process.stdout.write(`${relay.address}\n`);

@@ -16,7 +16,7 @@ import {
   runOnAll,
   torchrunLine,
 } from "@podkit/cluster";
-import { NotFoundError, PodkitError, parseDuration } from "@podkit/core";
+import { EXIT_CODES, NotFoundError, PodkitError, parseDuration } from "@podkit/core";
 import { type Command, Option } from "commander";
 import { formatTable, type Output, printJson } from "../output.js";
 
@@ -289,11 +289,28 @@ async function runAndReport(
   output: Output,
   json: boolean | undefined,
 ): Promise<void> {
-  const report = await runOnAll(ctx.conns, plan, commandFor, {
-    timeoutMs,
-    onLine: (line, stream) => (stream === "stdout" ? output.out(line) : output.err(line)),
-  });
+  // Ctrl-C stops the command on every node before podkit exits, instead of leaving it running there.
+  const interrupt = new AbortController();
+  const onSigint = () => interrupt.abort();
+  process.once("SIGINT", onSigint);
+  process.once("SIGTERM", onSigint);
+  let report: Awaited<ReturnType<typeof runOnAll>>;
+  try {
+    report = await runOnAll(ctx.conns, plan, commandFor, {
+      timeoutMs,
+      signal: interrupt.signal,
+      onLine: (line, stream) => (stream === "stdout" ? output.out(line) : output.err(line)),
+    });
+  } finally {
+    process.off("SIGINT", onSigint);
+    process.off("SIGTERM", onSigint);
+  }
   if (json) printJson(output, report);
+  if (report.interrupted) {
+    throw new PodkitError("E_INTERRUPTED", "interrupted; the command was stopped on every node", {
+      exitCode: EXIT_CODES.interrupted,
+    });
+  }
   if (report.timedOut) {
     throw new PodkitError(
       "E_TIMEOUT",

@@ -48,10 +48,21 @@ function interruptSignal(): { signal: AbortSignal; dispose: () => void } {
   };
 }
 
+/** Asks on stdin (a terminal or a pipe, like croc); a closed stdin answers "" (that is: no). */
 async function ask(question: string): Promise<string> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  const rl = createInterface({
+    input: process.stdin,
+    output: process.stderr,
+    terminal: Boolean(process.stdin.isTTY),
+  });
   try {
-    return (await rl.question(question)).trim();
+    return await new Promise<string>((resolve) => {
+      rl.once("close", () => resolve(""));
+      rl.question(question).then(
+        (answer) => resolve(answer.trim()),
+        () => resolve(""),
+      );
+    });
   } finally {
     rl.close();
   }
@@ -154,11 +165,6 @@ export function registerTransferCommands(program: Command, output: Output): void
           throw new ValidationError("arguments", [
             { path: "code", message: "give the code phrase as an argument or in CROC_SECRET" },
           ]);
-        if (!opts.yes && !process.stdin.isTTY) {
-          throw new ValidationError("arguments", [
-            { path: "--yes", message: "no terminal to ask on: pass --yes to accept the files" },
-          ]);
-        }
         const progress = new TransferProgress(progressMode(opts.json), output);
         const { signal, dispose } = interruptSignal();
         try {

@@ -60,6 +60,12 @@ export interface UploadInfo {
   checksumType?: "FULL_OBJECT" | "COMPOSITE";
 }
 
+/** The checksum an upload was created with (x-amz-checksum-algorithm / -type). */
+export interface ChecksumChoice {
+  algorithm: ChecksumAlgorithm;
+  type?: "FULL_OBJECT" | "COMPOSITE";
+}
+
 export interface PartInfo {
   partNumber: number;
   etag: string;
@@ -109,8 +115,7 @@ export interface Backend {
     bucket: string,
     key: string,
     meta: ObjectMeta,
-    checksum?: UploadInfo["checksumAlgorithm"],
-    checksumType?: UploadInfo["checksumType"],
+    checksum?: ChecksumChoice,
   ): Promise<UploadInfo>;
   uploadPart(
     bucket: string,

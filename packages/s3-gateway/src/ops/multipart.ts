@@ -39,8 +39,9 @@ export async function createMultipartUpload(ctx: OpContext): Promise<number> {
     ctx.s3.bucket!,
     ctx.s3.key!,
     meta,
-    algorithm,
-    typeHeader as "COMPOSITE" | "FULL_OBJECT" | undefined,
+    algorithm
+      ? { algorithm, ...(typeHeader ? { type: typeHeader as "COMPOSITE" | "FULL_OBJECT" } : {}) }
+      : undefined,
   );
   if (upload.checksumAlgorithm) {
     ctx.res.setHeader("x-amz-checksum-algorithm", upload.checksumAlgorithm.toUpperCase());

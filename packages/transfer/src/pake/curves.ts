@@ -134,3 +134,23 @@ export function bigIntToMinimalBytes(value: bigint): Buffer {
   const hex = value.toString(16);
   return Buffer.from(hex.length % 2 ? `0${hex}` : hex, "hex");
 }
+
+const PASSWORD_POINTS_KEPT = 32;
+const passwordPoints = new Map<string, Point>();
+
+/**
+ * pw·U or pw·V. The relay handshake always uses the same password (01 02 03) and a transfer reuses its
+ * code for every connection, so these products are cached: it saves two of a handshake's three
+ * expensive multiplications. Only a few recent entries are kept.
+ */
+export function passwordPoint(curve: PakeCurve, which: "U" | "V", pw: Uint8Array): Point {
+  const key = `${curve.name}:${which}:${Buffer.from(pw).toString("hex")}`;
+  let point = passwordPoints.get(key);
+  if (!point) {
+    point = multiply(curve, curve[which], pw);
+    if (passwordPoints.size >= PASSWORD_POINTS_KEPT)
+      passwordPoints.delete(passwordPoints.keys().next().value as string);
+    passwordPoints.set(key, point);
+  }
+  return point;
+}

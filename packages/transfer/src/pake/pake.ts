@@ -1,6 +1,13 @@
 import { createHash, randomBytes } from "node:crypto";
 import { parse } from "lossless-json";
-import { bigIntToMinimalBytes, getCurve, multiply, type PakeCurve, type Point } from "./curves.js";
+import {
+  bigIntToMinimalBytes,
+  getCurve,
+  multiply,
+  type PakeCurve,
+  type Point,
+  passwordPoint,
+} from "./curves.js";
 
 export class PakeError extends Error {
   readonly code = "E_PAKE";
@@ -55,7 +62,7 @@ export class Pake {
     this.pw = Buffer.from(pw);
     this.alpha = Buffer.from(alpha);
     if (role === 0) {
-      this.X = multiply(this.curve, this.curve.U, this.pw).add(
+      this.X = passwordPoint(this.curve, "U", this.pw).add(
         multiply(this.curve, this.curve.Point.BASE, this.alpha),
       );
     }
@@ -98,18 +105,12 @@ export class Pake {
       this.requireConstant(peer, "V", this.curve.V);
       this.X = this.point(peer, "X");
       const beta = this.alpha;
-      this.Y = multiply(this.curve, this.curve.V, this.pw).add(
-        multiply(this.curve, this.curve.Point.BASE, beta),
-      );
-      const z = multiply(this.curve, this.X.subtract(multiply(this.curve, this.curve.U, this.pw)), beta);
+      this.Y = passwordPoint(this.curve, "V", this.pw).add(multiply(this.curve, this.curve.Point.BASE, beta));
+      const z = multiply(this.curve, this.X.subtract(passwordPoint(this.curve, "U", this.pw)), beta);
       this.key = this.hashKey(z);
     } else {
       this.Y = this.point(peer, "Y");
-      const z = multiply(
-        this.curve,
-        this.Y.subtract(multiply(this.curve, this.curve.V, this.pw)),
-        this.alpha,
-      );
+      const z = multiply(this.curve, this.Y.subtract(passwordPoint(this.curve, "V", this.pw)), this.alpha);
       this.key = this.hashKey(z);
     }
   }

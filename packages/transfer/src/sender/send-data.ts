@@ -32,6 +32,7 @@ export async function sendFileChunks(options: {
   const wanted = options.offsets ? new Set(options.offsets) : null;
   const handle = await openFile(options.path, "r");
   let sent = 0;
+  const pool: Buffer[] = [];
   const compressor = new AdaptiveCompressor();
   try {
     const total = chunkCount(options.size);
@@ -42,13 +43,16 @@ export async function sendFileChunks(options: {
         if (!wanted || wanted.has(k * CHUNK_BYTES)) indexes.push(k);
       }
       if (indexes.length === 0) continue;
-      const framed = indexes.map((k) => readChunk(handle.fd, k, options.size));
+      const framed = indexes.map((k) => readChunk(handle.fd, k, options.size, pool));
       const bodies = options.compress
         ? await Promise.all(framed.map((f) => compressor.compressFramed(f)))
         : framed.map((f) => f.subarray(STORED_HEADER_BYTES));
       for (let i = 0; i < indexes.length; i++) {
         const k = indexes[i] as number;
-        await (conns[k % conns.length] as FramedSocket).writeParts(sealParts(key, bodies[i] as Buffer));
+        const sealed = sealParts(key, bodies[i] as Buffer);
+        // The cipher copied the plaintext: its buffer can hold the next chunk (less garbage, flat RSS).
+        release(pool, framed[i] as Buffer);
+        await (conns[k % conns.length] as FramedSocket).writeParts(sealed);
         sent += (framed[i] as Buffer).length - DATA_AT;
       }
       options.onProgress?.(sent);
@@ -58,11 +62,18 @@ export async function sendFileChunks(options: {
   }
 }
 
+const FULL = DATA_AT + CHUNK_BYTES;
+
+function release(pool: Buffer[], buf: Buffer): void {
+  if (buf.buffer.byteLength === FULL && pool.length < BATCH_CHUNKS)
+    pool.push(Buffer.from(buf.buffer, 0, FULL));
+}
+
 /** [5 spare bytes][LE offset][chunk bytes], read synchronously: page-cache reads beat a pool round trip. */
-function readChunk(fd: number, k: number, size: number): Buffer {
+function readChunk(fd: number, k: number, size: number, pool: Buffer[]): Buffer {
   const offset = k * CHUNK_BYTES;
   const length = Math.min(CHUNK_BYTES, size - offset);
-  const buf = Buffer.allocUnsafe(DATA_AT + length);
+  const buf = (pool.pop() ?? Buffer.allocUnsafeSlow(FULL)).subarray(0, DATA_AT + length);
   buf.writeBigUInt64LE(BigInt(offset), STORED_HEADER_BYTES);
   let filled = 0;
   while (filled < length) {

@@ -4,7 +4,15 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } f
 import { join } from "node:path";
 import { compositeChecksum, createChecksum } from "../../auth/checksums.js";
 import { S3Error, s3ErrorFromFs } from "../../errors/s3-errors.js";
-import type { CompletedPart, ObjectInfo, ObjectMeta, PartInfo, UploadInfo, WriteInput } from "../types.js";
+import type {
+  ChecksumChoice,
+  CompletedPart,
+  ObjectInfo,
+  ObjectMeta,
+  PartInfo,
+  UploadInfo,
+  WriteInput,
+} from "../types.js";
 import { isAbandoned, ownerTag, type VolumeRoot } from "./files.js";
 import { keyToPath, RESERVED_DIR } from "./keys.js";
 import type { MetaStore, StoredRecord } from "./meta-store.js";
@@ -85,9 +93,9 @@ export class Multipart {
     bucket: string,
     key: string,
     meta: ObjectMeta,
-    checksumAlgorithm?: UploadInfo["checksumAlgorithm"],
-    checksumType?: UploadInfo["checksumType"],
+    checksum?: ChecksumChoice,
   ): Promise<UploadInfo> {
+    const checksumAlgorithm = checksum?.algorithm;
     const kp = keyToPath(key);
     if (kp.isDirectory)
       throw new S3Error("InvalidArgument", "A directory marker key cannot be a multipart upload.");
@@ -95,7 +103,7 @@ export class Multipart {
     const { dir } = await this.uploadDir(bucket, uploadId);
     await mkdir(dir, { recursive: true });
     const type = checksumAlgorithm
-      ? (checksumType ?? (checksumAlgorithm === "crc64nvme" ? "FULL_OBJECT" : "COMPOSITE"))
+      ? (checksum?.type ?? (checksumAlgorithm === "crc64nvme" ? "FULL_OBJECT" : "COMPOSITE"))
       : undefined;
     const upload: StoredUpload = {
       key,

@@ -5,6 +5,7 @@ import { S3Error, s3ErrorFromFs } from "../../errors/s3-errors.js";
 import type {
   Backend,
   BucketInfo,
+  ChecksumChoice,
   CompletedPart,
   ListEntry,
   ListQuery,
@@ -339,10 +340,9 @@ export class PosixBackend implements Backend {
     bucket: string,
     key: string,
     meta: ObjectMeta,
-    checksumAlgorithm?: UploadInfo["checksumAlgorithm"],
-    checksumType?: UploadInfo["checksumType"],
+    checksum?: ChecksumChoice,
   ): Promise<UploadInfo> {
-    return this.multipart.create(bucket, key, meta, checksumAlgorithm, checksumType);
+    return this.multipart.create(bucket, key, meta, checksum);
   }
 
   uploadPart(

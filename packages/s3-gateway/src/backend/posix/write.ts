@@ -23,6 +23,8 @@ export async function checkFreeSpace(dir: string, size: number | undefined): Pro
 }
 
 const BATCH_BYTES = 1 << 20;
+/** Start flushing to disk in the background every this many bytes, so the final fsync is short. */
+const FLUSH_EVERY_BYTES = 32 << 20;
 
 /**
  * Append a stream to an open file, batching small network chunks into ~1 MiB writev calls.
@@ -38,6 +40,9 @@ export async function appendStream(
   let batched = 0;
   let total = 0;
   let inFlight: Promise<void> | undefined;
+  // Overlap the disk flush with receiving: the data is fsynced at the end either way.
+  let flushing: Promise<void> | undefined;
+  let sinceFlush = 0;
   try {
     for await (const chunk of body) {
       const buf = chunk as Buffer;
@@ -48,13 +53,24 @@ export async function appendStream(
         await inFlight;
         inFlight = writeAll(handle, batch, batched);
         total += batched;
+        sinceFlush += batched;
         batch = [];
         batched = 0;
+        if (sinceFlush >= FLUSH_EVERY_BYTES && flushing === undefined) {
+          sinceFlush = 0;
+          const started = inFlight.then(() => handle.datasync());
+          flushing = started.finally(() => {
+            flushing = undefined;
+          });
+          flushing.catch(() => undefined);
+        }
       }
     }
     await inFlight;
+    await flushing;
   } catch (err) {
     await inFlight?.catch(() => undefined);
+    await flushing?.catch(() => undefined);
     throw err;
   }
   if (batched > 0) await writeAll(handle, batch, batched);

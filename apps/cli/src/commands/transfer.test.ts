@@ -1,0 +1,95 @@
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import type { TransferEvent } from "@podkit/core";
+import { describe, expect, it } from "vitest";
+import { TransferProgress } from "./transfer-progress.js";
+
+const MAIN = fileURLToPath(new URL("../../dist/main.js", import.meta.url));
+const podkit = (...args: string[]) => spawnSync(process.execPath, [MAIN, ...args], { encoding: "utf8" });
+
+describe("podkit send / receive / relay flags (the issue's contract)", { timeout: 60_000 }, () => {
+  it("send", () => {
+    const { stdout, status } = podkit("send", "--help");
+    expect(status).toBe(0);
+    for (const flag of [
+      "--code <code>",
+      "--relay <host:port>",
+      "--relay-pass <pass>",
+      "--protocol <protocol>",
+      "--no-compress",
+      "--zip",
+      "--json",
+    ]) {
+      expect(stdout).toContain(flag);
+    }
+  });
+
+  it("receive", () => {
+    const { stdout } = podkit("receive", "--help");
+    for (const flag of [
+      "[code]",
+      "--out <dir>",
+      "--relay <host:port>",
+      "--relay-pass <pass>",
+      "--protocol <protocol>",
+      "--yes",
+      "--overwrite",
+      "--json",
+    ]) {
+      expect(stdout).toContain(flag);
+    }
+  });
+
+  it("relay", () => {
+    const { stdout } = podkit("relay", "--help");
+    for (const flag of ["--host <addr>", "--ports <list>", "--pass <pass>"]) expect(stdout).toContain(flag);
+    expect(stdout).toContain("9009,9010,9011,9012,9013");
+  });
+
+  it("bad input is a usage error with a clear message", () => {
+    const bad = podkit("send", "x", "--protocol", "c");
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--protocol/);
+    const missing = podkit("send", "/no/such/file", "--relay", "127.0.0.1:1");
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/no such file or folder/);
+    const ports = podkit("relay", "--ports", "9009");
+    expect(ports.status).toBe(2);
+    expect(ports.stderr).toMatch(/at least two ports/);
+  });
+});
+
+describe("transfer progress output", () => {
+  const run = (mode: "plain" | "json", events: TransferEvent[]) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const p = new TransferProgress(mode, { out: (t) => out.push(t), err: (t) => err.push(t) }, "receiving");
+    for (const e of events) p.handle(e);
+    return { out, err };
+  };
+  const events: TransferEvent[] = [
+    { type: "connected", generation: "b", peer: "127.0.0.1:9009" },
+    { type: "file-start", name: "a.bin", size: 2048, resumedBytes: 1024 },
+    { type: "progress", name: "a.bin", bytes: 2048, size: 2048, rate: 4096 },
+    { type: "file-done", name: "a.bin", size: 2048, skipped: false },
+    { type: "done", files: 1, bytes: 2048, seconds: 0.5 },
+  ];
+
+  it("plain lines when not on a terminal", () => {
+    const { out, err } = run("plain", events);
+    expect(out).toEqual([]);
+    expect(err).toEqual([
+      "connected (protocol generation B, via 127.0.0.1:9009)",
+      "a.bin: resuming, 1.0 KiB already here",
+      "a.bin: receiving 2.0 KiB",
+      "a.bin: done (2.0 KiB)",
+      "transfer complete: 1 file(s), 2.0 KiB in 0.5 s",
+    ]);
+  });
+
+  it("one JSON event per line with --json", () => {
+    const { out, err } = run("json", events);
+    expect(err).toEqual([]);
+    expect(out.map((l) => JSON.parse(l))).toEqual(events);
+  });
+});
