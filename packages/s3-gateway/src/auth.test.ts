@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ACCESS_KEY, type Harness, SECRET_KEY, startHarness } from "./testing/harness.js";
+import { ACCESS_KEY, type Harness, SECRET_KEY, signedRequest, startHarness } from "./testing/harness.js";
 
 let h: Harness;
 beforeAll(async () => {
@@ -46,6 +46,24 @@ describe("authentication", () => {
       bad.send(new PutObjectCommand({ Bucket: "vol-a", Key: "nope.txt", Body: "x" })),
     ).rejects.toMatchObject({ name: "SignatureDoesNotMatch", $metadata: { httpStatusCode: 403 } });
     expect(existsSync(join(h.root, "vol-a/nope.txt"))).toBe(false);
+  });
+
+  it("answers Expect: 100-continue with the auth error before the body is sent", async () => {
+    const bad = await signedRequest(h.gateway.endpoint, "PUT", "/vol-a/expect.bin", {
+      headers: { expect: "100-continue", "content-length": String(50 * 1024 * 1024) },
+      body: "",
+      rawLength: true,
+      secret: "definitely-wrong-secret",
+    });
+    expect(bad.status).toBe(403);
+    expect(bad.text).toContain("SignatureDoesNotMatch");
+    expect(bad.continued).toBe(false);
+    expect(existsSync(join(h.root, "vol-a/expect.bin"))).toBe(false);
+    const good = await signedRequest(h.gateway.endpoint, "PUT", "/vol-a/expect.txt", {
+      headers: { expect: "100-continue" },
+      body: "after continue",
+    });
+    expect([good.status, good.continued]).toEqual([200, true]);
   });
 
   it("refuses an unknown access key", async () => {

@@ -124,6 +124,30 @@ export async function startS3Gateway(options: S3GatewayOptions): Promise<S3Gatew
   const server: Server = createServer({ requestTimeout: 0, keepAliveTimeout: 65_000 }, (req, res) => {
     void handle(req, res);
   });
+  // `Expect: 100-continue` (the AWS CLI sends it for big bodies): check the signature before
+  // asking for the body, so a wrong key costs one round trip instead of a whole upload.
+  server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => {
+    try {
+      const s3 = parseS3Request(req, options.domain);
+      authenticate(
+        { method: s3.method, rawPath: s3.rawPath, query: s3.query, header: s3.headerValues },
+        store,
+        {
+          maxSkewMs,
+          now: Date.now,
+        },
+      );
+    } catch (err) {
+      res.setHeader("x-amz-request-id", requestId());
+      res.setHeader("connection", "close");
+      const failure = isS3Error(err) ? err : new S3Error("InternalError");
+      sendError(req, res, failure, req.url ?? "/");
+      log?.info({ method: req.method, op: "Expect100", status: res.statusCode, ms: 0 }, "s3 request");
+      return;
+    }
+    res.writeContinue();
+    void handle(req, res);
+  });
   const { host, port } = parseListen(options.listen ?? "127.0.0.1:9000");
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -64,7 +64,13 @@ export async function signedRequest(
     secret?: string;
     rawLength?: boolean;
   } = {},
-): Promise<{ status: number; text: string; headers: Record<string, string | string[] | undefined> }> {
+): Promise<{
+  status: number;
+  text: string;
+  headers: Record<string, string | string[] | undefined>;
+  /** Whether the server answered `100 Continue` before the final response. */
+  continued: boolean;
+}> {
   const { Hash } = await import("@smithy/hash-node");
   const { SignatureV4 } = await import("@smithy/signature-v4");
   const { request } = await import("node:http");
@@ -113,9 +119,13 @@ export async function signedRequest(
         res.on("data", (c) => {
           text += c;
         });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, text, headers: res.headers }));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, text, headers: res.headers, continued }));
       },
     );
+    let continued = false;
+    req.on("continue", () => {
+      continued = true;
+    });
     req.on("error", reject);
     if (options.rawLength) req.write(body);
     else req.end(body);
