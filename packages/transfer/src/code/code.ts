@@ -1,4 +1,5 @@
 import { createHash, randomBytes, randomInt } from "node:crypto";
+import { ValidationError } from "@podkit/core";
 import { mnemonicodeWords } from "./mnemonicode.js";
 
 /** Peer protocol generations Podkit speaks: A (croc ≤ 9.6.15, runpodctl) and B (croc 9.6.16 – 10.7.0). */
@@ -25,7 +26,12 @@ function sha256hex(data: Buffer | string): string {
 export function assertCodeUsable(code: string): Buffer {
   const bytes = Buffer.from(code, "utf8");
   if (bytes.length < MIN_CODE_BYTES) {
-    throw new RangeError(`code phrase must be at least ${MIN_CODE_BYTES} bytes long (got ${bytes.length})`);
+    throw new ValidationError("code phrase", [
+      {
+        path: "code",
+        message: `must be at least ${MIN_CODE_BYTES} bytes long (got ${bytes.length}); use the code the sender printed`,
+      },
+    ]);
   }
   return bytes;
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { connect, type Socket } from "node:net";
-import { AuthError, ConflictError, UnavailableError } from "@podkit/core";
+import { AuthError, ConflictError, UnavailableError, ValidationError } from "@podkit/core";
 import { deriveKey, open, seal } from "../crypto/aead.js";
 import { FramedSocket } from "../framing/framed-socket.js";
 import { Pake } from "../pake/pake.js";
@@ -36,10 +36,12 @@ export function parseRelayAddress(text: string): RelayAddress {
     const [host, port] = text.split(":");
     const n = Number(port);
     if (!host || !Number.isInteger(n) || n < 1 || n > 65535)
-      throw new RangeError(`bad relay address "${text}" (want HOST:PORT)`);
+      throw new ValidationError("relay address", [
+        { path: "--relay", message: `"${text}" is not HOST:PORT` },
+      ]);
     return { host, port: n };
   }
-  if (text === "") throw new RangeError("empty relay address");
+  if (text === "") throw new ValidationError("relay address", [{ path: "--relay", message: "empty" }]);
   return { host: text, port: 9009 };
 }
 

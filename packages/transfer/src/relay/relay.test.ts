@@ -9,7 +9,7 @@ beforeAll(async () => {
     host: "127.0.0.1",
     ports: [0, 0, 0],
     pass: "sekrit",
-    limits: { handshakeTimeoutMs: 500, pingIntervalMs: 50 },
+    limits: { handshakeTimeoutMs: 2500, pingIntervalMs: 50 },
   });
 });
 afterAll(() => relay.close());
@@ -64,7 +64,7 @@ describe("relay", () => {
         const s = connect(relay.ports[0] as number, "127.0.0.1", () => s.write(payload));
         s.on("close", () => resolve(true));
         s.on("error", () => {});
-        setTimeout(() => resolve(false), 3000);
+        setTimeout(() => resolve(false), 8000);
       });
       expect(closed).toBe(true);
     }
@@ -75,6 +75,6 @@ describe("relay", () => {
     expect(parseRelayAddress("relay.example")).toEqual({ host: "relay.example", port: 9009 });
     expect(parseRelayAddress("[::1]:9009")).toEqual({ host: "::1", port: 9009 });
     expect(parseRelayAddress("::1")).toEqual({ host: "::1", port: 9009 });
-    expect(() => parseRelayAddress("h:0")).toThrow(/bad relay address/);
+    expect(() => parseRelayAddress("h:0")).toThrow(/invalid relay address: --relay: "h:0" is not HOST:PORT/);
   });
 });

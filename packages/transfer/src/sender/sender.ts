@@ -74,6 +74,7 @@ export async function send(options: SendOptions): Promise<SendResult> {
     const plan = roomPlan(code, generation);
     const control = met.rc.conn;
     const dataConns: FramedSocket[] = [];
+    let finished = false;
     try {
       await senderAwaitHandshake(control, met.firstFrame, plan.password, stepTimeout);
       emit({ type: "connected", generation, peer: control.remoteAddress });
@@ -90,6 +91,9 @@ export async function send(options: SendOptions): Promise<SendResult> {
             plan,
             signal: options.signal,
           });
+          // The transfer may already have failed (a wrong code is noticed while these are joining):
+          // close late connections at once so nothing keeps the process alive.
+          if (finished) for (const c of conns) c.close();
           dataConns.push(...conns);
           return conns;
         },
@@ -97,6 +101,7 @@ export async function send(options: SendOptions): Promise<SendResult> {
       });
       return { code, generation, files: offer.files.length, bytes };
     } finally {
+      finished = true;
       control.close();
       for (const c of dataConns) c.close();
     }

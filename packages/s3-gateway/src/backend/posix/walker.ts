@@ -22,10 +22,29 @@ export interface WalkContext {
  * mtime stays the same, so paging through a huge directory does not re-sort it for every
  * page. Only directories untouched for a while are cached (mtime has coarse ticks).
  */
-const CACHE_LIMIT = 32;
 const CACHE_MIN_ENTRIES = 2000;
+/** Bound on the names held by the cache in total (about 150 bytes each), to keep RSS small. */
+const CACHE_MAX_ENTRIES = 300_000;
 const CACHE_QUIET_MS = 2000;
 const sortedCache = new Map<string, { mtimeMs: number; items: Item[]; rawCount: number }>();
+let cachedEntries = 0;
+
+function remember(absDir: string, listing: { mtimeMs: number; items: Item[]; rawCount: number }): void {
+  if (listing.items.length > CACHE_MAX_ENTRIES) return;
+  const previous = sortedCache.get(absDir);
+  if (previous) {
+    cachedEntries -= previous.items.length;
+    sortedCache.delete(absDir);
+  }
+  // Evict oldest-first until the new listing fits.
+  for (const [dir, entry] of sortedCache) {
+    if (cachedEntries + listing.items.length <= CACHE_MAX_ENTRIES) break;
+    sortedCache.delete(dir);
+    cachedEntries -= entry.items.length;
+  }
+  sortedCache.set(absDir, listing);
+  cachedEntries += listing.items.length;
+}
 
 async function sortedEntries(
   absDir: string,
@@ -69,10 +88,7 @@ async function sortedEntries(
   }
   items.sort((a, b) => Buffer.compare(a.bytes, b.bytes));
   const result = { mtimeMs, items, rawCount: entries.length };
-  if (items.length >= CACHE_MIN_ENTRIES && Date.now() - mtimeMs > CACHE_QUIET_MS) {
-    if (sortedCache.size >= CACHE_LIMIT) sortedCache.delete(sortedCache.keys().next().value as string);
-    sortedCache.set(absDir, result);
-  }
+  if (items.length >= CACHE_MIN_ENTRIES && Date.now() - mtimeMs > CACHE_QUIET_MS) remember(absDir, result);
   return result;
 }
 
