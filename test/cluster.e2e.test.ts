@@ -50,6 +50,20 @@ describe("podkit cluster on 3 namespace nodes (eth0 management, ens1 cluster net
     expect(
       plan.nodes.map((n: { interface: string; address: string }) => `${n.interface} ${n.address}`),
     ).toEqual(["ens1 10.65.0.2", "ens1 10.65.0.3", "ens1 10.65.0.4"]);
+    expect(plan.changes[1]).toEqual({
+      node: "node-1",
+      files: [
+        "/etc/environment",
+        "/etc/hosts",
+        "/etc/podkit/cluster.env",
+        "/etc/podkit/cluster/nodes",
+        "/etc/podkit/cluster/hostfile",
+      ],
+      disabledLines: [`/etc/hosts: ${c.nodes[1]!.mgmtIp} node-1`],
+    });
+    const human = podkit(["cluster", "plan", "-f", file]).stdout;
+    expect(human).toContain(`  up would comment out /etc/hosts: ${c.nodes[2]!.mgmtIp} node-2\n`);
+    expect(human).toContain("  NODE_RANK=2\n");
   });
 
   it("up injects the env everywhere, fixes /etc/hosts, and every check passes", () => {

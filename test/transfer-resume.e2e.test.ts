@@ -40,13 +40,13 @@ afterAll(async () => {
   await relay.stop();
 });
 
-const flags = (): string[] => ["--relay", relay.address, "--relay-pass", PASS, "--json"];
+const flags = (address = relay.address): string[] => ["--relay", address, "--relay-pass", PASS, "--json"];
 
-function start(code: string, out: string): { sender: Running; receiver: Promise<Running> } {
-  const sender = podkit(["send", src, "--code", code, ...flags()]);
+function start(code: string, out: string, address?: string): { sender: Running; receiver: Promise<Running> } {
+  const sender = podkit(["send", src, "--code", code, ...flags(address)]);
   const receiver = sender
     .waitForLine((l) => l.includes('"type":"code"'))
-    .then(() => podkit(["receive", code, "--yes", "--out", out, ...flags()]));
+    .then(() => podkit(["receive", code, "--yes", "--out", out, ...flags(address)]));
   return { sender, receiver };
 }
 
@@ -60,8 +60,12 @@ async function killMidway(receiver: Running, victim: Running): Promise<void> {
   victim.child.kill("SIGKILL");
 }
 
-async function finishAgain(code: string, out: string): Promise<Array<Record<string, unknown>>> {
-  const again = start(code, out);
+async function finishAgain(
+  code: string,
+  out: string,
+  address?: string,
+): Promise<Array<Record<string, unknown>>> {
+  const again = start(code, out, address);
   const receiver = await again.receiver;
   const [s, r] = await Promise.all([again.sender.done, receiver.done]);
   expect(r.stderr).toBe("");
@@ -106,5 +110,22 @@ describe("resume", () => {
     const ev = await finishAgain(code, out);
     const starts = ev.filter((e) => e.type === "file-start").map((e) => e.resumedBytes);
     expect(starts).toEqual([SIZE / 2, 0]);
+  });
+
+  it("a relay that dies mid-transfer gives a clean error on both sides; another relay resumes it", async () => {
+    const out = mkdtempSync(join(tmpdir(), "podkit-relay-dies-out-"));
+    const dying = await startCliRelay(PASS);
+    const code = `44${process.pid % 90}-relaydies-${randomBytes(3).toString("hex")}`;
+    const first = start(code, out, dying.address);
+    const receiver = await first.receiver;
+    await killMidway(receiver, dying.process);
+    const [s, r] = await Promise.all([first.sender.done, receiver.done]);
+    expect(s.code).not.toBe(0);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/disconnected.*same code to resume/);
+    expect(existsSync(join(out, "model.bin"))).toBe(false);
+    const ev = await finishAgain(code, out);
+    const resumed = (ev.find((e) => e.type === "file-start") as { resumedBytes: number }).resumedBytes;
+    expect(resumed).toBeGreaterThan(0);
   });
 });

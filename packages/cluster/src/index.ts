@@ -9,7 +9,7 @@ export {
   renderEnvironmentFile,
   renderHostsFile,
 } from "./files.js";
-export { clusterCheck, clusterUp, type UpReport } from "./inject.js";
+export { clusterCheck, clusterUp, type NodeChange, previewChanges, type UpReport } from "./inject.js";
 export { selectClusterInterfaces } from "./interfaces.js";
 export { parseKnownHosts, sshFingerprint, verifyHostKey } from "./known-hosts.js";
 export {

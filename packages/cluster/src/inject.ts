@@ -2,7 +2,13 @@ import type { CheckResult } from "./checks.js";
 import { infraChecks, injectedChecks, mungeChecks } from "./checks.js";
 import type { NodeFacts } from "./facts.js";
 import { onEachNode } from "./fanout.js";
-import { removeManagedBlock, renderClusterEnvFile, renderEnvironmentFile, renderHostsFile } from "./files.js";
+import {
+  DISABLED_PREFIX,
+  removeManagedBlock,
+  renderClusterEnvFile,
+  renderEnvironmentFile,
+  renderHostsFile,
+} from "./files.js";
 import { type ClusterPlan, NODE_PATHS, type PlannedNode } from "./planner.js";
 import type { ClusterContext } from "./session.js";
 import { shellQuote } from "./shell.js";
@@ -66,6 +72,24 @@ export function writeScript(desired: DesiredFiles, paths: readonly string[], cre
 export interface NodeChange {
   node: string;
   files: string[];
+  /** Lines outside podkit's blocks that `up` comments out (they contradict the cluster's names or env). */
+  disabledLines?: string[];
+}
+
+/** What `up` would change on every node, without changing anything (for `plan`). */
+export function previewChanges(ctx: ClusterContext, plan: ClusterPlan): NodeChange[] {
+  return plan.nodes.map((node) => {
+    const facts = ctx.timed[node.index]!.facts;
+    const desired = desiredFiles(plan, node, facts);
+    const disabledLines = ["/etc/hosts", "/etc/environment"].flatMap((path) => {
+      const before = new Set((facts.files[path] ?? "").split("\n"));
+      return (desired.get(path) ?? "")
+        .split("\n")
+        .filter((l) => l.startsWith(DISABLED_PREFIX) && !before.has(l))
+        .map((l) => `${path}: ${l.slice(DISABLED_PREFIX.length)}`);
+    });
+    return { node: node.alias, files: changedFiles(facts.files, desired), disabledLines };
+  });
 }
 
 export interface UpReport {

@@ -11,8 +11,10 @@ import {
   commandLine,
   loadClusterSpec,
   NODE_PATHS,
+  type NodeChange,
   openCluster,
   parseEnvLines,
+  previewChanges,
   runOnAll,
   torchrunLine,
 } from "@podkit/cluster";
@@ -62,7 +64,7 @@ function printChecks(output: Output, checks: readonly CheckResult[]): void {
   );
 }
 
-function printPlan(output: Output, plan: ClusterPlan): void {
+function printPlan(output: Output, plan: ClusterPlan, changes: readonly NodeChange[]): void {
   output.out(
     `cluster ${plan.name}: ${plan.numNodes} node(s) × ${plan.numTrainers} GPU(s), primary ${plan.primaryAddress}:${plan.primaryPort}, env hash ${plan.envHash}`,
   );
@@ -71,6 +73,11 @@ function printPlan(output: Output, plan: ClusterPlan): void {
       `\n${n.alias}  ssh ${n.sshUser}@${n.sshHost}:${n.sshPort}  hostname ${n.hostname}  ${n.interface} ${n.address}`,
     );
     for (const [k, v] of n.env) output.out(`  ${k}=${v}`);
+    const change = changes.find((c) => c.node === n.alias);
+    output.out(
+      `  up would write: ${change?.files.length ? change.files.join(", ") : "nothing (already set)"}`,
+    );
+    for (const line of change?.disabledLines ?? []) output.out(`  up would comment out ${line}`);
   }
   output.out(`\n/etc/hosts (every node):\n${plan.hostsLines.map((l) => `  ${l}`).join("\n")}`);
   output.out(`\n${NODE_PATHS.hostfile}:\n${plan.hostfile.trimEnd().replace(/^/gm, "  ")}`);
@@ -99,8 +106,9 @@ export function registerClusterCommands(program: Command, output: Output): void 
     .action(async (opts: CommonOpts) => {
       await withCluster(opts, async (ctx) => {
         const plan = requirePlan(ctx, output, opts.json);
-        if (opts.json) printJson(output, plan);
-        else printPlan(output, plan);
+        const changes = previewChanges(ctx, plan);
+        if (opts.json) printJson(output, { ...plan, changes });
+        else printPlan(output, plan, changes);
       });
     });
 

@@ -53,6 +53,9 @@ describe("podkit send / receive / relay flags (the issue's contract)", { timeout
     const missing = podkit("send", "/no/such/file", "--relay", "127.0.0.1:1");
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/no such file or folder/);
+    const unreachable = podkit("send", MAIN, "--relay", "127.0.0.1:1", "--code", "1234-no-relay-here");
+    expect(unreachable.status).toBe(7);
+    expect(unreachable.stderr).toMatch(/could not reach relay 127\.0\.0\.1:1/);
     const ports = podkit("relay", "--ports", "9009");
     expect(ports.status).toBe(2);
     expect(ports.stderr).toMatch(/at least two ports/);
