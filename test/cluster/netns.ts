@@ -145,6 +145,9 @@ export async function startNetnsCluster(opts: NetnsOptions): Promise<NetnsCluste
   const dir = join(STATE_ROOT, prefix);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   writeFileSync(join(dir, "owner.pid"), String(process.pid));
+  // Teardown is synchronous, so it also runs when the test process exits without calling down().
+  const onExit = () => teardown(prefix);
+  process.once("exit", onExit);
   const pids: number[] = [];
   const x = pickMgmtOctet();
   const gpus = opts.fakeGpus ?? 0;
@@ -343,10 +346,14 @@ export async function startNetnsCluster(opts: NetnsOptions): Promise<NetnsCluste
       nodes,
       exec,
       txBytes: (i, iface) => Number(exec(i, `cat /sys/class/net/${iface}/statistics/tx_bytes`).stdout.trim()),
-      down: () => teardown(prefix),
+      down: () => {
+        process.off("exit", onExit);
+        teardown(prefix);
+      },
     };
   } catch (err) {
     writeFileSync(join(dir, "pids"), pids.join(" "));
+    process.off("exit", onExit);
     teardown(prefix);
     throw err;
   }
