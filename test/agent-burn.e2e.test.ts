@@ -12,7 +12,15 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { AgentMessage } from "@podkit/core";
 import { describe, expect, it } from "vitest";
-import { FAKE_SMI, FakeKernelLog, H100_CAPTURE, podkit, TESTDATA, tempDir } from "./agent/helpers.js";
+import {
+  FAKE_SMI,
+  FakeKernelLog,
+  H100_CAPTURE,
+  podkit,
+  startAgentProcess,
+  TESTDATA,
+  tempDir,
+} from "./agent/helpers.js";
 
 const FAKE_GPU_BURN = fileURLToPath(new URL("./agent/fake-gpu-burn", import.meta.url));
 
@@ -195,16 +203,9 @@ describe("podkit agent reset-gpu / reboot obey the maintenance rules", () => {
     const recorder = join(dir, "record-args");
     writeFileSync(recorder, `#!/bin/sh\necho "$*" >> ${join(dir, "calls")}\n`);
     chmodSync(recorder, 0o755);
-    const refused = podkit([
-      "agent",
-      "reset-gpu",
-      "--gpu",
-      "0",
-      "--state-dir",
-      stateDir,
-      "--nvidia-smi",
-      recorder,
-    ]);
+    const resetGpu0 = () =>
+      podkit(["agent", "reset-gpu", "--gpu", "0", "--state-dir", stateDir, "--nvidia-smi", recorder]);
+    const refused = resetGpu0();
     expect(refused.code).toBe(6);
     expect(refused.stderr).toMatch(
       /refusing gpu-reset: the machine is rented .* no maintenance window is scheduled/,
@@ -215,16 +216,7 @@ describe("podkit agent reset-gpu / reboot obey the maintenance rules", () => {
     const start = new Date(Date.now() - 60_000).toISOString();
     const end = new Date(Date.now() + 3_600_000).toISOString();
     hostState([{ id: "mw-now", hostId: "h1", start, end, immediate: false, status: "active" }]);
-    const ok = podkit([
-      "agent",
-      "reset-gpu",
-      "--gpu",
-      "0",
-      "--state-dir",
-      stateDir,
-      "--nvidia-smi",
-      recorder,
-    ]);
+    const ok = resetGpu0();
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toContain(`ran: ${recorder} --gpu-reset -i 0 (inside maintenance window mw-now`);
     expect(readFileSync(join(dir, "calls"), "utf8")).toBe("--gpu-reset -i 0\n");
@@ -238,6 +230,32 @@ describe("podkit agent reset-gpu / reboot obey the maintenance rules", () => {
     expect(notices).toEqual([
       expect.stringMatching(/^gpu-reset of GPU 0 started: inside maintenance window mw-now/),
     ]);
+  });
+});
+
+describe("podkit agent run --config", () => {
+  it("reads the [agent] table of the config file, and says what is wrong with a bad one", async () => {
+    const dir = tempDir("config");
+    const config = join(dir, "agent.toml");
+    writeFileSync(
+      config,
+      `[agent]\nsimulate = "h100-8x"\nmetricsListen = "127.0.0.1:0"\nstateDir = "${join(dir, "state")}"\nkmsgPath = "/dev/null"\n`,
+    );
+    const agent = await startAgentProcess(["--config", config]);
+    const status = JSON.parse(
+      podkit(["agent", "status", "--state-dir", join(dir, "state"), "--json"]).stdout,
+    );
+    expect(status.gpuSource.simulated).toBe(true);
+    expect(status.gpus).toHaveLength(8);
+    expect(podkit(["agent", "status", "--state-dir", join(dir, "state")]).stdout).toMatch(
+      /^WARNING: SIMULATED: replay of a recorded/m,
+    );
+    expect(await agent.stop()).toBe(0);
+
+    writeFileSync(config, '[agent]\ngpuIntervalSeconds = "often"\n');
+    const bad = podkit(["agent", "run", "--config", config]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/invalid agent configuration .*gpuIntervalSeconds/);
   });
 });
 

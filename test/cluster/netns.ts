@@ -21,6 +21,8 @@ import { createConnection } from "node:net";
 import { join } from "node:path";
 
 const INIT_SCRIPT = new URL("./node-init.sh", import.meta.url).pathname;
+/** The checkout, made visible inside every node even where it lies under a node-private /tmp or /root. */
+const REPO_ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const STATE_ROOT = "/run/podkit-netns";
 
 export interface NetnsNode {
@@ -145,6 +147,9 @@ export async function startNetnsCluster(opts: NetnsOptions): Promise<NetnsCluste
   const dir = join(STATE_ROOT, prefix);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   writeFileSync(join(dir, "owner.pid"), String(process.pid));
+  // Teardown is synchronous, so it also runs when the test process exits without calling down().
+  const onExit = () => teardown(prefix);
+  process.once("exit", onExit);
   const pids: number[] = [];
   const x = pickMgmtOctet();
   const gpus = opts.fakeGpus ?? 0;
@@ -240,6 +245,7 @@ export async function startNetnsCluster(opts: NetnsOptions): Promise<NetnsCluste
           String(i),
           nodeDir,
           String(gpus),
+          REPO_ROOT,
         ],
         { detached: true, stdio: ["ignore", logFd, logFd] },
       );
@@ -343,10 +349,14 @@ export async function startNetnsCluster(opts: NetnsOptions): Promise<NetnsCluste
       nodes,
       exec,
       txBytes: (i, iface) => Number(exec(i, `cat /sys/class/net/${iface}/statistics/tx_bytes`).stdout.trim()),
-      down: () => teardown(prefix),
+      down: () => {
+        process.off("exit", onExit);
+        teardown(prefix);
+      },
     };
   } catch (err) {
     writeFileSync(join(dir, "pids"), pids.join(" "));
+    process.off("exit", onExit);
     teardown(prefix);
     throw err;
   }

@@ -34,8 +34,15 @@ export async function resolveHostToken(options: {
     writeFileAtomic(file, JSON.stringify(creds), 0o600);
     return creds;
   }
+  // An enrolment token is single-use: once traded, the stored host token is the identity. Without a
+  // token, the stored one also serves a control plane that moved to another address.
   if (stored && stored.controlPlane === options.controlPlane && (!token || token.startsWith("pke_")))
     return stored;
+  if (stored && !token) {
+    const moved = { ...stored, controlPlane: options.controlPlane };
+    writeFileAtomic(file, JSON.stringify(moved), 0o600);
+    return moved;
+  }
   if (!token) {
     throw new AuthError(
       `no host credentials in ${file} for ${options.controlPlane}: enrol with \`podkit agent run --control-plane ${options.controlPlane} --token pke_…\` (from \`podkit hosts enroll\`)`,

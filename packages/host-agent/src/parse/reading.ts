@@ -110,14 +110,16 @@ export function readingFromQueryText(result: CommandResult): GpuReadingWithMeta 
     if (s) gpus.push(s);
   });
   if (!failure && parsed.gpus.length === 0) parsed.problems.push("no GPU block in nvidia-smi -q output");
-  return {
-    gpus,
-    failure,
-    problems: parsed.problems,
-    at: now(),
-    driverVersion: parsed.driverVersion,
-    cudaVersion: parsed.cudaVersion,
-  };
+  return withMeta(gpus, failure, parsed);
+}
+
+function withMeta(
+  gpus: GpuSample[],
+  failure: NvidiaSmiFailure | null,
+  parsed: { problems: string[]; driverVersion: string | null; cudaVersion: string | null },
+): GpuReadingWithMeta {
+  const { problems, driverVersion, cudaVersion } = parsed;
+  return { gpus, failure, problems, at: now(), driverVersion, cudaVersion };
 }
 
 /** `nvidia-smi -q -x` → a reading. */
@@ -134,12 +136,5 @@ export function readingFromQueryXml(result: CommandResult): GpuReadingWithMeta {
   if (parsed.attachedGpus !== null && parsed.gpus.length < parsed.attachedGpus) {
     parsed.problems.push(`output lists ${parsed.gpus.length} of ${parsed.attachedGpus} attached GPUs`);
   }
-  return {
-    gpus,
-    failure,
-    problems: parsed.problems,
-    at: now(),
-    driverVersion: parsed.driverVersion,
-    cudaVersion: parsed.cudaVersion,
-  };
+  return withMeta(gpus, failure, parsed);
 }

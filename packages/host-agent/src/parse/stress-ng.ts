@@ -1,4 +1,4 @@
-import { parse as parseYaml } from "yaml";
+import { createRequire } from "node:module";
 
 /**
  * stress-ng text output with `--metrics-brief` (0.15 line format `stress-ng: <level>: [pid] text`).
@@ -73,6 +73,8 @@ export function parseStressNg(
 
 /** Metrics from the `--yaml FILE` report (0.09 and 0.15 layouts; older files lack some keys). */
 export function parseStressNgYaml(text: string): StressNgMetric[] {
+  // Loaded on first use: only burn tests need it, and the daemon's memory is budgeted.
+  const { parse: parseYaml } = createRequire(import.meta.url)("yaml") as typeof import("yaml");
   const doc = parseYaml(text) as { metrics?: Array<Record<string, unknown>> } | null;
   return (doc?.metrics ?? []).map((m) => ({
     stressor: String(m.stressor),

@@ -17,14 +17,20 @@ const hb = (id: string): AgentMessage => ({
 const dir = () => join(mkdtempSync(join(tmpdir(), "podkit-outbox-")), "outbox");
 
 describe("Outbox", () => {
-  it("keeps order, survives a new process (reopen), and removes only acknowledged ids", () => {
+  it("keeps order, survives a new process (reopen), and removes only acknowledged ids", async () => {
     const d = dir();
     const a = new Outbox(d);
     for (const id of ["msg-00000001", "msg-00000002", "msg-00000003"]) a.enqueue(hb(id));
     const b = new Outbox(d); // what a restarted agent sees
     expect(b.peek().messages.map((m) => m.id)).toEqual(["msg-00000001", "msg-00000002", "msg-00000003"]);
     expect(b.ack(["msg-00000002", "unknown-id-123"])).toBe(1);
+    // Gone from the queue at once; its file a moment later (a rescan meanwhile does not bring it back).
+    expect(b.peek().messages.map((m) => m.id)).toEqual(["msg-00000001", "msg-00000003"]);
+    b.rescan();
+    expect(b.has("msg-00000002")).toBe(false);
+    await b.flush();
     expect(new Outbox(d).peek().messages.map((m) => m.id)).toEqual(["msg-00000001", "msg-00000003"]);
+    expect(b.unlinkErrors).toEqual([]);
   });
 
   it("is idempotent: the same id waits once", () => {

@@ -6,9 +6,9 @@ import {
   readdirSync,
   readFileSync,
   renameSync,
-  unlinkSync,
   writeSync,
 } from "node:fs";
+import { unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { AgentMessage } from "@podkit/core";
 import { fsyncDir } from "../state-files.js";
@@ -26,8 +26,16 @@ export class Outbox {
   private counter = 0;
   /** id → file name, for the messages this process knows about. */
   private index = new Map<string, string>();
-  /** File names in send order; may hold names already acked (skipped, compacted lazily). */
-  private order: string[] = [];
+  private readonly unlinking = new Set<string>();
+  private readonly unlinkStarted = new Set<string>();
+  private unlinkRunning = 0;
+  private readonly unlinkWaiters: Array<() => void> = [];
+  /** Files that could not be deleted (they will be sent again and acknowledged as duplicates). */
+  readonly unlinkErrors: string[] = [];
+  /** Files in send order; may hold entries already acked (skipped, compacted lazily). */
+  private order: Array<{ name: string; id: string }> = [];
+  /** Entries before this one are all acked: acks come mostly in order, so peeks start here. */
+  private head = 0;
   private orderDirty = false;
 
   constructor(dir: string) {
@@ -42,16 +50,25 @@ export class Outbox {
     const index = new Map<string, string>();
     for (const name of readdirSync(this.dir)) {
       const m = /^\d+-\d+-(.+)\.json$/.exec(name);
-      if (m) index.set(m[1]!, name);
+      if (m && !this.unlinking.has(name)) index.set(m[1]!, name);
     }
     this.index = index;
     this.orderDirty = true;
   }
 
-  private sortedNames(): string[] {
-    if (this.orderDirty || this.order.length > 2 * this.index.size + 64) {
-      this.order = [...this.index.values()].sort();
+  private sorted(): Array<{ name: string; id: string }> {
+    if (this.orderDirty || this.order.length - this.head > 2 * this.index.size + 64) {
+      this.order = [...this.index.entries()]
+        .map(([id, name]) => ({ name, id }))
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      this.head = 0;
       this.orderDirty = false;
+    }
+    while (
+      this.head < this.order.length &&
+      this.index.get(this.order[this.head]!.id) !== this.order[this.head]!.name
+    ) {
+      this.head++;
     }
     return this.order;
   }
@@ -97,9 +114,10 @@ export class Outbox {
   ): { messages: AgentMessage[]; unreadable: string[] } {
     const messages: AgentMessage[] = [];
     const unreadable: string[] = [];
-    for (const name of this.sortedNames()) {
+    const order = this.sorted();
+    for (let i = this.head; i < order.length; i++) {
       if (messages.length >= limit) break;
-      const id = /^\d+-\d+-(.+)\.json$/.exec(name)![1]!;
+      const { name, id } = order[i]!;
       if (this.index.get(id) !== name || skip.has(id)) continue;
       try {
         messages.push(JSON.parse(readFileSync(join(this.dir, name), "utf8")) as AgentMessage);
@@ -121,15 +139,43 @@ export class Outbox {
     for (const id of ids) {
       const name = this.index.get(id);
       if (!name) continue;
-      try {
-        unlinkSync(join(this.dir, name));
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-      }
       this.index.delete(id);
+      this.unlinking.add(name);
       removed++;
     }
+    if (removed > 0) this.pumpUnlinks();
     return removed;
+  }
+
+  /**
+   * Deleting files is slow on a busy disk (journal contention), and nothing depends on it being
+   * done at once: an acknowledged message is out of the index immediately and its file goes
+   * in the background, several at a time, without blocking sends.
+   */
+  private pumpUnlinks(): void {
+    for (const name of this.unlinking) {
+      if (this.unlinkRunning >= 8) return;
+      if (this.unlinkStarted.has(name)) continue;
+      this.unlinkStarted.add(name);
+      this.unlinkRunning++;
+      unlink(join(this.dir, name))
+        .catch((err: NodeJS.ErrnoException) => {
+          if (err.code !== "ENOENT") this.unlinkErrors.push(`${name}: ${err.message}`);
+        })
+        .finally(() => {
+          this.unlinkRunning--;
+          this.unlinking.delete(name);
+          this.unlinkStarted.delete(name);
+          if (this.unlinking.size === 0) for (const w of this.unlinkWaiters.splice(0)) w();
+          else this.pumpUnlinks();
+        });
+    }
+  }
+
+  /** Resolves once every acknowledged message's file is gone (shutdown, tests). */
+  flush(): Promise<void> {
+    if (this.unlinking.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.unlinkWaiters.push(resolve));
   }
 
   /** Move a message the control plane refused (nack) aside, so it is kept for inspection but not resent forever. */
