@@ -84,7 +84,9 @@ describe("query-gpu CSV: every recorded capture", () => {
   ] as const) {
     it(`matches nvidia_gpu_exporter's reading of ${capture} (reference/${reference})`, () => {
       const f = `query-gpu-csv/${capture}__load.csv`;
-      const requested = read(f.replace(".csv", ".cmd")).match(/--query-gpu=(\S+)/)![1]!.split(",");
+      const requested = read(f.replace(".csv", ".cmd"))
+        .match(/--query-gpu=(\S+)/)![1]!
+        .split(",");
       const g = readingFromCsv(ok(read(f)), requested).gpus[0]!;
       const ref = read(`reference/${reference}`);
       const value = (metric: string) => {
