@@ -262,6 +262,22 @@ describe.each(["sqlite", "postgres"] as const)("control plane on %s", (backend) 
     expect(listed.map((w) => w.id)).toContain(window.id);
     await agents["gpu-a"]!.agent.waitForState((s) => s.maintenanceWindows.some((w) => w.id === window.id));
     expect((await hostOf(cp, "gpu-a")).listing).toBe("listed");
+    // Moving a window follows the same rules: too close is refused, a week out is fine.
+    const patch = (body: unknown) =>
+      fetch(`${cp.url}/api/v1/maintenance/${window.id}`, {
+        method: "PATCH",
+        headers: { authorization: `Bearer ${cp.adminToken}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    const tooClose = await patch({ start: new Date(now + 3 * DAY).toISOString() });
+    expect(tooClose.status).toBe(422);
+    expect(((await tooClose.json()) as { error: { details: { rule: string } } }).error.details.rule).toBe(
+      "MAINTENANCE_NOTICE_TOO_SHORT",
+    );
+    const later = new Date(now + 8 * DAY).toISOString();
+    const moved = (await (await patch({ start: later, duration: "6h" })).json()) as MaintenanceWindow;
+    expect(moved).toMatchObject({ id: window.id, start: later, status: "scheduled", reason: "PSU swap" });
+    expect(Date.parse(moved.end) - Date.parse(moved.start)).toBe(6 * HOUR);
 
     expect((await podkit(cp, "hosts", "rent", "gpu-b", "--renter", "alice")).code).toBe(0);
     await agents["gpu-b"]!.agent.waitForState((s) => s.rented);

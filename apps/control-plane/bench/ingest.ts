@@ -2,7 +2,7 @@
  * Ingest benchmark: simulated agents on loopback, each sending an 8-GPU telemetry report every 5 s,
  * against a `podkit control-plane serve` child process. For each fleet size it reports the ack
  * latency (send → ack, i.e. stored) p50/p99, and the largest fleet held with p99 < 50 ms.
- * Baseline, run in the same script: a bare WebSocket server that acks without storing, so the
+ * Baseline, run in the same script: a bare WebSocket server process that acks without storing, so the
  * ratios show what the store costs on top of JSON over loopback.
  *
  *   pnpm --filter @podkit/control-plane bench                          # short run (< 3 min)
@@ -16,10 +16,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PROTOCOL_VERSION } from "@podkit/core";
-import { WebSocketServer } from "ws";
 import { type EphemeralPostgres, SimulatedAgent, startEphemeralPostgres } from "../src/index.js";
 
 const PODKIT = fileURLToPath(new URL("../../cli/dist/main.js", import.meta.url));
+const ACK_SERVER = fileURLToPath(new URL("./ack-server.mjs", import.meta.url));
 const LEVELS = (process.env.PODKIT_BENCH_AGENTS ?? "250,1000,2500").split(",").map(Number);
 const SECONDS = Number(process.env.PODKIT_BENCH_SECONDS ?? 12);
 const BACKENDS = (process.env.PODKIT_BENCH_BACKENDS ?? "baseline,sqlite,postgres").split(",");
@@ -88,47 +88,31 @@ interface Server {
 }
 
 async function startServer(backend: string): Promise<Server> {
-  if (backend === "baseline") {
-    const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
-    await new Promise((r) => wss.once("listening", r));
-    wss.on("connection", (ws) =>
-      ws.on("message", (data) => {
-        const msg = JSON.parse(data.toString()) as { id: string };
-        ws.send(
-          JSON.stringify({
-            v: 1,
-            id: randomUUID(),
-            type: "ack",
-            sentAt: new Date().toISOString(),
-            payload: { ids: [msg.id] },
-          }),
-        );
-      }),
-    );
-    const { port } = wss.address() as { port: number };
-    return { url: `http://127.0.0.1:${port}`, stop: () => new Promise((r) => wss.close(() => r())) };
-  }
   const dir = mkdtempSync(join(tmpdir(), "podkit-bench-"));
   let pg: EphemeralPostgres | null = null;
   if (backend === "postgres") pg = await startEphemeralPostgres({ fsync: true });
   const db = pg ? pg.url : join(dir, "bench.sqlite");
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [
-      PODKIT,
-      "control-plane",
-      "serve",
-      "--listen",
-      "127.0.0.1:0",
-      "--db",
-      db,
-      "--data-dir",
-      dir,
-      "--admin-token",
-      ADMIN,
-    ],
-    { env: { ...process.env, PODKIT_LOG_LEVEL: "warn" }, stdio: ["ignore", "pipe", "inherit"] },
-  );
+  // The baseline server runs in its own process too, so both sides are measured alike.
+  const args =
+    backend === "baseline"
+      ? [ACK_SERVER]
+      : [
+          PODKIT,
+          "control-plane",
+          "serve",
+          "--listen",
+          "127.0.0.1:0",
+          "--db",
+          db,
+          "--data-dir",
+          dir,
+          "--admin-token",
+          ADMIN,
+        ];
+  const child: ChildProcess = spawn(process.execPath, args, {
+    env: { ...process.env, PODKIT_LOG_LEVEL: "warn" },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const url = await new Promise<string>((resolve, reject) => {
     let out = "";
     child.stdout!.on("data", (d) => {

@@ -177,17 +177,25 @@ export class AgentGateway {
       hostIds === "connected" ? [...this.sockets.keys()] : hostIds.filter((id) => this.sockets.has(id));
     if (ids.length === 0) return;
     try {
-      const states = await hostStates(this.fleet, ids);
-      for (const [id, state] of states) {
-        const frame = JSON.stringify(state);
-        for (const ws of this.sockets.get(id) ?? []) {
-          if (!force && this.lastState.get(ws) === frame) continue;
-          this.lastState.set(ws, frame);
-          this.send(ws, envelope("host-state", state));
-        }
+      // Slices keep each query and each burst of frames short on a large fleet.
+      for (let k = 0; k < ids.length; k += 500) {
+        await this.pushSlice(ids.slice(k, k + 500), force);
+        await new Promise((resolve) => setImmediate(resolve));
       }
     } catch (err) {
       this.log.error({ err: (err as Error).message }, "could not send host state");
+    }
+  }
+
+  private async pushSlice(ids: string[], force: boolean): Promise<void> {
+    const states = await hostStates(this.fleet, ids);
+    for (const [id, state] of states) {
+      const frame = JSON.stringify(state);
+      for (const ws of this.sockets.get(id) ?? []) {
+        if (!force && this.lastState.get(ws) === frame) continue;
+        this.lastState.set(ws, frame);
+        this.send(ws, envelope("host-state", state));
+      }
     }
   }
 

@@ -4,7 +4,10 @@ import type { HostFacts } from "./evaluate.js";
 import type { StoredWindow } from "./rules/maintenance.js";
 import type { Database, HostsTable, MaintenanceWindowsTable } from "./store/schema.js";
 
-type FactColumns = Pick<HostsTable, "id" | "first_seen_at" | "last_seen_at" | "health_state" | "flags">;
+type FactColumns = Pick<
+  HostsTable,
+  "id" | "first_seen_at" | "last_seen_at" | "health_state" | "flags" | "listing_reasons"
+>;
 
 import { parseJson } from "./views.js";
 
@@ -65,6 +68,17 @@ export async function loadFacts(
       health: c.health_state as HealthState | null,
       listingReasons: parseJson<string[]>(c.listing_reasons, []),
     });
+  }
+  // No change within the look-back: the host's current state has held all along.
+  for (const h of hosts) {
+    const f = facts.get(h.id)!;
+    if (f.changes.length === 0) {
+      f.changes.push({
+        at: since,
+        health: f.health,
+        listingReasons: parseJson<string[]>(h.listing_reasons, []),
+      });
+    }
   }
   return facts;
 }

@@ -15,6 +15,9 @@ import { type FleetEvent, type HostView, parseJson, toHostView } from "./views.j
 
 export type FleetSettings = EvaluationSettings;
 
+const DAY_MS = 86_400_000;
+const SWEEP_SLICE = 250;
+
 /** The columns the rules read; the sweep loads only these (not machine or telemetry JSON). */
 const JUDGE_COLUMNS = [
   "id",
@@ -227,9 +230,14 @@ export class Fleet {
    */
   async sweep(): Promise<string[]> {
     const now = this.clock();
-    const rows = await this.db.selectFrom("hosts").select(JUDGE_COLUMNS).execute();
+    const rows = await this.db.selectFrom("hosts").select(JUDGE_COLUMNS).orderBy("id").execute();
     const facts = await loadFacts(this.db, rows, now, false);
-    const changes = this.judge(rows, facts, now);
+    // Judge in slices, yielding between them, so a large fleet's sweep never holds up agents' acks.
+    const changes: HostChange[] = [];
+    for (let k = 0; k < rows.length; k += SWEEP_SLICE) {
+      changes.push(...this.judge(rows.slice(k, k + SWEEP_SLICE), facts, now));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     if (changes.length > 0)
       await this.db.transaction().execute((trx) => this.applyChanges(trx, changes, now));
     return changes.filter((c) => c.listingChanged).map((c) => c.row.id);
@@ -295,6 +303,39 @@ export class Fleet {
     }
   }
 
+  /**
+   * Drop what no rule or page reads any more: message ids of events and registers after 30 days
+   * (an agent's outbox older than that is replayed as new), other message ids after an hour, chart
+   * samples after 7 days, offline periods and state changes after 90 days (reliability and its
+   * history read 60).
+   */
+  async prune(): Promise<void> {
+    const now = this.clock();
+    await this.db
+      .deleteFrom("messages")
+      .where("received_at", "<", now - 30 * DAY_MS)
+      .execute();
+    // Telemetry, health and heartbeats are idempotent by content (newest wins, samples keyed by
+    // time), so a late duplicate of them is harmless: their ids need not outlive an outage.
+    await this.db
+      .deleteFrom("messages")
+      .where("received_at", "<", now - 3_600_000)
+      .where("type", "not in", ["event", "register"])
+      .execute();
+    await this.db
+      .deleteFrom("gpu_samples")
+      .where("at", "<", now - 7 * DAY_MS)
+      .execute();
+    await this.db
+      .deleteFrom("offline_periods")
+      .where("end_at", "<", now - 90 * DAY_MS)
+      .execute();
+    await this.db
+      .deleteFrom("state_changes")
+      .where("at", "<", now - 90 * DAY_MS)
+      .execute();
+  }
+
   async evaluate(idOrHostname: string): Promise<{
     row: HostsTable;
     evaluation: HostEvaluation;
@@ -354,6 +395,18 @@ export class Fleet {
     return this.listHosts(
       (row) => row.listing_state === "listed" || (row.listing_state === "removed" && had.has(row.id)),
     );
+  }
+
+  /** Stored chart samples of one host since `since`, oldest first. */
+  async gpuSamples(hostId: string, since: number, limit = 20_000) {
+    return this.db
+      .selectFrom("gpu_samples")
+      .selectAll()
+      .where("host_id", "=", hostId)
+      .where("at", ">=", since)
+      .orderBy("at")
+      .limit(limit)
+      .execute();
   }
 
   async listEvents(filter: {

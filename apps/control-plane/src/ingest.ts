@@ -1,4 +1,4 @@
-import type { AgentEvent, AgentMessage, HealthVerdict, HostSample } from "@podkit/core";
+import type { AgentEvent, AgentMessage, GpuSample, HealthVerdict, HostSample } from "@podkit/core";
 import type { Kysely } from "kysely";
 import type { Fleet } from "./fleet.js";
 import { applyEventToFlags } from "./rules/listing.js";
@@ -6,11 +6,60 @@ import type { Database, HostsTable } from "./store/schema.js";
 import { newId } from "./tokens.js";
 import { parseJson } from "./views.js";
 
+/** The columns a batch reads per host: not the machine description or the latest telemetry. */
+const INGEST_COLUMNS = [
+  "id",
+  "hostname",
+  "first_seen_at",
+  "last_seen_at",
+  "health_state",
+  "health",
+  "flags",
+  "listing_state",
+  "listing_reasons",
+  "reliability",
+  "telemetry_at",
+  "sample_at",
+] as const;
+type IngestRow = Pick<HostsTable, (typeof INGEST_COLUMNS)[number]>;
+
+/** What is kept of the latest report: the values the API and dashboard show, not the whole payload. */
+export interface LatestTelemetry {
+  host: Pick<
+    HostSample,
+    "at" | "cpuUtilizationRatio" | "load1" | "memoryTotalBytes" | "memoryAvailableBytes"
+  >;
+  gpus: Array<
+    Pick<GpuSample, "index" | "temperatureCelsius" | "utilizationRatio" | "memoryUsedBytes" | "powerWatts">
+  >;
+}
+
+function compactTelemetry(host: HostSample, gpus: LatestTelemetry["gpus"]): LatestTelemetry {
+  return {
+    host: {
+      at: host.at,
+      cpuUtilizationRatio: host.cpuUtilizationRatio,
+      load1: host.load1,
+      memoryTotalBytes: host.memoryTotalBytes,
+      memoryAvailableBytes: host.memoryAvailableBytes,
+    },
+    gpus: gpus.map((g) => ({
+      index: g.index,
+      temperatureCelsius: g.temperatureCelsius,
+      utilizationRatio: g.utilizationRatio,
+      memoryUsedBytes: g.memoryUsedBytes,
+      powerWatts: g.powerWatts,
+    })),
+  };
+}
+
 export interface IngestSettings {
   /** At most one stored GPU sample per host per this many ms feeds the charts; the latest is always kept. */
   sampleEveryMs: number;
   /** Messages written in one transaction at most. */
   maxBatch: number;
+  /** Transactions in flight at once (hosts are split between them). */
+  lanes: number;
 }
 
 interface Pending {
@@ -22,7 +71,7 @@ interface Pending {
 
 /** What one batch did to a host, written once at the end of the batch. */
 interface HostWork {
-  row: HostsTable;
+  row: IngestRow;
   /** Only the columns this batch changed are written back. */
   patch: Partial<Omit<HostsTable, "id">>;
   refresh: boolean;
@@ -35,37 +84,44 @@ interface HostWork {
  * the message's transaction has committed, which is when the agent gets its ack.
  */
 export class Ingest {
-  private queue: Pending[] = [];
-  private running: Promise<void> | null = null;
+  /**
+   * One group-commit lane per shard of hosts: a host always lands in the same lane, so its
+   * messages stay in order, while lanes commit in parallel where the database allows it
+   * (PostgreSQL; SQLite has one writer and one lane).
+   */
+  private readonly lanes: Array<{ queue: Pending[]; running: Promise<void> | null }>;
 
   constructor(
     private readonly fleet: Fleet,
     private readonly settings: IngestSettings,
-  ) {}
+  ) {
+    this.lanes = Array.from({ length: Math.max(1, settings.lanes) }, () => ({ queue: [], running: null }));
+  }
 
   /** Resolves `true` for a duplicate (already stored), `false` for a new message. */
   submit(hostId: string, message: AgentMessage): Promise<boolean> {
+    const lane = this.lanes[laneOf(hostId, this.lanes.length)]!;
     return new Promise((resolve, reject) => {
-      this.queue.push({ hostId, message, resolve, reject });
-      if (!this.running) this.running = this.drain();
+      lane.queue.push({ hostId, message, resolve, reject });
+      if (!lane.running) lane.running = this.drain(lane);
     });
   }
 
   /** Wait until everything submitted so far is stored. */
   async idle(): Promise<void> {
-    while (this.running) await this.running;
+    for (const lane of this.lanes) while (lane.running) await lane.running;
   }
 
-  private async drain(): Promise<void> {
+  private async drain(lane: { queue: Pending[]; running: Promise<void> | null }): Promise<void> {
     // Let the current burst of socket reads queue up before opening a transaction.
     await new Promise((r) => setImmediate(r));
     try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, this.settings.maxBatch);
+      while (lane.queue.length > 0) {
+        const batch = lane.queue.splice(0, this.settings.maxBatch);
         await this.writeBatch(batch);
       }
     } finally {
-      this.running = null;
+      lane.running = null;
     }
   }
 
@@ -92,44 +148,31 @@ export class Ingest {
   ): Promise<{ duplicates: boolean[]; changed: string[] }> {
     const now = this.fleet.clock();
     const hostIds = [...new Set(batch.map((p) => p.hostId))];
-    const rows = await trx.selectFrom("hosts").selectAll().where("id", "in", hostIds).execute();
+    const rows = await trx.selectFrom("hosts").select(INGEST_COLUMNS).where("id", "in", hostIds).execute();
     const work = new Map<string, HostWork>(
       rows.map((row) => [row.id, { row: { ...row }, patch: {}, refresh: false, healthChanged: false }]),
     );
-    // One multi-row insert finds the new ids: RETURNING gives back only rows not already stored.
     const key = (hostId: string, id: string) => `${hostId}\u0000${id}`;
-    const unique = new Map<string, Pending>();
+    // A second copy inside the same batch is a duplicate: only the first one is applied.
+    const firstCopies = new Map<string, Pending>();
     for (const p of batch)
-      if (!unique.has(key(p.hostId, p.message.id))) unique.set(key(p.hostId, p.message.id), p);
-    const inserted = new Set<string>();
-    const candidates = [...unique.values()];
-    for (let k = 0; k < candidates.length; k += 500) {
-      const rowsIn = candidates
-        .slice(k, k + 500)
-        .map((p) => ({ host_id: p.hostId, id: p.message.id, type: p.message.type, received_at: now }));
-      const fresh = await trx
-        .insertInto("messages")
-        .values(rowsIn)
-        .onConflict((oc) => oc.columns(["host_id", "id"]).doNothing())
-        .returning(["host_id", "id"])
-        .execute();
-      for (const r of fresh) inserted.add(key(r.host_id, r.id));
-    }
+      if (!firstCopies.has(key(p.hostId, p.message.id))) firstCopies.set(key(p.hostId, p.message.id), p);
+    const inserted = await this.rememberIds(trx, [...firstCopies.values()], now);
     const duplicates: boolean[] = [];
     for (const p of batch) {
       const w = work.get(p.hostId);
       if (!w) throw new Error(`host ${p.hostId} no longer exists`);
       const k = key(p.hostId, p.message.id);
-      // A second copy inside the same batch is a duplicate too: only the first one is applied.
-      const isNew = inserted.delete(k);
+      const isNew = firstCopies.get(k) === p && inserted.has(k);
       duplicates.push(!isNew);
       if (!isNew) continue;
       await this.markSeen(trx, w, now);
       await this.apply(trx, w, p.message, now);
     }
-    const toRefresh: HostsTable[] = [];
+    const toRefresh: IngestRow[] = [];
     const healthChanged = new Set<string>();
-    for (const w of work.values()) {
+    // Rows are written in id order, as the sweep does, so concurrent transactions cannot deadlock.
+    for (const w of [...work.values()].sort((a, b) => (a.row.id < b.row.id ? -1 : 1))) {
       if (Object.keys(w.patch).length > 0) {
         await trx.updateTable("hosts").set(w.patch).where("id", "=", w.row.id).execute();
       }
@@ -138,6 +181,25 @@ export class Ingest {
     }
     const changed = toRefresh.length ? await this.fleet.refresh(trx, toRefresh, { healthChanged }) : [];
     return { duplicates, changed };
+  }
+
+  /** Store the batch's message ids in one statement per 500; returns the keys that were new. */
+  private async rememberIds(trx: Kysely<Database>, messages: Pending[], now: number): Promise<Set<string>> {
+    const inserted = new Set<string>();
+    for (let k = 0; k < messages.length; k += 500) {
+      const rows = messages
+        .slice(k, k + 500)
+        .map((p) => ({ host_id: p.hostId, id: p.message.id, type: p.message.type, received_at: now }));
+      // RETURNING gives back only the rows that were not stored yet: the rest are duplicates.
+      const fresh = await trx
+        .insertInto("messages")
+        .values(rows)
+        .onConflict((oc) => oc.columns(["host_id", "id"]).doNothing())
+        .returning(["host_id", "id"])
+        .execute();
+      for (const r of fresh) inserted.add(`${r.host_id}\u0000${r.id}`);
+    }
+    return inserted;
   }
 
   /** Any message is a sign of life; a silence longer than the offline limit becomes an offline period. */
@@ -222,7 +284,7 @@ export class Ingest {
     }>,
   ): Promise<void> {
     if (w.row.telemetry_at === null || at >= w.row.telemetry_at) {
-      change(w, { telemetry: JSON.stringify({ host, gpus }), telemetry_at: at });
+      change(w, { telemetry: JSON.stringify(compactTelemetry(host, gpus)), telemetry_at: at });
     }
     if (w.row.sample_at !== null && Math.abs(at - w.row.sample_at) < this.settings.sampleEveryMs) return;
     change(w, { sample_at: at });
@@ -294,4 +356,11 @@ export function describeEvent(hostId: string, event: AgentEvent): string {
 function change(w: HostWork, fields: Partial<Omit<HostsTable, "id">>): void {
   Object.assign(w.row, fields);
   Object.assign(w.patch, fields);
+}
+
+function laneOf(hostId: string, lanes: number): number {
+  if (lanes === 1) return 0;
+  let h = 0;
+  for (let k = 0; k < hostId.length; k++) h = (h * 31 + hostId.charCodeAt(k)) >>> 0;
+  return h % lanes;
 }

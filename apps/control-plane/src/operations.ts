@@ -111,27 +111,73 @@ export class Operations {
   }
 
   async getMaintenance(id: string): Promise<MaintenanceWindow> {
-    const row = await this.db
-      .selectFrom("maintenance_windows")
-      .selectAll()
-      .where("id", "=", id)
-      .executeTakeFirst();
-    if (!row)
-      throw new NotFoundError(`no maintenance window "${id}"; see \`podkit maintenance list\``, { id });
-    return toMaintenanceWindow(toStoredWindow(row), this.fleet.clock());
+    return toMaintenanceWindow(toStoredWindow(await windowRow(this.db, id)), this.fleet.clock());
+  }
+
+  /**
+   * Move or resize a window that has not started, by the same rules as a new one (the notice is
+   * counted to the new start; the window does not clash with itself).
+   */
+  async rescheduleMaintenance(
+    id: string,
+    patch: { start?: number; durationMs?: number; reason?: string },
+  ): Promise<MaintenanceWindow> {
+    const now = this.fleet.clock();
+    const result = await this.db.transaction().execute(async (trx) => {
+      const row = await windowRow(trx, id);
+      const status = windowStatus(toStoredWindow(row), now);
+      if (status !== "scheduled") {
+        throw new ConflictError(
+          `maintenance window ${id} is ${status}; only a window that has not started can be moved`,
+        );
+      }
+      const others = (
+        await trx.selectFrom("maintenance_windows").selectAll().where("host_id", "=", row.host_id).execute()
+      )
+        .filter((w) => w.id !== id)
+        .map(toStoredWindow);
+      const decision = checkMaintenanceRequest({
+        now,
+        start: patch.start ?? row.start_at,
+        durationMs: patch.durationMs ?? row.end_at - row.start_at,
+        immediate: false,
+        rented: await this.isRented(trx, row.host_id),
+        existing: others,
+      });
+      if (!decision.ok) {
+        throw new RuleViolation(decision.code, `${row.host_id}: ${decision.message}`, {
+          conflict: decision.code === "MAINTENANCE_OVERLAP",
+        });
+      }
+      const reason = patch.reason ?? row.reason;
+      await trx
+        .updateTable("maintenance_windows")
+        .set({ start_at: decision.start, end_at: decision.end, reason })
+        .where("id", "=", id)
+        .execute();
+      const window = toMaintenanceWindow(
+        toStoredWindow({ ...row, start_at: decision.start, end_at: decision.end, reason }),
+        now,
+      );
+      await this.fleet.recordEvent(
+        trx,
+        row.host_id,
+        "maintenance-moved",
+        `maintenance ${id} moved to ${window.start} – ${window.end}`,
+        window,
+      );
+      await this.fleet.refresh(trx, [await this.fleet.resolveHost(trx, row.host_id)]);
+      return { hostId: row.host_id, window };
+    });
+    this.fleet.notify([result.hostId]);
+    return result.window;
   }
 
   /** Cancel a window that has not ended; the machine is relisted if nothing else holds it. */
   async cancelMaintenance(id: string): Promise<MaintenanceWindow> {
     const now = this.fleet.clock();
     const result = await this.db.transaction().execute(async (trx) => {
-      const row = await trx
-        .selectFrom("maintenance_windows")
-        .selectAll()
-        .where("id", "=", id)
-        .executeTakeFirst();
-      if (!row)
-        throw new NotFoundError(`no maintenance window "${id}"; see \`podkit maintenance list\``, { id });
+      const row = await windowRow(trx, id);
       const status = windowStatus(toStoredWindow(row), now);
       if (status === "cancelled" || status === "done") {
         throw new ConflictError(`maintenance window ${id} is already ${status}`);
@@ -220,4 +266,10 @@ function toRental(row: {
     startedAt: new Date(row.started_at).toISOString(),
     endedAt: row.ended_at === null ? null : new Date(row.ended_at).toISOString(),
   };
+}
+
+async function windowRow(db: Kysely<Database>, id: string) {
+  const row = await db.selectFrom("maintenance_windows").selectAll().where("id", "=", id).executeTakeFirst();
+  if (!row) throw new NotFoundError(`no maintenance window "${id}"; see \`podkit maintenance list\``, { id });
+  return row;
 }

@@ -81,7 +81,12 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     clock,
   );
   const ops = new Operations(fleet);
-  const ingest = new Ingest(fleet, { sampleEveryMs: options.sampleEveryMs ?? 60_000, maxBatch: 1000 });
+  const ingest = new Ingest(fleet, {
+    sampleEveryMs: options.sampleEveryMs ?? 60_000,
+    maxBatch: 1000,
+    // SQLite has a single writer; PostgreSQL commits several batches at once (the pool holds 10).
+    lanes: store.kind === "postgres" ? 4 : 1,
+  });
   const gateway = new AgentGateway(fleet, ingest, log);
 
   const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
@@ -114,8 +119,13 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     if (!gateway.handleUpgrade(req, socket, head)) socket.destroy();
   });
 
+  let prunedAt = 0;
   const sweep = async () => {
     fleet.notify(await fleet.sweep());
+    if (clock() - prunedAt > 3_600_000) {
+      prunedAt = clock();
+      await fleet.prune();
+    }
     await gateway.pushStates("connected");
   };
   let sweeping: Promise<void> | null = null;

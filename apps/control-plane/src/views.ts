@@ -9,6 +9,7 @@ import type {
   MaintenanceWindow,
 } from "@podkit/core";
 import { isOnline } from "./evaluate.js";
+import type { LatestTelemetry } from "./ingest.js";
 import type { HostsTable } from "./store/schema.js";
 
 /** One GPU as the API shows it: what the agent registered, plus its latest sample and verdict. */
@@ -107,7 +108,7 @@ export function toHostView(row: HostsTable, extras: HostViewExtras): HostView {
     simulated: false,
   });
   const gpuHealth = parseJson<Array<{ index: number; verdict: HealthVerdict }>>(row.gpu_health, []);
-  const telemetry = parseJson<{ host: HostSample; gpus: GpuSample[] } | null>(row.telemetry, null);
+  const telemetry = parseJson<LatestTelemetry | null>(row.telemetry, null);
   const health = parseJson<HealthVerdict | null>(row.health, null);
   const gpus: GpuView[] = machine.gpus.map((gpu) => {
     const sample = telemetry?.gpus.find((s) => s.index === gpu.index);

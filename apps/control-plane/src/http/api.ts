@@ -18,6 +18,13 @@ const MaintenanceRequest = z
     reason: z.string().max(500).optional(),
   })
   .strict();
+const MaintenancePatch = z
+  .object({
+    start: isoTime.optional(),
+    duration: durationSchema.optional(),
+    reason: z.string().max(500).optional(),
+  })
+  .strict();
 const RentalRequest = z.object({ hostId: z.string().min(1), renter: z.string().min(1).max(200) }).strict();
 
 /** "4h" or milliseconds → milliseconds, with the field named in the error. */
@@ -65,14 +72,7 @@ export function registerApi(app: FastifyInstance, fleet: Fleet, ops: Operations)
       const since = req.query.since ? Date.parse(req.query.since) : fleet.clock() - 24 * 3_600_000;
       if (!Number.isFinite(since))
         throw new ValidationError("since", [{ path: "since", message: "not an ISO time" }]);
-      const rows = await fleet.db
-        .selectFrom("gpu_samples")
-        .selectAll()
-        .where("host_id", "=", row.id)
-        .where("at", ">=", since)
-        .orderBy("at")
-        .limit(20_000)
-        .execute();
+      const rows = await fleet.gpuSamples(row.id, since);
       return rows.map((r) => ({
         at: new Date(r.at).toISOString(),
         gpuIndex: r.gpu_index,
@@ -112,6 +112,14 @@ export function registerApi(app: FastifyInstance, fleet: Fleet, ops: Operations)
   app.get<{ Params: { id: string } }>("/api/v1/maintenance/:id", async (req) =>
     ops.getMaintenance(req.params.id),
   );
+  app.patch<{ Params: { id: string } }>("/api/v1/maintenance/:id", async (req) => {
+    const body = parseWith(MaintenancePatch, req.body, "maintenance change");
+    return ops.rescheduleMaintenance(req.params.id, {
+      start: body.start === undefined ? undefined : Date.parse(body.start),
+      durationMs: body.duration === undefined ? undefined : durationMs(body.duration, "duration"),
+      reason: body.reason,
+    });
+  });
   app.delete<{ Params: { id: string } }>("/api/v1/maintenance/:id", async (req) =>
     ops.cancelMaintenance(req.params.id),
   );

@@ -110,13 +110,7 @@ export function registerDashboard(
     const { row, evaluation, history } = await fleet.evaluate(req.params.id);
     const host = await fleet.getHost(row.id);
     const since = now - DAY_MS;
-    const samples = await fleet.db
-      .selectFrom("gpu_samples")
-      .selectAll()
-      .where("host_id", "=", row.id)
-      .where("at", ">=", since)
-      .orderBy("at")
-      .execute();
+    const samples = await fleet.gpuSamples(row.id, since);
     // A host younger than a day gets a chart of its life so far, not a day of blank space.
     const chartFrom = Math.max(since, samples[0]?.at ?? now - 3_600_000);
     const series = (field: "temperature_celsius" | "utilization_ratio", scale: number) =>
