@@ -15,12 +15,12 @@ describe("podkit cluster slurm on 3 namespace nodes (real munge, slurmctld, slur
     // every node starts with its own random munge key, as after a fresh `apt install munge`
     before = c.nodes.map((n) => c.exec(n.index, SNAPSHOT).stdout);
     expect(new Set(before.map((b) => b.split(" ")[0])).size).toBe(3);
-    expect(podkit(["cluster", "up", "-f", file]).code).toBe(0);
+    expect((await podkit(["cluster", "up", "-f", file])).code).toBe(0);
   });
   afterAll(() => c?.down());
 
-  it("distributes one munge key, starts the daemons and waits until every node is idle", () => {
-    const r = podkit(["cluster", "slurm", "-f", file]);
+  it("distributes one munge key, starts the daemons and waits until every node is idle", async () => {
+    const r = await podkit(["cluster", "slurm", "-f", file]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     const rows = checkRows(r.stdout);
@@ -46,7 +46,7 @@ describe("podkit cluster slurm on 3 namespace nodes (real munge, slurmctld, slur
     );
   });
 
-  it("runs srun across all nodes with GPUs from gres, and an sbatch job", () => {
+  it("runs srun across all nodes with GPUs from gres, and an sbatch job", async () => {
     const srun = c.exec(
       0,
       "timeout 60 srun -N 3 --gres=gpu:2 bash -c 'echo $(hostname) nodeid=$SLURM_NODEID gpus=$CUDA_VISIBLE_DEVICES'",
@@ -82,31 +82,31 @@ describe("podkit cluster slurm on 3 namespace nodes (real munge, slurmctld, slur
     expect(new Set(lines.map((l) => l.split(" ")[0]))).toEqual(new Set(["node-0", "node-1", "node-2"]));
   });
 
-  it("is idempotent: a second run starts nothing", () => {
-    const r = podkit(["cluster", "slurm", "-f", file]);
+  it("is idempotent: a second run starts nothing", async () => {
+    const r = await podkit(["cluster", "slurm", "-f", file]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/node-0: already running\nnode-1: already running\nnode-2: already running/);
   });
 
-  it("trap: a node with a different munge key is caught by the cross-node munge check, and slurm repairs it", () => {
+  it("trap: a node with a different munge key is caught by the cross-node munge check, and slurm repairs it", async () => {
     c.exec(
       2,
       "kill $(cat /run/munge/munged.pid); sleep 0.3; head -c 1024 /dev/urandom > /etc/munge/munge.key; runuser -u munge -- /usr/sbin/munged",
     );
-    const r = podkit(["cluster", "check", "-f", file]);
+    const r = await podkit(["cluster", "check", "-f", file]);
     expect(r.code).toBe(1);
     const failed = failures(r.stdout);
     expect(failed.map((f) => `${f.check} ${f.node}`)).toEqual(["munge node-2"]);
     expect(failed[0]!.evidence).toMatch(
       /cannot decode a credential made on node-0: .*Invalid credential.*munge keys differ/,
     );
-    const fix = podkit(["cluster", "slurm", "-f", file]);
+    const fix = await podkit(["cluster", "slurm", "-f", file]);
     expect(fix.code).toBe(0);
-    expect(failures(podkit(["cluster", "check", "-f", file]).stdout)).toEqual([]);
+    expect(failures((await podkit(["cluster", "check", "-f", file])).stdout)).toEqual([]);
   });
 
-  it("down stops the daemons and restores each node's own key and config", () => {
-    const r = podkit(["cluster", "down", "-f", file]);
+  it("down stops the daemons and restores each node's own key and config", async () => {
+    const r = await podkit(["cluster", "down", "-f", file]);
     expect(r.code).toBe(0);
     expect(c.nodes.map((n) => c.exec(n.index, SNAPSHOT).stdout)).toEqual(before);
   });

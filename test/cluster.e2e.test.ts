@@ -23,8 +23,8 @@ describe("podkit cluster on 3 namespace nodes (eth0 management, ens1 cluster net
   });
   afterAll(() => c?.down());
 
-  it("pre-flight catches the Docker-style /etc/hosts and the missing env before up, in seconds", () => {
-    const r = podkit(["cluster", "check", "-f", file]);
+  it("pre-flight catches the Docker-style /etc/hosts and the missing env before up, in seconds", async () => {
+    const r = await podkit(["cluster", "check", "-f", file]);
     expect(r.code).toBe(1);
     const failed = failures(r.stdout);
     expect(failed.map((f) => `${f.check} ${f.node}`).sort()).toEqual([
@@ -41,8 +41,8 @@ describe("podkit cluster on 3 namespace nodes (eth0 management, ens1 cluster net
     expect(r.ms).toBeLessThan(10_000);
   });
 
-  it("plan shows every node's variables, picked from facts (ens1, never eth0)", () => {
-    const r = podkit(["cluster", "plan", "-f", file, "--json"]);
+  it("plan shows every node's variables, picked from facts (ens1, never eth0)", async () => {
+    const r = await podkit(["cluster", "plan", "-f", file, "--json"]);
     expect(r.code).toBe(0);
     const plan = JSON.parse(r.stdout);
     expect(plan.primaryAddress).toBe("10.65.0.2");
@@ -61,13 +61,13 @@ describe("podkit cluster on 3 namespace nodes (eth0 management, ens1 cluster net
       ],
       disabledLines: [`/etc/hosts: ${c.nodes[1]!.mgmtIp} node-1`],
     });
-    const human = podkit(["cluster", "plan", "-f", file]).stdout;
+    const human = (await podkit(["cluster", "plan", "-f", file])).stdout;
     expect(human).toContain(`  up would comment out /etc/hosts: ${c.nodes[2]!.mgmtIp} node-2\n`);
     expect(human).toContain("  NODE_RANK=2\n");
   });
 
-  it("up injects the env everywhere, fixes /etc/hosts, and every check passes", () => {
-    const r = podkit(["cluster", "up", "-f", file]);
+  it("up injects the env everywhere, fixes /etc/hosts, and every check passes", async () => {
+    const r = await podkit(["cluster", "up", "-f", file]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     const rows = checkRows(r.stdout);
@@ -104,11 +104,11 @@ describe("podkit cluster on 3 namespace nodes (eth0 management, ens1 cluster net
     }
   });
 
-  it("a second up changes nothing", () => {
+  it("a second up changes nothing", async () => {
     const files = c.nodes.map(
       (n) => c.exec(n.index, "stat -c '%n %Y %s' /etc/hosts /etc/environment /etc/podkit/cluster.env").stdout,
     );
-    const r = podkit(["cluster", "up", "-f", file]);
+    const r = await podkit(["cluster", "up", "-f", file]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/node-0: unchanged\nnode-1: unchanged\nnode-2: unchanged/);
     expect(
@@ -119,7 +119,7 @@ describe("podkit cluster on 3 namespace nodes (eth0 management, ens1 cluster net
     ).toEqual(files);
   });
 
-  it("podkit cluster env on a node prints that node's variables", () => {
+  it("podkit cluster env on a node prints that node's variables", async () => {
     const cli = new URL("../apps/cli/dist/main.js", import.meta.url).pathname;
     const out = c.exec(1, `${process.execPath} ${cli} cluster env --json`);
     expect(out.code).toBe(0);
@@ -130,7 +130,7 @@ describe("podkit cluster on 3 namespace nodes (eth0 management, ens1 cluster net
     });
   });
 
-  it("torchrun: a gloo all-reduce on 6 ranks, right on every rank, over ens1 and not eth0", () => {
+  it("torchrun: a gloo all-reduce on 6 ranks, right on every rank, over ens1 and not eth0", async () => {
     // Count every packet leaving eth0 except the SSH session that drives the test.
     for (const n of c.nodes) {
       c.exec(
@@ -139,7 +139,7 @@ describe("podkit cluster on 3 namespace nodes (eth0 management, ens1 cluster net
       );
     }
     const ens1Before = c.nodes.map((n) => c.txBytes(n.index, "ens1"));
-    const r = podkit(["cluster", "torchrun", "-f", file, "--upload", CHECK_JOB], 120_000);
+    const r = await podkit(["cluster", "torchrun", "-f", file, "--upload", CHECK_JOB], 120_000);
     expect(r.code, r.stderr).toBe(0);
     const ranks = r.stdout
       .split("\n")
@@ -168,8 +168,8 @@ describe("podkit cluster on 3 namespace nodes (eth0 management, ens1 cluster net
     }
   });
 
-  it("run streams [node-i] output and stops every node when one fails", () => {
-    const r = podkit([
+  it("run streams [node-i] output and stops every node when one fails", async () => {
+    const r = await podkit([
       "cluster",
       "run",
       "-f",
@@ -185,8 +185,8 @@ describe("podkit cluster on 3 namespace nodes (eth0 management, ens1 cluster net
       expect(c.exec(n.index, "pgrep -x sleep || echo none").stdout.trim()).toBe("none");
   });
 
-  it("run has one deadline for all nodes", () => {
-    const r = podkit(["cluster", "run", "-f", file, "--timeout", "2s", "--", "sleep", "60"]);
+  it("run has one deadline for all nodes", async () => {
+    const r = await podkit(["cluster", "run", "-f", file, "--timeout", "2s", "--", "sleep", "60"]);
     expect(r.code).toBe(124);
     expect(r.stderr).toContain("deadline of 2 s passed");
     expect(r.ms).toBeLessThan(15_000);
@@ -216,22 +216,22 @@ describe("podkit cluster on 3 namespace nodes (eth0 management, ens1 cluster net
       expect(c.exec(n.index, "pgrep -x sleep || echo none").stdout.trim()).toBe("none");
   });
 
-  it("trap: a node whose env was edited is caught by the env hash, and up repairs only that node", () => {
+  it("trap: a node whose env was edited is caught by the env hash, and up repairs only that node", async () => {
     c.exec(2, "sed -i 's/^NUM_NODES=3$/NUM_NODES=4/' /etc/environment");
-    const r = podkit(["cluster", "check", "-f", file]);
+    const r = await podkit(["cluster", "check", "-f", file]);
     expect(r.code).toBe(1);
     const failed = failures(r.stdout);
     expect(failed.map((f) => `${f.check} ${f.node}`)).toEqual(["env node-2"]);
     expect(failed[0]!.evidence).toMatch(/env hash \w+ ≠ planned \w+: NUM_NODES=4 \(should be 3\)/);
-    const up = podkit(["cluster", "up", "-f", file]);
+    const up = await podkit(["cluster", "up", "-f", file]);
     expect(up.code).toBe(0);
     expect(up.stdout).toMatch(/node-0: unchanged\nnode-1: unchanged\nnode-2: wrote \/etc\/environment\n/);
   });
 
-  it("trap: a blocked primary port fails in seconds, not after torchrun's 60 s", () => {
+  it("trap: a blocked primary port fails in seconds, not after torchrun's 60 s", async () => {
     c.exec(0, "iptables -I INPUT -p tcp --dport 29500 -j DROP");
     try {
-      const r = podkit(["cluster", "check", "-f", file]);
+      const r = await podkit(["cluster", "check", "-f", file]);
       expect(r.code).toBe(1);
       const failed = failures(r.stdout).filter((f) => f.check === "tcp-primary");
       expect(failed.map((f) => f.node)).toEqual(["node-0", "node-1", "node-2"]);
@@ -240,7 +240,7 @@ describe("podkit cluster on 3 namespace nodes (eth0 management, ens1 cluster net
       );
       expect(r.ms).toBeLessThan(10_000);
       // torchrun is not even started
-      const t = podkit(["cluster", "torchrun", "-f", file, "/tmp/none.py"]);
+      const t = await podkit(["cluster", "torchrun", "-f", file, "/tmp/none.py"]);
       expect(t.code).toBe(1);
       expect(t.stderr).toContain("pre-flight failed");
     } finally {
@@ -248,10 +248,10 @@ describe("podkit cluster on 3 namespace nodes (eth0 management, ens1 cluster net
     }
   });
 
-  it("trap: an unreachable node is reported with its address, in seconds", () => {
+  it("trap: an unreachable node is reported with its address, in seconds", async () => {
     c.exec(2, "ip link set eth0 down");
     try {
-      const r = podkit(["cluster", "check", "-f", file]);
+      const r = await podkit(["cluster", "check", "-f", file]);
       expect(r.code).toBe(1);
       const failed = failures(r.stdout);
       expect(failed.map((f) => `${f.check} ${f.node}`)).toEqual(["ssh node-2"]);
@@ -268,29 +268,29 @@ describe("podkit cluster on 3 namespace nodes (eth0 management, ens1 cluster net
     }
   });
 
-  it("host keys are verified: unknown hosts need --accept-new-host-keys, changed keys are refused", () => {
+  it("host keys are verified: unknown hosts need --accept-new-host-keys, changed keys are refused", async () => {
     const empty = join(c.stateDir, "empty_known_hosts");
     writeFileSync(empty, "");
     const strict = writeClusterFile(c, { name: "strict", knownHosts: empty });
-    const refused = podkit(["cluster", "plan", "-f", strict]);
+    const refused = await podkit(["cluster", "plan", "-f", strict]);
     expect(refused.code).toBe(1);
     expect(refused.stdout).toMatch(
       /unknown host key for 172\.31\.\d+\.2 \(ssh-ed25519 SHA256:.*--accept-new-host-keys/,
     );
-    const tofu = podkit(["cluster", "plan", "-f", strict, "--accept-new-host-keys"]);
+    const tofu = await podkit(["cluster", "plan", "-f", strict, "--accept-new-host-keys"]);
     expect(tofu.code).toBe(0);
     expect(readFileSync(empty, "utf8").trim().split("\n")).toHaveLength(3);
     // now pinned: a different key for node-0 must be refused
     const other = readFileSync(c.knownHosts, "utf8").split("\n")[1]!.split(" ").slice(1).join(" ");
     writeFileSync(empty, `${c.nodes[0]!.mgmtIp} ${other}\n`);
-    const changed = podkit(["cluster", "plan", "-f", strict, "--accept-new-host-keys"]);
+    const changed = await podkit(["cluster", "plan", "-f", strict, "--accept-new-host-keys"]);
     expect(changed.code).toBe(1);
     expect(changed.stdout).toContain("HOST KEY CHANGED");
   });
 
-  it("a changed cluster file updates every node cleanly", () => {
+  it("a changed cluster file updates every node cleanly", async () => {
     const moved = writeClusterFile(c, { name: "moved", port: 29600 });
-    const r = podkit(["cluster", "up", "-f", moved]);
+    const r = await podkit(["cluster", "up", "-f", moved]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/node-0: wrote \/etc\/environment, \/etc\/podkit\/cluster\.env\n/);
     for (const n of c.nodes) {
@@ -299,12 +299,12 @@ describe("podkit cluster on 3 namespace nodes (eth0 management, ens1 cluster net
     }
   });
 
-  it("down leaves every node as it was, and a second down has nothing to undo", () => {
-    const r = podkit(["cluster", "down", "-f", file]);
+  it("down leaves every node as it was, and a second down has nothing to undo", async () => {
+    const r = await podkit(["cluster", "down", "-f", file]);
     expect(r.code).toBe(0);
     expect(c.nodes.map((n) => c.exec(n.index, SNAPSHOT).stdout)).toEqual(before);
     expect(ssh(c, 1, "echo NODE_RANK=$NODE_RANK").trim()).toBe("NODE_RANK=");
-    const again = podkit(["cluster", "down", "-f", file]);
+    const again = await podkit(["cluster", "down", "-f", file]);
     expect(again.stdout.match(/nothing to undo/g)).toHaveLength(3);
   });
 });
@@ -316,9 +316,9 @@ describe("a node without the cluster NIC", () => {
   });
   afterAll(() => c?.down());
 
-  it("is named by the pre-flight and up writes nothing anywhere", () => {
+  it("is named by the pre-flight and up writes nothing anywhere", async () => {
     const file = writeClusterFile(c);
-    const r = podkit(["cluster", "up", "-f", file]);
+    const r = await podkit(["cluster", "up", "-f", file]);
     expect(r.code).toBe(1);
     const failed = failures(r.stdout);
     expect(failed.map((f) => `${f.check} ${f.node}`)).toEqual(["interface node-2"]);
@@ -328,7 +328,7 @@ describe("a node without the cluster NIC", () => {
     expect(r.stderr).toContain("no node was changed");
     for (const n of c.nodes)
       expect(c.exec(n.index, "ls /etc/podkit 2>&1 || true").stdout).toMatch(/No such file/);
-    const named = podkit([
+    const named = await podkit([
       "cluster",
       "check",
       "-f",

@@ -27,8 +27,10 @@ afterAll(async () => {
 });
 
 const relayFlags = (): string[] => ["--relay", relay.address, "--relay-pass", PASS];
+let seq = 0;
+/** Distinct first four bytes per test, so rooms never collide with each other. */
 const code = (): string =>
-  `${Math.floor(Math.random() * 900) + 100}7-hostile-${randomBytes(3).toString("hex")}`;
+  `${100 + ((seq++ * 37 + (process.pid % 50)) % 900)}7-hostile-${randomBytes(3).toString("hex")}`;
 const file = (fr: string, n: string, extra: Record<string, unknown> = {}) => ({
   n,
   fr,

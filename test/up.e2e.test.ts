@@ -180,3 +180,41 @@ describe("podkit up: the whole platform on one machine", () => {
       expect(await isListening(host, port), `${host}:${port}`).toBe(false);
   });
 });
+
+describe("podkit up --detach and podkit down", () => {
+  it("runs the stack in the background until podkit down stops it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "podkit-up-detach-"));
+    const data = join(dir, "data");
+    const started = podkitSync([
+      "up",
+      "--detach",
+      "--json",
+      "--data",
+      data,
+      "--control-plane-listen",
+      "127.0.0.1:0",
+      "--s3-listen",
+      "127.0.0.1:0",
+      "--metrics-listen",
+      "127.0.0.1:0",
+      "--relay-ports",
+      "0,0,0,0,0",
+    ]);
+    expect(started.code, started.stderr).toBe(0);
+    const stack = JSON.parse(started.stdout) as UpJson;
+    const cp = hostPort(stack.controlPlane.url);
+    // The command has returned; the stack keeps serving.
+    expect(await isListening(cp.host, cp.port)).toBe(true);
+    const again = podkitSync(["up", "--detach", "--data", data]);
+    expect(again.code).toBe(6);
+    expect(again.stderr).toMatch(/a Podkit stack already runs from .* stop it with `podkit down/);
+
+    const down = podkitSync(["down", "--data", data, "--json"]);
+    expect(down.code, down.stderr).toBe(0);
+    expect(JSON.parse(down.stdout)).toMatchObject({ stopped: true, forced: false });
+    expect(await isListening(cp.host, cp.port)).toBe(false);
+    const none = podkitSync(["down", "--data", data]);
+    expect(none.code).toBe(4);
+    expect(none.stderr).toMatch(/no Podkit stack is running from/);
+  });
+});

@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { NetnsCluster } from "./netns.js";
@@ -12,11 +12,29 @@ export interface CliResult {
   ms: number;
 }
 
-/** Run the built `podkit` command, as a user would. */
-export function podkit(args: string[], timeoutMs = 120_000): CliResult {
+/**
+ * Run the built `podkit` command, as a user would. Asynchronous on purpose: a test worker blocked
+ * in spawnSync for over a minute (torchrun on a loaded machine) misses vitest's 60 s RPC deadline.
+ */
+export function podkit(args: string[], timeoutMs = 120_000): Promise<CliResult> {
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: "utf8", timeout: timeoutMs });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - t0 };
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding("utf8").on("data", (d: string) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.once("error", reject);
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, ms: Date.now() - t0 });
+    });
+  });
 }
 
 /** The issue's cluster.yaml form, pointing at the test cluster's eth0 addresses. */

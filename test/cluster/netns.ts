@@ -21,6 +21,8 @@ import { createConnection } from "node:net";
 import { join } from "node:path";
 
 const INIT_SCRIPT = new URL("./node-init.sh", import.meta.url).pathname;
+/** The checkout, made visible inside every node even where it lies under a node-private /tmp or /root. */
+const REPO_ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const STATE_ROOT = "/run/podkit-netns";
 
 export interface NetnsNode {
@@ -243,6 +245,7 @@ export async function startNetnsCluster(opts: NetnsOptions): Promise<NetnsCluste
           String(i),
           nodeDir,
           String(gpus),
+          REPO_ROOT,
         ],
         { detached: true, stdio: ["ignore", logFd, logFd] },
       );

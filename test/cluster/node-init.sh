@@ -2,7 +2,7 @@
 # PID 1 of one simulated node (run inside its netns with new mount, UTS and PID namespaces):
 # copy-on-write root over the host's /, private /dev /run /tmp /root, its own hostname, then sshd.
 set -e
-i="$1"; dir="$2"; gpus="$3"
+i="$1"; dir="$2"; gpus="$3"; repo="${4:-}"
 M="$dir/root"; RW="$dir/rw"
 mkdir -p "$M" "$RW"
 mount -t tmpfs -o size=2g,mode=0755 "pk-rw-$i" "$RW"
@@ -27,6 +27,9 @@ mount -t tmpfs -o mode=0755 "run-node-$i" "$M/run"
 mkdir -p "$M/run/sshd" "$M/run/lock"; chmod 1777 "$M/run/lock"
 mount -t tmpfs -o mode=0700 "root-node-$i" "$M/root"
 cp -a /etc/skel/. "$M/root/"
+# Tests run the built podkit inside the nodes: keep the checkout visible when it lies under a
+# path the node replaces with its own (a CI clone in /tmp, say).
+if [ -n "$repo" ] && [ -d "$repo" ]; then mkdir -p "$M$repo"; mount --bind "$repo" "$M$repo"; fi
 cp -a "$dir/inject/." "$M/"
 chown -R root:root "$M/root/.ssh"; chmod 700 "$M/root/.ssh"; chmod 600 "$M/root/.ssh/authorized_keys"
 if [ -d "$M/etc/munge" ]; then

@@ -30,6 +30,16 @@ const pct = (xs, p) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))];
 const ms = (n) => `${n.toFixed(3)} ms`;
 const tmp = () => mkdtempSync(join(tmpdir(), "podkit-bench-"));
+/** A quiet simulated agent on an ephemeral port; loops only as often as `intervals` say. */
+const simulatedAgent = (stateDir, intervals) =>
+  startAgent({
+    stateDir,
+    metricsListen: "127.0.0.1:0",
+    simulate: "h100-8x",
+    kmsgPath: null,
+    logger: silent,
+    ...intervals,
+  });
 
 function timeCycles(n, fn) {
   const wall = [];
@@ -92,12 +102,7 @@ async function load(url, seconds, rate) {
 //     written atomically (fsync). Baseline: the same atomic write alone.
 async function benchAgentCycle() {
   const dir = tmp();
-  const agent = await startAgent({
-    stateDir: dir,
-    metricsListen: "127.0.0.1:0",
-    simulate: "h100-8x",
-    kmsgPath: null,
-    logger: silent,
+  const agent = await simulatedAgent(dir, {
     gpuIntervalMs: 3600000,
     hostIntervalMs: 3600000,
     reportIntervalMs: 3600000,
@@ -139,14 +144,7 @@ async function benchAgentCycle() {
 // 2. /metrics latency under 20 scrapes/s, against a static server returning a body of the same size.
 async function benchScrape() {
   const dir = tmp();
-  const agent = await startAgent({
-    stateDir: dir,
-    metricsListen: "127.0.0.1:0",
-    simulate: "h100-8x",
-    kmsgPath: null,
-    logger: silent,
-    gpuIntervalMs: 1000,
-  });
+  const agent = await simulatedAgent(dir, { gpuIntervalMs: 1000 });
   const body = await (await fetch(agent.metricsUrl)).text();
   const server = createServer((_q, res) => res.end(body));
   await new Promise((r) => server.listen(0, "127.0.0.1", r));

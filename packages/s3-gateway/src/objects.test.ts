@@ -66,4 +66,27 @@ describe("objects through the AWS SDK", () => {
     await h.client.send(new DeleteObjectCommand({ Bucket: "vol-b", Key: "c2/dst.txt" }));
     expect(existsSync(join(h.root, "vol-b/c2"))).toBe(false);
   });
+
+  it("checks the Content-MD5 of a big body before it becomes visible", async () => {
+    const big = Buffer.alloc(9 * 1024 * 1024 + 3);
+    for (let i = 0; i < big.length; i += 4096) big[i] = i % 251;
+    const md5 = createHash("md5").update(big);
+    const digest = md5.digest();
+    const put = await h.client.send(
+      new PutObjectCommand({
+        Bucket: "vol-a",
+        Key: "big-md5.bin",
+        Body: big,
+        ContentMD5: digest.toString("base64"),
+      }),
+    );
+    expect(put.ETag).toBe(`"${digest.toString("hex")}"`);
+    const wrong = createHash("md5").update("other").digest("base64");
+    await expect(
+      h.client.send(
+        new PutObjectCommand({ Bucket: "vol-a", Key: "big-bad.bin", Body: big, ContentMD5: wrong }),
+      ),
+    ).rejects.toMatchObject({ name: "BadDigest" });
+    expect(existsSync(join(h.root, "vol-a/big-bad.bin"))).toBe(false);
+  });
 });

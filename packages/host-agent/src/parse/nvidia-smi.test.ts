@@ -76,20 +76,30 @@ describe("query-gpu CSV: every recorded capture", () => {
     });
   }
 
-  it("matches nvidia_gpu_exporter's reading of the same H100 load capture", () => {
-    const f = "query-gpu-csv/linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01__load.csv";
-    const requested = read(f.replace(".csv", ".cmd"))
-      .match(/--query-gpu=(\S+)/)![1]!
-      .split(",");
-    const g = readingFromCsv(ok(read(f)), requested).gpus[0]!;
-    const reference = read("reference/nvidia_gpu_exporter__h100-80gb-hbm3__load.metrics");
-    const value = (metric: string) =>
-      Number(new RegExp(`^${metric}\\{[^}]*\\} (\\S+)$`, "m").exec(reference)![1]);
-    expect(g.temperatureCelsius).toBe(value("nvidia_smi_temperature_gpu"));
-    expect(g.powerWatts).toBeCloseTo(value("nvidia_smi_power_draw_watts"), 5);
-    expect(g.memoryTotalBytes).toBe(value("nvidia_smi_memory_total_bytes"));
-    expect(g.smClockHz).toBe(value("nvidia_smi_clocks_current_sm_clock_hz"));
-  });
+  // nvidia_gpu_exporter's own exposition of the same captures: our values must agree, and where it
+  // has no series (utilization.gpu is [N/A] under MIG) we must have null, not 0.
+  for (const [capture, reference] of [
+    ["linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01", "nvidia_gpu_exporter__h100-80gb-hbm3__load.metrics"],
+    ["linux-x86_64__nvidia-h100-mig__590.48.01", "nvidia_gpu_exporter__h100-mig__load.metrics"],
+  ] as const) {
+    it(`matches nvidia_gpu_exporter's reading of ${capture} (reference/${reference})`, () => {
+      const f = `query-gpu-csv/${capture}__load.csv`;
+      const requested = read(f.replace(".csv", ".cmd"))
+        .match(/--query-gpu=(\S+)/)![1]!
+        .split(",");
+      const g = readingFromCsv(ok(read(f)), requested).gpus[0]!;
+      const ref = read(`reference/${reference}`);
+      const value = (metric: string) => {
+        const m = new RegExp(`^${metric}\\{[^}]*\\} (\\S+)$`, "m").exec(ref);
+        return m ? Number(m[1]) : null;
+      };
+      expect(g.temperatureCelsius).toBe(value("nvidia_smi_temperature_gpu"));
+      expect(g.powerWatts).toBeCloseTo(value("nvidia_smi_power_draw_watts")!, 5);
+      expect(g.memoryTotalBytes).toBe(value("nvidia_smi_memory_total_bytes"));
+      expect(g.smClockHz).toBe(value("nvidia_smi_clocks_current_sm_clock_hz"));
+      expect(g.utilizationRatio).toBe(value("nvidia_smi_utilization_gpu_ratio"));
+    });
+  }
 
   it("reads noheader/nounits output with the requested field list (8× TITAN X)", () => {
     const f = "query-gpu-csv/from-issues/wookayin-gpustat-5__8x-titanx__noheader-nounits";

@@ -1,5 +1,5 @@
 import { promisify } from "node:util";
-import { constants, deflateRaw, deflateRawSync, inflateRaw, inflateRawSync } from "node:zlib";
+import { constants, deflateRaw, deflateRawSync, inflateRawSync } from "node:zlib";
 
 /**
  * croc compresses with raw DEFLATE (no zlib header) at Go's HuffmanOnly level; any raw inflater reads
@@ -20,15 +20,10 @@ export function decompress(data: Uint8Array, maxOutputLength = MAX_INFLATED_BYTE
 }
 
 const deflateRawAsync = promisify(deflateRaw);
-const inflateRawAsync = promisify(inflateRaw);
 
 /** Off the main thread (libuv pool), so sender and receiver use more than one core for chunks. */
 export function compressAsync(data: Uint8Array): Promise<Buffer> {
   return deflateRawAsync(data, DEFLATE_OPTIONS);
-}
-
-export function decompressAsync(data: Uint8Array, maxOutputLength = MAX_INFLATED_BYTES): Promise<Buffer> {
-  return inflateRawAsync(data, { maxOutputLength });
 }
 
 /** Bytes in front of the data in a single final stored DEFLATE block. */
@@ -83,11 +78,6 @@ export class AdaptiveCompressor {
   private probeNext = true;
   static readonly PROBE_EVERY = 64;
   private static readonly WORTH_IT = 0.98;
-
-  /** True while incompressible data is being passed through as stored blocks. */
-  get storing(): boolean {
-    return this.storedLeft > 0;
-  }
 
   /** `framed` = [5 spare bytes][plaintext]; the spare bytes let stored mode work in place. */
   compressFramed(framed: Buffer): Promise<Buffer> | Buffer {

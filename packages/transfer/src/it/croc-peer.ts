@@ -9,6 +9,7 @@ import { Pake } from "../pake/pake.js";
 import { decodeMessage, encodeMessage, type Message } from "../protocol/messages.js";
 import { SenderInfoSchema } from "../protocol/schemas.js";
 import { joinRelayRoom, type RelayAddress } from "../relay/client.js";
+import { openDataConnections } from "../session/data.js";
 
 /**
  * A receiver that behaves like stock croc on the wire (test only): generation A asks `ips?` in clear,
@@ -57,17 +58,14 @@ export async function crocLikeReceive(options: {
     const pakeReply = await next(null);
     pake.update(pakeReply.bytes as Buffer);
     const key = deriveKey(pake.sessionKey, pakeReply.bytes2 as Buffer);
-    for (const [j, port] of rc.dataPorts.entries()) {
-      data.push(
-        (
-          await joinRelayRoom({
-            relay: { host: options.relay.host, port },
-            password: options.pass,
-            room: plan.dataRoom(j),
-          })
-        ).conn,
-      );
-    }
+    data.push(
+      ...(await openDataConnections({
+        relay: options.relay,
+        password: options.pass,
+        dataPorts: rc.dataPorts,
+        plan,
+      })),
+    );
     await conn.write(
       encodeMessage({ type: "externalip", message: rc.externalAddress, bytes: pakeReply.bytes }, key),
     );
@@ -190,17 +188,14 @@ export async function runpodctlLikeSend(options: {
         const salt = Buffer.from("saltsalt");
         await conn.write(encodeMessage({ type: "pake", bytes: pake.bytes(), bytes2: salt }, null));
         key = deriveKey(pake.sessionKey, salt);
-        for (const [j, port] of rc.dataPorts.entries()) {
-          data.push(
-            (
-              await joinRelayRoom({
-                relay: { host: options.relay.host, port },
-                password: options.pass,
-                room: plan.dataRoom(j),
-              })
-            ).conn,
-          );
-        }
+        data.push(
+          ...(await openDataConnections({
+            relay: options.relay,
+            password: options.pass,
+            dataPorts: rc.dataPorts,
+            plan,
+          })),
+        );
       } else if (msg.type === "externalip") {
         await conn.write(encodeMessage({ type: "externalip", message: rc.externalAddress }, key));
         await conn.write(encodeMessage({ type: "fileinfo", bytes: Buffer.from(JSON.stringify(info)) }, key));

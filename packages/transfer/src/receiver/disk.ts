@@ -1,6 +1,6 @@
 import { constants } from "node:fs";
 import { lstat, mkdir, open as openFile, readlink, realpath } from "node:fs/promises";
-import { basename, dirname, join, relative, sep } from "node:path";
+import { basename, dirname, join, sep } from "node:path";
 import { CHUNK_BYTES } from "../crypto/chunks.js";
 import { hashFile, type ImohashFlavour } from "../crypto/hash.js";
 import type { PlannedFile } from "./safety.js";
@@ -75,8 +75,4 @@ function isAllZero(chunk: Buffer): boolean {
 /** Opens (creating if needed) a part file without following a planted symlink. */
 export async function openPart(path: string): Promise<Awaited<ReturnType<typeof openFile>>> {
   return openFile(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
-}
-
-export function displayPath(outReal: string, abs: string): string {
-  return relative(outReal, abs) || ".";
 }

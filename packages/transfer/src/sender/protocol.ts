@@ -35,11 +35,6 @@ export class SenderProtocol {
     return this.state === "done";
   }
 
-  /** True once the key exists: a message that fails to decrypt now means a wrong code. */
-  get keyed(): boolean {
-    return this.state !== "pake";
-  }
-
   handle(msg: Message): SenderAction[] {
     if (this.state === "done") return []; // generation A receivers send a stray recipientready after finished
     if (msg.type === "error") throw peerError(msg.message ?? "unknown error");

@@ -7,7 +7,7 @@ import { formatRelayAddress } from "../relay/client.js";
 import { chooseRelays, RUNPODCTL_RELAYS } from "../relays.js";
 import { ControlChannel, isClosed, isDecryptError } from "../session/control.js";
 import { openDataConnections } from "../session/data.js";
-import { aborted, peerGone, wrongCode } from "../session/errors.js";
+import { aborted, peerGone, TransferError, wrongCode } from "../session/errors.js";
 import { senderAwaitHandshake } from "../session/probe.js";
 import { type RoomCandidate, roomCandidates, senderRendezvous } from "../session/rendezvous.js";
 import { collectFiles, type Offer } from "./files.js";
@@ -155,7 +155,12 @@ async function converse(ctx: {
             break;
           case "send-file": {
             const source = offer.files[action.index];
-            if (!source?.path || !data || !channel.key) break;
+            if (!source?.path || !data || !channel.key) {
+              throw new TransferError(
+                "E_PROTOCOL",
+                `receiver asked for data of "${source?.info.n ?? action.index}", which has none (a symlink)`,
+              );
+            }
             const conns = await data;
             const { n: name, s: size } = source.info;
             const resumed = action.offsets ? size - action.offsets.length * 32768 : 0;

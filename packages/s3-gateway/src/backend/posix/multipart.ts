@@ -1,8 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { compositeChecksum, createChecksum } from "../../auth/checksums.js";
 import { S3Error, s3ErrorFromFs } from "../../errors/s3-errors.js";
 import type {
   ChecksumChoice,
@@ -13,17 +12,18 @@ import type {
   UploadInfo,
   WriteInput,
 } from "../types.js";
+import { assembleUpload } from "./assemble.js";
 import { isAbandoned, ownerTag, type VolumeRoot } from "./files.js";
 import { keyToPath, RESERVED_DIR } from "./keys.js";
-import type { MetaStore, StoredRecord } from "./meta-store.js";
-import { appendStream, checkFreeSpace, commitTemp, writeTemp } from "./write.js";
+import type { MetaStore } from "./meta-store.js";
+import { checkFreeSpace, writeTemp } from "./write.js";
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 export const MAX_PART_SIZE = 5 * 1024 * 1024 * 1024;
 const MAX_PART_NUMBER = 10_000;
 const CLAIM_WAIT_MS = 15 * 60 * 1000;
 
-interface StoredUpload {
+export interface StoredUpload {
   key: string;
   initiated: string;
   meta: ObjectMeta;
@@ -31,7 +31,10 @@ interface StoredUpload {
   checksumType?: UploadInfo["checksumType"];
 }
 
-type StoredPart = Omit<PartInfo, "lastModified" | "partNumber"> & { file: string; lastModified: string };
+export type StoredPart = Omit<PartInfo, "lastModified" | "partNumber"> & {
+  file: string;
+  lastModified: string;
+};
 
 const UPLOAD_ID = /^[0-9a-f]{32}$/;
 
@@ -354,76 +357,11 @@ export class Multipart {
       return already;
     }
     try {
-      return await this.assemble(bucketDir, dir, key, uploadId, upload, parts);
+      return await assembleUpload(this.volumes, this.meta, { bucketDir, dir, key, uploadId, upload, parts });
     } catch (err) {
       await unlink(join(dir, "claim")).catch(() => undefined);
       throw err;
     }
-  }
-
-  private async assemble(
-    bucketDir: string,
-    dir: string,
-    key: string,
-    uploadId: string,
-    upload: StoredUpload,
-    parts: StoredPart[],
-  ): Promise<ObjectInfo> {
-    const kp = keyToPath(key);
-    const parent = await this.volumes.prepareParent(bucketDir, kp.segments, key);
-    const target = join(parent, kp.segments[kp.segments.length - 1]!);
-    const fullChecksum =
-      upload.checksumAlgorithm && upload.checksumType === "FULL_OBJECT"
-        ? createChecksum(upload.checksumAlgorithm)
-        : undefined;
-    const tmp = await this.volumes.tempPath(bucketDir);
-    const handle = await open(tmp, "wx", 0o644);
-    let info: { size: number; mtimeMs: number; ino: number };
-    try {
-      for (const part of parts) {
-        await appendStream(
-          handle,
-          createReadStream(join(dir, part.file), { highWaterMark: 1 << 20 }),
-          (chunk) => fullChecksum?.update(chunk),
-        );
-      }
-      await handle.sync();
-      const s = await handle.stat();
-      info = { size: s.size, mtimeMs: s.mtimeMs, ino: s.ino };
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw s3ErrorFromFs(err, { key });
-    } finally {
-      await handle.close().catch(() => undefined);
-    }
-    const md5s = Buffer.concat(parts.map((p) => Buffer.from(p.etag, "hex")));
-    const etag = `${createHash("md5").update(md5s).digest("hex")}-${parts.length}`;
-    let checksum: ObjectMeta["checksum"];
-    if (upload.checksumAlgorithm && fullChecksum) {
-      checksum = {
-        algorithm: upload.checksumAlgorithm,
-        base64: await fullChecksum.digestBase64(),
-        type: "FULL_OBJECT",
-      };
-    } else if (
-      upload.checksumAlgorithm &&
-      parts.every((p) => p.checksum?.algorithm === upload.checksumAlgorithm)
-    ) {
-      const b64 = await compositeChecksum(
-        upload.checksumAlgorithm,
-        parts.map((p) => p.checksum!.base64),
-      );
-      checksum = { algorithm: upload.checksumAlgorithm, base64: b64, type: "COMPOSITE" };
-    }
-    const record: StoredRecord = {
-      etag,
-      ...info,
-      meta: { ...upload.meta, ...(checksum ? { checksum } : {}) },
-      uploadId,
-    };
-    await commitTemp(this.meta, { bucketDir, key }, tmp, target, record);
-    await rm(dir, { recursive: true, force: true });
-    return { key, size: info.size, lastModified: new Date(info.mtimeMs), etag, meta: record.meta };
   }
 
   /** At start: claims left by killed gateways on this host are released so Complete can be retried. */
