@@ -108,6 +108,8 @@ async function startServer(backend: string): Promise<Server> {
           dir,
           "--admin-token",
           ADMIN,
+          // Extra `serve` flags for experiments, e.g. PODKIT_BENCH_SERVE_ARGS="--sweep-interval 1h".
+          ...(process.env.PODKIT_BENCH_SERVE_ARGS ?? "").split(" ").filter(Boolean),
         ];
   const child: ChildProcess = spawn(process.execPath, args, {
     env: { ...process.env, PODKIT_LOG_LEVEL: "warn" },

@@ -1,9 +1,11 @@
 import { mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname } from "node:path";
 import { ConfigError, UnavailableError } from "@podkit/core";
 import SQLite from "better-sqlite3";
 import { Kysely, PostgresDialect, SqliteDialect, sql } from "kysely";
 import pg from "pg";
+import { type Checkpointer, startCheckpointer } from "./checkpointer.js";
 import { migrateToLatest } from "./migrations.js";
 import type { Database } from "./schema.js";
 
@@ -39,6 +41,7 @@ const PG_INT8 = 20;
 export async function openDatabase(target: string): Promise<OpenedDatabase> {
   const kind = dbKindOf(target);
   let db: Kysely<Database>;
+  let checkpointer: Checkpointer | null = null;
   if (kind === "sqlite") {
     if (target !== ":memory:") mkdirSync(dirname(target), { recursive: true });
     let sqlite: SQLite.Database;
@@ -53,6 +56,10 @@ export async function openDatabase(target: string): Promise<OpenedDatabase> {
     // FULL: an acknowledged message survives a power cut, not just a crash. Batched commits keep it cheap.
     sqlite.pragma("synchronous = FULL");
     sqlite.pragma("busy_timeout = 5000");
+    if (target !== ":memory:") {
+      sqlite.pragma("wal_autocheckpoint = 20000");
+      checkpointer = startCheckpointer(target, createRequire(import.meta.url).resolve("better-sqlite3"));
+    }
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   } else {
     const pool = new pg.Pool({
@@ -77,11 +84,15 @@ export async function openDatabase(target: string): Promise<OpenedDatabase> {
       { cause: err },
     );
   }
+  const close = async () => {
+    await checkpointer?.stop();
+    await db.destroy();
+  };
   try {
     await migrateToLatest(db as unknown as Kysely<unknown>);
   } catch (err) {
-    await db.destroy().catch(() => {});
+    await close().catch(() => {});
     throw err;
   }
-  return { db, kind, description: `${kind} ${redactDbUrl(target)}`, close: () => db.destroy() };
+  return { db, kind, description: `${kind} ${redactDbUrl(target)}`, close };
 }
