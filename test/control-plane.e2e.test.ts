@@ -462,3 +462,46 @@ describe.each(["sqlite", "postgres"] as const)("control plane on %s", (backend) 
     }
   });
 });
+
+describe("two control-plane replicas on one PostgreSQL", () => {
+  it("agree on the fleet: what one replica is told reaches an agent connected to the other", async () => {
+    const pg = await startEphemeralPostgres({ fsync: false });
+    const replicas: TestControlPlane[] = [];
+    try {
+      const db = { postgresUrl: await pg.newDatabase("replicas") };
+      const adminToken = `pka_${"r".repeat(40)}`;
+      // Both migrate at start; the second finds the schema in place.
+      replicas.push(await startTestControlPlane(db, { adminToken }));
+      replicas.push(await startTestControlPlane(db, { adminToken }));
+      const [a, b] = replicas as [TestControlPlane, TestControlPlane];
+      const info = machine("gpu-r", 2);
+      // Enrolled through replica A, connected to replica B.
+      const { token } = await a.createEnrollmentToken();
+      const { hostId, hostToken } = await SimulatedAgent.enroll(a.url, token, info);
+      const agent = await SimulatedAgent.connect(b.url, hostToken);
+      await agent.register(info);
+      await agent.send(healthy(agent, 2));
+      await agent.waitForState((s) => s.listing.state === "listed");
+      expect((await apiHost(a, hostId)).listing).toBe("listed");
+      // An immediate window scheduled on replica A unlists the host on both, and the agent on B hears it.
+      const window = await api<MaintenanceWindow>(a, "POST", "/api/v1/maintenance", {
+        hostId,
+        immediate: true,
+        duration: "1h",
+      });
+      await agent.waitForState(
+        (s) =>
+          s.maintenanceWindows.some((w) => w.id === window.id) &&
+          s.listing.reasons.includes("IN_MAINTENANCE"),
+      );
+      expect(await apiHost(b, hostId)).toMatchObject({
+        listing: "unlisted",
+        listingReasons: ["IN_MAINTENANCE"],
+      });
+      await agent.close();
+    } finally {
+      for (const r of replicas) await r.stop();
+      await pg.close();
+    }
+  });
+});

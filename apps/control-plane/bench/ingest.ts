@@ -20,8 +20,8 @@ import { type EphemeralPostgres, SimulatedAgent, startEphemeralPostgres } from "
 
 const PODKIT = fileURLToPath(new URL("../../cli/dist/main.js", import.meta.url));
 const ACK_SERVER = fileURLToPath(new URL("./ack-server.mjs", import.meta.url));
-const LEVELS = (process.env.PODKIT_BENCH_AGENTS ?? "250,1000,2500").split(",").map(Number);
-const SECONDS = Number(process.env.PODKIT_BENCH_SECONDS ?? 12);
+const LEVELS = (process.env.PODKIT_BENCH_AGENTS ?? "250,1000").split(",").map(Number);
+const SECONDS = Number(process.env.PODKIT_BENCH_SECONDS ?? 10);
 const BACKENDS = (process.env.PODKIT_BENCH_BACKENDS ?? "baseline,sqlite,postgres").split(",");
 const REPORT_EVERY_MS = 5000;
 const P99_LIMIT_MS = 50;
@@ -212,21 +212,30 @@ console.error(
 const all: Record<string, Awaited<ReturnType<typeof run>>> = {};
 for (const backend of BACKENDS) all[backend] = await run(backend);
 const base = all.baseline;
-console.log("\nbackend    agents  reports/s  p50 ms   p99 ms   p99 vs baseline");
+console.log("\nbackend    agents  reports/s  p50 ms   p99 ms   p99 vs baseline  p99 above baseline");
 for (const [backend, rows] of Object.entries(all)) {
   for (const r of rows) {
     const b = base?.find((x) => x.agents === r.agents);
     const ratio = b ? `${(r.p99 / b.p99).toFixed(1)}x` : "-";
+    const above = b ? `${(r.p99 - b.p99).toFixed(1)} ms` : "-";
     console.log(
-      `${backend.padEnd(10)} ${String(r.agents).padStart(6)}  ${(r.msgs / SECONDS).toFixed(0).padStart(9)}  ${r.p50.toFixed(1).padStart(6)}  ${r.p99.toFixed(1).padStart(7)}   ${ratio}`,
+      `${backend.padEnd(10)} ${String(r.agents).padStart(6)}  ${(r.msgs / SECONDS).toFixed(0).padStart(9)}  ${r.p50.toFixed(1).padStart(6)}  ${r.p99.toFixed(1).padStart(7)}   ${ratio.padStart(15)}  ${above.padStart(18)}`,
     );
   }
 }
 for (const [backend, rows] of Object.entries(all)) {
   if (backend === "baseline") continue;
   const held = rows.filter((r) => r.p99 < P99_LIMIT_MS).map((r) => r.agents);
+  // On a busy machine even the no-store baseline misses 50 ms at p99; say what the store adds too.
+  const heldOverBase = rows
+    .filter((r) => {
+      const b = base?.find((x) => x.agents === r.agents);
+      return b !== undefined && r.p99 - b.p99 < P99_LIMIT_MS;
+    })
+    .map((r) => r.agents);
   console.log(
-    `${backend}: holds ${held.length ? Math.max(...held) : 0} agents with ingest p99 < ${P99_LIMIT_MS} ms (largest level tried: ${Math.max(...LEVELS)})`,
+    `${backend}: holds ${held.length ? Math.max(...held) : 0} agents with ingest p99 < ${P99_LIMIT_MS} ms, ` +
+      `${heldOverBase.length ? Math.max(...heldOverBase) : 0} with p99 < ${P99_LIMIT_MS} ms above the baseline's (largest level tried: ${Math.max(...LEVELS)})`,
   );
 }
 console.log(
