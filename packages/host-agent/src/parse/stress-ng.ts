@@ -25,7 +25,7 @@ const EXIT_MEANINGS: Record<number, string> = {
   1: "bad options or a fatal harness problem",
   2: "one or more stressors failed",
   3: "a stressor could not start for lack of resources",
-  4: "a stressor is not implemented on this system",
+  4: "a stressor is unavailable on this system (stress-ng exit 4)",
   5: "a stressor was killed by an unexpected signal",
   6: "a stressor exited unexpectedly",
   7: "bogo-ops metrics may be untrustworthy",

@@ -63,7 +63,7 @@ export const S3_ERRORS = {
   },
   NotImplemented: {
     status: 501,
-    message: "A header or query you provided implies functionality that is not implemented.",
+    message: "A header or query you provided implies functionality this gateway does not offer.",
   },
   NotModified: { status: 304, message: "Not Modified." },
   ObjectParentIsFile: {

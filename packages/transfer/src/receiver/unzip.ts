@@ -3,13 +3,15 @@ import { lstat, mkdir, rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import yauzl from "yauzl";
+import type yauzl from "yauzl";
 import { makeDirInside, partPath } from "./disk.js";
 import { safeFolder, UnsafeOfferError } from "./safety.js";
 
-function openZip(path: string): Promise<yauzl.ZipFile> {
+// yauzl is loaded only when a zip arrives: most transfers never need it (keeps the receiver's RSS down).
+async function openZip(path: string): Promise<yauzl.ZipFile> {
+  const { default: lib } = await import("yauzl");
   return new Promise((resolve, reject) =>
-    yauzl.open(path, { lazyEntries: true, decodeStrings: true, strictFileNames: true }, (err, zip) =>
+    lib.open(path, { lazyEntries: true, decodeStrings: true, strictFileNames: true }, (err, zip) =>
       err ? reject(err) : resolve(zip),
     ),
   );

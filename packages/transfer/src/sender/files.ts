@@ -6,7 +6,6 @@ import { basename, join, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { ValidationError } from "@podkit/core";
-import yazl from "yazl";
 import { symlinkHash, xxhashFile } from "../crypto/hash.js";
 import { type FileInfo, GO_MODE_SYMLINK, GO_ZERO_TIME, type SenderInfo } from "../protocol/schemas.js";
 
@@ -145,6 +144,8 @@ export async function collectFiles(paths: readonly string[], options: CollectOpt
 
 /** Stored (uncompressed) zip of a folder, entries under `name/`, like runpodctl's zip mode. */
 async function zipFolder(abs: string, name: string, zipPath: string): Promise<void> {
+  // Loaded on demand: only `--zip` needs it.
+  const { default: yazl } = await import("yazl");
   const zip = new yazl.ZipFile();
   const add = async (dir: string, prefix: string): Promise<void> => {
     for (const e of await readdir(dir, { withFileTypes: true })) {
