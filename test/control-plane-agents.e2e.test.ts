@@ -1,7 +1,6 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { type EphemeralPostgres, startEphemeralPostgres } from "@podkit/control-plane";
-import type { MaintenanceWindow } from "@podkit/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { podkit as agentCli } from "./agent/helpers.js";
 import {
@@ -12,7 +11,12 @@ import {
   startRealAgent,
   untilHosts,
 } from "./control-plane/agents.js";
-import { podkit, startTestControlPlane, type TestControlPlane, until } from "./control-plane/harness.js";
+import {
+  scheduleWithCli,
+  startTestControlPlane,
+  type TestControlPlane,
+  until,
+} from "./control-plane/harness.js";
 
 const XID_LINE = readFileSync(
   fileURLToPath(new URL("./testdata/control-plane/xid13.log", import.meta.url)),
@@ -94,19 +98,7 @@ describe.each(["sqlite", "postgres"] as const)("real agents against the control 
   it("hands a maintenance window scheduled through the CLI to the agent", async () => {
     const hostId = agentStatusFile(agents[1]!).hostId!;
     const start = new Date(Date.now() + 8 * 86_400_000).toISOString();
-    const r = await podkit(
-      cp,
-      "maintenance",
-      "schedule",
-      hostId,
-      "--start",
-      start,
-      "--duration",
-      "2h",
-      "--json",
-    );
-    expect(r.stderr).toBe("");
-    const window = JSON.parse(r.stdout) as MaintenanceWindow;
+    const window = await scheduleWithCli(cp, hostId, "--start", start, "--duration", "2h");
     await until("the agent to hold the window", async () =>
       agentStatusFile(agents[1]!).maintenanceWindows.some((w) => w.id === window.id && w.start === start),
     );

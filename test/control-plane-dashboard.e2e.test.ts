@@ -2,11 +2,15 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { MaintenanceWindow } from "@podkit/core";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agentStatusFile, type RealAgent, startRealAgent, untilHosts } from "./control-plane/agents.js";
-import { podkit, startTestControlPlane, type TestControlPlane, until } from "./control-plane/harness.js";
+import {
+  scheduleWithCli,
+  startTestControlPlane,
+  type TestControlPlane,
+  until,
+} from "./control-plane/harness.js";
 
 const ARTIFACTS = fileURLToPath(new URL("../test-artifacts/control-plane/", import.meta.url));
 const XID_LINE = readFileSync(
@@ -84,10 +88,8 @@ describe("dashboard in headless Chromium", () => {
     agents[0]!.kmsg.append(XID_LINE);
     const start = new Date(Date.now() + 9 * 86_400_000);
     start.setUTCHours(2, 0, 0, 0);
-    const r = await podkit(
+    const window = await scheduleWithCli(
       cp,
-      "maintenance",
-      "schedule",
       hostId,
       "--start",
       start.toISOString(),
@@ -95,10 +97,7 @@ describe("dashboard in headless Chromium", () => {
       "4h",
       "--reason",
       "BMC firmware",
-      "--json",
     );
-    expect(r.code).toBe(0);
-    const window = JSON.parse(r.stdout) as MaintenanceWindow;
     // Wait for a few chart samples and the XID to arrive.
     let last = "";
     await until("chart samples and the XID", async () => {

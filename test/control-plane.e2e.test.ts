@@ -15,6 +15,7 @@ import {
   healthy,
   machine,
   podkit,
+  scheduleWithCli,
   startTestControlPlane,
   type TestControlPlane,
   telemetry,
@@ -233,10 +234,8 @@ describe.each(["sqlite", "postgres"] as const)("control plane on %s", (backend) 
       /maintenance must be scheduled at least 7 d 0 h ahead \(this one starts in 6 d 2[23] h\)/,
     );
     const start = new Date(now + 7 * DAY + 2 * 60_000).toISOString();
-    const ok = await podkit(
+    const window = await scheduleWithCli(
       cp,
-      "maintenance",
-      "schedule",
       "gpu-a",
       "--start",
       start,
@@ -244,10 +243,7 @@ describe.each(["sqlite", "postgres"] as const)("control plane on %s", (backend) 
       "4h",
       "--reason",
       "PSU swap",
-      "--json",
     );
-    expect(ok.code).toBe(0);
-    const window = JSON.parse(ok.stdout) as MaintenanceWindow;
     expect(window).toMatchObject({
       hostId: "gpu-a",
       start,
@@ -285,18 +281,7 @@ describe.each(["sqlite", "postgres"] as const)("control plane on %s", (backend) 
     expect(rented.code).toBe(6);
     expect(rented.stderr).toContain("immediate maintenance is allowed only while the machine is unrented");
 
-    const now2 = await podkit(
-      cp,
-      "maintenance",
-      "schedule",
-      "gpu-c",
-      "--immediate",
-      "--duration",
-      "1h",
-      "--json",
-    );
-    expect(now2.code).toBe(0);
-    const immediate = JSON.parse(now2.stdout) as MaintenanceWindow;
+    const immediate = await scheduleWithCli(cp, "gpu-c", "--immediate", "--duration", "1h");
     expect(immediate.status).toBe("active");
     await agents["gpu-c"]!.agent.waitForState(
       (s) => s.listing.state === "unlisted" && s.listing.reasons.includes("IN_MAINTENANCE"),

@@ -11,7 +11,8 @@ import {
   startControlPlane,
   startEphemeralPostgres,
 } from "@podkit/control-plane";
-import { createLogger, type MachineInfo } from "@podkit/core";
+import { createLogger, type MachineInfo, type MaintenanceWindow } from "@podkit/core";
+import { expect } from "vitest";
 
 export const PODKIT = fileURLToPath(new URL("../../apps/cli/dist/main.js", import.meta.url));
 
@@ -227,4 +228,16 @@ export async function api<T>(
   const text = await res.text();
   if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status} ${text}`);
   return JSON.parse(text) as T;
+}
+
+/** `podkit maintenance schedule HOST FLAGS… --json`, as an operator runs it; the window it printed. */
+export async function scheduleWithCli(
+  cp: Pick<ControlPlaneHandle, "url" | "adminToken">,
+  host: string,
+  ...flags: string[]
+): Promise<MaintenanceWindow> {
+  const r = await podkit(cp, "maintenance", "schedule", host, ...flags, "--json");
+  if (r.code !== 0) throw new Error(`podkit maintenance schedule ${host}: exit ${r.code}: ${r.stderr}`);
+  expect(r.stderr).toBe("");
+  return JSON.parse(r.stdout) as MaintenanceWindow;
 }
