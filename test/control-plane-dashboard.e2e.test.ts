@@ -75,7 +75,7 @@ describe("dashboard in headless Chromium", () => {
     await page.waitForSelector("table#hosts");
     for (const h of hosts) {
       const row = page.locator(`tr[data-host="${h.id}"]`);
-      await expect(row.locator("td.gpus").innerText()).resolves.toBe("8 × NVIDIA H100 80GB HBM3");
+      await expect(row.locator("td.gpus").innerText()).resolves.toBe("8 × NVIDIA H100 80GB HBM3 simulated");
       await expect(row.locator("td.health").innerText()).resolves.toBe(h.health);
       await expect(row.locator("td.listing").innerText()).resolves.toContain(h.listing);
       await expect(row.locator("td.reliability").innerText()).resolves.toBe("100.00%");

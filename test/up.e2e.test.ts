@@ -106,6 +106,8 @@ describe("podkit up: the whole platform on one machine", () => {
       const table = await page.locator("table").first().textContent();
       expect(table).toMatch(/H100/);
       expect(table).toMatch(/\b8\b/);
+      // The agent replays a recorded capture here, and the hosts table says so.
+      expect(table).toMatch(/H100 80GB HBM3 simulated/);
       await page.screenshot({ path: join(ARTIFACTS, "dashboard.png"), fullPage: true });
     } finally {
       await browser.close();

@@ -14,9 +14,10 @@ const DAY_MS = 86_400_000;
 function gpuSummary(h: HostView): string {
   const counts = new Map<string, number>();
   for (const g of h.gpus) counts.set(g.name, (counts.get(g.name) ?? 0) + 1);
-  return (
-    [...counts].map(([name, n]) => `${n} × ${esc(name)}`).join(", ") || '<span class="muted">none</span>'
-  );
+  const summary =
+    [...counts].map(([name, n]) => `${n} × ${esc(name)}`).join(", ") || '<span class="muted">none</span>';
+  // A replayed capture must never pass for real hardware, not even at a glance.
+  return h.machine.simulated ? `${summary} <span class="badge degraded">simulated</span>` : summary;
 }
 
 function hostsTable(hosts: readonly HostView[]): string {
