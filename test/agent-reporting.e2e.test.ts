@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { startControlPlaneProcess } from "./agent/control-plane-process.js";
 import {
   type AgentProcess,
+  enrolledAgentArgs,
   FakeKernelLog,
   freePort,
   podkit,
@@ -55,20 +56,7 @@ describe("agent ↔ the real control plane: nothing lost, nothing stored twice",
     expect(token).toMatch(/^pke_/);
     const start = async () => {
       const a = await startAgentProcess(
-        [
-          "--simulate",
-          "h100-8x",
-          "--control-plane",
-          cp.url,
-          "--token",
-          token,
-          "--state-dir",
-          stateDir,
-          "--metrics-listen",
-          "127.0.0.1:0",
-          "--kmsg",
-          kmsg.path,
-        ],
+        enrolledAgentArgs({ controlPlane: cp.url, token, stateDir, kmsgPath: kmsg.path }),
         {
           PODKIT_AGENT_REPORT_INTERVAL_SECONDS: "0.3",
           PODKIT_AGENT_GPU_INTERVAL_SECONDS: "0.5",

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from "./browser.js";
 import { agentStatusFile, type RealAgent, startRealAgent, untilHosts } from "./control-plane/agents.js";
 import {
   scheduleWithCli,
@@ -17,16 +18,6 @@ const XID_LINE = readFileSync(
   fileURLToPath(new URL("./testdata/control-plane/xid13.log", import.meta.url)),
   "utf8",
 ).trim();
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 describe("dashboard in headless Chromium", () => {
   let cp: TestControlPlane;
@@ -42,7 +33,7 @@ describe("dashboard in headless Chromium", () => {
     agents.push(...(await Promise.all(["dash-a", "dash-b"].map((n) => startRealAgent(cp, n)))));
     profile = mkdtempSync(join(tmpdir(), "podkit-chromium-"));
     browser = await chromium.launchPersistentContext(profile, {
-      executablePath: "/usr/bin/chromium",
+      executablePath: CHROMIUM_PATH,
       headless: true,
       args: CHROMIUM_ARGS,
       viewport: { width: 1280, height: 900 },

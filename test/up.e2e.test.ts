@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from "./browser.js";
 import { hostPort, isListening, podkitSync, type Spawned, spawnPodkit, waitFor } from "./up/processes.js";
 
 interface UpJson {
@@ -12,6 +13,18 @@ interface UpJson {
   relay: { address: string; password: string };
   agent: { metricsUrl: string; simulated: boolean; gpuSource: string };
 }
+
+/** Every listener of the stack on a free loopback port, so the suite never collides with anything. */
+const EPHEMERAL_LISTEN = [
+  "--control-plane-listen",
+  "127.0.0.1:0",
+  "--s3-listen",
+  "127.0.0.1:0",
+  "--metrics-listen",
+  "127.0.0.1:0",
+  "--relay-ports",
+  "0,0,0,0,0",
+];
 
 const ARTIFACTS = join(import.meta.dirname, "..", "test-artifacts", "up");
 
@@ -23,20 +36,7 @@ describe("podkit up: the whole platform on one machine", () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "podkit-up-"));
-    up = spawnPodkit([
-      "up",
-      "--data",
-      join(dir, "data"),
-      "--json",
-      "--control-plane-listen",
-      "127.0.0.1:0",
-      "--s3-listen",
-      "127.0.0.1:0",
-      "--metrics-listen",
-      "127.0.0.1:0",
-      "--relay-ports",
-      "0,0,0,0,0",
-    ]);
+    up = spawnPodkit(["up", "--data", join(dir, "data"), "--json", ...EPHEMERAL_LISTEN]);
     stack = await waitFor(
       "podkit up --json",
       () => {
@@ -84,19 +84,7 @@ describe("podkit up: the whole platform on one machine", () => {
 
   it("shows the host on the dashboard in headless Chromium", async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    const browser = await chromium.launch({
-      executablePath: "/usr/bin/chromium",
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
     try {
       const page = await browser.newPage();
       await page.goto(`${stack.controlPlane.url}/`);
@@ -187,21 +175,7 @@ describe("podkit up --detach and podkit down", () => {
   it("runs the stack in the background until podkit down stops it", async () => {
     const dir = mkdtempSync(join(tmpdir(), "podkit-up-detach-"));
     const data = join(dir, "data");
-    const started = podkitSync([
-      "up",
-      "--detach",
-      "--json",
-      "--data",
-      data,
-      "--control-plane-listen",
-      "127.0.0.1:0",
-      "--s3-listen",
-      "127.0.0.1:0",
-      "--metrics-listen",
-      "127.0.0.1:0",
-      "--relay-ports",
-      "0,0,0,0,0",
-    ]);
+    const started = podkitSync(["up", "--detach", "--json", "--data", data, ...EPHEMERAL_LISTEN]);
     expect(started.code, started.stderr).toBe(0);
     const stack = JSON.parse(started.stdout) as UpJson;
     const cp = hostPort(stack.controlPlane.url);

@@ -55,6 +55,29 @@ export interface AgentProcess {
 }
 
 /** Start `podkit agent run` as a real process; resolves when it prints its metrics address. */
+/** `podkit agent run` flags for an agent replaying the 8× H100 capture, enrolled with `token`. */
+export function enrolledAgentArgs(o: {
+  controlPlane: string;
+  token: string;
+  stateDir: string;
+  kmsgPath: string;
+}): string[] {
+  return [
+    "--simulate",
+    "h100-8x",
+    "--control-plane",
+    o.controlPlane,
+    "--token",
+    o.token,
+    "--state-dir",
+    o.stateDir,
+    "--metrics-listen",
+    "127.0.0.1:0",
+    "--kmsg",
+    o.kmsgPath,
+  ];
+}
+
 export async function startAgentProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<AgentProcess> {
   const proc = spawn(process.execPath, [PODKIT, "agent", "run", ...args], {
     env: { ...process.env, PODKIT_LOG_LEVEL: "info", ...env },

@@ -1,7 +1,13 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { HostView } from "@podkit/control-plane";
-import { type AgentProcess, FakeKernelLog, startAgentProcess, tempDir } from "../agent/helpers.js";
+import {
+  type AgentProcess,
+  enrolledAgentArgs,
+  FakeKernelLog,
+  startAgentProcess,
+  tempDir,
+} from "../agent/helpers.js";
 import { apiHosts, podkit, type TestControlPlane, until } from "./harness.js";
 
 export interface RealAgent {
@@ -20,20 +26,7 @@ export async function startRealAgent(cp: TestControlPlane, name: string): Promis
   const stateDir = join(dir, "state");
   const kmsg = new FakeKernelLog(join(dir, "kmsg.log"));
   const { token } = await cp.createEnrollmentToken();
-  const args = [
-    "--simulate",
-    "h100-8x",
-    "--control-plane",
-    cp.url,
-    "--token",
-    token,
-    "--state-dir",
-    stateDir,
-    "--metrics-listen",
-    "127.0.0.1:0",
-    "--kmsg",
-    kmsg.path,
-  ];
+  const args = enrolledAgentArgs({ controlPlane: cp.url, token, stateDir, kmsgPath: kmsg.path });
   const env = {
     PODKIT_LOG_LEVEL: "warn",
     PODKIT_AGENT_REPORT_INTERVAL_SECONDS: "0.5",
