@@ -63,11 +63,19 @@ let worker: Worker | undefined;
 const jobs = new Map<number, Job>();
 let nextId = 1;
 
+/**
+ * The thread keeps the process alive only while it hashes something: an idle one must not hold
+ * a stopping gateway open. (Called after the listeners are attached: adding a "message" listener
+ * refs the worker again.)
+ */
+function holdWhileBusy(): void {
+  if (jobs.size > 0) worker?.ref();
+  else worker?.unref();
+}
+
 function getWorker(): Worker {
   if (worker) return worker;
   const w = new Worker(WORKER_SOURCE, { eval: true });
-  // An idle hashing thread must not keep the process alive.
-  w.unref();
   w.on("message", (m: Reply) => {
     const job = jobs.get(m.id);
     if (!job) {
@@ -80,6 +88,7 @@ function getWorker(): Worker {
       if (job.outstanding <= MAX_OUTSTANDING) for (const wake of job.waiters.splice(0)) wake();
     } else {
       jobs.delete(m.id);
+      holdWhileBusy();
       job.done?.(m.hex ?? "");
     }
   });
@@ -96,6 +105,7 @@ function getWorker(): Worker {
   w.on("error", fail);
   w.on("exit", (code) => fail(new Error(`the MD5 worker thread exited (${code})`)));
   worker = w;
+  holdWhileBusy();
   return w;
 }
 
@@ -107,6 +117,7 @@ export class OffloadedMd5 {
 
   constructor() {
     jobs.set(this.id, this.job);
+    holdWhileBusy();
   }
 
   /** Feed a chunk; returns a promise only when too much is waiting to be hashed. */
@@ -148,6 +159,7 @@ export class OffloadedMd5 {
     if (this.slab && freeSlabs.length < MAX_FREE_SLABS) freeSlabs.push(this.slab.buffer as ArrayBuffer);
     this.slab = undefined;
     jobs.delete(this.id);
+    holdWhileBusy();
     worker?.postMessage({ t: "x", id: this.id });
   }
 }

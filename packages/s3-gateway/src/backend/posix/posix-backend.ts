@@ -20,10 +20,10 @@ import { EMPTY_MD5, LazyEtags } from "./etags.js";
 import { pruneEmptyParents, VolumeRoot } from "./files.js";
 import { keyToPath } from "./keys.js";
 import {
+  AutoMetaStore,
   type MetaStore,
   SidecarMetaStore,
   type StoredRecord,
-  supportsXattr,
   XattrMetaStore,
 } from "./meta-store.js";
 import { Multipart } from "./multipart.js";
@@ -32,7 +32,7 @@ import { checkFreeSpace, commitTemp, copyToTemp, writeTemp } from "./write.js";
 
 export interface PosixBackendOptions {
   root: string;
-  /** "auto" probes the root for extended attributes and falls back to sidecar files. */
+  /** "auto" probes each volume for extended attributes and falls back to sidecar files where it has none. */
   metadata?: "auto" | "xattr" | "sidecar";
 }
 
@@ -70,8 +70,13 @@ export class PosixBackend implements Backend {
   static async open(options: PosixBackendOptions): Promise<PosixBackend> {
     const volumes = new VolumeRoot(options.root);
     const mode = options.metadata ?? "auto";
-    const xattr = mode === "xattr" || (mode === "auto" && (await supportsXattr(volumes.root)));
-    const backend = new PosixBackend(volumes, xattr ? new XattrMetaStore() : new SidecarMetaStore());
+    const store =
+      mode === "xattr"
+        ? new XattrMetaStore()
+        : mode === "sidecar"
+          ? new SidecarMetaStore()
+          : new AutoMetaStore();
+    const backend = new PosixBackend(volumes, store);
     await volumes.cleanTemporaries();
     await backend.multipart.releaseAbandonedClaims();
     return backend;
@@ -314,7 +319,7 @@ export class PosixBackend implements Backend {
         if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw s3ErrorFromFs(err, { key });
       });
     }
-    if (!this.meta.attachesToFile) await this.meta.remove(at);
+    if (!(await this.meta.attachesToFile(bucketDir))) await this.meta.remove(at);
     await pruneEmptyParents(bucketDir, path, async (dir) => {
       const rel = `${dir.slice(bucketDir.length + 1)}/`;
       return (await this.meta.read({ bucketDir, key: rel, path: dir }))?.directoryMarker === true;

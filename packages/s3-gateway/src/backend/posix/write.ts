@@ -10,6 +10,9 @@ export async function checkFreeSpace(dir: string, size: number | undefined): Pro
   let free: number;
   try {
     const fsInfo = await statfs(dir);
+    // File systems without a size (ramfs, some FUSE and network mounts) report zero blocks in
+    // all: their free space is unknown, not zero.
+    if (fsInfo.blocks === 0) return;
     free = fsInfo.bavail * fsInfo.bsize;
   } catch {
     return;
@@ -189,8 +192,9 @@ export async function commitTemp(
   target: string,
   record: StoredRecord,
 ): Promise<void> {
+  const attached = await store.attachesToFile(at.bucketDir);
   try {
-    if (store.attachesToFile) await store.write({ ...at, path: tmp }, record);
+    if (attached) await store.write({ ...at, path: tmp }, record);
     await rename(tmp, target);
   } catch (err) {
     await rm(tmp, { force: true });
@@ -200,5 +204,5 @@ export async function commitTemp(
     }
     throw s3ErrorFromFs(err, { key: at.key });
   }
-  if (!store.attachesToFile) await store.write({ ...at, path: target }, record);
+  if (!attached) await store.write({ ...at, path: target }, record);
 }
