@@ -133,6 +133,18 @@ describe.each(["sqlite", "postgres"] as const)("control plane on %s", (backend) 
     expect(metrics).toContain('podkit_fleet_hosts{listing="listed"} 3');
     expect(metrics).toContain('podkit_fleet_gpus{model="NVIDIA H100 80GB HBM3",health="healthy"} 8');
     expect(metrics).toContain("podkit_control_plane_agents_connected 3");
+    // Fleet views keep parsed machine descriptions between requests: a changed one must show at once.
+    const c = agents["gpu-c"]!;
+    await c.agent.register(machine("gpu-c", 2, "NVIDIA H100 80GB HBM3"));
+    const scrape = async () =>
+      (await fetch(`${cp.url}/metrics`, { headers: { authorization: `Bearer ${cp.adminToken}` } })).text();
+    expect(await scrape()).toContain('podkit_fleet_gpus{model="NVIDIA H100 80GB HBM3",health="healthy"} 10');
+    expect((await hostOf(cp, "gpu-c")).gpus.map((g) => g.name)).toEqual(
+      Array(2).fill("NVIDIA H100 80GB HBM3"),
+    );
+    await c.agent.register(c.info);
+    expect(await scrape()).toContain('podkit_fleet_gpus{model="NVIDIA L40S",health="healthy"} 2');
+    expect((await hostOf(cp, "gpu-c")).gpus.map((g) => g.name)).toEqual(Array(2).fill("NVIDIA L40S"));
   });
 
   it("acknowledges only after storing, and acknowledges but ignores duplicates", async () => {
@@ -428,9 +440,15 @@ describe.each(["sqlite", "postgres"] as const)("control plane on %s", (backend) 
         listing: "unlisted",
         listingReasons: ["IN_MAINTENANCE"],
       });
+      const scrape = async () =>
+        (
+          await fetch(`${tcp.url}/metrics`, { headers: { authorization: `Bearer ${tcp.adminToken}` } })
+        ).text();
+      expect(await scrape()).toContain('podkit_fleet_maintenance_windows{status="active"} 1');
       const after = await at(start + 4 * HOUR + 60_000);
       expect(after).toMatchObject({ listing: "listed", listingReasons: [], reliability: 1 });
       expect(after.maintenance.excessive).toBe(true);
+      expect(await scrape()).toContain("podkit_fleet_hosts_excessive_maintenance 1");
       const rel = await apiGet<{ current: { maintenanceMinutes: number; downtimeMinutes: number } }>(
         tcp,
         "/api/v1/hosts/gpu-t/reliability",
