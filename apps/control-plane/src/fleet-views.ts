@@ -10,7 +10,7 @@ import {
   toMaintenanceWindow,
 } from "./rules/maintenance.js";
 import type { HostsTable } from "./store/schema.js";
-import { type HostView, parseJson, toHostView } from "./views.js";
+import { type HostView, parseJson, toHostView, unknownMachine } from "./views.js";
 
 type GpuHealth = Array<{ index: number; verdict: HealthVerdict }>;
 
@@ -52,15 +52,7 @@ class ParsedByText<T> {
  * read them and judge nothing again, and only maintenance windows (few rows) are read besides.
  */
 export class FleetViews {
-  private readonly machines = new ParsedByText<MachineInfo>((hostId) => ({
-    hostname: hostId,
-    cpuCount: 1,
-    memoryTotalBytes: 0,
-    driverVersion: null,
-    cudaVersion: null,
-    gpus: [],
-    simulated: false,
-  }));
+  private readonly machines = new ParsedByText<MachineInfo>(unknownMachine);
   private readonly gpuHealth = new ParsedByText<GpuHealth>(() => []);
 
   constructor(private readonly fleet: Fleet) {}

@@ -98,18 +98,21 @@ export interface HostViewExtras {
   gpuHealth?: Array<{ index: number; verdict: HealthVerdict }>;
 }
 
+/** What is shown for a host whose stored machine description cannot be read. */
+export function unknownMachine(hostname: string): MachineInfo {
+  return {
+    hostname,
+    cpuCount: 1,
+    memoryTotalBytes: 0,
+    driverVersion: null,
+    cudaVersion: null,
+    gpus: [],
+    simulated: false,
+  };
+}
+
 export function toHostView(row: HostsTable, extras: HostViewExtras): HostView {
-  const machine =
-    extras.machine ??
-    parseJson<MachineInfo>(row.machine, {
-      hostname: row.hostname,
-      cpuCount: 1,
-      memoryTotalBytes: 0,
-      driverVersion: null,
-      cudaVersion: null,
-      gpus: [],
-      simulated: false,
-    });
+  const machine = extras.machine ?? parseJson<MachineInfo>(row.machine, unknownMachine(row.hostname));
   const gpuHealth =
     extras.gpuHealth ?? parseJson<Array<{ index: number; verdict: HealthVerdict }>>(row.gpu_health, []);
   const telemetry = parseJson<LatestTelemetry | null>(row.telemetry, null);
