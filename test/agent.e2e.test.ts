@@ -95,6 +95,21 @@ describe("podkit agent run: a fake nvidia-smi replaying a recorded H100 and a ke
       }),
     ).toBe(1);
     expect(scrapeValue(body, "podkit_machine_health_state", { state: "healthy" })).toBe(1);
+    // PCIe link, clocks event reasons (hex mask 0x0 of supported 0x1FF) and the GPU's own T.Limit headroom.
+    expect(scrapeValue(body, "podkit_gpu_pcie_link_generation", { gpu: "0" })).toBe(5);
+    expect(scrapeValue(body, "podkit_gpu_pcie_link_max_width_lanes", { gpu: "0" })).toBe(16);
+    expect(scrapeValue(body, "podkit_gpu_clocks_event_reason_active", { gpu: "0", reason: "gpu_idle" })).toBe(
+      0,
+    );
+    expect(
+      scrapeValue(body, "podkit_gpu_clocks_event_reason_active", {
+        gpu: "0",
+        reason: "hw_power_brake_slowdown",
+      }),
+    ).toBe(0);
+    expect(scrapeValue(body, "podkit_gpu_temperature_limit_margin_celsius", { gpu: "0" })).toBe(26);
+    // The CSV has no absolute slowdown limit: no series rather than a made-up value.
+    expect(scrapeValue(body, "podkit_gpu_temperature_slowdown_celsius", { gpu: "0" })).toBeNull();
     // NVLink and topology come from `nvlink -s` / `topo -m` of the same capture: 18 links at 26.562 GB/s.
     expect(scrapeValue(body, "podkit_gpu_nvlink_active_links", { gpu: "0" })).toBe(18);
     expect(scrapeValue(body, "podkit_gpu_nvlink_link_speed_bytes_per_second", { gpu: "0", link: "17" })).toBe(

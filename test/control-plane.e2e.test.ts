@@ -133,6 +133,18 @@ describe.each(["sqlite", "postgres"] as const)("control plane on %s", (backend) 
     expect(metrics).toContain('podkit_fleet_hosts{listing="listed"} 3');
     expect(metrics).toContain('podkit_fleet_gpus{model="NVIDIA H100 80GB HBM3",health="healthy"} 8');
     expect(metrics).toContain("podkit_control_plane_agents_connected 3");
+    // Fleet views keep parsed machine descriptions between requests: a changed one must show at once.
+    const c = agents["gpu-c"]!;
+    await c.agent.register(machine("gpu-c", 2, "NVIDIA H100 80GB HBM3"));
+    const scrape = async () =>
+      (await fetch(`${cp.url}/metrics`, { headers: { authorization: `Bearer ${cp.adminToken}` } })).text();
+    expect(await scrape()).toContain('podkit_fleet_gpus{model="NVIDIA H100 80GB HBM3",health="healthy"} 10');
+    expect((await hostOf(cp, "gpu-c")).gpus.map((g) => g.name)).toEqual(
+      Array(2).fill("NVIDIA H100 80GB HBM3"),
+    );
+    await c.agent.register(c.info);
+    expect(await scrape()).toContain('podkit_fleet_gpus{model="NVIDIA L40S",health="healthy"} 2');
+    expect((await hostOf(cp, "gpu-c")).gpus.map((g) => g.name)).toEqual(Array(2).fill("NVIDIA L40S"));
   });
 
   it("acknowledges only after storing, and acknowledges but ignores duplicates", async () => {
@@ -428,9 +440,15 @@ describe.each(["sqlite", "postgres"] as const)("control plane on %s", (backend) 
         listing: "unlisted",
         listingReasons: ["IN_MAINTENANCE"],
       });
+      const scrape = async () =>
+        (
+          await fetch(`${tcp.url}/metrics`, { headers: { authorization: `Bearer ${tcp.adminToken}` } })
+        ).text();
+      expect(await scrape()).toContain('podkit_fleet_maintenance_windows{status="active"} 1');
       const after = await at(start + 4 * HOUR + 60_000);
       expect(after).toMatchObject({ listing: "listed", listingReasons: [], reliability: 1 });
       expect(after.maintenance.excessive).toBe(true);
+      expect(await scrape()).toContain("podkit_fleet_hosts_excessive_maintenance 1");
       const rel = await apiGet<{ current: { maintenanceMinutes: number; downtimeMinutes: number } }>(
         tcp,
         "/api/v1/hosts/gpu-t/reliability",
@@ -449,15 +467,17 @@ describe.each(["sqlite", "postgres"] as const)("control plane on %s", (backend) 
 });
 
 describe("two control-plane replicas on one PostgreSQL", () => {
-  it("agree on the fleet: what one replica is told reaches an agent connected to the other", async () => {
+  it("agree on the fleet: what one replica is told reaches an agent connected to the other at once", async () => {
     const pg = await startEphemeralPostgres({ fsync: false });
     const replicas: TestControlPlane[] = [];
     try {
       const db = { postgresUrl: await pg.newDatabase("replicas") };
       const adminToken = `pka_${"r".repeat(40)}`;
-      // Both migrate at start; the second finds the schema in place.
-      replicas.push(await startTestControlPlane(db, { adminToken }));
-      replicas.push(await startTestControlPlane(db, { adminToken }));
+      // Both migrate at start; the second finds the schema in place. Their sweeps are an hour
+      // apart, so only PostgreSQL's LISTEN/NOTIFY can carry a change from one to the other in time.
+      const options = { adminToken, sweepIntervalMs: 3_600_000 };
+      replicas.push(await startTestControlPlane(db, options));
+      replicas.push(await startTestControlPlane(db, options));
       const [a, b] = replicas as [TestControlPlane, TestControlPlane];
       const info = machine("gpu-r", 2);
       // Enrolled through replica A, connected to replica B.
@@ -478,11 +498,21 @@ describe("two control-plane replicas on one PostgreSQL", () => {
         (s) =>
           s.maintenanceWindows.some((w) => w.id === window.id) &&
           s.listing.reasons.includes("IN_MAINTENANCE"),
+        3000,
       );
       expect(await apiHost(b, hostId)).toMatchObject({
         listing: "unlisted",
         listingReasons: ["IN_MAINTENANCE"],
       });
+      // Cancelled on A, then rented out through A: the agent on B hears both at once.
+      await api(a, "DELETE", `/api/v1/maintenance/${window.id}`);
+      await agent.waitForState(
+        (s) => s.listing.state === "listed" && s.maintenanceWindows.length === 0,
+        3000,
+      );
+      await api(a, "POST", "/api/v1/rentals", { hostId, renter: "acme" });
+      await agent.waitForState((s) => s.rented, 3000);
+      expect((await apiHost(b, hostId)).rented).toBe(true);
       await agent.close();
     } finally {
       for (const r of replicas) await r.stop();

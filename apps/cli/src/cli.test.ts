@@ -1,6 +1,7 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { loadRegistrars } from "./program.js";
 
 const MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
 
@@ -48,5 +49,36 @@ describe("podkit CLI", () => {
     const { code, stderr } = podkit("frobnicate");
     expect(code).toBe(2);
     expect(stderr).toContain("unknown command 'frobnicate'");
+  });
+
+  it("help lists the commands of every area", () => {
+    const { stdout } = podkit("--help");
+    for (const command of ["gpus", "control-plane", "hosts", "maintenance", "agent", "send", "receive"]) {
+      expect(stdout).toMatch(new RegExp(`^  ${command}\\b`, "m"));
+    }
+    for (const command of ["relay", "cluster", "s3", "up", "down"]) {
+      expect(stdout).toMatch(new RegExp(`^  ${command}\\b`, "m"));
+    }
+  });
+
+  it("loads only the area a command names, and every area otherwise", async () => {
+    expect(await loadRegistrars(["agent", "run", "--simulate", "h100-8x"])).toHaveLength(1);
+    expect(await loadRegistrars(["--json", "send", "file"])).toHaveLength(1);
+    const all = (await loadRegistrars([])).length;
+    expect(all).toBeGreaterThan(5);
+    expect(await loadRegistrars(["help", "agent"])).toHaveLength(all);
+    expect(await loadRegistrars(["frobnicate"])).toHaveLength(all);
+  });
+
+  it("exits quietly when the reader of its output goes away (podkit --help | true)", async () => {
+    const child = spawn(process.execPath, [MAIN, "--help"], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    child.stdout.destroy(); // the reader is gone before podkit writes a byte
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(stderr).not.toContain("EPIPE");
+    expect(code).toBe(0);
   });
 });

@@ -8,10 +8,10 @@ import {
   hostReliabilityHistory,
 } from "./evaluate.js";
 import { loadFacts } from "./facts.js";
-import { toMaintenanceWindow } from "./rules/maintenance.js";
+import { FleetViews } from "./fleet-views.js";
 import type { Database, HostsTable } from "./store/schema.js";
 import { hashToken, newId, newToken } from "./tokens.js";
-import { type FleetEvent, type HostView, parseJson, toHostView } from "./views.js";
+import { type FleetEvent, type HostView, parseJson } from "./views.js";
 
 export type FleetSettings = EvaluationSettings;
 
@@ -49,6 +49,8 @@ export type HostChangedListener = (hostIds: string[]) => void;
 export class Fleet {
   private readonly tokenCache = new Map<string, string>();
   private listeners: HostChangedListener[] = [];
+  /** Hosts as the API, dashboard and metrics show them. */
+  readonly views = new FleetViews(this);
 
   constructor(
     readonly db: Kysely<Database>,
@@ -352,35 +354,11 @@ export class Fleet {
   }
 
   async listHosts(filter: (row: HostsTable) => boolean = () => true): Promise<HostView[]> {
-    const now = this.clock();
-    const all = await this.db.selectFrom("hosts").selectAll().orderBy("id").execute();
-    const rows = all.filter(filter);
-    const facts = await loadFacts(this.db, rows, now, rows.length < all.length);
-    const rentals = await this.db
-      .selectFrom("rentals")
-      .select(["host_id", "renter"])
-      .where("ended_at", "is", null)
-      .execute();
-    const rentalByHost = new Map(rentals.map((r) => [r.host_id, { renter: r.renter }]));
-    return rows.map((row) => {
-      const f = facts.get(row.id)!;
-      const ev = evaluateHost(f, now, this.settings);
-      const next = f.windows.find((w) => !w.cancelled && w.end > now);
-      return toHostView(row, {
-        now,
-        offlineAfterMs: this.settings.offlineAfterMs,
-        rental: rentalByHost.get(row.id) ?? null,
-        nextWindow: next ? toMaintenanceWindow(next, now) : null,
-        maintenanceShare: ev.maintenanceShare,
-        excessiveMaintenance: ev.excessiveMaintenance,
-      });
-    });
+    return this.views.list(filter);
   }
 
   async getHost(idOrHostname: string): Promise<HostView> {
-    const row = await this.resolveHost(this.db, idOrHostname);
-    const [view] = await this.listHosts((r) => r.id === row.id);
-    return view!;
+    return this.views.one(idOrHostname);
   }
 
   /** Listed hosts, plus removed ones this renter has had (their data may still be there). */

@@ -1,8 +1,8 @@
 import type { AgentEvent, AgentMessage, GpuSample, HealthVerdict, HostSample } from "@podkit/core";
-import type { Kysely } from "kysely";
+import { type Insertable, type Kysely, sql } from "kysely";
 import type { Fleet } from "./fleet.js";
 import { applyEventToFlags } from "./rules/listing.js";
-import type { Database, HostsTable } from "./store/schema.js";
+import type { Database, GpuSamplesTable, HostsTable } from "./store/schema.js";
 import { newId } from "./tokens.js";
 import { parseJson } from "./views.js";
 
@@ -22,6 +22,16 @@ const INGEST_COLUMNS = [
   "sample_at",
 ] as const;
 type IngestRow = Pick<HostsTable, (typeof INGEST_COLUMNS)[number]>;
+
+/**
+ * The columns a steady stream of telemetry and heartbeats changes. Hosts whose batch changed only
+ * these are written by one multi-row UPDATE per batch instead of one statement per host.
+ */
+const HOT_COLUMNS = ["last_seen_at", "telemetry", "telemetry_at", "sample_at"] as const;
+const HOT_SET = new Set<string>(HOT_COLUMNS);
+/** Rows per multi-row statement: well under SQLite's and PostgreSQL's bound-parameter limits. */
+const ROWS_PER_STATEMENT = 500;
+type GpuSampleRow = Insertable<GpuSamplesTable>;
 
 /** What is kept of the latest report: the values the API and dashboard show, not the whole payload. */
 export interface LatestTelemetry {
@@ -158,6 +168,7 @@ export class Ingest {
     for (const p of batch)
       if (!firstCopies.has(key(p.hostId, p.message.id))) firstCopies.set(key(p.hostId, p.message.id), p);
     const inserted = await this.rememberIds(trx, [...firstCopies.values()], now);
+    const samples: GpuSampleRow[] = [];
     const duplicates: boolean[] = [];
     for (const p of batch) {
       const w = work.get(p.hostId);
@@ -167,18 +178,23 @@ export class Ingest {
       duplicates.push(!isNew);
       if (!isNew) continue;
       await this.markSeen(trx, w, now);
-      await this.apply(trx, w, p.message, now);
+      await this.apply(trx, w, p.message, now, samples);
     }
+    await insertSamples(trx, samples);
     const toRefresh: IngestRow[] = [];
     const healthChanged = new Set<string>();
+    const hot: HostWork[] = [];
     // Rows are written in id order, as the sweep does, so concurrent transactions cannot deadlock.
     for (const w of [...work.values()].sort((a, b) => (a.row.id < b.row.id ? -1 : 1))) {
-      if (Object.keys(w.patch).length > 0) {
+      const columns = Object.keys(w.patch);
+      if (columns.length > 0 && columns.every((c) => HOT_SET.has(c))) hot.push(w);
+      else if (columns.length > 0) {
         await trx.updateTable("hosts").set(w.patch).where("id", "=", w.row.id).execute();
       }
       if (w.refresh) toRefresh.push(w.row);
       if (w.healthChanged) healthChanged.add(w.row.id);
     }
+    await updateHotColumns(trx, hot);
     const changed = toRefresh.length ? await this.fleet.refresh(trx, toRefresh, { healthChanged }) : [];
     return { duplicates, changed };
   }
@@ -221,19 +237,25 @@ export class Ingest {
     change(w, { last_seen_at: now });
   }
 
-  private async apply(trx: Kysely<Database>, w: HostWork, message: AgentMessage, now: number): Promise<void> {
+  private async apply(
+    trx: Kysely<Database>,
+    w: HostWork,
+    message: AgentMessage,
+    now: number,
+    samples: GpuSampleRow[],
+  ): Promise<void> {
     switch (message.type) {
       case "register":
         change(w, { machine: JSON.stringify(message.payload), hostname: message.payload.hostname });
         w.refresh = true;
         return;
       case "telemetry":
-        await this.storeTelemetry(
-          trx,
+        this.storeTelemetry(
           w,
           Date.parse(message.sentAt),
           message.payload.host,
           message.payload.gpus,
+          samples,
         );
         return;
       case "health": {
@@ -269,8 +291,8 @@ export class Ingest {
     }
   }
 
-  private async storeTelemetry(
-    trx: Kysely<Database>,
+  /** Keep the latest report; every `sampleEveryMs` also queue a chart sample per GPU. */
+  private storeTelemetry(
     w: HostWork,
     /** When the agent took the sample (the message's sentAt; the host part may be older). */
     at: number,
@@ -282,28 +304,24 @@ export class Ingest {
       memoryUsedBytes: number | null;
       powerWatts: number | null;
     }>,
-  ): Promise<void> {
+    samples: GpuSampleRow[],
+  ): void {
     if (w.row.telemetry_at === null || at >= w.row.telemetry_at) {
       change(w, { telemetry: JSON.stringify(compactTelemetry(host, gpus)), telemetry_at: at });
     }
     if (w.row.sample_at !== null && Math.abs(at - w.row.sample_at) < this.settings.sampleEveryMs) return;
     change(w, { sample_at: at });
-    if (gpus.length === 0) return;
-    await trx
-      .insertInto("gpu_samples")
-      .values(
-        gpus.map((g) => ({
-          host_id: w.row.id,
-          at,
-          gpu_index: g.index,
-          temperature_celsius: g.temperatureCelsius,
-          utilization_ratio: g.utilizationRatio,
-          memory_used_bytes: g.memoryUsedBytes,
-          power_watts: g.powerWatts,
-        })),
-      )
-      .onConflict((oc) => oc.columns(["host_id", "at", "gpu_index"]).doNothing())
-      .execute();
+    for (const g of gpus) {
+      samples.push({
+        host_id: w.row.id,
+        at,
+        gpu_index: g.index,
+        temperature_celsius: g.temperatureCelsius,
+        utilization_ratio: g.utilizationRatio,
+        memory_used_bytes: g.memoryUsedBytes,
+        power_watts: g.powerWatts,
+      });
+    }
   }
 
   private flags(w: HostWork): string[] {
@@ -350,6 +368,41 @@ export function describeEvent(hostId: string, event: AgentEvent): string {
       return `${hostId}: asks to be ${event.listed ? "listed" : "unlisted"}: ${event.reason}`;
     case "notice":
       return `${hostId}: ${event.message}`;
+  }
+}
+
+/** The batch's chart samples, a few multi-row INSERTs instead of one per report. */
+async function insertSamples(trx: Kysely<Database>, samples: GpuSampleRow[]): Promise<void> {
+  for (let k = 0; k < samples.length; k += ROWS_PER_STATEMENT) {
+    await trx
+      .insertInto("gpu_samples")
+      .values(samples.slice(k, k + ROWS_PER_STATEMENT))
+      .onConflict((oc) => oc.columns(["host_id", "at", "gpu_index"]).doNothing())
+      .execute();
+  }
+}
+
+/**
+ * Write the hot columns of many hosts in one statement per `ROWS_PER_STATEMENT`:
+ * `UPDATE … FROM (VALUES …)`, which SQLite (3.33+) and PostgreSQL both accept. A column the
+ * batch did not change is sent as NULL and keeps its stored value (none of them is ever cleared).
+ * VALUES parameters have no declared type in PostgreSQL (they arrive as text), hence the casts.
+ */
+async function updateHotColumns(trx: Kysely<Database>, hosts: HostWork[]): Promise<void> {
+  for (let k = 0; k < hosts.length; k += ROWS_PER_STATEMENT) {
+    const rows = hosts
+      .slice(k, k + ROWS_PER_STATEMENT)
+      .map(
+        ({ row, patch }) =>
+          sql`(${row.id}, ${patch.last_seen_at ?? null}, ${patch.telemetry ?? null}, ${patch.telemetry_at ?? null}, ${patch.sample_at ?? null})`,
+      );
+    await sql`update hosts set
+        last_seen_at = coalesce(cast(v.column2 as bigint), hosts.last_seen_at),
+        telemetry = coalesce(v.column3, hosts.telemetry),
+        telemetry_at = coalesce(cast(v.column4 as bigint), hosts.telemetry_at),
+        sample_at = coalesce(cast(v.column5 as bigint), hosts.sample_at)
+      from (values ${sql.join(rows)}) as v
+      where hosts.id = v.column1`.execute(trx);
   }
 }
 

@@ -13,6 +13,7 @@ import { registerDashboard } from "./http/dashboard.js";
 import { registerMetrics } from "./http/metrics.js";
 import { Ingest } from "./ingest.js";
 import { Operations } from "./operations.js";
+import { startChangeFeed } from "./store/change-feed.js";
 import { openDatabase } from "./store/open.js";
 
 export interface ControlPlaneOptions {
@@ -88,6 +89,23 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     lanes: store.kind === "postgres" ? 4 : 1,
   });
   const gateway = new AgentGateway(fleet, ingest, log);
+  // Replicas on one PostgreSQL tell each other about changed hosts, so their agents hear at once.
+  const feed =
+    store.kind === "postgres"
+      ? await startChangeFeed(dbTarget, (ids) => void gateway.pushStates(ids), log).catch(async (err) => {
+          await store.close();
+          throw err;
+        })
+      : null;
+  if (feed) {
+    fleet.onHostChanged((ids) =>
+      feed
+        .publish(ids)
+        .catch((err: Error) =>
+          log.warn({ err: err.message }, "could not tell other replicas about a change"),
+        ),
+    );
+  }
 
   const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
   app.addHook("onRequest", async (req, reply) => {
@@ -144,6 +162,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     await app.listen({ host, port });
   } catch (err) {
     clearInterval(timer);
+    await feed?.close();
     await store.close();
     throw err;
   }
@@ -170,6 +189,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       await gateway.close();
       await app.close();
       await ingest.idle();
+      await feed?.close();
       await store.close();
     },
   };

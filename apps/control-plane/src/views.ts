@@ -1,9 +1,7 @@
 import type {
-  GpuSample,
   HealthReason,
   HealthState,
   HealthVerdict,
-  HostSample,
   ListingState,
   MachineInfo,
   MaintenanceWindow,
@@ -95,19 +93,28 @@ export interface HostViewExtras {
   nextWindow: MaintenanceWindow | null;
   maintenanceShare: number;
   excessiveMaintenance: boolean;
+  /** Already parsed `machine` and `gpu_health` columns, when the caller keeps them (never mutated here). */
+  machine?: MachineInfo;
+  gpuHealth?: Array<{ index: number; verdict: HealthVerdict }>;
 }
 
-export function toHostView(row: HostsTable, extras: HostViewExtras): HostView {
-  const machine = parseJson<MachineInfo>(row.machine, {
-    hostname: row.hostname,
+/** What is shown for a host whose stored machine description cannot be read. */
+export function unknownMachine(hostname: string): MachineInfo {
+  return {
+    hostname,
     cpuCount: 1,
     memoryTotalBytes: 0,
     driverVersion: null,
     cudaVersion: null,
     gpus: [],
     simulated: false,
-  });
-  const gpuHealth = parseJson<Array<{ index: number; verdict: HealthVerdict }>>(row.gpu_health, []);
+  };
+}
+
+export function toHostView(row: HostsTable, extras: HostViewExtras): HostView {
+  const machine = extras.machine ?? parseJson<MachineInfo>(row.machine, unknownMachine(row.hostname));
+  const gpuHealth =
+    extras.gpuHealth ?? parseJson<Array<{ index: number; verdict: HealthVerdict }>>(row.gpu_health, []);
   const telemetry = parseJson<LatestTelemetry | null>(row.telemetry, null);
   const health = parseJson<HealthVerdict | null>(row.health, null);
   const gpus: GpuView[] = machine.gpus.map((gpu) => {

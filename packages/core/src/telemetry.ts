@@ -73,6 +73,24 @@ export const GpuSampleSchema = z.object({
   remappedRowsFailure: z.boolean().nullable().optional(),
   pstate: z.string().nullable().optional(),
   migMode: z.string().nullable().optional(),
+  /** PCIe link generation and width: what the link runs at now and the most it can run at. */
+  pcieLinkGenCurrent: maybe.optional(),
+  pcieLinkGenMax: maybe.optional(),
+  pcieLinkWidthCurrent: maybe.optional(),
+  pcieLinkWidthMax: maybe.optional(),
+  /**
+   * Why clocks are held below their maximum (nvidia-smi "Clocks Event Reasons", formerly
+   * "Clocks Throttle Reasons"): reason (`gpu_idle`, `sw_power_cap`, `hw_slowdown`,
+   * `hw_thermal_slowdown`, `hw_power_brake_slowdown`, `sw_thermal_slowdown`, `sync_boost`,
+   * `applications_clocks_setting`, `display_clock_setting`) → active. Only reasons the GPU reports.
+   */
+  clocksEventReasons: z.record(z.string(), z.boolean()).nullable().optional(),
+  /** This GPU's own limits (°C): above max-operating it is out of spec, slowdown cuts clocks, shutdown powers off. */
+  temperatureMaxOperatingCelsius: maybe.optional(),
+  temperatureSlowdownCelsius: maybe.optional(),
+  temperatureShutdownCelsius: maybe.optional(),
+  /** "T.Limit": degrees left below the max-operating limit (negative: above it). */
+  temperatureLimitMarginCelsius: maybe.optional(),
   health: HealthVerdictSchema.optional(),
 });
 export type GpuSample = z.infer<typeof GpuSampleSchema>;

@@ -1,6 +1,7 @@
 // Host agent benchmark. Figures are ratios against a baseline measured in the same run, because the
 // machine is shared. Knobs: BENCH_CYCLES (collection cycles, default 200), BENCH_SCRAPE_SECONDS (10),
-// BENCH_RSS_CYCLES (360 = one hour of 10 s cycles, run 3 times), BENCH_OUTBOX (10000).
+// BENCH_RSS_CYCLES (360 = one hour of 10 s cycles, run 3 times), BENCH_OUTBOX (10000),
+// BENCH_ONLY (comma-separated parts to run: cycle, scrape, rss, outbox; default all).
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
@@ -162,9 +163,12 @@ async function benchScrape() {
 }
 
 // 3. RSS over many simulated cycles, in a child process of its own (so the figure is the agent's);
-//    this process scrapes it over HTTP meanwhile, like Prometheus would.
-function child(script, onLine, flags = []) {
-  const p = spawn(process.execPath, ["--expose-gc", ...flags, "--input-type=module", "-e", script], {
+//    this process scrapes it over HTTP meanwhile, like Prometheus would. Plain `node` (no flags, no
+//    forced GC before reading RSS): `tuned` is what `podkit agent run` does (tuneHeapForDaemon
+//    before the agent's modules load, a mark-compact after each cycle); untuned is an agent
+//    started in a process that does not tune its heap (e.g. in-process in `podkit up`).
+function child(script, onLine) {
+  const p = spawn(process.execPath, ["--input-type=module", "-e", script], {
     stdio: ["ignore", "pipe", "inherit"],
     cwd: fileURLToPath(new URL("..", import.meta.url)),
   });
@@ -180,12 +184,10 @@ function child(script, onLine, flags = []) {
     p.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`child exited ${code}`)))),
   );
 }
-async function benchRss(flags) {
+async function benchRss(tuned) {
   const dir = tmp();
   const base = [];
-  await child(`globalThis.gc(); console.log(JSON.stringify({ rss: process.memoryUsage().rss }));`, (m) =>
-    base.push(m.rss),
-  );
+  await child(`console.log(JSON.stringify({ rss: process.memoryUsage().rss }));`, (m) => base.push(m.rss));
   const samples = [];
   let url = null;
   let scrapes = 0;
@@ -200,10 +202,12 @@ async function benchRss(flags) {
   }, 50);
   await child(
     `
-    import pino from "pino";
-    import { startAgent } from "./dist/index.js";
-    const a = await startAgent({ stateDir: ${JSON.stringify(dir)}, metricsListen: "127.0.0.1:0", simulate: "h100-8x", kmsgPath: null, logger: pino({ level: "silent" }), gpuIntervalMs: 3600000, hostIntervalMs: 3600000, reportIntervalMs: 3600000 });
-    const report = () => { globalThis.gc(); console.log(JSON.stringify({ url: a.metricsUrl, rss: process.memoryUsage().rss })); };
+    let compactHeap;
+    if (${tuned}) compactHeap = (await import("./dist/daemon.js")).tuneHeapForDaemon().compact;
+    const { default: pino } = await import("pino");
+    const { startAgent } = await import("./dist/index.js");
+    const a = await startAgent({ stateDir: ${JSON.stringify(dir)}, metricsListen: "127.0.0.1:0", simulate: "h100-8x", kmsgPath: null, logger: pino({ level: "silent" }), gpuIntervalMs: 3600000, hostIntervalMs: 3600000, reportIntervalMs: 3600000, compactHeap });
+    const report = () => console.log(JSON.stringify({ url: a.metricsUrl, ...process.memoryUsage() }));
     report();
     for (let round = 0; round < 3; round++) {
       for (let i = 0; i < ${RSS_CYCLES}; i++) { await a.collectNow(); await new Promise((r) => setTimeout(r, 2)); }
@@ -212,17 +216,22 @@ async function benchRss(flags) {
     await a.close();`,
     (m) => {
       url = m.url;
-      samples.push(m.rss);
+      samples.push(m);
     },
-    flags,
   );
   clearInterval(scraper);
   const mb = (b) => `${(b / 1048576).toFixed(1)} MB`;
+  const last = samples[3];
   console.log(
-    `RSS (after gc${flags.length ? `, node ${flags.join(" ")}` : ", node defaults"}): after start ${mb(samples[0])}; after ${RSS_CYCLES}, ${2 * RSS_CYCLES}, ${3 * RSS_CYCLES} cycles with ${scrapes} scrapes meanwhile: ${samples.slice(1).map(mb).join(", ")}`,
+    `RSS (node defaults, ${tuned ? "tuned like `podkit agent run`" : "untuned, e.g. in-process"}): after start ${mb(samples[0].rss)}; after ${RSS_CYCLES}, ${2 * RSS_CYCLES}, ${3 * RSS_CYCLES} cycles with ${scrapes} scrapes meanwhile: ${samples
+      .slice(1)
+      .map((m) => mb(m.rss))
+      .join(
+        ", ",
+      )}; at the end heap used ${mb(last.heapUsed)} of ${mb(last.heapTotal)}, external ${mb(last.external)}`,
   );
   console.log(
-    `  baseline (bare node process): ${mb(base[0])} → agent is ${(samples[3] / base[0]).toFixed(2)}× the baseline; growth from the 1st to the 3rd round: ${mb(samples[3] - samples[1])}`,
+    `  baseline (bare node process): ${mb(base[0])} → agent is ${(last.rss / base[0]).toFixed(2)}× the baseline; growth from the 1st to the 3rd round: ${mb(last.rss - samples[1].rss)}`,
   );
   rmSync(dir, { recursive: true, force: true });
 }
@@ -343,9 +352,14 @@ async function benchOutbox() {
 console.log(
   `podkit host-agent benchmark (${new Date().toISOString()}, node ${process.version}; shared 2-core machine: figures are noisy, compare ratios)`,
 );
-benchCycle();
-await benchAgentCycle();
-await benchScrape();
-await benchRss([]);
-await benchRss(["--max-semi-space-size=1"]); // what the systemd unit runs
-await benchOutbox();
+const only = new Set((process.env.BENCH_ONLY ?? "cycle,scrape,rss,outbox").split(","));
+if (only.has("cycle")) {
+  benchCycle();
+  await benchAgentCycle();
+}
+if (only.has("scrape")) await benchScrape();
+if (only.has("rss")) {
+  await benchRss(true);
+  await benchRss(false);
+}
+if (only.has("outbox")) await benchOutbox();

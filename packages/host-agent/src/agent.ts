@@ -51,6 +51,8 @@ export interface StartAgentOptions {
   collectorTimeoutMs?: number;
   disks?: string[];
   logger?: Logger;
+  /** Run after each GPU cycle; `podkit agent run` passes `tuneHeapForDaemon().compact`. */
+  compactHeap?: () => void;
 }
 
 export interface AgentHandle {
@@ -379,6 +381,7 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentHandl
   every(options.gpuIntervalMs ?? 10_000, async () => {
     await collectGpus();
     writeStatus();
+    options.compactHeap?.();
   });
   every(options.hostIntervalMs ?? 10_000, collectHost);
   every(options.reportIntervalMs ?? 15_000, () => {
@@ -438,6 +441,7 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentHandl
       collectHost();
       await collectGpus();
       writeStatus();
+      options.compactHeap?.();
     },
     status,
     async close() {

@@ -21,4 +21,4 @@ export const AgentConfigSchema = z.object({
 });
 export type AgentConfig = z.output<typeof AgentConfigSchema>;
 
-export const AGENT_CONFIG_PATH = "/etc/podkit/agent.toml";
+export { AGENT_CONFIG_PATH } from "./constants.js";

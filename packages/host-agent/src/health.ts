@@ -6,6 +6,7 @@ import {
   worstHealth,
   type XidEvent,
 } from "@podkit/core";
+import { gpuSampleReasons } from "./health-gpu.js";
 import type { NvidiaSmiFailure } from "./parse/nvidia-smi-errors.js";
 
 /** A GPU as the machine was listed with: the identity renters rent. */
@@ -43,6 +44,7 @@ export interface HealthInput {
   xids: ActiveXid[];
   /** Reasons from the previous evaluation, so `since` stays the first time a reason was seen. */
   previous?: HealthReport | null;
+  /** For a GPU that reports no temperature limit of its own (default 90 °C). */
   thermalLimitCelsius?: number;
   /** Active NVLink links per GPU index this cycle, when read. */
   nvlinkActiveLinks?: Record<number, number>;
@@ -190,51 +192,10 @@ export function evaluateHealth(input: HealthInput): HealthReport {
     );
   }
 
-  const limit = input.thermalLimitCelsius ?? 90;
   for (const g of reading.gpus) {
     const entry = gpuEntry(g.index, g.uuid, g.pciBusId);
-    const push = (r: Omit<HealthReason, "since" | "gpuIndex">) =>
+    for (const r of gpuSampleReasons(g, input.thermalLimitCelsius))
       entry.reasons.push(reason({ ...r, gpuIndex: g.index }));
-    if (g.remappedRowsFailure === true)
-      push({
-        code: "ROW_REMAP_FAILURE",
-        message: "HBM row remapping failed: the memory has no spare rows left (RMA)",
-        state: "failed",
-        evidence: "remapped_rows.failure=Yes",
-        clearsWhen: "the GPU is replaced",
-      });
-    if (g.remappedRowsPending === true)
-      push({
-        code: "ROW_REMAP_PENDING",
-        message: "a memory row remap is pending; a GPU reset applies it",
-        state: "reset-required",
-        evidence: "remapped_rows.pending=Yes",
-        clearsWhen: "remapped_rows.pending reads No (after a GPU reset or reboot)",
-      });
-    if (g.retiredPagesPending === true)
-      push({
-        code: "PAGE_RETIREMENT_PENDING",
-        message: "a memory page retirement is pending; a GPU reset applies it",
-        state: "reset-required",
-        evidence: "retired_pages.pending=Yes",
-        clearsWhen: "retired_pages.pending reads No (after a GPU reset or reboot)",
-      });
-    if ((g.eccVolatileUncorrected ?? 0) > 0)
-      push({
-        code: "ECC_UNCORRECTED",
-        message: `${g.eccVolatileUncorrected} uncorrected ECC errors since the last reset`,
-        state: "degraded",
-        evidence: `ecc.errors.uncorrected.volatile.total=${g.eccVolatileUncorrected}`,
-        clearsWhen: "the volatile counter returns to 0 (GPU reset or reboot)",
-      });
-    if (g.temperatureCelsius !== null && g.temperatureCelsius >= limit)
-      push({
-        code: "GPU_TEMPERATURE_HIGH",
-        message: `GPU at ${g.temperatureCelsius} °C (limit ${limit} °C)`,
-        state: "degraded",
-        evidence: `temperature.gpu=${g.temperatureCelsius}`,
-        clearsWhen: `temperature below ${limit} °C`,
-      });
   }
 
   for (const x of input.xids) {

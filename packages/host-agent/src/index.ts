@@ -10,6 +10,7 @@ export {
 } from "./burn/run.js";
 export { type GpuSource, NvidiaSmiSource, SIMULATED_CAPTURES, SimulatedGpuSource } from "./collectors/gpu.js";
 export { AGENT_CONFIG_PATH, type AgentConfig, AgentConfigSchema } from "./config.js";
+export { type DaemonHeap, tuneHeapForDaemon } from "./daemon-heap.js";
 export { evaluateHealth, type GpuReading, type HealthReport, type ListedGpu } from "./health.js";
 export { checkDisruptiveAction, type DisruptiveAction, nextWindow } from "./maintenance.js";
 export { AgentMetrics } from "./metrics.js";

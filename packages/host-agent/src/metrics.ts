@@ -39,6 +39,34 @@ const GPU_GAUGES: Array<[GpuNumberField, string, string]> = [
     "podkit_gpu_ecc_uncorrected_aggregate_errors",
     "Uncorrected ECC errors over the GPU's life.",
   ],
+  ["pcieLinkGenCurrent", "podkit_gpu_pcie_link_generation", "PCIe link generation the link runs at now."],
+  [
+    "pcieLinkGenMax",
+    "podkit_gpu_pcie_link_max_generation",
+    "Highest PCIe link generation the GPU and this system support.",
+  ],
+  ["pcieLinkWidthCurrent", "podkit_gpu_pcie_link_width_lanes", "PCIe lanes the link runs with now."],
+  ["pcieLinkWidthMax", "podkit_gpu_pcie_link_max_width_lanes", "Most PCIe lanes the link can run with."],
+  [
+    "temperatureMaxOperatingCelsius",
+    "podkit_gpu_temperature_max_operating_celsius",
+    "The GPU's own max operating temperature (above it: degraded).",
+  ],
+  [
+    "temperatureSlowdownCelsius",
+    "podkit_gpu_temperature_slowdown_celsius",
+    "Temperature at which the GPU cuts its clocks.",
+  ],
+  [
+    "temperatureShutdownCelsius",
+    "podkit_gpu_temperature_shutdown_celsius",
+    "Temperature at which the GPU shuts down.",
+  ],
+  [
+    "temperatureLimitMarginCelsius",
+    "podkit_gpu_temperature_limit_margin_celsius",
+    "T.Limit: degrees left below the max operating temperature (negative: above it).",
+  ],
 ];
 
 /**
@@ -50,6 +78,7 @@ export class AgentMetrics {
   private readonly gpuGauges = new Map<string, Gauge>();
   private readonly gpuInfo: Gauge;
   private readonly gpuBool: Record<"remapPending" | "remapFailure" | "retiredPending", Gauge>;
+  private readonly clocksEventReason: Gauge;
   private readonly xidTotal: Counter;
   private readonly xidLast: Gauge;
   private readonly sxidTotal: Counter;
@@ -103,6 +132,12 @@ export class AgentMetrics {
         registers: r,
       }),
     };
+    this.clocksEventReason = new Gauge({
+      name: "podkit_gpu_clocks_event_reason_active",
+      help: "1 while the reason holds clocks below maximum (nvidia-smi clocks event / throttle reasons); only reasons the GPU reports.",
+      labelNames: ["gpu", "uuid", "reason"],
+      registers: r,
+    });
     this.xidTotal = new Counter({
       name: "podkit_gpu_xid_errors_total",
       help: "NVRM Xid errors seen in the kernel log.",
@@ -239,6 +274,7 @@ export class AgentMetrics {
     for (const g of this.gpuGauges.values()) g.reset();
     this.gpuInfo.reset();
     for (const g of Object.values(this.gpuBool)) g.reset();
+    this.clocksEventReason.reset();
     for (const s of gpus) {
       const labels = { gpu: String(s.index), uuid: s.uuid };
       for (const [field, name] of GPU_GAUGES) {
@@ -251,6 +287,8 @@ export class AgentMetrics {
       flag(this.gpuBool.remapPending, s.remappedRowsPending);
       flag(this.gpuBool.remapFailure, s.remappedRowsFailure);
       flag(this.gpuBool.retiredPending, s.retiredPagesPending);
+      for (const [reason, active] of Object.entries(s.clocksEventReasons ?? {}))
+        this.clocksEventReason.set({ ...labels, reason }, active ? 1 : 0);
       this.gpuInfo.set(
         {
           ...labels,

@@ -1,14 +1,18 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { AGENT_CONFIG_PATH } from "./config.js";
+import { AGENT_CONFIG_PATH, STATE_DIR } from "./constants.js";
 import { writeFileAtomic } from "./state-files.js";
+
+export { STATE_DIR };
 
 export const UNIT_NAME = "podkit-agent.service";
 export const UNIT_PATH = `/etc/systemd/system/${UNIT_NAME}`;
-export const STATE_DIR = "/var/lib/podkit/agent";
 
-/** Node flag for the daemon: 1 MB young-generation semi-spaces keep RSS near 75 MB instead of ~100 MB (see README, Performance). */
+/**
+ * Node flag for the daemon: caps the young generation before any module loads. The agent also
+ * tunes its heap itself (`tuneHeapForDaemon`), so a plain `node` runs it within the same bound.
+ */
 export const NODE_FLAGS = "--max-semi-space-size=1";
 
 /** The unit systemd runs: as root (nvidia-smi and /dev/kmsg need it), restarted on failure. */

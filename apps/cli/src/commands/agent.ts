@@ -1,22 +1,10 @@
 import { realpathSync } from "node:fs";
 import { join } from "node:path";
 import { EXIT_CODES, loadConfig, NotFoundError, PodkitError } from "@podkit/core";
-import {
-  AGENT_CONFIG_PATH,
-  AgentConfigSchema,
-  type AgentStatus,
-  formatStatusText,
-  installAgent,
-  NODE_FLAGS,
-  NvidiaSmiSource,
-  readJsonFile,
-  runBurnTest,
-  runDisruptiveAction,
-  STATE_DIR,
-  startAgent,
-  summarizeBurnTest,
-  uninstallAgent,
-} from "@podkit/host-agent";
+import type { AgentStatus } from "@podkit/host-agent";
+// Only the light entry at start: `podkit agent run` tunes V8's heap before the agent's modules
+// load (they are imported in each action).
+import { AGENT_CONFIG_PATH, STATE_DIR, tuneHeapForDaemon } from "@podkit/host-agent/daemon";
 import type { Command } from "commander";
 import { type Output, printJson } from "../output.js";
 
@@ -31,7 +19,10 @@ interface RunFlags {
   simulate?: string;
 }
 
-function agentConfig(flags: RunFlags) {
+const hostAgent = () => import("@podkit/host-agent");
+
+async function agentConfig(flags: RunFlags) {
+  const { AgentConfigSchema } = await hostAgent();
   return loadConfig(AgentConfigSchema, {
     section: "agent",
     what: "agent configuration",
@@ -49,7 +40,8 @@ function agentConfig(flags: RunFlags) {
 }
 
 /** The command a systemd unit should start: this very CLI, by absolute path, with the daemon's Node flags. */
-function selfCommand(): string {
+async function selfCommand(): Promise<string> {
+  const { NODE_FLAGS } = await hostAgent();
   return `${process.execPath} ${NODE_FLAGS} ${realpathSync(process.argv[1] ?? "podkit")}`;
 }
 
@@ -77,8 +69,12 @@ export function registerAgentCommands(program: Command, output: Output): void {
       "replay a recorded capture instead of reading GPUs (h100-8x); reported as simulated",
     )
     .action(async (flags: RunFlags) => {
-      const cfg = agentConfig(flags);
+      // This process is the agent and nothing else: keep V8's heap sized for a daemon (README, Performance).
+      const heap = tuneHeapForDaemon();
+      const cfg = await agentConfig(flags);
+      const { startAgent } = await hostAgent();
       const handle = await startAgent({
+        compactHeap: heap.compact,
         stateDir: cfg.stateDir,
         metricsListen: cfg.metricsListen,
         ...(cfg.controlPlane ? { controlPlane: cfg.controlPlane } : {}),
@@ -107,7 +103,8 @@ export function registerAgentCommands(program: Command, output: Output): void {
     .description("health, GPUs, listing, maintenance windows and control-plane connection of this machine")
     .option("--state-dir <dir>", "the agent's state directory", STATE_DIR)
     .option("--json", "print JSON")
-    .action((flags: { stateDir: string; json?: boolean }) => {
+    .action(async (flags: { stateDir: string; json?: boolean }) => {
+      const { formatStatusText, readJsonFile } = await hostAgent();
       const status = readJsonFile<AgentStatus>(join(flags.stateDir, "status.json"));
       if (!status) {
         throw new NotFoundError(
@@ -133,16 +130,17 @@ export function registerAgentCommands(program: Command, output: Output): void {
     )
     .option("--no-enable", "only write the files; do not run systemctl")
     .action(
-      (flags: {
+      async (flags: {
         controlPlane?: string;
         token?: string;
         metricsListen?: string;
         root: string;
         enable: boolean;
       }) => {
+        const { installAgent } = await hostAgent();
         const r = installAgent({
           root: flags.root,
-          execStart: selfCommand(),
+          execStart: await selfCommand(),
           ...(flags.controlPlane ? { controlPlane: flags.controlPlane } : {}),
           ...(flags.token ? { token: flags.token } : {}),
           ...(flags.metricsListen ? { metricsListen: flags.metricsListen } : {}),
@@ -164,7 +162,8 @@ export function registerAgentCommands(program: Command, output: Output): void {
     .option("--root <dir>", "uninstall from another root directory; implies --no-disable", "/")
     .option("--no-disable", "only remove files; do not run systemctl")
     .option("--purge", "also remove /etc/podkit/agent.toml and the state directory (credentials, outbox)")
-    .action((flags: { root: string; disable: boolean; purge?: boolean }) => {
+    .action(async (flags: { root: string; disable: boolean; purge?: boolean }) => {
+      const { uninstallAgent } = await hostAgent();
       const removed = uninstallAgent({
         root: flags.root,
         disable: flags.disable && flags.root === "/",
@@ -185,6 +184,7 @@ export function registerAgentCommands(program: Command, output: Output): void {
         throw new PodkitError("E_INVALID_INPUT", "--gpu must be a GPU index (0, 1, …)", {
           exitCode: EXIT_CODES.usage,
         });
+      const { runDisruptiveAction } = await hostAgent();
       const r = await runDisruptiveAction({
         stateDir: flags.stateDir,
         action: "gpu-reset",
@@ -203,6 +203,7 @@ export function registerAgentCommands(program: Command, output: Output): void {
     .option("--state-dir <dir>", "the agent's state directory", STATE_DIR)
     .option("--dry-run", "check the maintenance rules and print the command without running it")
     .action(async (flags: { stateDir: string; dryRun?: boolean }) => {
+      const { runDisruptiveAction } = await hostAgent();
       const r = await runDisruptiveAction({
         stateDir: flags.stateDir,
         action: "reboot",
@@ -250,6 +251,7 @@ export function registerAgentCommands(program: Command, output: Output): void {
               exitCode: EXIT_CODES.usage,
             });
         }
+        const { NvidiaSmiSource, runBurnTest, summarizeBurnTest } = await hostAgent();
         const report = await runBurnTest({
           stateDir: flags.stateDir,
           gpuSeconds: flags.gpuSeconds,

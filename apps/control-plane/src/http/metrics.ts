@@ -5,7 +5,7 @@ import type { Fleet } from "../fleet.js";
 const HEALTH_LABELS = ["healthy", "degraded", "reset-required", "reboot-required", "failed", "unknown"];
 const LISTING_LABELS = ["listed", "unlisted", "removed"];
 
-/** Fleet-level gauges, computed from the store at scrape time (every replica reports the whole fleet). */
+/** Fleet-level gauges, computed from the store at scrape time (every replica reports the whole fleet) from the judgement already stored on each host. */
 export function registerMetrics(app: FastifyInstance, fleet: Fleet, connectedAgents: () => number): void {
   const registry = new Registry();
   const hostsByListing = new Gauge({
@@ -54,26 +54,16 @@ export function registerMetrics(app: FastifyInstance, fleet: Fleet, connectedAge
   });
 
   app.get("/metrics", async (_req, reply) => {
-    const hosts = await fleet.listHosts();
+    const summary = await fleet.views.summary();
     for (const g of [hostsByListing, hostsByHealth, gpus, windows]) g.reset();
-    for (const l of LISTING_LABELS)
-      hostsByListing.set({ listing: l }, hosts.filter((h) => h.listing === l).length);
-    for (const s of HEALTH_LABELS)
-      hostsByHealth.set({ health: s }, hosts.filter((h) => (h.health ?? "unknown") === s).length);
-    hostsOnline.set(hosts.filter((h) => h.online).length);
-    hostsRented.set(hosts.filter((h) => h.rented).length);
-    hostsExcessive.set(hosts.filter((h) => h.maintenance.excessive).length);
-    for (const h of hosts)
-      for (const gpu of h.gpus) gpus.inc({ model: gpu.name, health: gpu.health ?? h.health ?? "unknown" });
-    const now = fleet.clock();
-    const open = await fleet.db
-      .selectFrom("maintenance_windows")
-      .select(["start_at"])
-      .where("cancelled", "=", 0)
-      .where("end_at", ">", now)
-      .execute();
-    windows.set({ status: "scheduled" }, open.filter((w) => w.start_at > now).length);
-    windows.set({ status: "active" }, open.filter((w) => w.start_at <= now).length);
+    for (const l of LISTING_LABELS) hostsByListing.set({ listing: l }, summary.hostsByListing.get(l) ?? 0);
+    for (const s of HEALTH_LABELS) hostsByHealth.set({ health: s }, summary.hostsByHealth.get(s) ?? 0);
+    hostsOnline.set(summary.online);
+    hostsRented.set(summary.rented);
+    hostsExcessive.set(summary.excessiveMaintenance);
+    for (const g of summary.gpus) gpus.set({ model: g.model, health: g.health }, g.count);
+    windows.set({ status: "scheduled" }, summary.windows.scheduled);
+    windows.set({ status: "active" }, summary.windows.active);
     agents.set(connectedAgents());
     return reply.header("content-type", registry.contentType).send(await registry.metrics());
   });

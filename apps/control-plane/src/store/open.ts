@@ -8,6 +8,7 @@ import pg from "pg";
 import { type Checkpointer, startCheckpointer } from "./checkpointer.js";
 import { migrateToLatest } from "./migrations.js";
 import type { Database } from "./schema.js";
+import { withStatementCache } from "./statement-cache.js";
 
 export type DbKind = "sqlite" | "postgres";
 
@@ -60,7 +61,7 @@ export async function openDatabase(target: string): Promise<OpenedDatabase> {
       sqlite.pragma("wal_autocheckpoint = 20000");
       checkpointer = startCheckpointer(target, createRequire(import.meta.url).resolve("better-sqlite3"));
     }
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   } else {
     const pool = new pg.Pool({
       connectionString: target,

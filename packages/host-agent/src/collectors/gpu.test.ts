@@ -2,6 +2,7 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { evaluateHealth } from "../health.js";
 import { NvidiaSmiSource, SimulatedGpuSource } from "./gpu.js";
 
 const dir = mkdtempSync(join(tmpdir(), "podkit-gpu-source-"));
@@ -77,13 +78,19 @@ esac`,
 });
 
 describe("SimulatedGpuSource", () => {
-  it("replays the recorded 8× H100 and labels itself", async () => {
+  it("replays the recorded 8× H100 and labels itself; the recording's power brake reads degraded", async () => {
     const s = new SimulatedGpuSource("h100-8x");
     expect(s.simulated).toBe(true);
     expect(s.description).toMatch(/^SIMULATED: .*8× H100.*no real GPU is read/);
     const r = await s.read();
     expect(r.gpus).toHaveLength(8);
     expect(r.driverVersion).toBe("535.161.08");
+    // Every GPU of this recording has HW Slowdown + HW Power Brake Slowdown active.
+    const health = evaluateHealth({ now: new Date(), listed: null, reading: r, xids: [] });
+    expect(health.machine.state).toBe("degraded");
+    expect(health.machine.reasons.map((x) => `${x.code}:${x.gpuIndex}`)).toEqual(
+      [0, 1, 2, 3, 4, 5, 6, 7].map((i) => `GPU_POWER_BRAKE_SLOWDOWN:${i}`),
+    );
   });
   it("refuses an unknown capture with the list of known ones", () => {
     expect(() => new SimulatedGpuSource("a100-9x")).toThrow(

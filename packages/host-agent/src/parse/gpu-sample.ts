@@ -1,6 +1,12 @@
 import type { GpuSample } from "@podkit/core";
+import {
+  clocksEventReasonFromXmlName,
+  clocksEventReasonsFromMask,
+  clocksEventReasonsFromSection,
+  temperatureLimits,
+} from "./gpu-limits.js";
 import type { CsvGpuRow } from "./query-gpu-csv.js";
-import { pick, type QueryTextGpu } from "./query-text.js";
+import { pick, type QueryTextGpu, type QueryTextNode } from "./query-text.js";
 import { type XmlNode, xmlText } from "./query-xml.js";
 import { baseUnits, bool, normalizePciBusId, num, text } from "./values.js";
 
@@ -39,6 +45,8 @@ export const WANTED_CSV_FIELDS: ReadonlyArray<readonly string[]> = [
   ["pcie.link.width.current"],
   ["pcie.link.width.max"],
   ["clocks_event_reasons.active", "clocks_throttle_reasons.active"],
+  ["clocks_event_reasons.supported", "clocks_throttle_reasons.supported"],
+  ["temperature.gpu.tlimit"],
 ];
 
 /** Pick, for each wanted field, the first alias the driver supports (all first aliases when unknown). */
@@ -93,6 +101,17 @@ export function gpuSampleFromCsv(row: CsvGpuRow): GpuSample | null {
     remappedRowsFailure: bool(csvValue(row, "remapped_rows.failure").cell),
     pstate: text(csvValue(row, "pstate").cell),
     migMode: text(csvValue(row, "mig.mode.current").cell),
+    pcieLinkGenCurrent: num(csvValue(row, "pcie.link.gen.current").cell),
+    pcieLinkGenMax: num(csvValue(row, "pcie.link.gen.max").cell),
+    pcieLinkWidthCurrent: num(csvValue(row, "pcie.link.width.current").cell),
+    pcieLinkWidthMax: num(csvValue(row, "pcie.link.width.max").cell),
+    clocksEventReasons: clocksEventReasonsFromMask(
+      csvValue(row, "clocks_event_reasons.active", "clocks_throttle_reasons.active").cell,
+      csvValue(row, "clocks_event_reasons.supported", "clocks_throttle_reasons.supported").cell,
+    ),
+    ...temperatureLimits({
+      margin: csvValue(row, "temperature.gpu.tlimit").cell,
+    }),
   };
 }
 
@@ -135,6 +154,19 @@ export function gpuSampleFromText(gpu: QueryTextGpu, index: number): GpuSample |
     remappedRowsFailure: bool(pick(t, "Remapped Rows", "Remapping Failure Occurred")),
     pstate: text(pick(t, "Performance State")),
     migMode: text(pick(t, "MIG Mode", "Current")),
+    pcieLinkGenCurrent: num(pick(t, "PCI", "GPU Link Info", "PCIe Generation", "Current")),
+    pcieLinkGenMax: num(pick(t, "PCI", "GPU Link Info", "PCIe Generation", "Max")),
+    pcieLinkWidthCurrent: num(pick(t, "PCI", "GPU Link Info", "Link Width", "Current")),
+    pcieLinkWidthMax: num(pick(t, "PCI", "GPU Link Info", "Link Width", "Max")),
+    clocksEventReasons: clocksEventReasonsFromSection(
+      (t["Clocks Event Reasons"] ?? t["Clocks Throttle Reasons"]) as QueryTextNode | undefined,
+    ),
+    ...temperatureLimits({
+      margin: pick(t, "Temperature", "GPU T.Limit Temp"),
+      maxOperating: pick(t, "Temperature", "GPU Max Operating Temp"),
+      slowdown: pick(t, "Temperature", "GPU Slowdown Temp"),
+      shutdown: pick(t, "Temperature", "GPU Shutdown Temp"),
+    }),
   };
 }
 
@@ -185,5 +217,19 @@ export function gpuSampleFromXml(node: XmlNode, busIdAttr: string, index: number
     remappedRowsFailure: bool(xmlText(node, "remapped_rows", "remapped_row_failure")),
     pstate: text(xmlText(node, "performance_state")),
     migMode: text(xmlText(node, "mig_mode", "current_mig")),
+    pcieLinkGenCurrent: num(xmlText(node, "pci", "pci_gpu_link_info", "pcie_gen", "current_link_gen")),
+    pcieLinkGenMax: num(xmlText(node, "pci", "pci_gpu_link_info", "pcie_gen", "max_link_gen")),
+    pcieLinkWidthCurrent: num(xmlText(node, "pci", "pci_gpu_link_info", "link_widths", "current_link_width")),
+    pcieLinkWidthMax: num(xmlText(node, "pci", "pci_gpu_link_info", "link_widths", "max_link_width")),
+    clocksEventReasons: clocksEventReasonsFromSection(
+      (node.clocks_event_reasons ?? node.clocks_throttle_reasons) as XmlNode | undefined,
+      clocksEventReasonFromXmlName,
+    ),
+    ...temperatureLimits({
+      margin: xmlText(node, "temperature", "gpu_temp_tlimit"),
+      maxOperating: xmlText(node, "temperature", "gpu_temp_max_gpu_threshold"),
+      slowdown: xmlText(node, "temperature", "gpu_temp_slow_threshold"),
+      shutdown: xmlText(node, "temperature", "gpu_temp_max_threshold"),
+    }),
   };
 }

@@ -26,10 +26,23 @@ export interface NvidiaSmiFailure {
 }
 
 /**
- * Recognise what nvidia-smi prints when it cannot report (stdout and stderr together).
+ * Recognise what nvidia-smi prints when it cannot report (pass stdout and stderr).
  * Returns null when nothing known is found.
  */
-export function classifyNvidiaSmiOutput(output: string): NvidiaSmiFailure | null {
+/** Substrings every recognised failure line contains; output without any is not split at all. */
+const FAILURE_MARKERS = [
+  "nable to determine the device handle",
+  "Failed to initialize NVML",
+  "is not a valid field to query",
+  "NVIDIA-SMI has failed",
+  "No devices were found",
+];
+
+export function classifyNvidiaSmiOutput(...outputs: string[]): NvidiaSmiFailure | null {
+  // A healthy 8-GPU `-q` is ~70 KB: splitting it into lines every cycle only to find nothing was
+  // the agent's largest allocation. Look for the markers first.
+  if (!outputs.some((o) => FAILURE_MARKERS.some((m) => o.includes(m)))) return null;
+  const output = outputs.join("\n");
   const lines = output.split(/\r?\n/);
   for (const line of lines) {
     const lost = /Unable to determine the device handle for (?:GPU|gpu)\s?([0-9A-Fa-f:.]+):\s*(.*)$/.exec(

@@ -21,9 +21,19 @@ export interface ParsedQueryText {
   problems: string[];
 }
 
+/** Leading blanks, a tab counting as 4 (nvidia-smi indents with spaces; some captures with tabs). */
 function indentOf(line: string): number {
-  return line.replace(/\t/g, "    ").search(/\S/);
+  let width = 0;
+  for (let i = 0; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    if (c === 32) width += 1;
+    else if (c === 9) width += 4;
+    else return width;
+  }
+  return -1;
 }
+
+const GPU_HEADER = /^GPU ([0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7])\s*$/;
 
 export function parseQueryText(output: string): ParsedQueryText {
   const result: ParsedQueryText = {
@@ -36,19 +46,29 @@ export function parseQueryText(output: string): ParsedQueryText {
   let current: QueryTextGpu | null = null;
   // Stack of [indent, node] so nested sections land under their parent.
   let stack: Array<[number, QueryTextNode]> = [];
-  for (const raw of output.split(/\r?\n/)) {
-    if (raw.trim() === "" || raw.includes("==NVSMI LOG==")) continue;
-    const gpuHeader = /^GPU ([0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7])\s*$/.exec(raw);
-    if (gpuHeader) {
-      current = { busId: gpuHeader[1]!, tree: {}, complete: false };
-      result.gpus.push(current);
-      stack = [[0, current.tree]];
-      continue;
-    }
+  // Walk the lines by index rather than split + regex per line: this parser runs every cycle on
+  // ~70 KB (8 GPUs), and what it allocates decides how far V8 grows the agent's young heap.
+  for (let start = 0; start < output.length; ) {
+    let end = output.indexOf("\n", start);
+    if (end < 0) end = output.length;
+    const raw = output.charCodeAt(end - 1) === 13 ? output.slice(start, end - 1) : output.slice(start, end);
+    start = end + 1;
     const indent = indentOf(raw);
-    const m = /^\s*([^:]+?)\s*:\s?(.*)$/.exec(raw);
-    const key = (m?.[1] ?? raw).trim();
-    const value = m ? m[2]!.trim() : null;
+    if (indent < 0 || raw.includes("==NVSMI LOG==")) continue;
+    if (indent === 0 && raw.startsWith("GPU ")) {
+      const gpuHeader = GPU_HEADER.exec(raw);
+      if (gpuHeader) {
+        current = { busId: gpuHeader[1]!, tree: {}, complete: false };
+        result.gpus.push(current);
+        stack = [[0, current.tree]];
+        continue;
+      }
+    }
+    // `Key : Value`, `Key :` (a section) or a bare word; the key ends at the first colon.
+    const colon = raw.indexOf(":");
+    const keyPart = colon < 0 ? "" : raw.slice(0, colon).trim();
+    const key = keyPart === "" ? raw.trim() : keyPart;
+    const value = keyPart === "" ? null : raw.slice(colon + 1).trim();
     if (!current) {
       if (key === "Driver Version" && value) result.driverVersion = value;
       else if (key === "CUDA Version" && value) result.cudaVersion = value;

@@ -51,7 +51,7 @@ function commandFailure(result: CommandResult, what: string): NvidiaSmiFailure |
       evidence: `${what} killed after timeout`,
     };
   }
-  const known = classifyNvidiaSmiOutput(`${result.stdout}\n${result.stderr}`);
+  const known = classifyNvidiaSmiOutput(result.stdout, result.stderr);
   if (known) return known;
   if (result.exitCode !== 0) {
     const firstLine = `${result.stderr}\n${result.stdout}`.split("\n").find((l) => l.trim() !== "") ?? "";
