@@ -17,10 +17,11 @@ export interface DaemonHeap {
  *    its 2 × 16 MB maximum and is never shrunk while the process stays busy;
  *  - with a small young generation those per-cycle objects are promoted instead and old space
  *    fills with them up to the next mark-compact (+25 MB over an hour).
- * So the dedicated agent process keeps the young generation at its initial size and runs a
- * mark-compact after each cycle (~15 ms every 10 s on a loaded 2-core machine).
+ * So the dedicated agent process keeps the young generation at its initial size, runs a
+ * mark-compact after each cycle (~15 ms every 10 s on a loaded 2-core machine) and does without
+ * the optimising compiler.
  *
- * Both settings are process-wide: call this only in a process that is the agent and nothing
+ * These settings are process-wide: call this only in a process that is the agent and nothing
  * else (`podkit agent run`), never where the agent runs beside servers (`podkit up`), and as early
  * as possible (modules loaded before it have already grown the young generation).
  */
