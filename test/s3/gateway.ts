@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -129,3 +129,24 @@ export const rclone = (env: NodeJS.ProcessEnv, ...args: string[]) =>
   run("/usr/bin/rclone", ["--config", join(env.HOME!, "rclone.conf"), ...args], env);
 /** Run a Python snippet with Debian's boto3; ENDPOINT and the keys are in its environment. */
 export const boto3 = (env: NodeJS.ProcessEnv, script: string) => run("/usr/bin/python3", ["-c", script], env);
+
+/**
+ * Like `run`, but without blocking the test's event loop: a gateway child keeps its stderr pipe
+ * drained, and its exit and last log lines are seen while the client runs. (With spawnSync a
+ * gateway that died mid-run looked alive and silent until the client had finished.)
+ */
+export function runAsync(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      cmd,
+      args,
+      { env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024, timeout: 120_000 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === "number" ? err.code : null) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+export const boto3Async = (env: NodeJS.ProcessEnv, script: string) =>
+  runAsync("/usr/bin/python3", ["-c", script], env);

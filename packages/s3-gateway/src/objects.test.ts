@@ -49,6 +49,39 @@ describe("objects through the AWS SDK", () => {
     expect(readdirSync(join(h.root, "vol-a/.s3compat_uploads/tmp"))).toEqual([]);
   });
 
+  it("stores a big body (MD5 hashed off the main thread) and refuses one whose Content-MD5 is wrong", async () => {
+    const body = Buffer.alloc(12 * 1024 * 1024 + 5, 7);
+    const md5 = createHash("md5").update(body).digest();
+    const put = await h.client.send(
+      new PutObjectCommand({
+        Bucket: "vol-b",
+        Key: "big.bin",
+        Body: body,
+        ContentMD5: md5.toString("base64"),
+      }),
+    );
+    expect(put.ETag).toBe(`"${md5.toString("hex")}"`);
+    expect(
+      createHash("md5")
+        .update(readFileSync(join(h.root, "vol-b/big.bin")))
+        .digest("hex"),
+    ).toBe(md5.toString("hex"));
+    const wrong = createHash("md5").update("something else").digest("base64");
+    await expect(
+      h.client.send(
+        new PutObjectCommand({
+          Bucket: "vol-b",
+          Key: "big.bin",
+          Body: Buffer.alloc(body.length, 8),
+          ContentMD5: wrong,
+        }),
+      ),
+    ).rejects.toMatchObject({ name: "BadDigest" });
+    // the old object is untouched and no temporary is left
+    expect(readFileSync(join(h.root, "vol-b/big.bin")).equals(body)).toBe(true);
+    expect(readdirSync(join(h.root, "vol-b/.s3compat_uploads/tmp"))).toEqual([]);
+  });
+
   it("serves files created behind its back with a real MD5 ETag", async () => {
     writeFileSync(join(h.root, "vol-a/from-pod.bin"), "pod data");
     const head = await h.client.send(new HeadObjectCommand({ Bucket: "vol-a", Key: "from-pod.bin" }));

@@ -11,6 +11,7 @@ import {
   parseChecksumAlgorithm,
 } from "./checksums.js";
 import { AwsChunkedDecoder } from "./chunked.js";
+import { OFFLOAD_MIN_BYTES, OffloadedMd5 } from "./md5-offload.js";
 
 /** What a fully received body turned out to be. */
 export interface PayloadDigest {
@@ -35,7 +36,7 @@ export interface PayloadExpectations {
  * writer renames its temporary file into place.
  */
 export class PayloadVerifier extends Transform {
-  private readonly md5: Hash = createHash("md5");
+  private readonly md5: Hash | OffloadedMd5;
   private readonly sha256: Hash | undefined;
   private readonly checksum: IncrementalChecksum | undefined;
   private size = 0;
@@ -43,6 +44,8 @@ export class PayloadVerifier extends Transform {
 
   constructor(private readonly expect: PayloadExpectations) {
     super({ highWaterMark: 1 << 20 });
+    this.md5 =
+      expect.size !== undefined && expect.size >= OFFLOAD_MIN_BYTES ? new OffloadedMd5() : createHash("md5");
     this.sha256 = expect.sha256Hex ? createHash("sha256") : undefined;
     this.checksum = expect.checksumAlgorithm ? createChecksum(expect.checksumAlgorithm) : undefined;
   }
@@ -54,11 +57,19 @@ export class PayloadVerifier extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
-    this.md5.update(chunk);
+    const wait = this.md5 instanceof OffloadedMd5 ? this.md5.update(chunk) : this.md5.update(chunk);
     this.sha256?.update(chunk);
     this.checksum?.update(chunk);
     this.size += chunk.length;
-    callback(null, chunk);
+    if (wait instanceof Promise) {
+      this.push(chunk);
+      void wait.then(() => callback());
+    } else callback(null, chunk);
+  }
+
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    if (this.md5 instanceof OffloadedMd5) this.md5.discard();
+    callback(err);
   }
 
   override _flush(callback: TransformCallback): void {
@@ -76,7 +87,7 @@ export class PayloadVerifier extends Transform {
         `Received ${this.size} bytes but the request announced ${expect.size}; the upload was not stored.`,
       );
     }
-    const md5 = this.md5.digest();
+    const md5 = this.md5 instanceof OffloadedMd5 ? await this.md5.digest() : this.md5.digest();
     if (this.sha256 && this.sha256.digest("hex") !== expect.sha256Hex) {
       throw new S3Error("XAmzContentSHA256Mismatch");
     }

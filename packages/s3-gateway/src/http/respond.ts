@@ -3,8 +3,12 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { S3_ERRORS, type S3Error } from "../errors/s3-errors.js";
 import { toXml, type XmlNode } from "../xml/xml.js";
 
+// Unique per process start plus a counter: no random bytes to draw on every request.
+const REQUEST_ID_PREFIX = randomBytes(5).toString("hex").toUpperCase();
+let requestCounter = 0;
 export function requestId(): string {
-  return randomBytes(8).toString("hex").toUpperCase();
+  requestCounter = (requestCounter + 1) % 0x1000000;
+  return REQUEST_ID_PREFIX + requestCounter.toString(16).toUpperCase().padStart(6, "0");
 }
 
 export function sendXml(

@@ -26,7 +26,7 @@ export interface S3GatewayOptions {
   allowBucketAdmin?: boolean;
   /** `host:port` for Prometheus `/metrics`; not served when absent. */
   metricsListen?: string;
-  /** Where object metadata lives; "auto" uses xattrs when the file system keeps them. */
+  /** Where object metadata lives; "auto" uses xattrs on each volume whose file system keeps them. */
   metadata?: "auto" | "xattr" | "sidecar";
   /** The access log (one line per request); false turns it off. Default: a pino logger on stderr. */
   accessLog?: Logger | false;

@@ -21,6 +21,7 @@ const BUCKET_CACHE_MS = 1000;
 export class VolumeRoot {
   readonly root: string;
   private readonly bucketCache = new Map<string, { dir: string; at: number }>();
+  private readonly tempDirs = new Map<string, number>();
 
   constructor(root: string) {
     this.root = realpathSync(root);
@@ -48,6 +49,7 @@ export class VolumeRoot {
   /** Drop a deleted bucket from the cache. */
   forget(bucket: string): void {
     this.bucketCache.delete(bucket);
+    this.tempDirs.clear();
   }
 
   reservedDir(bucketDir: string): string {
@@ -57,7 +59,13 @@ export class VolumeRoot {
   /** A fresh temporary path on the bucket's file system, named so a restart can tell whose it is. */
   async tempPath(bucketDir: string): Promise<string> {
     const dir = join(bucketDir, RESERVED_DIR, "tmp");
-    await mkdir(dir, { recursive: true });
+    // Made sure of at most once a second per volume (like the bucket directory itself), so a
+    // removed folder heals quickly without an mkdir on every PUT.
+    const checked = this.tempDirs.get(dir);
+    if (checked === undefined || Date.now() - checked >= BUCKET_CACHE_MS) {
+      await mkdir(dir, { recursive: true });
+      this.tempDirs.set(dir, Date.now());
+    }
     return join(dir, `${HOST}-${process.pid}-${randomBytes(8).toString("hex")}`);
   }
 

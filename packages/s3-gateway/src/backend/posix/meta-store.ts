@@ -48,9 +48,12 @@ export interface MetaLocation {
 
 /** Where records live: extended attributes on the file, or a sidecar tree when the FS has none. */
 export interface MetaStore {
-  readonly kind: "xattr" | "sidecar";
-  /** xattrs travel with the file, so they are written on the temporary file before rename. */
-  readonly attachesToFile: boolean;
+  readonly kind: "xattr" | "sidecar" | "auto";
+  /**
+   * Whether records in this volume travel with the file (xattrs): then they are written on the
+   * temporary file before rename, and vanish with the file.
+   */
+  attachesToFile(bucketDir: string): Promise<boolean>;
   read(at: MetaLocation): Promise<StoredRecord | undefined>;
   write(at: MetaLocation, record: StoredRecord): Promise<void>;
   remove(at: MetaLocation): Promise<void>;
@@ -68,7 +71,9 @@ function parseRecord(data: Buffer | string | null): StoredRecord | undefined {
 
 export class XattrMetaStore implements MetaStore {
   readonly kind = "xattr";
-  readonly attachesToFile = true;
+  async attachesToFile(): Promise<boolean> {
+    return true;
+  }
 
   async read(at: MetaLocation): Promise<StoredRecord | undefined> {
     try {
@@ -94,7 +99,9 @@ export class XattrMetaStore implements MetaStore {
 /** `<bucket>/.s3compat_uploads/meta/<ab>/<sha256(key)>.json`: flat, so no key can collide with another. */
 export class SidecarMetaStore implements MetaStore {
   readonly kind = "sidecar";
-  readonly attachesToFile = false;
+  async attachesToFile(): Promise<boolean> {
+    return false;
+  }
 
   private fileFor(at: MetaLocation): string {
     const digest = createHash("sha256").update(at.key).digest("hex");
@@ -130,5 +137,42 @@ export async function supportsXattr(dir: string): Promise<boolean> {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * "auto": each volume is probed once, because volumes are often mounts of their own (a network
+ * file system without user xattrs under a local root): xattrs where the volume's file system keeps
+ * them, the sidecar tree where it refuses them.
+ */
+export class AutoMetaStore implements MetaStore {
+  readonly kind = "auto";
+  private readonly xattr = new XattrMetaStore();
+  private readonly sidecar = new SidecarMetaStore();
+  private readonly perVolume = new Map<string, Promise<MetaStore>>();
+
+  private storeFor(bucketDir: string): Promise<MetaStore> {
+    let store = this.perVolume.get(bucketDir);
+    if (!store) {
+      store = supportsXattr(bucketDir).then((yes) => (yes ? this.xattr : this.sidecar));
+      this.perVolume.set(bucketDir, store);
+    }
+    return store;
+  }
+
+  async attachesToFile(bucketDir: string): Promise<boolean> {
+    return (await this.storeFor(bucketDir)).attachesToFile(bucketDir);
+  }
+
+  async read(at: MetaLocation): Promise<StoredRecord | undefined> {
+    return (await this.storeFor(at.bucketDir)).read(at);
+  }
+
+  async write(at: MetaLocation, record: StoredRecord): Promise<void> {
+    await (await this.storeFor(at.bucketDir)).write(at, record);
+  }
+
+  async remove(at: MetaLocation): Promise<void> {
+    await (await this.storeFor(at.bucketDir)).remove(at);
   }
 }

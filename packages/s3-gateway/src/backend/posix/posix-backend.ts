@@ -20,10 +20,10 @@ import { EMPTY_MD5, LazyEtags } from "./etags.js";
 import { pruneEmptyParents, VolumeRoot } from "./files.js";
 import { keyToPath } from "./keys.js";
 import {
+  AutoMetaStore,
   type MetaStore,
   SidecarMetaStore,
   type StoredRecord,
-  supportsXattr,
   XattrMetaStore,
 } from "./meta-store.js";
 import { Multipart } from "./multipart.js";
@@ -32,7 +32,7 @@ import { checkFreeSpace, commitTemp, copyToTemp, writeTemp } from "./write.js";
 
 export interface PosixBackendOptions {
   root: string;
-  /** "auto" probes the root for extended attributes and falls back to sidecar files. */
+  /** "auto" probes each volume for extended attributes and falls back to sidecar files where it has none. */
   metadata?: "auto" | "xattr" | "sidecar";
 }
 
@@ -70,8 +70,13 @@ export class PosixBackend implements Backend {
   static async open(options: PosixBackendOptions): Promise<PosixBackend> {
     const volumes = new VolumeRoot(options.root);
     const mode = options.metadata ?? "auto";
-    const xattr = mode === "xattr" || (mode === "auto" && (await supportsXattr(volumes.root)));
-    const backend = new PosixBackend(volumes, xattr ? new XattrMetaStore() : new SidecarMetaStore());
+    const store =
+      mode === "xattr"
+        ? new XattrMetaStore()
+        : mode === "sidecar"
+          ? new SidecarMetaStore()
+          : new AutoMetaStore();
+    const backend = new PosixBackend(volumes, store);
     await volumes.cleanTemporaries();
     await backend.multipart.releaseAbandonedClaims();
     return backend;
@@ -132,24 +137,25 @@ export class PosixBackend implements Backend {
   private async locate(
     bucket: string,
     key: string,
-  ): Promise<{ bucketDir: string; path: string; isDirectory: boolean }> {
+  ): Promise<{ bucketDir: string; path: string; isDirectory: boolean; stats: Stats }> {
     const bucketDir = await this.volumes.bucketDir(bucket);
     const kp = keyToPath(key);
     const path = await this.volumes.resolveExisting(bucketDir, kp.segments, key);
-    const isDir = (await stat(path)).isDirectory();
+    const stats = await stat(path);
+    const isDir = stats.isDirectory();
     // "dir/" names a directory, "file" a file; the other way round there is no such object.
     if (isDir !== kp.isDirectory) throw new S3Error("NoSuchKey", undefined, { Key: key });
-    return { bucketDir, path, isDirectory: isDir };
+    return { bucketDir, path, isDirectory: isDir, stats };
   }
 
   async headObject(bucket: string, key: string): Promise<ObjectInfo> {
-    const { bucketDir, path } = await this.locate(bucket, key);
-    return this.infoOf(bucketDir, key, path);
+    const { bucketDir, path, stats } = await this.locate(bucket, key);
+    return this.infoOf(bucketDir, key, path, stats);
   }
 
   async openObject(bucket: string, key: string): Promise<OpenObject> {
-    const { bucketDir, path, isDirectory } = await this.locate(bucket, key);
-    const info = await this.infoOf(bucketDir, key, path);
+    const { bucketDir, path, isDirectory, stats } = await this.locate(bucket, key);
+    const info = await this.infoOf(bucketDir, key, path, stats);
     if (isDirectory) {
       return { info, read: () => createReadStream("/dev/null"), close: async () => undefined };
     }
@@ -163,10 +169,12 @@ export class PosixBackend implements Backend {
       info,
       read: (range) => {
         used = true;
-        return handle.createReadStream({
-          highWaterMark: 1 << 20,
-          ...(range ? { start: range.start, end: range.end } : {}),
-        });
+        // Bounded by the size the headers announced (a file growing meanwhile must not send more),
+        // and buffers no bigger than the object: a 1 MiB buffer per 4 KiB GET was most of the
+        // garbage a small-object workload made.
+        const start = range?.start ?? 0;
+        const end = range?.end ?? info.size - 1;
+        return handle.createReadStream({ start, end, highWaterMark: Math.min(1 << 20, end - start + 1) });
       },
       close: async () => {
         if (!used) await handle.close();
@@ -314,7 +322,7 @@ export class PosixBackend implements Backend {
         if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw s3ErrorFromFs(err, { key });
       });
     }
-    if (!this.meta.attachesToFile) await this.meta.remove(at);
+    if (!(await this.meta.attachesToFile(bucketDir))) await this.meta.remove(at);
     await pruneEmptyParents(bucketDir, path, async (dir) => {
       const rel = `${dir.slice(bucketDir.length + 1)}/`;
       return (await this.meta.read({ bucketDir, key: rel, path: dir }))?.directoryMarker === true;

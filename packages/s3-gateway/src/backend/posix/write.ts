@@ -1,6 +1,6 @@
 import { constants } from "node:fs";
 import { copyFile, type FileHandle, open, rename, rm, statfs } from "node:fs/promises";
-import type { Readable } from "node:stream";
+import { finished, type Readable } from "node:stream";
 import { S3Error, s3ErrorFromFs } from "../../errors/s3-errors.js";
 import type { MetaStore, StoredRecord } from "./meta-store.js";
 
@@ -10,6 +10,9 @@ export async function checkFreeSpace(dir: string, size: number | undefined): Pro
   let free: number;
   try {
     const fsInfo = await statfs(dir);
+    // File systems without a size (ramfs, some FUSE and network mounts) report zero blocks in
+    // all: their free space is unknown, not zero.
+    if (fsInfo.blocks === 0) return;
     free = fsInfo.bavail * fsInfo.bsize;
   } catch {
     return;
@@ -22,59 +25,101 @@ export async function checkFreeSpace(dir: string, size: number | undefined): Pro
   }
 }
 
+/** Below this much buffered data a write waits for more (unless the body has ended). */
 const BATCH_BYTES = 1 << 20;
+/** Stop reading the body while this much is waiting to be written (bounds memory per upload). */
+const MAX_PENDING_BYTES = 8 << 20;
 /** Start flushing to disk in the background every this many bytes, so the final fsync is short. */
 const FLUSH_EVERY_BYTES = 32 << 20;
 
 /**
- * Append a stream to an open file, batching small network chunks into ~1 MiB writev calls.
- * One batch is written while the next is read (double buffering); back-pressure holds
- * memory to about two batches.
+ * Append a stream to an open file. Chunks are taken as they arrive (flowing mode: no
+ * re-concatenation, no promise per chunk) and written with writev on libuv's thread pool while
+ * the next ones are received and hashed; whatever piled up during a write goes out in the next
+ * one, so the disk is never idle while data waits. Back-pressure pauses the body at
+ * MAX_PENDING_BYTES. Every FLUSH_EVERY_BYTES a datasync starts in the background.
  */
-export async function appendStream(
+export function appendStream(
   handle: FileHandle,
-  body: AsyncIterable<unknown>,
+  body: Readable,
   onChunk?: (chunk: Buffer) => void,
 ): Promise<number> {
-  let batch: Buffer[] = [];
-  let batched = 0;
-  let total = 0;
-  let inFlight: Promise<void> | undefined;
-  // Overlap the disk flush with receiving: the data is fsynced at the end either way.
-  let flushing: Promise<void> | undefined;
-  let sinceFlush = 0;
-  try {
-    for await (const chunk of body) {
-      const buf = chunk as Buffer;
-      onChunk?.(buf);
-      batch.push(buf);
-      batched += buf.length;
-      if (batched >= BATCH_BYTES) {
-        await inFlight;
-        inFlight = writeAll(handle, batch, batched);
-        total += batched;
-        sinceFlush += batched;
-        batch = [];
-        batched = 0;
-        if (sinceFlush >= FLUSH_EVERY_BYTES && flushing === undefined) {
-          sinceFlush = 0;
-          const started = inFlight.then(() => handle.datasync());
-          flushing = started.finally(() => {
-            flushing = undefined;
-          });
-          flushing.catch(() => undefined);
+  return new Promise<number>((resolve, reject) => {
+    let batch: Buffer[] = [];
+    let batched = 0;
+    let total = 0;
+    let writing = false;
+    let ended = false;
+    let failed = false;
+    let sinceFlush = 0;
+    let flushing: Promise<void> | undefined;
+
+    const fail = (err: unknown) => {
+      if (failed) return;
+      failed = true;
+      body.off("data", onData);
+      if (!body.destroyed) body.destroy();
+      // Leave no thread-pool work on the handle behind: the caller closes and removes the file.
+      void waitIdle().then(() => reject(err));
+    };
+    let idle: (() => void) | undefined;
+    const waitIdle = async () => {
+      if (writing) await new Promise<void>((r) => (idle = r));
+      await flushing?.catch(() => undefined);
+    };
+    const pump = () => {
+      if (writing || failed) return;
+      if (batched === 0 || (batched < BATCH_BYTES && !ended)) {
+        if (ended && batched === 0) {
+          void (flushing ?? Promise.resolve()).then(() => resolve(total), fail);
         }
+        return;
       }
-    }
-    await inFlight;
-    await flushing;
-  } catch (err) {
-    await inFlight?.catch(() => undefined);
-    await flushing?.catch(() => undefined);
-    throw err;
-  }
-  if (batched > 0) await writeAll(handle, batch, batched);
-  return total + batched;
+      const buffers = batch;
+      const length = batched;
+      batch = [];
+      batched = 0;
+      writing = true;
+      if (body.isPaused() && !ended) body.resume();
+      writeAll(handle, buffers, length).then(
+        () => {
+          writing = false;
+          total += length;
+          sinceFlush += length;
+          if (sinceFlush >= FLUSH_EVERY_BYTES && flushing === undefined && !failed) {
+            sinceFlush = 0;
+            flushing = handle.datasync().finally(() => {
+              flushing = undefined;
+            });
+            flushing.catch(() => undefined);
+          }
+          idle?.();
+          idle = undefined;
+          pump();
+        },
+        (err: unknown) => {
+          writing = false;
+          idle?.();
+          idle = undefined;
+          fail(err);
+        },
+      );
+    };
+    const onData = (chunk: Buffer) => {
+      onChunk?.(chunk);
+      batch.push(chunk);
+      batched += chunk.length;
+      if (batched >= MAX_PENDING_BYTES && writing) body.pause();
+      pump();
+    };
+    body.on("data", onData);
+    // finished() also reports a body that failed before we got here (a verifier that gave up).
+    finished(body, { writable: false }, (err) => {
+      if (err) return fail(err);
+      ended = true;
+      pump();
+    });
+  });
 }
 
 /** writev may write less than asked (signals, huge batches); write the rest. */
@@ -147,8 +192,9 @@ export async function commitTemp(
   target: string,
   record: StoredRecord,
 ): Promise<void> {
+  const attached = await store.attachesToFile(at.bucketDir);
   try {
-    if (store.attachesToFile) await store.write({ ...at, path: tmp }, record);
+    if (attached) await store.write({ ...at, path: tmp }, record);
     await rename(tmp, target);
   } catch (err) {
     await rm(tmp, { force: true });
@@ -158,5 +204,5 @@ export async function commitTemp(
     }
     throw s3ErrorFromFs(err, { key: at.key });
   }
-  if (!store.attachesToFile) await store.write({ ...at, path: target }, record);
+  if (!attached) await store.write({ ...at, path: target }, record);
 }
