@@ -88,6 +88,18 @@ describe("podkit send / receive", () => {
     expect(ev.at(-1)).toMatchObject({ type: "done", files: 1, bytes: 200 * 1024 * 1024 });
   });
 
+  it("follows the PAKE curve the receiver asks for (--curve siec, protocol b)", async () => {
+    const src = tmp("curve");
+    writeFileSync(join(src, "c.txt"), "curved");
+    const out = tmp("curve-out");
+    const { s, r } = await transfer(
+      [join(src, "c.txt"), "--protocol", "b"],
+      ["--out", out, "--curve", "siec"],
+    );
+    expect([s.code, r.code]).toEqual([0, 0]);
+    expect(readFileSync(join(out, "c.txt"), "utf8")).toBe("curved");
+  });
+
   it("sends stdin and zips folders like runpodctl (protocol a)", async () => {
     const src = tmp("zip");
     mkdirSync(join(src, "data/sub"), { recursive: true });

@@ -21,10 +21,12 @@ export interface Running {
 
 export function podkit(
   args: string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv; stdin?: string } = {},
+  /** `wrap`: run this command line instead, which runs podkit itself (e.g. under a pseudo-terminal). */
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; stdin?: string; wrap?: string[] } = {},
 ): Running {
   const started = Date.now();
-  const child = spawn(process.execPath, [PODKIT, ...args], {
+  const [command, ...commandArgs] = options.wrap ?? [process.execPath, PODKIT, ...args];
+  const child = spawn(command as string, commandArgs, {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
     stdio: ["pipe", "pipe", "pipe"],

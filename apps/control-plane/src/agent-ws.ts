@@ -63,7 +63,13 @@ export function checkAgentFrame(
  * stored (acks from one batch go out as one frame), `host-state` pushed after register and on change.
  */
 export class AgentGateway {
-  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  // No permessage-deflate (also ws's default, said here on purpose): reports are small and
+  // compressing every frame of thousands of agents would cost the event loop more than it saves.
+  private readonly wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: 1024 * 1024,
+    perMessageDeflate: false,
+  });
   private readonly sockets = new Map<string, Set<WebSocket>>();
   private readonly lastState = new WeakMap<WebSocket, string>();
   private readonly pendingAcks = new Map<WebSocket, string[]>();

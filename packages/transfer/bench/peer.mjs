@@ -1,9 +1,9 @@
-// One side of a benchmark run, in its own process: `relay`, `send FILE CODE RELAY`, `receive CODE RELAY OUT`,
-// or the raw-TCP baseline `tcp-sink PORTFILE OUT` / `tcp-pipe PORTFILE TARGET` / `tcp-source FILE PORT`.
+// One side of a benchmark run, in its own process: the Podkit `relay` (sender and receiver are the real
+// `podkit` commands), or the raw-TCP baseline `tcp-sink PORTFILE OUT` / `tcp-pipe PORTFILE TARGET` / `tcp-source FILE PORT`.
 import { createReadStream, createWriteStream, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { pipeline } from "node:stream/promises";
-import { receive, send, startRelay } from "../dist/index.js";
+import { startRelay } from "../dist/index.js";
 
 const [role, ...args] = process.argv.slice(2);
 
@@ -19,15 +19,6 @@ if (role === "relay") {
   const relay = await startRelay({ host: "127.0.0.1", ports: [0, 0, 0, 0, 0] });
   process.stdout.write(`${relay.address}\n`);
   process.on("SIGTERM", () => relay.close().then(() => process.exit(0)));
-} else if (role === "send") {
-  await send({
-    paths: [args[0]],
-    code: args[1],
-    relay: args[2],
-    noCompress: process.env.BENCH_NO_COMPRESS === "1",
-  });
-} else if (role === "receive") {
-  await receive({ code: args[0], relay: args[1], out: args[2], overwrite: true });
 } else if (role === "tcp-sink") {
   const server = createServer((socket) => {
     pipeline(socket, createWriteStream(args[1])).then(() => process.exit(0));

@@ -1,10 +1,11 @@
-// Benchmark: a file over a loopback Podkit relay (sender, relay and receiver in separate processes),
-// next to a raw TCP copy through a piping process and the AES-GCM + deflate ceiling of one core.
+// Benchmark: a file over a loopback Podkit relay (the real `podkit send` and `podkit receive` commands and
+// a relay, each its own process), next to a raw TCP copy through a piping process and the AES-GCM +
+// deflate ceiling of one core. Sender and receiver RSS peaks are those of the `podkit` processes.
 // Default 256 MiB; BENCH_SIZE_MB=1024 for the issue's 1 GiB; BENCH_RUNS (default 3), median reported.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { open, seal } from "../dist/crypto/aead.js";
@@ -13,6 +14,9 @@ import { AdaptiveCompressor, decompress } from "../dist/crypto/compress.js";
 const SIZE_MB = Number(process.env.BENCH_SIZE_MB ?? 256);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const PEER = fileURLToPath(new URL("./peer.mjs", import.meta.url));
+const REPORT = fileURLToPath(new URL("./report.mjs", import.meta.url));
+const PODKIT = fileURLToPath(new URL("../../../apps/cli/dist/main.js", import.meta.url));
+if (!existsSync(PODKIT)) throw new Error(`${PODKIT} is missing: run pnpm build first`);
 const dir = mkdtempSync(join(tmpdir(), "podkit-bench-"));
 const file = join(dir, "data.bin");
 
@@ -40,6 +44,24 @@ function peer(args) {
   return { child, done };
 }
 
+/** A `podkit` command as users run it; resolves with the CPU seconds and peak RSS it reports. */
+function runPodkit(args, report) {
+  const child = spawn(process.execPath, ["--import", REPORT, PODKIT, ...args], {
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, BENCH_REPORT: report },
+  });
+  let err = "";
+  child.stderr.on("data", (d) => {
+    err += d.toString();
+  });
+  return new Promise((resolve, reject) =>
+    child.on("close", (code) => {
+      if (code !== 0) reject(new Error(`podkit ${args[0]} exited ${code}: ${err}`));
+      else resolve(JSON.parse(readFileSync(report, "utf8")));
+    }),
+  );
+}
+
 const firstLine = (child) =>
   new Promise((resolve) => child.stdout.once("data", (d) => resolve(d.toString().trim())));
 const waitFile = async (p) => {
@@ -54,9 +76,17 @@ async function podkitRun(i) {
   const out = join(dir, `out-${i}`);
   const code = `${1000 + i}-bench-run-${i}`;
   const t0 = performance.now();
-  const s = peer(["send", file, code, address]);
-  const r = peer(["receive", code, address, out]);
-  const [sent, received] = await Promise.all([s.done, r.done]);
+  const noCompress = process.env.BENCH_NO_COMPRESS === "1" ? ["--no-compress"] : [];
+  const [sent, received] = await Promise.all([
+    runPodkit(
+      ["send", file, "--code", code, "--relay", address, "--json", ...noCompress],
+      join(dir, `send-${i}.json`),
+    ),
+    runPodkit(
+      ["receive", code, "--relay", address, "--out", out, "--yes", "--overwrite", "--json"],
+      join(dir, `receive-${i}.json`),
+    ),
+  ]);
   const seconds = (performance.now() - t0) / 1000;
   relay.child.kill("SIGTERM");
   const relayed = await relay.done;
@@ -116,7 +146,9 @@ const rawCpu = median(tcp.map((r) => r.cpu));
 const idleProjection = Math.max(pkCpu / 2, median(podkit.map((r) => r.maxCpu)));
 const crocSeconds = (23 * SIZE_MB) / 1024; // croc 10 → croc 10, 1 GiB in 23 s on a 2-core machine (issue 4)
 console.log(
-  `file: ${SIZE_MB} MiB random, ${RUNS} runs, medians; machine shared with other work while measuring`,
+  `file: ${SIZE_MB} MiB random, ${RUNS} runs, medians; machine shared with other work while measuring (load average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ")})`,
 );
 console.log(`raw TCP copy via a piping process : ${(mb / raw).toFixed(1)} MB/s (${raw.toFixed(2)} s)`);
 console.log(
@@ -132,6 +164,6 @@ console.log(
   `vs croc 10 (23 s/GiB, issue 4)    : measured wall ${(crocSeconds / pk).toFixed(2)}×; CPU-bound projection for 2 idle cores ${(crocSeconds / idleProjection).toFixed(2)}× (${(mb / idleProjection).toFixed(0)} MB/s)`,
 );
 console.log(
-  `peak RSS (median)                 : sender ${median(podkit.map((r) => r.sendRss)).toFixed(0)} MB, receiver ${median(podkit.map((r) => r.recvRss)).toFixed(0)} MB`,
+  `peak RSS of podkit send / receive : sender ${median(podkit.map((r) => r.sendRss)).toFixed(0)} MB, receiver ${median(podkit.map((r) => r.recvRss)).toFixed(0)} MB (highest of ${RUNS} runs: ${Math.max(...podkit.map((r) => r.sendRss)).toFixed(0)} / ${Math.max(...podkit.map((r) => r.recvRss)).toFixed(0)} MB)`,
 );
 rmSync(dir, { recursive: true, force: true });

@@ -30,7 +30,7 @@ export class TransferProgress {
         this.startFile(event.name, event.size, event.resumedBytes);
         break;
       case "progress":
-        if (this.bar) this.bar.update(event.bytes, { rate: `${formatBytes(event.rate)}/s` });
+        if (this.bar) this.bar.update(event.bytes, barPayload(event.bytes, event.size, event.rate));
         else if (Date.now() - this.lastPlain > 2000) {
           this.lastPlain = Date.now();
           this.output.err(
@@ -70,18 +70,34 @@ export class TransferProgress {
     }
     this.bar = new cliProgress.SingleBar(
       {
-        format: `${name.length > 30 ? `…${name.slice(-29)}` : name} [{bar}] {percentage}% | {value_h}/{total_h} | {rate} | ETA {eta_formatted}`,
+        // {value}/{total} go through formatValue (bytes); rate and ETA come from the transfer's own
+        // events, so a resumed file's ETA counts only the bytes still to come.
+        format: `${name.length > 30 ? `…${name.slice(-29)}` : name} [{bar}] {percentage}% | {value}/{total} | {rate} | ETA {etaText}`,
         stream: process.stderr,
         hideCursor: true,
         formatValue: (v, _o, type) => (type === "value" || type === "total" ? formatBytes(v) : String(v)),
       },
       cliProgress.Presets.shades_classic,
     );
-    this.bar.start(size, resumed, { rate: "-", value_h: "", total_h: "" });
+    this.bar.start(size, resumed, barPayload(resumed, size, 0));
   }
 
   private stopBar(): void {
     this.bar?.stop();
     this.bar = null;
   }
+}
+
+/** The bar's rate and ETA fields: "-" until a rate is known. */
+function barPayload(bytes: number, size: number, rate: number): { rate: string; etaText: string } {
+  if (!(rate > 0)) return { rate: "-", etaText: bytes >= size ? "0s" : "-" };
+  return { rate: `${formatBytes(rate)}/s`, etaText: formatEta((size - bytes) / rate) };
+}
+
+/** Seconds left as a terminal shows them: `42s`, `3m07s`, `2h05m`. */
+export function formatEta(seconds: number): string {
+  const s = Math.max(0, Math.ceil(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
 }

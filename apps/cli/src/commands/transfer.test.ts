@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { TransferEvent } from "@podkit/core";
 import { describe, expect, it } from "vitest";
-import { TransferProgress } from "./transfer-progress.js";
+import { formatEta, TransferProgress } from "./transfer-progress.js";
 
 const MAIN = fileURLToPath(new URL("../../dist/main.js", import.meta.url));
 const podkit = (...args: string[]) => spawnSync(process.execPath, [MAIN, ...args], { encoding: "utf8" });
@@ -35,6 +35,7 @@ describe("podkit send / receive / relay flags (the issue's contract)", { timeout
       "--yes",
       "--overwrite",
       "--json",
+      "--curve <curve>",
     ]) {
       expect(stdout).toContain(flag);
     }
@@ -56,6 +57,9 @@ describe("podkit send / receive / relay flags (the issue's contract)", { timeout
     const unreachable = podkit("send", MAIN, "--relay", "127.0.0.1:1", "--code", "1234-no-relay-here");
     expect(unreachable.status).toBe(7);
     expect(unreachable.stderr).toMatch(/could not reach relay 127\.0\.0\.1:1/);
+    const curve = podkit("receive", "1234-a-b-c", "--curve", "ed448");
+    expect(curve.status).toBe(2);
+    expect(curve.stderr).toMatch(/--curve.*ed448.*p256, p384, p521, siec/s);
     const ports = podkit("relay", "--ports", "9009");
     expect(ports.status).toBe(2);
     expect(ports.stderr).toMatch(/at least two ports/);
@@ -94,5 +98,20 @@ describe("transfer progress output", () => {
     const { out, err } = run("json", events);
     expect(err).toEqual([]);
     expect(out.map((l) => JSON.parse(l))).toEqual(events);
+  });
+});
+
+describe("progress bar ETA", () => {
+  it.each([
+    [0, "0s"],
+    [0.2, "1s"],
+    [42, "42s"],
+    [59.5, "1m00s"],
+    [187, "3m07s"],
+    [3600, "1h00m"],
+    [7530, "2h05m"],
+    [-3, "0s"],
+  ])("%s s left shows as %s", (seconds, text) => {
+    expect(formatEta(seconds)).toBe(text);
   });
 });

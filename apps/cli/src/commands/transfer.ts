@@ -17,7 +17,7 @@ import {
   send,
   startRelay,
 } from "@podkit/transfer";
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import type { Output } from "../output.js";
 import { type ProgressMode, TransferProgress } from "./transfer-progress.js";
 
@@ -150,13 +150,18 @@ export function registerTransferCommands(program: Command, output: Output): void
     .option("--relay <host:port>", "relay to use (default: from the code, or croc's public relay)")
     .option("--relay-pass <pass>", "relay password")
     .option("--protocol <protocol>", "peer protocol: auto, a or b", "auto")
+    .addOption(
+      new Option("--curve <curve>", "PAKE curve to ask the sender for (croc's --curve)")
+        .choices(["p256", "p384", "p521", "siec"])
+        .default("p256"),
+    )
     .option("--yes", "accept without asking")
     .option("--overwrite", "replace existing files whose content differs")
     .option("--json", "print JSON events, one per line")
     .action(
       async (
         codeArg: string | undefined,
-        opts: CommonOptions & { out: string; yes?: boolean; overwrite?: boolean },
+        opts: CommonOptions & { out: string; curve: string; yes?: boolean; overwrite?: boolean },
       ) => {
         const protocol = parseWith(TransferProtocolSchema, opts.protocol, "--protocol");
         let code = codeArg ?? process.env.CROC_SECRET ?? "";
@@ -174,6 +179,7 @@ export function registerTransferCommands(program: Command, output: Output): void
             relay: opts.relay,
             relayPass: opts.relayPass === undefined ? undefined : relayPassword(opts.relayPass),
             protocol,
+            curve: opts.curve,
             overwrite: opts.overwrite,
             signal,
             onEvent: (event) => progress.handle(event),

@@ -10,7 +10,7 @@ export class ReadTimeoutError extends Error {
 }
 
 /** Pause the socket once this many decoded-but-unread bytes are queued (back-pressure). */
-const QUEUE_HIGH_WATER = 1024 * 1024;
+const QUEUE_HIGH_WATER = 256 * 1024;
 
 /**
  * A socket that speaks frames. Reads are pulled (`read()`), and the socket is paused while unread

@@ -36,7 +36,7 @@ export async function crocLikeReceive(options: {
       await conn.write(Buffer.from("ips?"));
       messages.push(`ips:${(await conn.read(10_000)).toString()}`);
     } else {
-      const probe = new Pake(plan.password, 0, "p256");
+      const probe = new Pake(plan.password, 0, options.curve); // croc probes on its own --curve
       await conn.write(
         Buffer.from(JSON.stringify({ Bytes: probe.bytes().toString("base64"), Kind: "pake1" })),
       );

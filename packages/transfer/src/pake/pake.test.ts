@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { getCurve, multiply } from "./curves.js";
-import { Pake, PakeError } from "./pake.js";
+import { curveOfPeerPake, Pake, PakeError } from "./pake.js";
 
 const vectors = JSON.parse(readFileSync(new URL("../../testdata/vectors.json", import.meta.url), "utf8"));
 
@@ -81,5 +81,13 @@ describe("PAKE known answers (vectors.json pake)", () => {
     const b = new Pake(Buffer.from(v.pw_hex, "hex"), 1, v.curve, Buffer.from(v.alphaB_hex, "hex"));
     b.update(Buffer.from(v.A_bytes_json.replace('"Role"', '"role"')));
     expect(b.sessionKey.toString("hex")).toBe(v.session_key_hex);
+  });
+
+  it("tells a role-0 message's curve from its U point (croc's pake1 probe names none)", () => {
+    for (const v of vectors.pake) expect(curveOfPeerPake(Buffer.from(v.A_bytes_json))).toBe(v.curve);
+    for (const curve of ["p256", "p384", "p521", "siec"])
+      expect(curveOfPeerPake(new Pake(Buffer.from("pw"), 0, curve).bytes())).toBe(curve);
+    const forged = vectors.pake[0].A_bytes_json.replace(/"Uᵤ":\d+/, '"Uᵤ":5');
+    expect(curveOfPeerPake(Buffer.from(forged))).toBeNull();
   });
 });

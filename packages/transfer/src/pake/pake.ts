@@ -2,6 +2,8 @@ import { createHash, randomBytes } from "node:crypto";
 import { parse } from "lossless-json";
 import {
   bigIntToMinimalBytes,
+  CURVE_NAMES,
+  type CurveName,
   getCurve,
   multiply,
   type PakeCurve,
@@ -172,4 +174,18 @@ export function parsePakeJson(json: Uint8Array): PakeJson & { Role: number } {
   const role = out.Role;
   if (role !== 0n && role !== 1n) throw new PakeError("PAKE message has no valid Role");
   return { ...out, Role: Number(role) };
+}
+
+/**
+ * The curve a peer's role-0 PAKE message is on, told by the fixed point U it carries (each curve has
+ * its own). croc 10's `pake1` probe names no curve: the receiver runs it on its own `--curve`.
+ */
+export function curveOfPeerPake(peerJson: Uint8Array): CurveName | null {
+  const peer = parsePakeJson(peerJson);
+  return (
+    CURVE_NAMES.find((name) => {
+      const u = getCurve(name).U.toAffine();
+      return peer.Uᵤ === u.x && peer.Uᵥ === u.y;
+    }) ?? null
+  );
 }

@@ -4,6 +4,7 @@ import { open } from "../crypto/aead.js";
 import { CHUNK_BYTES, decodeChunk } from "../crypto/chunks.js";
 import { inflateChunk } from "../crypto/compress.js";
 import type { FramedSocket } from "../framing/framed-socket.js";
+import { chunkGarbage } from "../memory/garbage.js";
 import { TransferError } from "../session/errors.js";
 
 /** The file currently being received: chunks are written at their offsets in any order. */
@@ -80,6 +81,8 @@ export function startDataLoops(options: {
         const sink = options.sink();
         if (!sink) throw new TransferError("E_PROTOCOL", "sender sent data for no requested file");
         await sink.write(offset, data);
+        // Two Buffers per chunk became garbage: the socket's read buffer and the cipher's output.
+        chunkGarbage.dropped(2 * frame.length);
       }
     })().catch((err: Error) => options.onError(err));
   }

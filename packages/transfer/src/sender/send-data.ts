@@ -4,6 +4,7 @@ import { sealParts } from "../crypto/aead.js";
 import { CHUNK_BYTES, chunkCount } from "../crypto/chunks.js";
 import { AdaptiveCompressor, STORED_HEADER_BYTES } from "../crypto/compress.js";
 import type { FramedSocket } from "../framing/framed-socket.js";
+import { chunkGarbage } from "../memory/garbage.js";
 import { aborted } from "../session/errors.js";
 
 /** Chunks prepared together: compression of a batch runs on the libuv pool in parallel. */
@@ -54,6 +55,7 @@ export async function sendFileChunks(options: {
         release(pool, framed[i] as Buffer);
         await (conns[k % conns.length] as FramedSocket).writeParts(sealed);
         sent += (framed[i] as Buffer).length - DATA_AT;
+        chunkGarbage.dropped(FULL);
       }
       options.onProgress?.(sent);
     }

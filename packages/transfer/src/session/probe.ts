@@ -1,6 +1,6 @@
 import { DecryptError, open, seal } from "../crypto/aead.js";
 import type { FramedSocket } from "../framing/framed-socket.js";
-import { Pake } from "../pake/pake.js";
+import { curveOfPeerPake, Pake } from "../pake/pake.js";
 import { generationC, TransferError, wrongCode } from "./errors.js";
 
 /** croc's `SimpleMessage` used by generation B's local-IP probe: `{"Bytes": base64, "Kind": …}`. */
@@ -58,9 +58,11 @@ export async function senderAwaitHandshake(
         );
       }
       if ((simple.Version ?? 0) >= 2) throw generationC();
-      // The probe runs on the sender's own curve setting (croc's default p256) with the raw key.
-      const pake = new Pake(password, 1, "p256");
-      pake.update(Buffer.from(simple.Bytes, "base64"));
+      // croc runs the probe on each side's own `--curve` (default p256); follow the receiver's, so a
+      // croc 10 receiver started with `--curve p384` (or siec, p521) still finds this sender.
+      const probe = Buffer.from(simple.Bytes, "base64");
+      const pake = new Pake(password, 1, curveOfPeerPake(probe) ?? "p256");
+      pake.update(probe);
       await conn.write(
         Buffer.from(JSON.stringify({ Bytes: pake.bytes().toString("base64"), Kind: "pake2" })),
       );
