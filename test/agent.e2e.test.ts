@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import {
@@ -77,6 +77,7 @@ describe("podkit agent run: a fake nvidia-smi replaying a recorded H100 and a ke
         FAKE_SMI_LOST: join(TESTDATA, "lost-gpu-0000-00-09.txt"),
         FAKE_SMI_MISMATCH: join(TESTDATA, "nvml-mismatch.txt"),
         PODKIT_AGENT_GPU_INTERVAL_SECONDS: "0.5",
+        PODKIT_AGENT_REPORT_INTERVAL_SECONDS: "0.5",
         PODKIT_AGENT_COLLECTOR_TIMEOUT_SECONDS: "1",
       },
     );
@@ -238,6 +239,16 @@ describe("podkit agent run: a fake nvidia-smi replaying a recorded H100 and a ke
         }) === 1,
     );
 
+    // After ~10 s of 0.5 s report intervals: still no periodic telemetry in the outbox.
+    // Standalone, periodic telemetry is not queued (nobody would ever acknowledge it); health
+    // changes and XIDs are facts and are.
+    const outbox = join(stateDir, "outbox");
+    const queued = (existsSync(outbox) ? readdirSync(outbox) : [])
+      .filter((f) => f.endsWith(".json"))
+      .map((f) => (JSON.parse(readFileSync(join(outbox, f), "utf8")) as { type: string }).type);
+    expect(queued).not.toContain("telemetry");
+    expect(queued).toContain("health");
+    expect(queued).toContain("event");
     expect(await agent.stop()).toBe(0);
   });
 });

@@ -203,14 +203,26 @@ async function benchRss(tuned) {
   await child(
     `
     let compactHeap;
-    if (${tuned}) compactHeap = (await import("./dist/daemon.js")).tuneHeapForDaemon().compact;
+    const compactMs = [];
+    const cycleCpuMs = [];
+    if (${tuned}) {
+      const heap = (await import("./dist/daemon.js")).tuneHeapForDaemon();
+      compactHeap = () => { const t0 = performance.now(); heap.compact(); compactMs.push(performance.now() - t0); };
+    }
     const { default: pino } = await import("pino");
     const { startAgent } = await import("./dist/index.js");
     const a = await startAgent({ stateDir: ${JSON.stringify(dir)}, metricsListen: "127.0.0.1:0", simulate: "h100-8x", kmsgPath: null, logger: pino({ level: "silent" }), gpuIntervalMs: 3600000, hostIntervalMs: 3600000, reportIntervalMs: 3600000, compactHeap });
-    const report = () => console.log(JSON.stringify({ url: a.metricsUrl, ...process.memoryUsage() }));
+    const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? 0;
+    const report = () => console.log(JSON.stringify({ url: a.metricsUrl, ...process.memoryUsage(), compactMs: median(compactMs), cycleCpuMs: median(cycleCpuMs) }));
     report();
     for (let round = 0; round < 3; round++) {
-      for (let i = 0; i < ${RSS_CYCLES}; i++) { await a.collectNow(); await new Promise((r) => setTimeout(r, 2)); }
+      for (let i = 0; i < ${RSS_CYCLES}; i++) {
+        const c0 = process.cpuUsage();
+        await a.collectNow();
+        const c = process.cpuUsage(c0);
+        cycleCpuMs.push((c.user + c.system) / 1000);
+        await new Promise((r) => setTimeout(r, 2));
+      }
       report();
     }
     await a.close();`,
@@ -228,7 +240,7 @@ async function benchRss(tuned) {
       .map((m) => mb(m.rss))
       .join(
         ", ",
-      )}; at the end heap used ${mb(last.heapUsed)} of ${mb(last.heapTotal)}, external ${mb(last.external)}`,
+      )}; at the end heap used ${mb(last.heapUsed)} of ${mb(last.heapTotal)}, external ${mb(last.external)}; median CPU per cycle ${ms(last.cycleCpuMs)}${tuned ? ` of which the mark-compact ${ms(last.compactMs)} (wall)` : ""}`,
   );
   console.log(
     `  baseline (bare node process): ${mb(base[0])} → agent is ${(last.rss / base[0]).toFixed(2)}× the baseline; growth from the 1st to the 3rd round: ${mb(last.rss - samples[1].rss)}`,

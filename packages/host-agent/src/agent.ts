@@ -384,10 +384,13 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentHandl
     options.compactHeap?.();
   });
   every(options.hostIntervalMs ?? 10_000, collectHost);
-  every(options.reportIntervalMs ?? 15_000, () => {
-    if (host) enqueue(envelope("telemetry", newMessageId("tel"), { host, gpus: reading?.gpus ?? [] }));
-    enqueueHealth();
-  });
+  // Periodic samples are for a control plane; standalone they would pile up in the outbox for
+  // ever (one file per 15 s). Health changes and events are still queued: they are facts.
+  if (options.controlPlane)
+    every(options.reportIntervalMs ?? 15_000, () => {
+      if (host) enqueue(envelope("telemetry", newMessageId("tel"), { host, gpus: reading?.gpus ?? [] }));
+      enqueueHealth();
+    });
 
   if (options.controlPlane) {
     const machineInfo = () => buildMachineInfo(reading, host, source);

@@ -17,15 +17,19 @@ export interface DaemonHeap {
  *    its 2 × 16 MB maximum and is never shrunk while the process stays busy;
  *  - with a small young generation those per-cycle objects are promoted instead and old space
  *    fills with them up to the next mark-compact (+25 MB over an hour).
- * So the dedicated agent process keeps the young generation at its initial size and runs a
- * mark-compact after each cycle (~15 ms every 10 s on a loaded 2-core machine).
+ * So the dedicated agent process keeps the young generation at its initial size, runs a
+ * mark-compact after each cycle (~15 ms every 10 s on a loaded 2-core machine) and does without
+ * the optimising compiler.
  *
- * Both settings are process-wide: call this only in a process that is the agent and nothing
+ * These settings are process-wide: call this only in a process that is the agent and nothing
  * else (`podkit agent run`), never where the agent runs beside servers (`podkit up`), and as early
  * as possible (modules loaded before it have already grown the young generation).
  */
 export function tuneHeapForDaemon(): DaemonHeap {
   setFlagsFromString("--semi-space-growth-factor=1");
+  // No optimising compiler: ~20 ms of work every 10 s gains nothing from it, and its compile
+  // zones and optimised code cost ~9 MB of RSS (measured with `node --no-opt`, README).
+  setFlagsFromString("--no-opt");
   // Node has no API to request a collection; `--expose-gc` set now gives new contexts a `gc`
   // function (the main context's globals stay as they are).
   let gc: unknown;

@@ -271,3 +271,56 @@ describe("multipart uploads", () => {
     expect(res.text).toContain("<Code>MalformedXML</Code>");
   });
 });
+
+describe("CompleteMultipartUpload keep-alive (as S3: 200, spaces, then the result or the error)", () => {
+  let k: Harness;
+  beforeAll(async () => {
+    k = await startHarness({ completeKeepAliveMs: 0 });
+  });
+  afterAll(async () => {
+    await k.close();
+  });
+
+  const upload = async (key: string) => {
+    const { UploadId } = await k.client.send(new CreateMultipartUploadCommand({ Bucket: "vol-a", Key: key }));
+    const body = Buffer.alloc(5 * MiB, 1);
+    const { ETag } = await k.client.send(
+      new UploadPartCommand({ Bucket: "vol-a", Key: key, UploadId, PartNumber: 1, Body: body }),
+    );
+    return { uploadId: UploadId!, etag: ETag!, body };
+  };
+  const completeXml = (etag: string) =>
+    `<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>${etag}</ETag></Part></CompleteMultipartUpload>`;
+
+  it("sends whitespace before the result, which clients parse as usual", async () => {
+    const { uploadId, etag, body } = await upload("ka/ok.bin");
+    const raw = await signedRequest(k.gateway.endpoint, "POST", `/vol-a/ka/ok.bin?uploadId=${uploadId}`, {
+      body: completeXml(etag),
+    });
+    expect(raw.status).toBe(200);
+    expect(raw.text).toMatch(/^ +<\?xml/);
+    const md5 = createHash("md5").update(createHash("md5").update(body).digest()).digest("hex");
+    expect(raw.text).toContain(`<ETag>&quot;${md5}-1&quot;</ETag>`);
+    expect(readFileSync(join(k.root, "vol-a/ka/ok.bin")).equals(body)).toBe(true);
+  });
+
+  it("sends an error found after the 200 in the body, and the SDK raises it", async () => {
+    const { uploadId } = await upload("ka/bad.bin");
+    const wrong = `"${"0".repeat(32)}"`;
+    const raw = await signedRequest(k.gateway.endpoint, "POST", `/vol-a/ka/bad.bin?uploadId=${uploadId}`, {
+      body: completeXml(wrong),
+    });
+    expect(raw.status).toBe(200);
+    expect(raw.text).toMatch(/^ +<\?xml[^>]*>\s*<Error><Code>InvalidPart<\/Code>/);
+    const viaSdk = k.client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: "vol-a",
+        Key: "ka/bad.bin",
+        UploadId: uploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: wrong }] },
+      }),
+    );
+    // (the SDK reports a 200-with-error as 503, so that its retry logic sees it)
+    await expect(viaSdk).rejects.toMatchObject({ name: "InvalidPart" });
+  });
+});

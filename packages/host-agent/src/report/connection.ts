@@ -116,6 +116,9 @@ export class ControlPlaneConnection {
     const ws = new WebSocket(wsUrlFor(this.options.controlPlane), {
       headers: { authorization: `Bearer ${this.options.hostToken}` },
       handshakeTimeout: 10_000,
+      // No permessage-deflate: a report is a few KB every 15 s, and each compressed socket keeps
+      // zlib contexts alive for the life of the daemon.
+      perMessageDeflate: false,
     });
     this.ws = ws;
     let upSince = 0;

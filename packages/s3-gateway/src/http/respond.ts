@@ -48,17 +48,53 @@ export function sendError(req: IncomingMessage, res: ServerResponse, err: S3Erro
     res.end();
     return 0;
   }
-  return sendXml(
-    res,
-    status,
-    "Error",
-    {
-      Code: err.code,
-      Message: err.message,
-      ...err.extra,
-      Resource: resource,
-      RequestId: String(res.getHeader("x-amz-request-id") ?? ""),
+  return sendXml(res, status, "Error", errorBody(res, err, resource), false);
+}
+
+/** The `<Error>` document's fields. */
+export function errorBody(res: ServerResponse, err: S3Error, resource: string): XmlNode {
+  return {
+    Code: err.code,
+    Message: err.message,
+    ...err.extra,
+    Resource: resource,
+    RequestId: String(res.getHeader("x-amz-request-id") ?? ""),
+  };
+}
+
+/**
+ * Keep a slow response alive the way S3 does for CompleteMultipartUpload: after `afterMs`, send
+ * 200 with an XML content type and then a space every `everyMs`; the final document (result or
+ * `<Error>`) follows in the same body. `started` says whether the status line is already out.
+ */
+export function keepAliveWhitespace(
+  res: ServerResponse,
+  afterMs: number,
+  everyMs = 5_000,
+): { readonly started: boolean; stop(): void } {
+  let started = false;
+  let timer: NodeJS.Timeout | undefined;
+  const tick = () => {
+    if (!started) {
+      started = true;
+      res.writeHead(200, { "content-type": "application/xml" });
+    }
+    res.write(" ");
+    timer = setTimeout(tick, everyMs);
+  };
+  if (afterMs <= 0) tick();
+  else timer = setTimeout(tick, afterMs);
+  return {
+    get started() {
+      return started;
     },
-    false,
-  );
+    stop: () => clearTimeout(timer),
+  };
+}
+
+/** End a response whose 200 status and keep-alive spaces are already out with its XML document. */
+export function endXml(res: ServerResponse, root: string, body: XmlNode, namespace = true): number {
+  const text = toXml(root, body, { namespace });
+  res.end(text);
+  return Buffer.byteLength(text);
 }

@@ -30,6 +30,12 @@ export interface S3GatewayOptions {
   metadata?: "auto" | "xattr" | "sidecar";
   /** The access log (one line per request); false turns it off. Default: a pino logger on stderr. */
   accessLog?: Logger | false;
+  /**
+   * After this long, a CompleteMultipartUpload still assembling answers 200 and sends a space every
+   * interval until the result (or the error) follows in the body, as S3 does, so clients' read
+   * timeouts do not fire on big objects. Default 10 s; 0 starts at once.
+   */
+  completeKeepAliveMs?: number;
   /** Tolerated clock difference of signed requests (default 1 hour). */
   maxClockSkewMs?: number;
 }
@@ -61,6 +67,7 @@ export async function startS3Gateway(options: S3GatewayOptions): Promise<S3Gatew
   const settings = {
     region: options.region ?? "us-east-1",
     allowBucketAdmin: options.allowBucketAdmin ?? false,
+    completeKeepAliveMs: options.completeKeepAliveMs ?? 10_000,
   };
   const log =
     options.accessLog === false ? undefined : (options.accessLog ?? createLogger({ name: "s3-gateway" }));

@@ -6,6 +6,8 @@ import type { S3Request } from "../http/request.js";
 export interface GatewaySettings {
   region: string;
   allowBucketAdmin: boolean;
+  /** A CompleteMultipartUpload running longer than this answers 200 and sends keep-alive spaces. */
+  completeKeepAliveMs: number;
 }
 
 /** Everything one S3 operation handler needs. Handlers return the body bytes they sent. */

@@ -1,6 +1,6 @@
 import { parseChecksumAlgorithm } from "../auth/checksums.js";
-import { S3Error } from "../errors/s3-errors.js";
-import { sendEmpty, sendXml } from "../http/respond.js";
+import { isS3Error, S3Error, s3ErrorFromFs } from "../errors/s3-errors.js";
+import { endXml, errorBody, keepAliveWhitespace, sendEmpty, sendXml } from "../http/respond.js";
 import { parseXmlBody, textOf, type XmlNode } from "../xml/xml.js";
 import { payloadInput, readSmallBody, requireAccess } from "./body.js";
 import type { OpContext } from "./context.js";
@@ -107,10 +107,20 @@ export async function completeMultipartUpload(ctx: OpContext): Promise<number> {
       .find((v) => v !== undefined);
     return { partNumber, etag, ...(checksum !== undefined ? { checksum } : {}) };
   });
-  const info = await ctx.backend.completeMultipartUpload(ctx.s3.bucket!, ctx.s3.key!, uploadIdOf(ctx), parts);
+  const keepAlive = keepAliveWhitespace(ctx.res, ctx.settings.completeKeepAliveMs);
+  let info: Awaited<ReturnType<typeof ctx.backend.completeMultipartUpload>>;
+  try {
+    info = await ctx.backend.completeMultipartUpload(ctx.s3.bucket!, ctx.s3.key!, uploadIdOf(ctx), parts);
+  } catch (err) {
+    keepAlive.stop();
+    if (!keepAlive.started) throw err;
+    // The status line (200) is out: the error travels in the body, as S3 sends it.
+    const failure = isS3Error(err) ? err : s3ErrorFromFs(err, { key: ctx.s3.key! });
+    return endXml(ctx.res, "Error", errorBody(ctx.res, failure, ctx.s3.rawPath), false);
+  }
+  keepAlive.stop();
   const checksum = info.meta.checksum;
-  if (checksum) ctx.res.setHeader("x-amz-checksum-type", checksum.type);
-  return sendXml(ctx.res, 200, "CompleteMultipartUploadResult", {
+  const result = {
     Location: `/${ctx.s3.bucket!}/${ctx.s3.key!}`,
     Bucket: ctx.s3.bucket!,
     Key: ctx.s3.key!,
@@ -118,7 +128,10 @@ export async function completeMultipartUpload(ctx: OpContext): Promise<number> {
     ...(checksum
       ? { [`Checksum${checksum.algorithm.toUpperCase()}`]: checksum.base64, ChecksumType: checksum.type }
       : {}),
-  });
+  };
+  if (keepAlive.started) return endXml(ctx.res, "CompleteMultipartUploadResult", result);
+  if (checksum) ctx.res.setHeader("x-amz-checksum-type", checksum.type);
+  return sendXml(ctx.res, 200, "CompleteMultipartUploadResult", result);
 }
 
 export async function abortMultipartUpload(ctx: OpContext): Promise<number> {

@@ -28,7 +28,7 @@ export async function checkFreeSpace(dir: string, size: number | undefined): Pro
 /** Below this much buffered data a write waits for more (unless the body has ended). */
 const BATCH_BYTES = 1 << 20;
 /** Stop reading the body while this much is waiting to be written (bounds memory per upload). */
-const MAX_PENDING_BYTES = 8 << 20;
+const MAX_PENDING_BYTES = 4 << 20;
 /** Start flushing to disk in the background every this many bytes, so the final fsync is short. */
 const FLUSH_EVERY_BYTES = 32 << 20;
 
