@@ -252,3 +252,30 @@ describe("podkit agent run: a fake nvidia-smi replaying a recorded H100 and a ke
     expect(await agent.stop()).toBe(0);
   });
 });
+
+describe("podkit agent run following this machine's /dev/kmsg (the default)", () => {
+  it("stops within seconds of SIGTERM (systemctl stop), although the kernel logs nothing meanwhile", async () => {
+    const dir = tempDir("agent-kmsg");
+    const agent = await startAgentProcess([
+      "--simulate",
+      "rtx4090-8x",
+      "--state-dir",
+      join(dir, "state"),
+      "--metrics-listen",
+      "127.0.0.1:0",
+    ]);
+    try {
+      const metrics = await (await fetch(agent.metricsUrl)).text();
+      expect(metrics).toMatch(/podkit_gpu_info\{[^}]*name="NVIDIA GeForce RTX 4090"[^}]*simulated="true"/);
+      // Long enough to have read the whole ring buffer and be waiting for the kernel's next line.
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      const code = await Promise.race([
+        agent.stop(),
+        new Promise<string>((resolve) => setTimeout(() => resolve("still running 5 s after SIGTERM"), 5000)),
+      ]);
+      expect(code).toBe(0);
+    } finally {
+      if (agent.proc.exitCode === null) await agent.kill9();
+    }
+  });
+});

@@ -78,8 +78,20 @@ describe("podkit up: the whole platform on one machine", () => {
       return list.length === 1 && list[0]!.gpus.length === 8 ? list : undefined;
     });
     expect(hosts[0]!.gpus).toHaveLength(8);
+    // The demo host replays a healthy recording, so it is listed like a good machine would be.
+    const host = await waitFor("the demo host to be judged healthy and listed", () => {
+      const [h] = JSON.parse(podkitSync(["hosts", "list", "--json"], cpEnv).stdout) as Array<{
+        health: unknown;
+        listing: unknown;
+      }>;
+      const state = (v: unknown) => (typeof v === "string" ? v : (v as { state: string }).state);
+      return state(h!.health) === "healthy" && state(h!.listing) === "listed"
+        ? { health: state(h!.health), listing: state(h!.listing) }
+        : undefined;
+    });
+    expect(host).toEqual({ health: "healthy", listing: "listed" });
     const metrics = await (await fetch(stack.agent.metricsUrl)).text();
-    expect(metrics).toMatch(/podkit_gpu_info\{[^}]*H100/);
+    expect(metrics).toMatch(/podkit_gpu_info\{[^}]*RTX 4090/);
   });
 
   it("shows the host on the dashboard in headless Chromium", async () => {
@@ -92,10 +104,10 @@ describe("podkit up: the whole platform on one machine", () => {
       await page.locator('input[name="token"]').press("Enter");
       await page.waitForSelector("table");
       const table = await page.locator("table").first().textContent();
-      expect(table).toMatch(/H100/);
+      expect(table).toMatch(/RTX 4090/);
       expect(table).toMatch(/\b8\b/);
       // The agent replays a recorded capture here, and the hosts table says so.
-      expect(table).toMatch(/H100 80GB HBM3 simulated/);
+      expect(table).toMatch(/GeForce RTX 4090 simulated/);
       await page.screenshot({ path: join(ARTIFACTS, "dashboard.png"), fullPage: true });
     } finally {
       await browser.close();

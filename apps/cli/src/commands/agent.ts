@@ -66,7 +66,7 @@ export function registerAgentCommands(program: Command, output: Output): void {
     .option("--kmsg <path>", 'kernel log: /dev/kmsg (default), a log file, or "journalctl"')
     .option(
       "--simulate <capture>",
-      "replay a recorded capture instead of reading GPUs (h100-8x); reported as simulated",
+      "replay a recorded capture instead of reading GPUs (h100-8x, rtx4090-8x); reported as simulated",
     )
     .action(async (flags: RunFlags) => {
       // This process is the agent and nothing else: keep V8's heap sized for a daemon (README, Performance).

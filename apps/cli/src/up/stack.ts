@@ -27,7 +27,9 @@ export interface RunningStack {
 }
 
 export const DEMO_BUCKET = "demo";
-const SIMULATED_CAPTURE = "h100-8x";
+// The recorded 8× RTX 4090 is healthy; the recorded 8× H100 had its power brake asserted on every
+// GPU, so a demo host replaying it would read degraded and soon lose its listing (docs/host.md).
+const SIMULATED_CAPTURE = "rtx4090-8x";
 
 /** Files kept in the data dir between runs (all mode 0600). */
 interface S3Secrets {

@@ -118,7 +118,16 @@ describe("SimulatedGpuSource", () => {
   });
   it("refuses an unknown capture with the list of known ones", () => {
     expect(() => new SimulatedGpuSource("a100-9x")).toThrow(
-      /unknown simulated capture a100-9x \(known: h100-8x\)/,
+      /unknown simulated capture a100-9x \(known: h100-8x, rtx4090-8x\)/,
     );
+  });
+  it("replays a healthy recorded 8× RTX 4090 (what podkit up shows on a machine without GPUs)", async () => {
+    const source = new SimulatedGpuSource("rtx4090-8x");
+    expect(source.description).toMatch(/^SIMULATED: .*8× GeForce RTX 4090/);
+    const r = await source.read();
+    expect(r.gpus.map((g) => g.name)).toEqual(Array(8).fill("NVIDIA GeForce RTX 4090"));
+    const health = evaluateHealth({ now: new Date(), listed: null, reading: r, xids: [] });
+    expect(health.machine.reasons).toEqual([]);
+    expect(health.machine.state).toBe("healthy");
   });
 });

@@ -144,6 +144,12 @@ export const SIMULATED_CAPTURES: Record<string, SimulatedCapture> = {
     description:
       "SIMULATED: replay of a recorded `nvidia-smi -q` from an 8× H100 80GB HBM3 host, driver 535.161.08 (leptonai/gpud testdata @ fdf5b321); no real GPU is read",
   },
+  "rtx4090-8x": {
+    id: "rtx4090-8x",
+    file: new URL("../../data/simulated/rtx4090-8x.q.txt", import.meta.url),
+    description:
+      "SIMULATED: replay of a recorded `nvidia-smi -q` from an 8× GeForce RTX 4090 host, driver 535.154.05 (leptonai/gpud testdata @ fdf5b321); no real GPU is read",
+  },
 };
 
 /**

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { closeSync, createReadStream, openSync, readSync, statSync } from "node:fs";
+import { closeSync, constants as fsConstants, openSync, readSync, statSync } from "node:fs";
 import { StringDecoder } from "node:string_decoder";
 
 /**
@@ -109,16 +109,45 @@ export class KernelLogFollower {
     tick();
   }
 
+  /**
+   * `/dev/kmsg` read without blocking: a blocking read would sit in libuv's thread pool until the
+   * next kernel message, and such a read cannot be cancelled, so `close()` (and with it SIGTERM,
+   * `systemctl stop`) would wait for the kernel to log something. Each read returns one record;
+   * EAGAIN means "nothing new": drain, then look again after `pollMs`.
+   */
   private followDevice(path: string): void {
-    const stream = createReadStream(path, { encoding: "utf8", highWaterMark: 8192 });
-    stream.on("data", (chunk) =>
-      this.emit(String(chunk), (line) => `kmsg:${/^\d+,(\d+),/.exec(line)?.[1] ?? line}`, 0),
-    );
-    stream.on("error", (err) => {
-      // /dev/kmsg returns EPIPE when records were overwritten before we read them; keep reading.
-      if ((err as NodeJS.ErrnoException).code !== "EPIPE") this.options.onError?.(err);
-    });
-    this.stopStream = () => stream.destroy();
+    let fd: number;
+    try {
+      fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+    } catch (err) {
+      this.options.onError?.(err as Error);
+      return;
+    }
+    // A kmsg record is at most ~8 KiB (the kernel refuses a smaller buffer with EINVAL).
+    const buf = Buffer.alloc(16 * 1024);
+    const positionOf = (line: string) => `kmsg:${/^\d+,(\d+),/.exec(line)?.[1] ?? line}`;
+    const tick = () => {
+      if (this.stopped) return;
+      const records: string[] = [];
+      for (let i = 0; i < 1000; i++) {
+        try {
+          const n = readSync(fd, buf, 0, buf.length, null);
+          if (n === 0) break;
+          records.push(buf.toString("utf8", 0, n));
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === "EAGAIN") break;
+          // EPIPE: records were overwritten before we read them; the next read goes on after the gap.
+          if (code === "EPIPE") continue;
+          this.options.onError?.(err as Error);
+          break;
+        }
+      }
+      if (records.length > 0) this.emit(records.join(""), positionOf, 0);
+      this.timer = setTimeout(tick, this.options.pollMs ?? 250);
+    };
+    this.stopStream = () => closeSync(fd);
+    tick();
   }
 
   private followJournal(): void {
