@@ -45,6 +45,30 @@ esac`,
     expect(queries.filter((q) => q.includes("power.limit"))).toHaveLength(1);
   });
 
+  it("drops every field an old driver refuses when it cannot list its fields", async () => {
+    // No --help-query-gpu; like nvidia-smi, it names the first field it does not know.
+    const path = fakeSmi(
+      "old-driver",
+      `declare -A value=([index]=0 [uuid]=GPU-cccc [name]="Tesla K80" [pci.bus_id]=00000000:05:00.0 [temperature.gpu]=38 [memory.total]="11441 MiB")
+case "$1" in
+  --query-gpu=*)
+    IFS=, read -ra fields <<< "\${1#--query-gpu=}"
+    for f in "\${fields[@]}"; do
+      if [[ -z "\${value[$f]+x}" ]]; then echo 'Field "'"$f"'" is not a valid field to query.'; exit 2; fi
+    done
+    (IFS=,; echo "\${fields[*]}")
+    row=(); for f in "\${fields[@]}"; do row+=("\${value[$f]}"); done
+    (IFS=,; echo "\${row[*]}") ;;
+  *) exit 2 ;;
+esac`,
+    );
+    const r = await new NvidiaSmiSource({ path, timeoutMs: 5000 }).read([]);
+    expect(r.failure).toBeNull();
+    expect(
+      r.gpus.map((g) => [g.uuid, g.temperatureCelsius, g.pcieLinkGenCurrent, g.clocksEventReasons]),
+    ).toEqual([["GPU-cccc", 38, null, null]]);
+  });
+
   it("asks per GPU when one lost GPU breaks the whole query", async () => {
     const path = fakeSmi(
       "one-lost",

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { Logger } from "@podkit/core";
 import { runCommand } from "../exec.js";
-import { chooseCsvFields } from "../parse/gpu-sample.js";
+import { chooseCsvFields, WANTED_CSV_FIELDS } from "../parse/gpu-sample.js";
 import { parseHelpQueryGpu } from "../parse/query-gpu-csv.js";
 import { parseQueryXml } from "../parse/query-xml.js";
 import {
@@ -68,7 +68,12 @@ export class NvidiaSmiSource implements GpuSource {
     let fields = await this.discoverFields();
     let reading = await this.query(fields);
     // Per-field fallback: a field this driver refuses is dropped for good, then we try again.
-    for (let tries = 0; reading.failure?.kind === "invalid-field" && tries < 5; tries++) {
+    // Bounded by the field count: without `--help-query-gpu` an old driver may refuse several.
+    for (
+      let tries = 0;
+      reading.failure?.kind === "invalid-field" && tries < WANTED_CSV_FIELDS.length;
+      tries++
+    ) {
       const bad = reading.failure.field;
       this.options.logger?.warn({ field: bad }, "nvidia-smi refused a field; querying without it");
       fields = fields.filter((f) => f !== bad);

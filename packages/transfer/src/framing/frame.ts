@@ -28,6 +28,18 @@ export function isPing(payload: Uint8Array): boolean {
   return payload.length === 1 && payload[0] === 0x01;
 }
 
+/** Checks a frame header's magic and length limit; returns the payload length. */
+function parseFrameHeader(header: Buffer, maxPayload: number): number {
+  if (!header.subarray(0, 4).equals(MAGIC)) {
+    throw new FramingError(`not a croc frame (magic ${header.subarray(0, 4).toString("hex")})`);
+  }
+  const length = header.readUInt32LE(4);
+  if (length > maxPayload) {
+    throw new FramingError(`frame of ${length} bytes exceeds the limit of ${maxPayload}`);
+  }
+  return length;
+}
+
 /**
  * Incremental decoder: push the bytes as they arrive, get whole frames back. Pure (no sockets) so the
  * edge cases — split headers, bad magic, oversized lengths — are tested byte by byte.
@@ -53,15 +65,7 @@ export class FrameDecoder {
     for (;;) {
       if (this.bodyLength === null) {
         if (this.buffered < HEADER_BYTES) break;
-        const header = this.take(HEADER_BYTES);
-        if (!header.subarray(0, 4).equals(MAGIC)) {
-          throw new FramingError(`not a croc frame (magic ${header.subarray(0, 4).toString("hex")})`);
-        }
-        const length = header.readUInt32LE(4);
-        if (length > this.maxPayload) {
-          throw new FramingError(`frame of ${length} bytes exceeds the limit of ${this.maxPayload}`);
-        }
-        this.bodyLength = length;
+        this.bodyLength = parseFrameHeader(this.take(HEADER_BYTES), this.maxPayload);
       }
       if (this.buffered < this.bodyLength) break;
       frames.push(this.take(this.bodyLength));
@@ -100,5 +104,48 @@ export class FrameDecoder {
     }
     this.buffered -= n;
     return out;
+  }
+}
+
+/**
+ * Decoder for bytes that are only valid during the call (a socket reading into one reused buffer):
+ * each frame's payload is copied, as it arrives, into a buffer from `alloc`, so nothing of the input
+ * is kept. Frames come out whole, exactly as from `FrameDecoder`.
+ */
+export class CopyingFrameDecoder {
+  private readonly header = Buffer.alloc(HEADER_BYTES);
+  private headerFilled = 0;
+  private body: Buffer | null = null;
+  private bodyFilled = 0;
+
+  constructor(
+    private readonly alloc: (length: number) => Buffer,
+    private readonly maxPayload: number = MAX_FRAME_BYTES,
+  ) {}
+
+  push(input: Buffer): Buffer[] {
+    const frames: Buffer[] = [];
+    let pos = 0;
+    while (pos < input.length || (this.body && this.bodyFilled === this.body.length)) {
+      if (!this.body) {
+        const n = Math.min(HEADER_BYTES - this.headerFilled, input.length - pos);
+        input.copy(this.header, this.headerFilled, pos, pos + n);
+        this.headerFilled += n;
+        pos += n;
+        if (this.headerFilled < HEADER_BYTES) break;
+        this.headerFilled = 0;
+        this.body = this.alloc(parseFrameHeader(this.header, this.maxPayload));
+        this.bodyFilled = 0;
+      }
+      const n = Math.min(this.body.length - this.bodyFilled, input.length - pos);
+      input.copy(this.body, this.bodyFilled, pos, pos + n);
+      this.bodyFilled += n;
+      pos += n;
+      if (this.bodyFilled === this.body.length) {
+        frames.push(this.body);
+        this.body = null;
+      }
+    }
+    return frames;
   }
 }

@@ -1,5 +1,5 @@
 import type { Socket } from "node:net";
-import { encodeFrameHeader, FrameDecoder, isPing, MAX_FRAME_BYTES } from "./frame.js";
+import { CopyingFrameDecoder, encodeFrameHeader, FrameDecoder, isPing, MAX_FRAME_BYTES } from "./frame.js";
 
 export class ConnectionClosedError extends Error {
   readonly code = "E_CLOSED";
@@ -11,6 +11,36 @@ export class ReadTimeoutError extends Error {
 
 /** Pause the socket once this many decoded-but-unread bytes are queued (back-pressure). */
 const QUEUE_HIGH_WATER = 256 * 1024;
+
+/** The one buffer a client socket reads into (net's `onread`), instead of a fresh Buffer per read. */
+const READ_BUFFER_BYTES = 64 * 1024;
+/** Frames up to this size (any data chunk: 32 KiB + offset, deflate, nonce and tag) are pooled. */
+const POOLED_FRAME_BYTES = 34 * 1024;
+const POOL_MAX = 32;
+
+/**
+ * Hands a socket's reads to a `FramedSocket` from one reused buffer: pass `onread` to `net.connect`,
+ * then the reader to the `FramedSocket`. Bytes that arrive before that are kept (copied) until then.
+ */
+export class SocketReader {
+  private target: ((chunk: Buffer) => void) | null = null;
+  private early: Buffer[] = [];
+  readonly onread = {
+    buffer: Buffer.allocUnsafeSlow(READ_BUFFER_BYTES),
+    callback: (n: number, buf: Uint8Array): boolean => {
+      const chunk = Buffer.from(buf.buffer, buf.byteOffset, n);
+      if (this.target) this.target(chunk);
+      else this.early.push(Buffer.from(chunk));
+      return true;
+    },
+  };
+
+  attach(target: (chunk: Buffer) => void): void {
+    this.target = target;
+    for (const chunk of this.early) target(chunk);
+    this.early = [];
+  }
+}
 
 /**
  * A socket that speaks frames. Reads are pulled (`read()`), and the socket is paused while unread
@@ -29,12 +59,28 @@ export class FramedSocket {
   pings = 0;
   lastPingAt = 0;
 
+  /** Set when the socket reads into a reused buffer: frames are copied out, into pooled buffers. */
+  private readonly copying: CopyingFrameDecoder | null = null;
+  private readonly pool: Buffer[] = [];
+  private readonly pooled = new WeakSet<ArrayBufferLike>();
+
+  /**
+   * With a `reader` (client sockets), each socket read lands in one reused buffer and every frame is
+   * copied into a buffer that `release()` hands back for the next frame: a receiver then turns no
+   * socket buffer into garbage per chunk, which kept its RSS well above the sender's.
+   */
   constructor(
     readonly socket: Socket,
     maxFrameBytes: number = MAX_FRAME_BYTES,
+    reader?: SocketReader,
   ) {
     this.decoder = new FrameDecoder(maxFrameBytes);
-    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    if (reader) {
+      this.copying = new CopyingFrameDecoder((n) => this.frameBuffer(n), maxFrameBytes);
+      reader.attach((chunk) => this.onData(chunk));
+    } else {
+      socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    }
     socket.on("end", () => this.fail(new ConnectionClosedError("connection closed by the other side")));
     socket.on("close", () => this.fail(new ConnectionClosedError("connection closed")));
     socket.on("error", (err) => this.fail(err));
@@ -50,7 +96,7 @@ export class FramedSocket {
   private onData(chunk: Buffer): void {
     let frames: Buffer[];
     try {
-      frames = this.decoder.push(chunk);
+      frames = this.copying ? this.copying.push(chunk) : this.decoder.push(chunk);
     } catch (err) {
       this.fail(err as Error);
       this.socket.destroy();
@@ -78,6 +124,26 @@ export class FramedSocket {
     const w = this.waiter;
     this.waiter = null;
     w?.();
+  }
+
+  private frameBuffer(length: number): Buffer {
+    // Small frames (pings, control messages) come from Node's shared slab; huge ones are one-offs.
+    if (length < 1024 || length > POOLED_FRAME_BYTES) return Buffer.allocUnsafe(length);
+    let buf = this.pool.pop();
+    if (!buf) {
+      buf = Buffer.allocUnsafeSlow(POOLED_FRAME_BYTES);
+      this.pooled.add(buf.buffer);
+    }
+    return buf.subarray(0, length);
+  }
+
+  /**
+   * Gives a frame from `read()` back for reuse. Only for a frame nothing refers to any more (e.g. once
+   * it is decrypted); frames never released are simply garbage-collected.
+   */
+  release(frame: Buffer): void {
+    if (this.pooled.has(frame.buffer) && this.pool.length < POOL_MAX)
+      this.pool.push(Buffer.from(frame.buffer, 0, POOLED_FRAME_BYTES));
   }
 
   /** Next frame; rejects when the connection ends or after `timeoutMs` without one. */
@@ -145,8 +211,9 @@ export class FramedSocket {
     });
   }
 
-  /** Stops frame decoding and returns bytes that arrived after the last frame (relay piping). */
+  /** Stops frame decoding and returns bytes that arrived after the last frame (relay piping; server side only). */
   detach(): Buffer {
+    if (this.copying) throw new Error("detach() needs a socket without a SocketReader");
     this.socket.removeAllListeners("data");
     this.socket.pause();
     const rest = [

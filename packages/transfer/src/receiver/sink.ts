@@ -75,14 +75,14 @@ export function startDataLoops(options: {
       for (;;) {
         const frame = await conn.read();
         const sealed = open(options.key, frame);
+        conn.release(frame); // decrypted into a new buffer: the frame's memory can take the next one
         const plain = options.compressed() ? inflateChunk(sealed, CHUNK_BYTES + 8) : sealed;
         const { offset, data } = decodeChunk(plain);
         if (data.length === 0) continue;
         const sink = options.sink();
         if (!sink) throw new TransferError("E_PROTOCOL", "sender sent data for no requested file");
         await sink.write(offset, data);
-        // Two Buffers per chunk became garbage: the socket's read buffer and the cipher's output.
-        chunkGarbage.dropped(2 * frame.length);
+        chunkGarbage.dropped(frame.length); // the cipher's output (the frame itself is pooled)
       }
     })().catch((err: Error) => options.onError(err));
   }

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { connect, type Socket } from "node:net";
 import { AuthError, ConflictError, UnavailableError, ValidationError } from "@podkit/core";
 import { deriveKey, open, seal } from "../crypto/aead.js";
-import { FramedSocket } from "../framing/framed-socket.js";
+import { FramedSocket, SocketReader } from "../framing/framed-socket.js";
 import { Pake } from "../pake/pake.js";
 import {
   bannerPorts,
@@ -49,9 +49,20 @@ export function formatRelayAddress(a: RelayAddress): string {
   return a.host.includes(":") ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
 }
 
-function dial(address: RelayAddress, timeoutMs: number, signal?: AbortSignal): Promise<Socket> {
+async function dial(address: RelayAddress, timeoutMs: number, signal?: AbortSignal): Promise<FramedSocket> {
+  const reader = new SocketReader();
+  const socket = await connectSocket(address, timeoutMs, reader, signal);
+  return new FramedSocket(socket, undefined, reader);
+}
+
+function connectSocket(
+  address: RelayAddress,
+  timeoutMs: number,
+  reader: SocketReader,
+  signal?: AbortSignal,
+): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: address.host, port: address.port, signal });
+    const socket = connect({ host: address.host, port: address.port, signal, onread: reader.onread });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(
@@ -89,8 +100,7 @@ export async function joinRelayRoom(options: {
 }): Promise<RelayConnection> {
   const timeoutMs = options.timeoutMs ?? 30_000;
   const where = formatRelayAddress(options.relay);
-  const socket = await dial(options.relay, timeoutMs, options.signal);
-  const conn = new FramedSocket(socket);
+  const conn = await dial(options.relay, timeoutMs, options.signal);
   try {
     const pake = new Pake(RELAY_WEAK_KEY, 0, RELAY_PAKE_CURVE);
     await conn.write(pake.bytes());
@@ -122,7 +132,7 @@ export async function joinRelayRoom(options: {
 
 /** `ping` → `pong`: checks that something croc-shaped listens there. */
 export async function pingRelay(relay: RelayAddress, timeoutMs = 5000): Promise<boolean> {
-  const conn = new FramedSocket(await dial(relay, timeoutMs));
+  const conn = await dial(relay, timeoutMs);
   try {
     await conn.write(Buffer.from("ping"));
     return (await conn.read(timeoutMs)).toString() === "pong";
