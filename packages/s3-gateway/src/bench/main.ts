@@ -8,7 +8,7 @@
  * Defaults are small (< 3 min); BENCH_OBJECT_MIB=1024 BENCH_LIST_KEYS=100000 BENCH_RSS_MIB=5120
  * give the issue's sizes. BENCH_RUNS (default 3) repeats throughput runs; medians are printed.
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
@@ -104,22 +104,24 @@ function memory(pid: number, field: "VmHWM" | "VmRSS"): number {
   return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
 }
 
+/** One gateway in its own process (its memory measured alone). */
+async function startServe(root: string): Promise<{ proc: ChildProcess; endpoint: string }> {
+  const proc = spawn(process.execPath, [new URL("./serve.js", import.meta.url).pathname, root, KEY, SECRET], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const endpoint = await new Promise<string>((resolve) => {
+    proc.stdout!.once("data", (c) => resolve((JSON.parse(String(c)) as { endpoint: string }).endpoint));
+  });
+  return { proc, endpoint };
+}
+
 async function main(): Promise<void> {
   const scratch = mkdtempSync(join(tmpdir(), "podkit-s3-bench-"));
   const root = join(scratch, "root");
   const vol = join(root, "vol-bench");
   mkdirSync(join(vol, "small"), { recursive: true });
   mkdirSync(join(vol, "list"), { recursive: true });
-  const serve = spawn(
-    process.execPath,
-    [new URL("./serve.js", import.meta.url).pathname, root, KEY, SECRET],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
-  const endpoint = await new Promise<string>((resolve) => {
-    serve.stdout!.once("data", (c) => resolve((JSON.parse(String(c)) as { endpoint: string }).endpoint));
-  });
+  const { proc: serve, endpoint } = await startServe(root);
   const nginx = await startNginx(root, scratch);
   const sink = spawn(process.execPath, [new URL("./sink.js", import.meta.url).pathname], {
     stdio: ["ignore", "pipe", "inherit"],
@@ -228,17 +230,36 @@ async function main(): Promise<void> {
       if (count !== LIST_KEYS) throw new Error(`listed ${count} of ${LIST_KEYS} keys`);
       say(`ListObjectsV2 ${LIST_KEYS} keys, pages of 1000 (${pages} pages), ${pass}: ${t.toFixed(2)} s`);
     }
-    // Peak RSS during a big upload
-    const rssUrl = await presign(new PutObjectCommand({ Bucket: "vol-bench", Key: "rss.bin" }));
-    let peak = memory(serve.pid!, "VmRSS");
-    const sampler = setInterval(() => {
-      peak = Math.max(peak, memory(serve.pid!, "VmRSS"));
-    }, 50);
-    const tRss = await timed(() => httpPut(rssUrl, RSS_MIB * MiB));
-    clearInterval(sampler);
-    say(
-      `Peak RSS of the gateway during a ${RSS_MIB} MiB upload (${(RSS_MIB / tRss).toFixed(0)} MiB/s): ${(peak / MiB).toFixed(0)} MiB (${(peak / 1e6).toFixed(0)} MB); whole-run high-water mark ${(memory(serve.pid!, "VmHWM") / MiB).toFixed(0)} MiB`,
-    );
+    // Peak RSS during a big upload: in the gateway that served everything above, then in a fresh one.
+    const rssDuring = async (pid: number, client: S3Client, when: string) => {
+      const url = await getSignedUrl(client, new PutObjectCommand({ Bucket: "vol-bench", Key: "rss.bin" }), {
+        expiresIn: 3600,
+      });
+      const before = memory(pid, "VmRSS");
+      let peak = before;
+      const sampler = setInterval(() => {
+        peak = Math.max(peak, memory(pid, "VmRSS"));
+      }, 50);
+      const t = await timed(() => httpPut(url, RSS_MIB * MiB));
+      clearInterval(sampler);
+      say(
+        `Peak RSS of the gateway during a ${RSS_MIB} MiB upload, ${when} (${(RSS_MIB / t).toFixed(0)} MiB/s): ${(peak / MiB).toFixed(0)} MiB (${(peak / 1e6).toFixed(0)} MB), ${(before / MiB).toFixed(0)} MiB before it; high-water mark of that process ${(memory(pid, "VmHWM") / MiB).toFixed(0)} MiB`,
+      );
+    };
+    await rssDuring(serve.pid!, s3, "after the runs above");
+    const fresh = await startServe(root);
+    const freshClient = new S3Client({
+      endpoint: fresh.endpoint,
+      region: "us-east-1",
+      forcePathStyle: true,
+      credentials: { accessKeyId: KEY, secretAccessKey: SECRET },
+    });
+    try {
+      await rssDuring(fresh.proc.pid!, freshClient, "freshly started gateway");
+    } finally {
+      freshClient.destroy();
+      fresh.proc.kill("SIGTERM");
+    }
   } finally {
     s3.destroy();
     agent.destroy();

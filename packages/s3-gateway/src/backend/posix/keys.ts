@@ -76,7 +76,24 @@ export function checkBucketName(name: string): void {
   }
 }
 
-/** Compare two keys in S3 order: by their UTF-8 bytes. */
+/** A UTF-16 code unit moved so that plain comparison follows code point (= UTF-8 byte) order. */
+function codePointRank(unit: number): number {
+  // Surrogates (U+10000 and up) sort after U+E000–U+FFFF in code point order, before them in
+  // UTF-16: swap the two ranges.
+  if (unit >= 0xd800) return unit <= 0xdfff ? unit + 0x2000 : unit - 0x800;
+  return unit;
+}
+
+/**
+ * Compare two keys in S3 order (by their UTF-8 bytes), straight on the strings: no Buffer per key,
+ * which made a cached 100,000-entry directory listing cost ~40 MiB of heap.
+ */
 export function compareKeys(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return codePointRank(x) - codePointRank(y);
+  }
+  return a.length - b.length;
 }

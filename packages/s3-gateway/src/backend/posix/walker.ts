@@ -3,11 +3,10 @@ import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { ListEntry, ListQuery } from "../types.js";
 import { isInside } from "./files.js";
-import { RESERVED_DIR } from "./keys.js";
+import { compareKeys, RESERVED_DIR } from "./keys.js";
 
 interface Item {
   key: string;
-  bytes: Buffer;
   isDir: boolean;
 }
 
@@ -23,7 +22,7 @@ export interface WalkContext {
  * page. Only directories untouched for a while are cached (mtime has coarse ticks).
  */
 const CACHE_MIN_ENTRIES = 2000;
-/** Bound on the names held by the cache in total (about 150 bytes each), to keep RSS small. */
+/** Bound on the names held by the cache in total (about 100 bytes each), to keep RSS small. */
 const CACHE_MAX_ENTRIES = 300_000;
 const CACHE_QUIET_MS = 2000;
 const sortedCache = new Map<string, { mtimeMs: number; items: Item[]; rawCount: number }>();
@@ -84,9 +83,9 @@ async function sortedEntries(
       continue;
     }
     const key = relDir + entry.name + (isDir ? "/" : "");
-    items.push({ key, bytes: Buffer.from(key, "utf8"), isDir });
+    items.push({ key, isDir });
   }
-  items.sort((a, b) => Buffer.compare(a.bytes, b.bytes));
+  items.sort((a, b) => compareKeys(a.key, b.key));
   const result = { mtimeMs, items, rawCount: entries.length };
   if (items.length >= CACHE_MIN_ENTRIES && Date.now() - mtimeMs > CACHE_QUIET_MS) remember(absDir, result);
   return result;
@@ -105,12 +104,12 @@ export function startDirectory(prefix: string): string | undefined {
 }
 
 /** First index in sorted items whose key is > after, by binary search. */
-function firstAfter(items: readonly Item[], after: Buffer): number {
+function firstAfter(items: readonly Item[], after: string): number {
   let lo = 0;
   let hi = items.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (Buffer.compare(items[mid]!.bytes, after) <= 0) lo = mid + 1;
+    if (compareKeys(items[mid]!.key, after) <= 0) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -131,7 +130,7 @@ export async function* walkKeys(ctx: WalkContext, query: ListQuery): AsyncGenera
   } catch {
     return;
   }
-  const after = Buffer.from(query.after, "utf8");
+  const after = query.after;
   const slash = query.delimiter === "/";
   yield* walkDirectory(ctx, start, startAbs, true, query.prefix, after, slash);
 }
@@ -142,20 +141,16 @@ async function* walkDirectory(
   absDir: string,
   isStart: boolean,
   prefix: string,
-  after: Buffer,
+  after: string,
   slash: boolean,
 ): AsyncGenerator<ListEntry> {
   const listing = await sortedEntries(absDir, relDir, ctx);
   if (!listing) return;
   // The directory itself is an object ("dir/") when it is empty or was created as a marker.
-  if (
-    relDir !== "" &&
-    (!isStart || relDir.startsWith(prefix)) &&
-    Buffer.compare(Buffer.from(relDir), after) > 0
-  ) {
+  if (relDir !== "" && (!isStart || relDir.startsWith(prefix)) && compareKeys(relDir, after) > 0) {
     if (listing.rawCount === 0 || (await ctx.isMarked(relDir, absDir))) yield { kind: "object", key: relDir };
   }
-  const afterText = after.toString("utf8");
+  const afterText = after;
   // Subtrees wholly before `after` are skipped; the one containing `after` is entered.
   let index = firstAfter(listing.items, after);
   while (index > 0) {
@@ -166,7 +161,7 @@ async function* walkDirectory(
   for (let i = index; i < listing.items.length; i++) {
     const item = listing.items[i]!;
     if (isStart && !item.key.startsWith(prefix)) {
-      if (Buffer.compare(item.bytes, Buffer.from(prefix)) > 0) break;
+      if (compareKeys(item.key, prefix) > 0) break;
       continue;
     }
     if (!item.isDir) {
