@@ -1,4 +1,5 @@
 import { createCipheriv, randomBytes } from "node:crypto";
+import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { ChunkGarbage } from "./garbage.js";
 
@@ -27,5 +28,10 @@ describe("ChunkGarbage", () => {
       if (i % 16 === 0) peak = Math.max(peak, process.memoryUsage().arrayBuffers);
     }
     expect(peak).toBeLessThan(16 * 1024 * 1024);
+  });
+
+  it("leaves no gc() behind in contexts the host application creates later", () => {
+    new ChunkGarbage(1).dropped(1);
+    expect(runInNewContext("typeof gc")).toBe("undefined");
   });
 });

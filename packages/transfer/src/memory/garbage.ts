@@ -16,7 +16,13 @@ function collector(): Collect | null {
     if (exposed) collect = exposed;
     else {
       setFlagsFromString("--expose-gc");
-      collect = runInNewContext("gc") as Collect;
+      try {
+        collect = runInNewContext("gc") as Collect;
+      } finally {
+        // Only this one function is wanted: contexts the host application creates later keep
+        // their globals as they would have been.
+        setFlagsFromString("--no-expose-gc");
+      }
     }
   } catch {
     collect = null; // a runtime without the flag: memory is then only less tight, never wrong
