@@ -2,6 +2,7 @@ export * from "./cluster.js";
 export * from "./config.js";
 export * from "./errors.js";
 export * from "./format.js";
+export * from "./gc.js";
 export * from "./gpu-catalog.js";
 export * from "./log.js";
 export * from "./maintenance.js";

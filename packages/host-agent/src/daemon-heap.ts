@@ -1,5 +1,6 @@
 import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
+// The light entry of core: the whole of it (zod, pino) would grow the heap before it is tuned.
+import { takeV8Collector } from "@podkit/core/gc";
 
 export interface DaemonHeap {
   /** Whether a full collection can be requested on this Node (false: `compact` does nothing). */
@@ -30,18 +31,7 @@ export function tuneHeapForDaemon(): DaemonHeap {
   // No optimising compiler: ~20 ms of work every 10 s gains nothing from it, and its compile
   // zones and optimised code cost ~9 MB of RSS (measured with `node --no-opt`, README).
   setFlagsFromString("--no-opt");
-  // Node has no API to request a collection; `--expose-gc` set now gives new contexts a `gc`
-  // function (the main context's globals stay as they are).
-  let gc: unknown;
-  try {
-    setFlagsFromString("--expose-gc");
-    gc = runInNewContext("typeof gc === 'function' ? gc : undefined");
-  } catch {
-    gc = undefined;
-  } finally {
-    setFlagsFromString("--no-expose-gc");
-  }
-  if (typeof gc !== "function") return { canCompact: false, compact: () => {} };
-  const collect = gc as () => void;
+  const collect = takeV8Collector();
+  if (!collect) return { canCompact: false, compact: () => {} };
   return { canCompact: true, compact: () => collect() };
 }

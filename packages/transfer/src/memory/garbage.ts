@@ -1,32 +1,12 @@
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
-
-type Collect = (options: { type: "minor" | "major"; execution: "sync" | "async" }) => void;
+import { takeV8Collector, type V8Collector } from "@podkit/core";
 
 /** Chunk bytes between two young-generation collections. */
 export const COLLECT_EVERY_BYTES = 8 * 1024 * 1024;
 
-let collect: Collect | null | undefined;
+let collect: V8Collector | null | undefined;
 
-/** V8's `gc()`: the one `--expose-gc` gives, or one taken from a fresh context after setting that flag. */
-function collector(): Collect | null {
-  if (collect !== undefined) return collect;
-  try {
-    const exposed = (globalThis as { gc?: Collect }).gc;
-    if (exposed) collect = exposed;
-    else {
-      setFlagsFromString("--expose-gc");
-      try {
-        collect = runInNewContext("gc") as Collect;
-      } finally {
-        // Only this one function is wanted: contexts the host application creates later keep
-        // their globals as they would have been.
-        setFlagsFromString("--no-expose-gc");
-      }
-    }
-  } catch {
-    collect = null; // a runtime without the flag: memory is then only less tight, never wrong
-  }
+function collector(): V8Collector | null {
+  if (collect === undefined) collect = takeV8Collector();
   return collect;
 }
 
