@@ -520,3 +520,21 @@ describe("two control-plane replicas on one PostgreSQL", () => {
     }
   });
 });
+
+describe.each(["sqlite", "postgres"] as const)("enrolment on %s", (backend) => {
+  it("gives twelve machines with one hostname, enrolling at once, twelve distinct ids", async () => {
+    const pg = backend === "postgres" ? await startEphemeralPostgres({ fsync: false }) : null;
+    const cp = await startTestControlPlane(pg ? { postgresUrl: pg.url } : "sqlite");
+    try {
+      const info = machine("twin", 1);
+      const tokens = await Promise.all(Array.from({ length: 12 }, () => cp.createEnrollmentToken()));
+      const enrolled = await Promise.all(tokens.map(({ token }) => SimulatedAgent.enroll(cp.url, token, info)));
+      const ids = enrolled.map((e) => e.hostId).sort((x, y) => x.localeCompare(y, "en", { numeric: true }));
+      expect(ids).toEqual(["twin", ...Array.from({ length: 11 }, (_, i) => `twin-${i + 2}`)]);
+      expect((await hostsJson(cp)).map((h) => h.id).sort()).toEqual([...ids].sort());
+    } finally {
+      await cp.stop();
+      await pg?.close();
+    }
+  });
+});

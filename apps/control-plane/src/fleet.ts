@@ -16,6 +16,18 @@ import { type FleetEvent, type HostView, parseJson } from "./views.js";
 export type FleetSettings = EvaluationSettings;
 
 const DAY_MS = 86_400_000;
+const ENROLL_ATTEMPTS = 20;
+
+/** A primary-key clash on hosts.id, as PostgreSQL (23505 on hosts_pkey) or SQLite reports it. */
+function isHostIdTaken(err: unknown): boolean {
+  const e = err as { code?: unknown; constraint?: unknown; message?: unknown };
+  if (e?.code === "23505") return e.constraint === "hosts_pkey";
+  return (
+    typeof e?.code === "string" &&
+    e.code.startsWith("SQLITE_CONSTRAINT") &&
+    String(e.message).includes("hosts.id")
+  );
+}
 const SWEEP_SLICE = 250;
 
 /** The columns the rules read; the sweep loads only these (not machine or telemetry JSON). */
@@ -93,6 +105,21 @@ export class Fleet {
 
   /** Spend a one-time enrolment token on a new host; the host token is returned only here. */
   async enroll(
+    enrollmentToken: string,
+    machine: MachineInfo,
+  ): Promise<{ hostId: string; hostToken: string }> {
+    // Two machines with one hostname enrolling at once can pick the same free id (PostgreSQL reads
+    // committed rows only); the loser's insert fails on the primary key and it simply tries again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.enrollOnce(enrollmentToken, machine);
+      } catch (err) {
+        if (attempt >= ENROLL_ATTEMPTS || !isHostIdTaken(err)) throw err;
+      }
+    }
+  }
+
+  private async enrollOnce(
     enrollmentToken: string,
     machine: MachineInfo,
   ): Promise<{ hostId: string; hostToken: string }> {

@@ -98,4 +98,42 @@ describe("host credentials", () => {
       }),
     ).rejects.toThrow(/cannot reach the control plane at http:\/\/127\.0\.0\.1:1 to enrol/);
   });
+
+  it("tries again after a server error (the token is still unspent) and stops at the attempt limit", async () => {
+    const statuses = [500, 503, 201];
+    let calls = 0;
+    const server = createServer((_req, res) => {
+      const status = statuses[Math.min(calls++, statuses.length - 1)]!;
+      res
+        .writeHead(status, { "content-type": "application/json" })
+        .end(status === 201 ? '{"hostId":"h-2","hostToken":"pkh_after_retry"}' : '{"error":{"message":"boom"}}');
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      const creds = await resolveHostToken({
+        controlPlane: url,
+        token: "pke_retry",
+        stateDir: mkdtempSync(join(tmpdir(), "podkit-enroll-")),
+        machineInfo,
+        logger,
+      });
+      expect(creds.hostToken).toBe("pkh_after_retry");
+      expect(calls).toBe(3);
+      calls = 0;
+      await expect(
+        resolveHostToken({
+          controlPlane: url,
+          token: "pke_retry",
+          stateDir: mkdtempSync(join(tmpdir(), "podkit-enroll-")),
+          machineInfo,
+          logger,
+          attempts: 2,
+        }),
+      ).rejects.toThrow(/enrolment failed: HTTP 503 .*boom/);
+      expect(calls).toBe(2);
+    } finally {
+      server.close();
+    }
+  });
 });

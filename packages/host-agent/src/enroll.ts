@@ -56,6 +56,7 @@ export async function resolveHostToken(options: {
   );
   const backoff = new Backoff(500, 30_000);
   for (let attempt = 1; ; attempt++) {
+    const lastAttempt = attempt >= (options.attempts ?? Number.POSITIVE_INFINITY);
     let res: Response;
     try {
       res = await fetch(url, {
@@ -64,22 +65,22 @@ export async function resolveHostToken(options: {
         body: JSON.stringify({ enrollmentToken: token, machine: options.machineInfo }),
       });
     } catch (err) {
-      if (attempt >= (options.attempts ?? Number.POSITIVE_INFINITY))
+      if (lastAttempt)
         throw new UnavailableError(
           `cannot reach the control plane at ${url.origin} to enrol: ${(err as Error).message}`,
         );
-      const delay = backoff.next();
-      options.logger.warn(
-        { retryInMs: delay, err: (err as Error).message },
-        "control plane unreachable; will retry enrolment",
-      );
-      await new Promise((r) => setTimeout(r, delay));
+      await retryLater(backoff, options.logger, (err as Error).message, "control plane unreachable");
       continue;
     }
     if (res.status === 401)
       throw new AuthError(
         "the enrolment token was refused (used, expired or unknown): create a new one with `podkit hosts enroll`",
       );
+    // A server error leaves the token unspent (the enrolment is one transaction), so trying again is safe.
+    if (res.status >= 500 && !lastAttempt) {
+      await retryLater(backoff, options.logger, `HTTP ${res.status} ${await res.text()}`, "enrolment failed");
+      continue;
+    }
     if (!res.ok) throw new UnavailableError(`enrolment failed: HTTP ${res.status} ${await res.text()}`);
     const body = (await res.json()) as { hostId: string; hostToken: string };
     const creds = { hostId: body.hostId, hostToken: body.hostToken, controlPlane: options.controlPlane };
@@ -87,4 +88,10 @@ export async function resolveHostToken(options: {
     options.logger.info({ hostId: body.hostId }, "enrolled with the control plane");
     return creds;
   }
+}
+
+async function retryLater(backoff: Backoff, logger: Logger, reason: string, what: string): Promise<void> {
+  const delay = backoff.next();
+  logger.warn({ retryInMs: delay, err: reason }, `${what}; will retry enrolment`);
+  await new Promise((r) => setTimeout(r, delay));
 }
