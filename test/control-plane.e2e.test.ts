@@ -528,7 +528,9 @@ describe.each(["sqlite", "postgres"] as const)("enrolment on %s", (backend) => {
     try {
       const info = machine("twin", 1);
       const tokens = await Promise.all(Array.from({ length: 12 }, () => cp.createEnrollmentToken()));
-      const enrolled = await Promise.all(tokens.map(({ token }) => SimulatedAgent.enroll(cp.url, token, info)));
+      const enrolled = await Promise.all(
+        tokens.map(({ token }) => SimulatedAgent.enroll(cp.url, token, info)),
+      );
       const ids = enrolled.map((e) => e.hostId).sort((x, y) => x.localeCompare(y, "en", { numeric: true }));
       expect(ids).toEqual(["twin", ...Array.from({ length: 11 }, (_, i) => `twin-${i + 2}`)]);
       expect((await hostsJson(cp)).map((h) => h.id).sort()).toEqual([...ids].sort());

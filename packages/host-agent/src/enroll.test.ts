@@ -106,7 +106,9 @@ describe("host credentials", () => {
       const status = statuses[Math.min(calls++, statuses.length - 1)]!;
       res
         .writeHead(status, { "content-type": "application/json" })
-        .end(status === 201 ? '{"hostId":"h-2","hostToken":"pkh_after_retry"}' : '{"error":{"message":"boom"}}');
+        .end(
+          status === 201 ? '{"hostId":"h-2","hostToken":"pkh_after_retry"}' : '{"error":{"message":"boom"}}',
+        );
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
