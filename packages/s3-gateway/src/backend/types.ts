@@ -1,4 +1,4 @@
-import type { Readable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 import type { ChecksumAlgorithm } from "../auth/checksums.js";
 import type { PayloadDigest } from "../auth/payload.js";
 
@@ -29,8 +29,8 @@ export interface ObjectInfo {
 
 export interface OpenObject {
   info: ObjectInfo;
-  /** Stream [start, end] (inclusive) of the opened file; the file handle closes with the stream. */
-  read(range?: { start: number; end: number }): Readable;
+  /** Send [start, end] (inclusive) of the opened file to `out` and end it; the file then closes. */
+  send(out: Writable, range?: { start: number; end: number }): Promise<void>;
   close(): Promise<void>;
 }
 

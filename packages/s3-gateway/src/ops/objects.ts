@@ -1,4 +1,3 @@
-import { pipeline } from "node:stream/promises";
 import { S3Error } from "../errors/s3-errors.js";
 import { sendEmpty, sendXml } from "../http/respond.js";
 import { parseXmlBody, textOf, type XmlNode } from "../xml/xml.js";
@@ -14,7 +13,6 @@ function target(ctx: OpContext): { bucket: string; key: string } {
 async function getOrHead(ctx: OpContext, withBody: boolean): Promise<number> {
   const { bucket, key } = target(ctx);
   const object = await ctx.backend.openObject(bucket, key);
-  let streaming = false;
   try {
     const { info } = object;
     const outcome = evaluateConditions(ctx.s3.header, info.etag, info.lastModified, true);
@@ -37,11 +35,10 @@ async function getOrHead(ctx: OpContext, withBody: boolean): Promise<number> {
       ctx.res.end();
       return 0;
     }
-    streaming = true;
-    await pipeline(object.read(range), ctx.res);
+    await object.send(ctx.res, range);
     return length;
   } finally {
-    if (!streaming) await object.close();
+    await object.close();
   }
 }
 

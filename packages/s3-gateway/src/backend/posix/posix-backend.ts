@@ -1,4 +1,4 @@
-import { createReadStream, type Stats } from "node:fs";
+import type { Stats } from "node:fs";
 import { lstat, mkdir, open, rm, rmdir, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { S3Error, s3ErrorFromFs } from "../../errors/s3-errors.js";
@@ -27,6 +27,7 @@ import {
   XattrMetaStore,
 } from "./meta-store.js";
 import { Multipart } from "./multipart.js";
+import { sendRange } from "./send-range.js";
 import { walkKeys } from "./walker.js";
 import { checkFreeSpace, commitTemp, copyToTemp, writeTemp } from "./write.js";
 
@@ -157,28 +158,24 @@ export class PosixBackend implements Backend {
     const { bucketDir, path, isDirectory, stats } = await this.locate(bucket, key);
     const info = await this.infoOf(bucketDir, key, path, stats);
     if (isDirectory) {
-      return { info, read: () => createReadStream("/dev/null"), close: async () => undefined };
+      return {
+        info,
+        send: async (out) => {
+          out.end();
+        },
+        close: async () => undefined,
+      };
     }
     // Open once, so the bytes served are those of the file the metadata came from even if a
     // new version is renamed over the key meanwhile.
     const handle = await open(path, "r").catch((err: unknown) => {
       throw s3ErrorFromFs(err, { key });
     });
-    let used = false;
     return {
       info,
-      read: (range) => {
-        used = true;
-        // Bounded by the size the headers announced (a file growing meanwhile must not send more),
-        // and buffers no bigger than the object: a 1 MiB buffer per 4 KiB GET was most of the
-        // garbage a small-object workload made.
-        const start = range?.start ?? 0;
-        const end = range?.end ?? info.size - 1;
-        return handle.createReadStream({ start, end, highWaterMark: Math.min(1 << 20, end - start + 1) });
-      },
-      close: async () => {
-        if (!used) await handle.close();
-      },
+      // Bounded by the size the headers announced: a file growing meanwhile must not send more.
+      send: (out, range) => sendRange(handle, range?.start ?? 0, range?.end ?? info.size - 1, out),
+      close: () => handle.close(),
     };
   }
 
