@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   CopyObjectCommand,
@@ -121,5 +121,32 @@ describe("objects through the AWS SDK", () => {
       ),
     ).rejects.toMatchObject({ name: "BadDigest" });
     expect(existsSync(join(h.root, "vol-a/big-bad.bin"))).toBe(false);
+  });
+
+  it("overwrites a big object and lets go of the old one's blocks once the new one is in place", async () => {
+    const deletedUnderRoot = () =>
+      readdirSync("/proc/self/fd").filter((fd) => {
+        try {
+          const target = readlinkSync(`/proc/self/fd/${fd}`);
+          return target.startsWith(h.root) && target.endsWith("(deleted)");
+        } catch {
+          return false;
+        }
+      });
+    const first = Buffer.alloc(64 * 1024 * 1024 + 1, 1);
+    const second = Buffer.alloc(64 * 1024 * 1024 + 2, 2);
+    await h.client.send(new PutObjectCommand({ Bucket: "vol-a", Key: "replaced.bin", Body: first }));
+    const put = await h.client.send(
+      new PutObjectCommand({ Bucket: "vol-a", Key: "replaced.bin", Body: second }),
+    );
+    expect(put.ETag).toBe(`"${createHash("md5").update(second).digest("hex")}"`);
+    const got = await h.client.send(new GetObjectCommand({ Bucket: "vol-a", Key: "replaced.bin" }));
+    expect(got.ContentLength).toBe(second.length);
+    expect(Buffer.from(await got.Body!.transformToByteArray()).equals(second)).toBe(true);
+    // Its space is free again soon after the answer: no handle on the replaced file is kept.
+    const deadline = Date.now() + 5000;
+    while (deletedUnderRoot().length > 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(deletedUnderRoot()).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { open, rm } from "node:fs/promises";
+import { lstat, open, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { compositeChecksum, createChecksum } from "../../auth/checksums.js";
 import { s3ErrorFromFs } from "../../errors/s3-errors.js";
@@ -81,7 +81,8 @@ export async function assembleUpload(
     meta: { ...upload.meta, ...(checksum ? { checksum } : {}) },
     uploadId,
   };
-  await commitTemp(meta, { bucketDir, key }, tmp, target, record);
+  const replacing = await lstat(target).catch(() => undefined);
+  await commitTemp(meta, { bucketDir, key }, tmp, target, record, replacing);
   await rm(dir, { recursive: true, force: true });
   return { key, size: info.size, lastModified: new Date(info.mtimeMs), etag, meta: record.meta };
 }

@@ -186,7 +186,7 @@ export class PosixBackend implements Backend {
     await checkFreeSpace(bucketDir, input.declaredSize);
     const parent = await this.volumes.prepareParent(bucketDir, kp.segments, key);
     const target = join(parent, kp.segments[kp.segments.length - 1]!);
-    await this.refuseDirectory(target, key);
+    const replacing = await this.refuseDirectory(target, key);
     const tmp = await this.volumes.tempPath(bucketDir);
     const written = await writeTemp(tmp, input.body);
     const digest = input.digest();
@@ -195,7 +195,7 @@ export class PosixBackend implements Backend {
       ...written,
       meta: digest.checksum ? { ...meta, checksum: { ...digest.checksum, type: "FULL_OBJECT" } } : meta,
     };
-    await commitTemp(this.meta, { bucketDir, key }, tmp, target, record);
+    await commitTemp(this.meta, { bucketDir, key }, tmp, target, record, replacing);
     return {
       key,
       size: written.size,
@@ -205,9 +205,11 @@ export class PosixBackend implements Backend {
     };
   }
 
-  private async refuseDirectory(target: string, key: string): Promise<void> {
+  /** What the key holds now (for commitTemp), refusing a directory. */
+  private async refuseDirectory(target: string, key: string): Promise<Stats | undefined> {
     const existing = await lstat(target).catch(() => undefined);
     if (existing?.isDirectory()) throw new S3Error("ExistingObjectIsDirectory", undefined, { Key: key });
+    return existing;
   }
 
   private async putDirectoryMarker(
@@ -272,7 +274,7 @@ export class PosixBackend implements Backend {
       );
       return { ...srcInfo, meta: newMeta };
     }
-    await this.refuseDirectory(targetPath, target.key);
+    const replacing = await this.refuseDirectory(targetPath, target.key);
     await checkFreeSpace(bucketDir, srcInfo.size);
     const tmp = await this.volumes.tempPath(bucketDir);
     const written = await copyToTemp(src.path, tmp);
@@ -281,7 +283,7 @@ export class PosixBackend implements Backend {
       ...written,
       meta: { ...newMeta, ...(srcInfo.meta.checksum ? { checksum: srcInfo.meta.checksum } : {}) },
     };
-    await commitTemp(this.meta, { bucketDir, key: target.key }, tmp, targetPath, record);
+    await commitTemp(this.meta, { bucketDir, key: target.key }, tmp, targetPath, record, replacing);
     return {
       key: target.key,
       size: written.size,
