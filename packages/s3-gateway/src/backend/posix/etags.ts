@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
+import { open, stat } from "node:fs/promises";
+import { CHUNK_BYTES, giveBack, takeChunk } from "./chunk-pool.js";
 import type { MetaLocation, MetaStore, StoredRecord } from "./meta-store.js";
 import { stampMatches } from "./meta-store.js";
 
@@ -9,9 +9,23 @@ export const LAZY_MD5_SYNC_LIMIT = 16 * 1024 * 1024;
 
 export const EMPTY_MD5 = "d41d8cd98f00b204e9800998ecf8427e";
 
-export async function md5OfFile(path: string): Promise<string> {
+/** MD5 of a file's bytes; `size` (from a stat) picks the buffer: small files need no 1 MiB one. */
+export async function md5OfFile(path: string, size = CHUNK_BYTES): Promise<string> {
   const hash = createHash("md5");
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  const file = await open(path, "r");
+  // One byte more than expected, so a file read whole ends with a single extra read of 0 bytes.
+  const small = size < CHUNK_BYTES;
+  const buf = small ? Buffer.allocUnsafe(size + 1) : takeChunk();
+  try {
+    for (;;) {
+      const { bytesRead } = await file.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buf.subarray(0, bytesRead)); // update copies: the buffer is free again at once
+    }
+  } finally {
+    if (!small) giveBack(buf);
+    await file.close();
+  }
   return hash.digest("hex");
 }
 
@@ -40,7 +54,7 @@ export class LazyEtags {
     if (stampMatches(record, info)) return record.etag;
     if (info.size === 0) return EMPTY_MD5;
     if (info.size <= LAZY_MD5_SYNC_LIMIT) {
-      const etag = await md5OfFile(at.path);
+      const etag = await md5OfFile(at.path, info.size);
       await this.remember(at, info, etag, record);
       return etag;
     }
@@ -84,7 +98,7 @@ export class LazyEtags {
       const job = this.queue.shift()!;
       try {
         const before = await stat(job.at.path);
-        const etag = await md5OfFile(job.at.path);
+        const etag = await md5OfFile(job.at.path, before.size);
         await this.remember(job.at, before, etag, job.base);
       } catch {
         // vanished meanwhile

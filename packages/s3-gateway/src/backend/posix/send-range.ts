@@ -2,20 +2,10 @@ import type { FileHandle } from "node:fs/promises";
 import type { Writable } from "node:stream";
 import { finished } from "node:stream/promises";
 import { S3Error } from "../../errors/s3-errors.js";
+import { CHUNK_BYTES as CHUNK, giveBack, takeChunk } from "./chunk-pool.js";
 
-const CHUNK = 1 << 20;
 /** Reads in flight while earlier chunks are still being written: 3 kept pace with nginx's sendfile. */
 const DEPTH = 3;
-const POOL_MAX = 16;
-const pool: Buffer[] = [];
-
-function takeChunk(): Buffer {
-  return pool.pop() ?? Buffer.allocUnsafeSlow(CHUNK);
-}
-
-function giveBack(buf: Buffer): void {
-  if (pool.length < POOL_MAX) pool.push(buf);
-}
 
 function write(out: Writable, bytes: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
