@@ -13,17 +13,22 @@ export const EMPTY_MD5 = "d41d8cd98f00b204e9800998ecf8427e";
 export async function md5OfFile(path: string, size = CHUNK_BYTES): Promise<string> {
   const hash = createHash("md5");
   const file = await open(path, "r");
-  // One byte more than expected, so a file read whole ends with a single extra read of 0 bytes.
-  const small = size < CHUNK_BYTES;
-  const buf = small ? Buffer.allocUnsafe(size + 1) : takeChunk();
+  // One byte more than expected, so a file read whole ends with a single extra read of 0 bytes;
+  // a file that grew since its stat moves on to a pooled 1 MiB buffer.
+  let pooled = size >= CHUNK_BYTES;
+  let buf = pooled ? takeChunk() : Buffer.allocUnsafe(size + 1);
   try {
     for (;;) {
       const { bytesRead } = await file.read(buf, 0, buf.length, null);
       if (bytesRead === 0) break;
       hash.update(buf.subarray(0, bytesRead)); // update copies: the buffer is free again at once
+      if (!pooled && bytesRead === buf.length) {
+        buf = takeChunk();
+        pooled = true;
+      }
     }
   } finally {
-    if (!small) giveBack(buf);
+    if (pooled) giveBack(buf);
     await file.close();
   }
   return hash.digest("hex");
