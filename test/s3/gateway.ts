@@ -50,9 +50,19 @@ export async function startGateway(root: string, extraArgs: string[] = []): Prom
     port: Number(new URL(endpoint).port),
     proc,
     log: () => stderr,
+    // A gateway that died during a test (a crash the clients might only see as a refused
+    // connection) fails the suite here, with what it printed.
     stop: async () => {
+      if (proc.exitCode !== null || proc.signalCode !== null)
+        throw new Error(
+          `podkit s3 serve had already exited (${proc.exitCode ?? proc.signalCode}): ${stderr.slice(-2000)}`,
+        );
       proc.kill("SIGTERM");
       await exited;
+      if (proc.exitCode !== 0)
+        throw new Error(
+          `podkit s3 serve exited with ${proc.exitCode ?? proc.signalCode} on SIGTERM: ${stderr.slice(-2000)}`,
+        );
     },
     kill9: async () => {
       proc.kill("SIGKILL");
