@@ -4,6 +4,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["**/*.e2e.test.ts"],
+    globalSetup: ["./temp-root.ts"],
     fileParallelism: false,
     testTimeout: 120_000,
     hookTimeout: 120_000,
