@@ -54,7 +54,7 @@ interface Reply {
  * that idle isolate happens to collect garbage (RSS grew past 200 MB that way).
  */
 const freeSlabs: ArrayBuffer[] = [];
-const MAX_FREE_SLABS = 6;
+const MAX_FREE_SLABS = 4;
 function takeSlab(): ArrayBuffer {
   return freeSlabs.pop() ?? new ArrayBuffer(BATCH);
 }

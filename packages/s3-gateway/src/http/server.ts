@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import { createLogger, type Logger, type S3Credential } from "@podkit/core";
+import { takeV8Collector } from "@podkit/core/gc";
 import { authenticate } from "../auth/authenticate.js";
 import { CredentialStore } from "../auth/credentials.js";
 import { PosixBackend } from "../backend/posix/posix-backend.js";
@@ -9,6 +10,7 @@ import { isS3Error, S3Error, s3ErrorFromFs } from "../errors/s3-errors.js";
 import { requireAccess } from "../ops/body.js";
 import type { OpContext } from "../ops/context.js";
 import { route } from "../ops/router.js";
+import { IdleHeapTrim } from "./idle-heap-trim.js";
 import { GatewayMetrics } from "./metrics.js";
 import { parseS3Request, type S3Request } from "./request.js";
 import { requestId, sendError } from "./respond.js";
@@ -74,8 +76,10 @@ export async function startS3Gateway(options: S3GatewayOptions): Promise<S3Gatew
   const metrics = new GatewayMetrics();
   const maxSkewMs = options.maxClockSkewMs ?? 3600_000;
 
+  const heapTrim = new IdleHeapTrim(takeV8Collector());
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now();
+    heapTrim.requestStarted();
     res.setHeader("x-amz-request-id", requestId());
     res.setHeader("server", "podkit-s3");
     let op = "Unknown";
@@ -106,6 +110,7 @@ export async function startS3Gateway(options: S3GatewayOptions): Promise<S3Gatew
       bytesOut = sendError(req, res, failure, s3?.rawPath ?? req.url ?? "/");
     }
     const done = () => {
+      heapTrim.requestEnded();
       const ms = performance.now() - started;
       metrics.observe(op, res.statusCode, ms / 1000, ctx?.received ?? 0, bytesOut);
       log?.info(

@@ -1,6 +1,6 @@
 /** 1 MiB buffers shared by the big reads (GET bodies, MD5 of files made by Pods). */
 export const CHUNK_BYTES = 1 << 20;
-const POOL_MAX = 16;
+const POOL_MAX = 4;
 const pool: Buffer[] = [];
 
 /**

@@ -1,0 +1,73 @@
+import { describe, expect, it } from "vitest";
+import { IdleHeapTrim } from "./idle-heap-trim.js";
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+describe("IdleHeapTrim", () => {
+  it("collects only when the last request ends, the heap grew enough, and not twice within the interval", async () => {
+    let used = 10;
+    const runs: number[] = [];
+    const trim = new IdleHeapTrim(
+      () => {
+        runs.push(used);
+        used = 12; // what survives the collection
+      },
+      16,
+      50,
+      () => used,
+    );
+    trim.requestStarted();
+    trim.requestStarted();
+    used = 40;
+    trim.requestEnded(); // one still in flight
+    await tick();
+    expect(runs).toEqual([]);
+    trim.requestEnded();
+    await tick();
+    expect(runs).toEqual([40]);
+    // Grew again, but within the interval: left alone.
+    used = 60;
+    trim.requestStarted();
+    trim.requestEnded();
+    await tick();
+    expect(runs).toEqual([40]);
+    await new Promise((r) => setTimeout(r, 60));
+    // Not enough growth over what survived (12 + 16).
+    used = 20;
+    trim.requestStarted();
+    trim.requestEnded();
+    await tick();
+    expect(runs).toEqual([40]);
+    used = 30;
+    trim.requestStarted();
+    trim.requestEnded();
+    await tick();
+    expect(runs).toEqual([40, 30]);
+  });
+
+  it("does nothing without a collector", async () => {
+    const trim = new IdleHeapTrim(null, 0, 0, () => 1e9);
+    trim.requestStarted();
+    trim.requestEnded();
+    await tick();
+    expect(trim.collections).toBe(0);
+  });
+
+  it("skips a collection when a request arrived before it could run", async () => {
+    let runs = 0;
+    const trim = new IdleHeapTrim(
+      () => runs++,
+      0,
+      0,
+      () => 1e9,
+    );
+    trim.requestStarted();
+    trim.requestEnded();
+    trim.requestStarted(); // before the scheduled check
+    await tick();
+    expect(runs).toBe(0);
+    trim.requestEnded();
+    await tick();
+    expect(runs).toBe(1);
+  });
+});
