@@ -205,19 +205,23 @@ export async function commitTemp(
   const attached = await store.attachesToFile(at.bucketDir);
   const pinned = replacing?.isFile() && replacing.size >= RELEASE_LATER_BYTES ? await pin(target) : undefined;
   try {
-    if (attached) await store.write({ ...at, path: tmp }, record);
-    await rename(tmp, target);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "EISDIR" || code === "ENOTEMPTY" || code === "EEXIST") {
-      throw new S3Error("ExistingObjectIsDirectory", undefined, { Key: at.key });
+    try {
+      if (attached) await store.write({ ...at, path: tmp }, record);
+      await rename(tmp, target);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EISDIR" || code === "ENOTEMPTY" || code === "EEXIST") {
+        throw new S3Error("ExistingObjectIsDirectory", undefined, { Key: at.key });
+      }
+      throw s3ErrorFromFs(err, { key: at.key });
     }
-    throw s3ErrorFromFs(err, { key: at.key });
+    if (!attached) await store.write({ ...at, path: target }, record);
+  } finally {
+    // The replaced object's blocks are freed when this last reference closes, after the answer
+    // (and closed on failure too).
+    if (pinned) setImmediate(() => void pinned.close().catch(() => undefined));
   }
-  if (!attached) await store.write({ ...at, path: target }, record);
-  // The replaced object's blocks are freed when this last reference closes, off the request.
-  if (pinned) setImmediate(() => void pinned.close().catch(() => undefined));
 }
 
 /**
