@@ -16,6 +16,8 @@ import { type FleetEvent, type HostView, parseJson } from "./views.js";
 export type FleetSettings = EvaluationSettings;
 
 const DAY_MS = 86_400_000;
+const SWEEP_SLICE = 250;
+
 const ENROLL_ATTEMPTS = 20;
 
 /** A primary-key clash on hosts.id, as PostgreSQL (23505 on hosts_pkey) or SQLite reports it. */
@@ -28,7 +30,6 @@ function isHostIdTaken(err: unknown): boolean {
     String(e.message).includes("hosts.id")
   );
 }
-const SWEEP_SLICE = 250;
 
 /** The columns the rules read; the sweep loads only these (not machine or telemetry JSON). */
 const JUDGE_COLUMNS = [
