@@ -3,6 +3,13 @@ import { IdleHeapTrim } from "./idle-heap-trim.js";
 
 const tick = () => new Promise((r) => setImmediate(r));
 
+/** One request from start to end, then the turn of the event loop in which a collection may run. */
+async function oneRequest(trim: IdleHeapTrim): Promise<void> {
+  trim.requestStarted();
+  trim.requestEnded();
+  await tick();
+}
+
 describe("IdleHeapTrim", () => {
   it("collects only when the last request ends, the heap grew enough, and not twice within the interval", async () => {
     let used = 10;
@@ -27,29 +34,21 @@ describe("IdleHeapTrim", () => {
     expect(runs).toEqual([40]);
     // Grew again, but within the interval: left alone.
     used = 60;
-    trim.requestStarted();
-    trim.requestEnded();
-    await tick();
+    await oneRequest(trim);
     expect(runs).toEqual([40]);
     await new Promise((r) => setTimeout(r, 60));
     // Not enough growth over what survived (12 + 16).
     used = 20;
-    trim.requestStarted();
-    trim.requestEnded();
-    await tick();
+    await oneRequest(trim);
     expect(runs).toEqual([40]);
     used = 30;
-    trim.requestStarted();
-    trim.requestEnded();
-    await tick();
+    await oneRequest(trim);
     expect(runs).toEqual([40, 30]);
   });
 
   it("does nothing without a collector", async () => {
     const trim = new IdleHeapTrim(null, 0, 0, () => 1e9);
-    trim.requestStarted();
-    trim.requestEnded();
-    await tick();
+    await oneRequest(trim);
     expect(trim.collections).toBe(0);
   });
 
