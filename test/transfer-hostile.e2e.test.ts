@@ -14,19 +14,12 @@ import {
   startRelay,
 } from "@podkit/transfer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { podkit, startCliRelay } from "./transfer/cli.js";
+import { podkit, relayForSuite } from "./transfer/cli.js";
 import { croc11Sender, hostileSender } from "./transfer/fake-peer.js";
 
-let relay: Awaited<ReturnType<typeof startCliRelay>>;
 const PASS = "hostile-pass";
-beforeAll(async () => {
-  relay = await startCliRelay(PASS);
-});
-afterAll(async () => {
-  await relay.stop();
-});
+const relay = relayForSuite(PASS);
 
-const relayFlags = (): string[] => ["--relay", relay.address, "--relay-pass", PASS];
 let seq = 0;
 /** Distinct first four bytes per test, so rooms never collide with each other. */
 const code = (): string =>
@@ -62,7 +55,7 @@ describe("hostile sender metadata", () => {
         code: c,
         info: { FilesToTransfer: [entry as never], HashAlgorithm: "xxhash" },
       });
-      const r = await podkit(["receive", c, "--yes", "--out", out, "--protocol", "b", ...relayFlags()]).done;
+      const r = await podkit(["receive", c, "--yes", "--out", out, "--protocol", "b", ...relay.flags()]).done;
       const seen = await sender;
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(
@@ -89,7 +82,7 @@ describe("hostile sender metadata", () => {
       code: c,
       info: { FilesToTransfer: [file("dir/", "x.txt") as never], HashAlgorithm: "xxhash" },
     });
-    const r = await podkit(["receive", c, "--yes", "--out", out, "--protocol", "b", ...relayFlags()]).done;
+    const r = await podkit(["receive", c, "--yes", "--out", out, "--protocol", "b", ...relay.flags()]).done;
     await sender;
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/leads outside the destination/);
@@ -107,7 +100,7 @@ describe("croc 11 (generation C) peers are named, not waited on", () => {
       "--yes",
       "--out",
       mkdtempSync(join(tmpdir(), "podkit-c11-")),
-      ...relayFlags(),
+      ...relay.flags(),
     ]).done;
     await c11;
     expect(r.code).toBe(2);
@@ -119,7 +112,7 @@ describe("croc 11 (generation C) peers are named, not waited on", () => {
     const src = mkdtempSync(join(tmpdir(), "podkit-c11-src-"));
     writeFileSync(join(src, "f.txt"), "data");
     const c = code();
-    const sender = podkit(["send", join(src, "f.txt"), "--code", c, "--protocol", "b", ...relayFlags()]);
+    const sender = podkit(["send", join(src, "f.txt"), "--code", c, "--protocol", "b", ...relay.flags()]);
     await sender.waitForLine((l) => l === c);
     const rc = await joinRelayRoom({
       relay: parseRelayAddress(relay.address),
@@ -195,11 +188,11 @@ describe("relay abuse", () => {
     writeFileSync(join(src, "ok.txt"), "fine");
     const out = mkdtempSync(join(tmpdir(), "podkit-after-abuse-out-"));
     const c = code();
-    const sender = podkit(["send", join(src, "ok.txt"), "--code", c, ...relayFlags()]);
+    const sender = podkit(["send", join(src, "ok.txt"), "--code", c, ...relay.flags()]);
     await sender.waitForLine((l) => l === c);
     const [s, r] = await Promise.all([
       sender.done,
-      podkit(["receive", c, "--yes", "--out", out, ...relayFlags()]).done,
+      podkit(["receive", c, "--yes", "--out", out, ...relay.flags()]).done,
     ]);
     expect([s.code, r.code]).toEqual([0, 0]);
     expect(readdirSync(out)).toEqual(["ok.txt"]);

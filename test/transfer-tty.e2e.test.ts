@@ -2,20 +2,14 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startCliRelay } from "./transfer/cli.js";
+import { describe, expect, it } from "vitest";
+import { relayForSuite } from "./transfer/cli.js";
 import { barFrames, podkitInTerminal, renderScreen } from "./transfer/terminal.js";
 
 // `podkit send` and `podkit receive` on real pseudo-terminals (util-linux `script`), through `podkit relay`:
 // what a person sees is one progress bar per file with bytes, rate and ETA, redrawn in place.
-let relay: Awaited<ReturnType<typeof startCliRelay>>;
 const PASS = "tty-pass";
-beforeAll(async () => {
-  relay = await startCliRelay(PASS);
-});
-afterAll(async () => {
-  await relay.stop();
-});
+const relay = relayForSuite(PASS);
 
 const RATE = String.raw`[\d.]+ (B|KiB|MiB|GiB)/s`;
 const FULL_BAR = "█".repeat(40);
@@ -28,13 +22,12 @@ describe("progress on a terminal", () => {
     writeFileSync(join(src, "big.bin"), big);
     writeFileSync(join(src, "notes.txt"), randomBytes(100_000).toString("base64"));
     const code = `${4000 + (process.pid % 999)}-tty-bar-${randomBytes(2).toString("hex")}`;
-    const relayFlags = ["--relay", relay.address, "--relay-pass", PASS];
 
-    const sender = podkitInTerminal(["send", "big.bin", "notes.txt", "--code", code, ...relayFlags], {
+    const sender = podkitInTerminal(["send", "big.bin", "notes.txt", "--code", code, ...relay.flags()], {
       cwd: src,
     });
     await sender.waitForLine((l) => l.includes("Code is:"));
-    const receiver = podkitInTerminal(["receive", code, "--yes", "--out", out, ...relayFlags]);
+    const receiver = podkitInTerminal(["receive", code, "--yes", "--out", out, ...relay.flags()]);
     const [s, r] = await Promise.all([sender.done, receiver.done]);
     expect([s.code, r.code]).toEqual([0, 0]);
     expect(readFileSync(join(out, "big.bin")).equals(big)).toBe(true);

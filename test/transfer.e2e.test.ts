@@ -10,26 +10,19 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { events, podkit, startCliRelay } from "./transfer/cli.js";
+import { describe, expect, it } from "vitest";
+import { events, podkit, relayForSuite } from "./transfer/cli.js";
 import { makeShapes, snapshot } from "./transfer/tree.js";
 
 // Podkit sender ↔ Podkit receiver through `podkit relay`, all three as separate processes on loopback.
-let relay: Awaited<ReturnType<typeof startCliRelay>>;
 const PASS = "e2e-pass";
-beforeAll(async () => {
-  relay = await startCliRelay(PASS);
-});
-afterAll(async () => {
-  await relay.stop();
-});
+const relay = relayForSuite(PASS);
 
 const tmp = (name: string): string => mkdtempSync(join(tmpdir(), `podkit-${name}-`));
 let codeSeq = 0;
 /** Codes differ in their first bytes so parallel rooms never collide (generation A rooms are 3 bytes). */
 const newCode = (): string =>
   `${(100 + (process.pid % 400) + codeSeq++ * 7) % 900}${codeSeq % 10}-e2e-code-${randomBytes(3).toString("hex")}`;
-const relayFlags = (): string[] => ["--relay", relay.address, "--relay-pass", PASS];
 
 async function transfer(
   sendArgs: string[],
@@ -37,12 +30,12 @@ async function transfer(
   options: { cwd?: string; stdin?: string } = {},
 ) {
   const code = newCode();
-  const sender = podkit(["send", ...sendArgs, "--code", code, ...relayFlags()], {
+  const sender = podkit(["send", ...sendArgs, "--code", code, ...relay.flags()], {
     cwd: options.cwd,
     stdin: options.stdin,
   });
   await sender.waitForLine((l) => l === code);
-  const receiver = podkit(["receive", code, "--yes", ...relayFlags(), ...receiveArgs]);
+  const receiver = podkit(["receive", code, "--yes", ...relay.flags(), ...receiveArgs]);
   const [s, r] = await Promise.all([sender.done, receiver.done]);
   return { code, s, r };
 }
@@ -134,7 +127,7 @@ describe("podkit send / receive", () => {
         code,
         "--protocol",
         protocol,
-        ...relayFlags(),
+        ...relay.flags(),
       ]);
       await sender.waitForLine((l) => l === code);
       const receiver = podkit([
@@ -145,7 +138,7 @@ describe("podkit send / receive", () => {
         out,
         "--protocol",
         protocol,
-        ...relayFlags(),
+        ...relay.flags(),
       ]);
       const [s, r] = await Promise.all([sender.done, receiver.done]);
       expect(s.code).toBe(5);
@@ -185,9 +178,9 @@ describe("podkit send / receive", () => {
     ] as const) {
       const out = tmp("ask-out");
       const code = newCode();
-      const sender = podkit(["send", join(src, "asked.txt"), "--code", code, ...relayFlags()]);
+      const sender = podkit(["send", join(src, "asked.txt"), "--code", code, ...relay.flags()]);
       await sender.waitForLine((l) => l === code);
-      const receiver = podkit(["receive", code, "--out", out, ...relayFlags()], { stdin: answer });
+      const receiver = podkit(["receive", code, "--out", out, ...relay.flags()], { stdin: answer });
       const [s, r] = await Promise.all([sender.done, receiver.done]);
       expect(r.stderr).toMatch(/Receiving 1 file\(s\), 9 B in total:\n {2}asked.txt \(9 B\)/);
       expect(r.stderr).toContain("Accept? (y/N)");

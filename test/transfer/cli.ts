@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll } from "vitest";
 
 /** The built `podkit` command, run as a separate process the way users run it. */
 export const PODKIT = fileURLToPath(new URL("../../apps/cli/dist/main.js", import.meta.url));
@@ -92,6 +93,38 @@ export async function startCliRelay(
       proc.child.kill("SIGTERM");
       await proc.done;
     },
+  };
+}
+
+/** The relay a test file shares: started before its tests, stopped after them. */
+export interface SuiteRelay {
+  readonly address: string;
+  readonly ports: number[];
+  /** `--relay <address> --relay-pass <pass>` for `podkit send` / `receive`. */
+  flags(): string[];
+}
+
+/** One `podkit relay` for the whole test file (call at the file's top level). */
+export function relayForSuite(pass: string): SuiteRelay {
+  let relay: Awaited<ReturnType<typeof startCliRelay>> | undefined;
+  beforeAll(async () => {
+    relay = await startCliRelay(pass);
+  });
+  afterAll(async () => {
+    await relay?.stop();
+  });
+  const running = () => {
+    if (!relay) throw new Error("the test file's relay is not running (use it inside tests)");
+    return relay;
+  };
+  return {
+    get address() {
+      return running().address;
+    },
+    get ports() {
+      return running().ports;
+    },
+    flags: () => ["--relay", running().address, "--relay-pass", pass],
   };
 }
 
