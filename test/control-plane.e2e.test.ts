@@ -1,3 +1,6 @@
+import { execFileSync } from "node:child_process";
+import { connect } from "node:net";
+import { join } from "node:path";
 import {
   type EphemeralPostgres,
   type HostView,
@@ -7,6 +10,8 @@ import {
 import type { MaintenanceWindow } from "@podkit/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { startControlPlaneProcess } from "./agent/control-plane-process.js";
+import { freePort, tempDir } from "./agent/helpers.js";
 import {
   api,
   apiHost,
@@ -537,6 +542,106 @@ describe.each(["sqlite", "postgres"] as const)("enrolment on %s", (backend) => {
     } finally {
       await cp.stop();
       await pg?.close();
+    }
+  });
+});
+
+/** Ask for the agents' WebSocket with `token`, then reset the connection after `afterMs`. */
+function upgradeThenReset(url: string, token: string, afterMs: number): Promise<void> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect(Number(port), hostname, () => {
+      socket.write(
+        "GET /api/v1/agent/ws HTTP/1.1\r\nHost: podkit\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+          `Authorization: Bearer ${token}\r\n\r\n`,
+      );
+      setTimeout(() => {
+        socket.resetAndDestroy();
+        resolve();
+      }, afterMs);
+    });
+    socket.on("error", () => resolve());
+  });
+}
+
+interface ControlPlaneProcessOn {
+  cp: Awaited<ReturnType<typeof startControlPlaneProcess>>;
+  /** The PostgreSQL database it uses, if any. */
+  dbUrl: string | null;
+  stop(): Promise<void>;
+}
+
+/** `podkit control-plane serve` as a real process, on SQLite or on a fresh PostgreSQL. */
+async function controlPlaneProcessOn(backend: "sqlite" | "postgres"): Promise<ControlPlaneProcessOn> {
+  const pg = backend === "postgres" ? await startEphemeralPostgres({ fsync: false }) : null;
+  const dbUrl = pg ? await pg.newDatabase("process_fleet") : null;
+  const cp = await startControlPlaneProcess({
+    port: await freePort(),
+    dataDir: join(tempDir(`cp-process-${backend}`), "data"),
+    adminToken: "pka_process-e2e-admin-token-0001",
+    db: dbUrl ?? undefined,
+  });
+  return {
+    cp,
+    dbUrl,
+    stop: async () => {
+      if (cp.proc.exitCode === null) await cp.stop();
+      await pg?.close();
+    },
+  };
+}
+
+/** Still running, still answering, and a newly enrolled agent still gets its WebSocket. */
+async function stillServing(cp: ControlPlaneProcessOn["cp"], name: string): Promise<void> {
+  expect(cp.proc.exitCode, cp.logs()).toBeNull();
+  expect((await fetch(`${cp.url}/healthz`)).status).toBe(200);
+  const { token } = await cp.api<{ token: string }>("/api/v1/enrollment-tokens", {
+    method: "POST",
+    body: "{}",
+  });
+  const { hostToken } = await SimulatedAgent.enroll(cp.url, token, machine(name, 1));
+  expect(await upgradeStatus(cp.url, { authorization: `Bearer ${hostToken}` })).toBe(101);
+}
+
+describe.each(["sqlite", "postgres"] as const)("the control plane process on %s", (backend) => {
+  it("keeps serving when agents reset their connections while their token is being checked", async () => {
+    const { cp, stop } = await controlPlaneProcessOn(backend);
+    try {
+      // Unknown host tokens: each one is looked up in the database, so the reset lands mid-check.
+      for (let i = 0; i < 150; i++) await upgradeThenReset(cp.url, `pkh_unknown-${i}`, i % 3);
+      await new Promise((r) => setTimeout(r, 300));
+      await stillServing(cp, "after-resets");
+      expect(cp.logs()).not.toContain("ECONNRESET");
+    } finally {
+      await stop();
+    }
+  });
+});
+
+describe("the control plane process on PostgreSQL", () => {
+  it("keeps serving when PostgreSQL drops its connections (a restart or failover)", async () => {
+    const { cp, dbUrl, stop } = await controlPlaneProcessOn("postgres");
+    try {
+      await stillServing(cp, "before-failover");
+      // What a PostgreSQL restart does to every connection: the server ends it.
+      const dropped = execFileSync(
+        "psql",
+        [
+          dbUrl!,
+          "-Atc",
+          "select count(pg_terminate_backend(pid)) from pg_stat_activity where pid <> pg_backend_pid() and datname = current_database()",
+        ],
+        { encoding: "utf8" },
+      );
+      expect(Number(dropped.trim())).toBeGreaterThan(0);
+      await until(
+        "the control plane to notice",
+        async () => cp.proc.exitCode !== null || cp.logs().includes("lost an idle database connection"),
+      );
+      await stillServing(cp, "after-failover");
+    } finally {
+      await stop();
     }
   });
 });

@@ -6,6 +6,8 @@ export async function startControlPlaneProcess(options: {
   port: number;
   dataDir: string;
   adminToken: string;
+  /** A PostgreSQL URL; SQLite in the data directory when left out. */
+  db?: string;
 }) {
   const proc: ChildProcess = spawn(
     process.execPath,
@@ -17,6 +19,7 @@ export async function startControlPlaneProcess(options: {
       `127.0.0.1:${options.port}`,
       "--data-dir",
       options.dataDir,
+      ...(options.db ? ["--db", options.db] : []),
     ],
     {
       env: { ...process.env, PODKIT_ADMIN_TOKEN: options.adminToken, PODKIT_LOG_LEVEL: "warn" },

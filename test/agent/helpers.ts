@@ -54,7 +54,6 @@ export interface AgentProcess {
   kill9: () => Promise<void>;
 }
 
-/** Start `podkit agent run` as a real process; resolves when it prints its metrics address. */
 /** `podkit agent run` flags for an agent replaying the 8× H100 capture, enrolled with `token`. */
 export function enrolledAgentArgs(o: {
   controlPlane: string;
@@ -78,6 +77,7 @@ export function enrolledAgentArgs(o: {
   ];
 }
 
+/** Start `podkit agent run` as a real process; resolves when it prints its metrics address. */
 export async function startAgentProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<AgentProcess> {
   const proc = spawn(process.execPath, [PODKIT, "agent", "run", ...args], {
     env: { ...process.env, PODKIT_LOG_LEVEL: "info", ...env },

@@ -90,20 +90,32 @@ export class AgentGateway {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const path = (req.url ?? "").split("?")[0];
     if (path !== AGENT_WS_PATH) return false;
+    // Node's HTTP server drops its own error listener from an upgraded socket. Until ws takes the
+    // socket over (or it is refused), a client that resets the connection during the token check
+    // would otherwise raise an uncaught ECONNRESET and stop the whole control plane.
+    const dropped = () => socket.destroy();
+    socket.on("error", dropped);
     const token = bearerToken(req.headers.authorization);
-    void (token ? this.fleet.authenticateHost(token) : Promise.resolve(null)).then(
-      (hostId) => {
-        if (!hostId) {
-          refuse(socket, 401, "a valid host token (Authorization: Bearer pkh_…) is required");
-          return;
-        }
-        this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, hostId));
-      },
-      (err: Error) => {
-        this.log.error({ err }, "agent authentication failed");
-        refuse(socket, 503, "the control plane cannot check tokens right now");
-      },
-    );
+    (token ? this.fleet.authenticateHost(token) : Promise.resolve(null))
+      .then(
+        (hostId) => {
+          if (socket.destroyed) return;
+          if (!hostId) {
+            refuse(socket, 401, "a valid host token (Authorization: Bearer pkh_…) is required");
+            return;
+          }
+          socket.off("error", dropped);
+          this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, hostId));
+        },
+        (err: Error) => {
+          this.log.error({ err }, "agent authentication failed");
+          refuse(socket, 503, "the control plane cannot check tokens right now");
+        },
+      )
+      .catch((err: Error) => {
+        this.log.error({ err }, "agent upgrade failed");
+        socket.destroy();
+      });
     return true;
   }
 

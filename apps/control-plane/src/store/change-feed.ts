@@ -27,6 +27,8 @@ export async function startChangeFeed(
   const replica = randomUUID();
   // A pool of one for sending: NOTIFY must not wait behind the ingest's transactions.
   const sender = new pg.Pool({ connectionString: url, max: 1 });
+  // An idle connection that breaks is dropped by the pool; without a listener pg would re-throw it.
+  sender.on("error", (err) => log.warn({ err: err.message }, "host-change sender lost its connection"));
   let listener: pg.Client | null = null;
   let closed = false;
   let retry: NodeJS.Timeout | null = null;

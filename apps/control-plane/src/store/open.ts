@@ -38,8 +38,15 @@ export function redactDbUrl(target: string): string {
 
 const PG_INT8 = 20;
 
-/** Open the store and apply migrations. SQLite runs in WAL mode with full fsync on commit. */
-export async function openDatabase(target: string): Promise<OpenedDatabase> {
+/**
+ * Open the store and apply migrations. SQLite runs in WAL mode with full fsync on commit.
+ * `onLostConnection` hears about pooled PostgreSQL connections that broke while idle (a server
+ * restart, a failover); the pool drops them and opens new ones when next needed.
+ */
+export async function openDatabase(
+  target: string,
+  onLostConnection: (err: Error) => void = () => {},
+): Promise<OpenedDatabase> {
   const kind = dbKindOf(target);
   let db: Kysely<Database>;
   let checkpointer: Checkpointer | null = null;
@@ -74,6 +81,8 @@ export async function openDatabase(target: string): Promise<OpenedDatabase> {
             : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
       },
     });
+    // Without a listener, pg re-throws an idle connection's error and the process stops.
+    pool.on("error", onLostConnection);
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   }
   try {
