@@ -72,9 +72,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const dbTarget = options.db ?? join(dataDir, "control-plane.sqlite");
   const admin = resolveAdminToken(options.adminToken, dataDir);
   const clock = options.clock ?? Date.now;
-  const store = await openDatabase(dbTarget, (err) =>
-    log.warn({ err: err.message }, "lost an idle database connection; a new one is opened when needed"),
-  );
+  const store = await openDatabase(dbTarget, (err, what) => log.warn({ err: err.message }, what));
   const fleet = new Fleet(
     store.db,
     {

@@ -22,11 +22,19 @@ export interface Checkpointer {
   stop(): Promise<void>;
 }
 
-export function startCheckpointer(file: string, sqliteModulePath: string, everyMs = 1000): Checkpointer {
+export function startCheckpointer(
+  file: string,
+  sqliteModulePath: string,
+  onError: (err: Error) => void,
+  everyMs = 1000,
+): Checkpointer {
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
     workerData: { file, module: sqliteModulePath, everyMs },
   });
+  // A worker's uncaught error is re-thrown in this thread when nobody listens: it must not stop
+  // the control plane, whose own connection still checkpoints (wal_autocheckpoint).
+  worker.on("error", onError);
   worker.unref();
   return {
     stop: async () => {

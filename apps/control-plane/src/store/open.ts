@@ -40,12 +40,13 @@ const PG_INT8 = 20;
 
 /**
  * Open the store and apply migrations. SQLite runs in WAL mode with full fsync on commit.
- * `onLostConnection` hears about pooled PostgreSQL connections that broke while idle (a server
- * restart, a failover); the pool drops them and opens new ones when next needed.
+ * `onBackgroundError` hears what fails outside any query, and is survived: a pooled PostgreSQL
+ * connection that broke while idle (a server restart, a failover; the pool opens a new one when
+ * next needed), or SQLite's checkpoint thread dying (the main connection's own checkpoints remain).
  */
 export async function openDatabase(
   target: string,
-  onLostConnection: (err: Error) => void = () => {},
+  onBackgroundError: (err: Error, what: string) => void = () => {},
 ): Promise<OpenedDatabase> {
   const kind = dbKindOf(target);
   let db: Kysely<Database>;
@@ -66,7 +67,15 @@ export async function openDatabase(
     sqlite.pragma("busy_timeout = 5000");
     if (target !== ":memory:") {
       sqlite.pragma("wal_autocheckpoint = 20000");
-      checkpointer = startCheckpointer(target, createRequire(import.meta.url).resolve("better-sqlite3"));
+      checkpointer = startCheckpointer(
+        target,
+        createRequire(import.meta.url).resolve("better-sqlite3"),
+        (err) =>
+          onBackgroundError(
+            err,
+            "the SQLite checkpoint thread stopped; commits checkpoint the WAL themselves",
+          ),
+      );
     }
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   } else {
@@ -82,7 +91,9 @@ export async function openDatabase(
       },
     });
     // Without a listener, pg re-throws an idle connection's error and the process stops.
-    pool.on("error", onLostConnection);
+    pool.on("error", (err) =>
+      onBackgroundError(err, "lost an idle database connection; a new one is opened when needed"),
+    );
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   }
   try {
