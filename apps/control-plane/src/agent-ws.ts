@@ -91,8 +91,9 @@ export class AgentGateway {
     const path = (req.url ?? "").split("?")[0];
     if (path !== AGENT_WS_PATH) return false;
     // Node's HTTP server drops its own error listener from an upgraded socket. Until ws takes the
-    // socket over (or it is refused), a client that resets the connection during the token check
-    // would otherwise raise an uncaught ECONNRESET and stop the whole control plane.
+    // socket over (and for good when it is refused), this one listens: a client that resets the
+    // connection during the token check would otherwise raise an uncaught ECONNRESET and stop the
+    // whole control plane.
     const dropped = () => socket.destroy();
     socket.on("error", dropped);
     const token = bearerToken(req.headers.authorization);
