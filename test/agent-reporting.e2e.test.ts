@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
+import { startEphemeralPostgres } from "@podkit/control-plane";
 import { afterAll, describe, expect, it } from "vitest";
 import { startControlPlaneProcess } from "./agent/control-plane-process.js";
 import {
@@ -173,5 +174,76 @@ describe("agent ↔ the real control plane: nothing lost, nothing stored twice",
     expect(agent.logs()).not.toContain("pkh_not-a-real-token");
     expect(await agent.stop()).toBe(0);
     await cp.stop();
+  });
+
+  it("keeps what PostgreSQL could not store while it was down, and stores it exactly once when it is back", async () => {
+    const pg = await startEphemeralPostgres({ fsync: false });
+    const stateDir2 = join(dir, "state-pg");
+    const kmsg2 = new FakeKernelLog(join(dir, "kmsg-pg.log"));
+    try {
+      const cp = await startControlPlaneProcess({
+        port: await freePort(),
+        dataDir: join(dir, "cp-pg"),
+        adminToken,
+        db: pg.url,
+      });
+      running.push(cp);
+      const { token } = await cp.api<{ token: string }>("/api/v1/enrollment-tokens", {
+        method: "POST",
+        body: "{}",
+      });
+      const agent = await startAgentProcess(
+        enrolledAgentArgs({ controlPlane: cp.url, token, stateDir: stateDir2, kmsgPath: kmsg2.path }),
+        {
+          PODKIT_AGENT_REPORT_INTERVAL_SECONDS: "0.3",
+          PODKIT_AGENT_GPU_INTERVAL_SECONDS: "0.5",
+          PODKIT_AGENT_HEARTBEAT_INTERVAL_SECONDS: "0.5",
+          PODKIT_AGENT_RECONNECT_MAX_SECONDS: "1",
+        },
+      );
+      running.push(agent);
+      const { hostId } = JSON.parse(readFileSync(join(stateDir2, "credentials.json"), "utf8")) as {
+        hostId: string;
+      };
+      await waitFor("host registered", async () => {
+        const h = await cp.api<{ gpus?: unknown[] }>(`/api/v1/hosts/${hostId}`);
+        return (h.gpus?.length ?? 0) === 8;
+      });
+
+      await pg.stop("fast");
+      kmsg2.append(xidLines[0]!);
+      // The control plane answers "retry later"; the agent keeps the XID and the reports of the outage.
+      await waitFor("reports queued during the outage", () => outboxIds(stateDir2).length >= 5);
+      await new Promise((r) => setTimeout(r, 3000));
+      const rejectedDir = join(stateDir2, "outbox", "rejected");
+      const rejected = (() => {
+        try {
+          return readdirSync(rejectedDir);
+        } catch {
+          return [];
+        }
+      })();
+      expect(rejected).toEqual([]);
+      expect(cp.proc.exitCode).toBeNull();
+      expect(agent.logs()).toMatch(/asked to send again later/);
+
+      await pg.start();
+      await waitFor(
+        "outbox drained after PostgreSQL came back",
+        () => outboxIds(stateDir2).length === 0,
+        60_000,
+      );
+      const events = await cp.api<Array<{ data: { xid: { raw: string } } }>>(
+        `/api/v1/events?host=${hostId}&kind=xid&limit=1000`,
+      );
+      expect(events.map((e) => e.data.xid.raw)).toEqual([xidLines[0]!.trim()]);
+      expect(
+        scrapeValue(await (await fetch(agent.metricsUrl)).text(), "podkit_agent_outbox_rejected_total"),
+      ).toBe(0);
+      expect(await agent.stop()).toBe(0);
+      await cp.stop();
+    } finally {
+      await pg.close();
+    }
   });
 });

@@ -189,11 +189,21 @@ describe.each(["sqlite", "postgres"] as const)("control plane on %s", (backend) 
     );
     await until("three nacks", async () => a.nacks.length >= before + 3);
     const nacks = a.nacks.slice(before);
-    expect(nacks[0]).toEqual({ id: null, reason: "not JSON: every frame is one JSON message envelope" });
+    // Each can never be stored: `rejected` (the agent sets it aside), with a stable code.
+    expect(nacks[0]).toEqual({
+      id: null,
+      kind: "rejected",
+      code: "NOT_JSON",
+      reason: "not JSON: every frame is one JSON message envelope",
+    });
     expect(nacks[1]!.id).toBe("bad-telemetry-1");
+    expect(nacks[1]!.kind).toBe("rejected");
+    expect(nacks[1]!.code).toBe("INVALID_MESSAGE");
     expect(nacks[1]!.reason).toMatch(/^invalid agent message: payload\.host: .*; payload\.gpus: /);
     expect(nacks[2]).toEqual({
       id: "future-version-1",
+      kind: "rejected",
+      code: "UNSUPPORTED_VERSION",
       reason: "protocol version 2 not supported (this control plane speaks 1)",
     });
     expect(a.open).toBe(true);

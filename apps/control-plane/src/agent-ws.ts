@@ -5,10 +5,13 @@ import {
   AgentMessageSchema,
   type ControlPlaneMessage,
   type Logger,
+  NACK_CODES,
+  type NackCode,
   PROTOCOL_VERSION,
   parseWith,
 } from "@podkit/core";
 import { WebSocket, WebSocketServer } from "ws";
+import { RetryLaterError } from "./errors.js";
 import { toStoredWindow } from "./facts.js";
 import type { Fleet } from "./fleet.js";
 import type { Ingest } from "./ingest.js";
@@ -32,15 +35,31 @@ function envelope<T extends ControlPlaneMessage["type"]>(
   });
 }
 
+/** A nack frame: its kind follows from the code (see `NACK_CODES` in the protocol). */
+function nack(id: string | null, code: NackCode, reason: string, retryAfterMs?: number): string {
+  return envelope("nack", {
+    id,
+    kind: NACK_CODES[code],
+    code,
+    reason,
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+  });
+}
+
 /** Why a frame is not a valid agent message, in words the agent's log can show. */
 export function checkAgentFrame(
   text: string,
-): { ok: true; message: AgentMessage } | { ok: false; id: string | null; reason: string } {
+): { ok: true; message: AgentMessage } | { ok: false; id: string | null; code: NackCode; reason: string } {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch {
-    return { ok: false, id: null, reason: "not JSON: every frame is one JSON message envelope" };
+    return {
+      ok: false,
+      id: null,
+      code: "NOT_JSON",
+      reason: "not JSON: every frame is one JSON message envelope",
+    };
   }
   const obj = (raw && typeof raw === "object" ? raw : {}) as Record<string, unknown>;
   const id = typeof obj.id === "string" && obj.id.length >= 8 && obj.id.length <= 128 ? obj.id : null;
@@ -48,13 +67,14 @@ export function checkAgentFrame(
     return {
       ok: false,
       id,
+      code: "UNSUPPORTED_VERSION",
       reason: `protocol version ${JSON.stringify(obj.v)} not supported (this control plane speaks ${PROTOCOL_VERSION})`,
     };
   }
   try {
     return { ok: true, message: parseWith(AgentMessageSchema, raw, "agent message") };
   } catch (err) {
-    return { ok: false, id, reason: (err as Error).message };
+    return { ok: false, id, code: "INVALID_MESSAGE", reason: (err as Error).message };
   }
 }
 
@@ -129,10 +149,7 @@ export class AgentGateway {
       if (isBinary) {
         this.send(
           ws,
-          envelope("nack", {
-            id: null,
-            reason: "binary frames are not part of the protocol; send JSON text",
-          }),
+          nack(null, "BINARY_FRAME", "binary frames are not part of the protocol; send JSON text"),
         );
         return;
       }
@@ -149,7 +166,7 @@ export class AgentGateway {
     const checked = checkAgentFrame(text);
     if (!checked.ok) {
       this.log.warn({ hostId, reason: checked.reason }, "rejected agent message");
-      this.send(ws, envelope("nack", { id: checked.id, reason: checked.reason }));
+      this.send(ws, nack(checked.id, checked.code, checked.reason));
       return;
     }
     const message = checked.message;
@@ -159,13 +176,21 @@ export class AgentGateway {
         if (message.type === "register") void this.pushStates([hostId], true);
       },
       (err: Error) => {
+        // Every message of a database outage gets here: the outage itself is logged once (server.ts).
+        if (err instanceof RetryLaterError) {
+          this.log.debug({ hostId, id: message.id, code: err.nackCode }, "agent message: retry later");
+          this.send(ws, nack(message.id, err.nackCode, err.message, err.retryAfterMs));
+          return;
+        }
         this.log.error({ hostId, id: message.id, err: err.message }, "could not store agent message");
         this.send(
           ws,
-          envelope("nack", {
-            id: message.id,
-            reason: "the control plane could not store this message; send it again later",
-          }),
+          nack(
+            message.id,
+            "STORE_FAILED",
+            "the control plane could not store this message; send it again later",
+            5000,
+          ),
         );
       },
     );

@@ -410,6 +410,8 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentHandl
       logger,
       heartbeatIntervalMs: options.heartbeatIntervalMs,
       backoff: new Backoff(500, options.reconnectMaxMs ?? 30_000),
+      retryBackoff: new Backoff(1000, options.reconnectMaxMs ?? 30_000),
+      onRejected: () => metrics.outboxRejected.inc(),
       onHostState: (s) => {
         hostState = s;
         writeFileAtomic(join(stateDir, HOST_STATE_FILE), JSON.stringify(s, null, 2));

@@ -98,6 +98,7 @@ export class AgentMetrics {
   readonly lastAck: Gauge;
   readonly outboxPending: Gauge;
   readonly reconnects: Gauge;
+  readonly outboxRejected: Counter;
   readonly simulated: Gauge;
 
   constructor() {
@@ -253,6 +254,11 @@ export class AgentMetrics {
     this.outboxPending = new Gauge({
       name: "podkit_agent_outbox_messages",
       help: "Reports waiting in the durable outbox for an acknowledgement.",
+      registers: r,
+    });
+    this.outboxRejected = new Counter({
+      name: "podkit_agent_outbox_rejected_total",
+      help: "Messages the control plane can never accept (schema, authorisation), set aside in outbox/rejected.",
       registers: r,
     });
     this.reconnects = new Gauge({

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { chownSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
@@ -13,6 +13,12 @@ export interface EphemeralPostgres {
   url: string;
   /** Create another empty database on the same server; resolves to its URL. */
   newDatabase(name: string): Promise<string>;
+  /** Stop the server (`pg_ctl stop -m fast|immediate`), keeping its data, as an outage does. */
+  stop(mode?: "fast" | "immediate"): Promise<void>;
+  /** Start it again on the same address. */
+  start(): Promise<void>;
+  /** The postmaster's process id (for SIGSTOP/SIGCONT stalls), or null when it is not running. */
+  postmasterPid(): number | null;
   close(): Promise<void>;
 }
 
@@ -60,16 +66,10 @@ export async function startEphemeralPostgres(
       Number((await run("id", ["-g", "postgres"])).stdout.trim()),
     );
   const port = await freePort();
-  try {
-    await exec("initdb", ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]);
-    const serverOpts = [
-      `-p ${port}`,
-      `-k ${root}`,
-      "-c listen_addresses=127.0.0.1",
-      "-c max_connections=200",
-    ];
-    if (options.fsync === false) serverOpts.push("-c fsync=off", "-c synchronous_commit=off");
-    await exec("pg_ctl", [
+  const serverOpts = [`-p ${port}`, `-k ${root}`, "-c listen_addresses=127.0.0.1", "-c max_connections=200"];
+  if (options.fsync === false) serverOpts.push("-c fsync=off", "-c synchronous_commit=off");
+  const start = () =>
+    exec("pg_ctl", [
       "-D",
       data,
       "-o",
@@ -81,6 +81,9 @@ export async function startEphemeralPostgres(
       "60",
       "start",
     ]);
+  try {
+    await exec("initdb", ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]);
+    await start();
   } catch (err) {
     rmSync(root, { recursive: true, force: true });
     throw new UnavailableError(`could not start a test PostgreSQL: ${(err as Error).message}`, {
@@ -94,6 +97,19 @@ export async function startEphemeralPostgres(
         throw new Error(`database name "${name}": use lower-case letters, digits and _`);
       await exec("createdb", ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", name]);
       return `postgres://postgres@127.0.0.1:${port}/${name}`;
+    },
+    stop: async (mode = "fast") => {
+      await exec("pg_ctl", ["-D", data, "-m", mode, "-w", "-t", "60", "stop"]);
+    },
+    start: async () => {
+      await start();
+    },
+    postmasterPid: () => {
+      try {
+        return Number(readFileSync(join(data, "postmaster.pid"), "utf8").split("\n")[0]);
+      } catch {
+        return null;
+      }
     },
     close: async () => {
       await exec("pg_ctl", ["-D", data, "-m", "fast", "-w", "stop"]).catch(() => {});

@@ -26,6 +26,10 @@ export interface ConnectionOptions {
   /** Messages sent without an ack yet, at most. */
   window?: number;
   backoff?: Backoff;
+  /** Between resends after a retry-later nack (default 1 s doubling to 30 s, with jitter). */
+  retryBackoff?: Backoff;
+  /** A message the control plane can never accept was set aside (outbox/rejected). */
+  onRejected?: (id: string, code: string | undefined, reason: string) => void;
 }
 
 export interface ConnectionStatus {
@@ -36,6 +40,10 @@ export interface ConnectionStatus {
   lastError: string | null;
   reconnects: number;
   acked: number;
+  /** Messages set aside because the control plane can never accept them. */
+  rejected: number;
+  /** Retry-later answers (the message stayed in the outbox and was sent again). */
+  retryLater: number;
 }
 
 export function wsUrlFor(controlPlane: string): string {
@@ -59,6 +67,8 @@ export class ControlPlaneConnection {
     lastError: null,
     reconnects: 0,
     acked: 0,
+    rejected: 0,
+    retryLater: 0,
   };
   private ws: WebSocket | null = null;
   private inFlight = new Set<string>();
@@ -67,9 +77,14 @@ export class ControlPlaneConnection {
   private readonly backoff: Backoff;
   private readonly startedAt = Date.now();
   private pumping = false;
+  private readonly retryBackoff: Backoff;
+  /** After a retry-later nack nothing is sent until then (epoch ms). */
+  private pausedUntil = 0;
+  private resumeTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: ConnectionOptions) {
     this.backoff = options.backoff ?? new Backoff();
+    this.retryBackoff = options.retryBackoff ?? new Backoff(1000, 30_000);
   }
 
   start(): void {
@@ -175,7 +190,7 @@ export class ControlPlaneConnection {
   }
 
   private pump(): void {
-    if (this.pumping || !this.status.connected) return;
+    if (this.pumping || !this.status.connected || Date.now() < this.pausedUntil) return;
     this.pumping = true;
     try {
       const window = this.options.window ?? 256;
@@ -207,6 +222,55 @@ export class ControlPlaneConnection {
     if (sent) this.setStatus({ lastHeartbeatAt: new Date().toISOString() });
   }
 
+  /**
+   * `retry-later`: the message stays in the outbox; sending pauses for a back-off and then starts
+   * again from the oldest unacknowledged message, so the order is kept. `rejected`: it can never
+   * be stored; it is set aside in outbox/rejected, counted and logged.
+   */
+  private onNack(nack: {
+    id: string | null;
+    kind: "retry-later" | "rejected";
+    code?: string;
+    reason: string;
+    retryAfterMs?: number;
+  }): void {
+    const { logger, outbox } = this.options;
+    if (nack.kind === "retry-later") {
+      if (nack.id) this.inFlight.delete(nack.id);
+      this.setStatus({ retryLater: this.status.retryLater + 1 });
+      const now = Date.now();
+      if (now < this.pausedUntil) return; // one pause per burst of nacks (a whole window is answered at once)
+      const delay = Math.max(nack.retryAfterMs ?? 0, this.retryBackoff.next());
+      this.pausedUntil = now + delay;
+      logger.warn(
+        { code: nack.code, reason: nack.reason, retryInMs: delay, waiting: outbox.size },
+        "control plane asked to send again later; messages stay in the outbox",
+      );
+      if (this.resumeTimer) clearTimeout(this.resumeTimer);
+      this.resumeTimer = setTimeout(() => {
+        this.resumeTimer = null;
+        this.timers.delete(t);
+        this.pump();
+      }, delay);
+      const t = this.resumeTimer;
+      this.timers.add(t);
+      return;
+    }
+    logger.error(
+      { id: nack.id, code: nack.code, reason: nack.reason },
+      "control plane refused a message for good; set aside in outbox/rejected",
+    );
+    if (!nack.id) return;
+    const known = outbox.has(nack.id);
+    outbox.reject(nack.id);
+    this.inFlight.delete(nack.id);
+    if (known) {
+      this.setStatus({ rejected: this.status.rejected + 1 });
+      this.options.onRejected?.(nack.id, nack.code, nack.reason);
+    }
+    this.pump();
+  }
+
   private onMessage(text: string): void {
     let parsed: ReturnType<typeof ControlPlaneMessageSchema.safeParse>;
     try {
@@ -226,19 +290,11 @@ export class ControlPlaneConnection {
     if (msg.type === "ack") {
       const removed = this.options.outbox.ack(msg.payload.ids);
       for (const id of msg.payload.ids) this.inFlight.delete(id);
+      this.retryBackoff.reset();
       this.setStatus({ lastAckAt: new Date().toISOString(), acked: this.status.acked + removed });
       this.pump();
     } else if (msg.type === "nack") {
-      const id = msg.payload.id;
-      this.options.logger.error(
-        { id, reason: msg.payload.reason },
-        "control plane refused a message; kept in outbox/rejected",
-      );
-      if (id) {
-        this.options.outbox.reject(id);
-        this.inFlight.delete(id);
-        this.pump();
-      }
+      this.onNack(msg.payload);
     } else if (msg.type === "host-state") {
       this.options.onHostState(msg.payload);
     }
