@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { startEphemeralPostgres } from "@podkit/control-plane";
@@ -7,8 +7,10 @@ import { startControlPlaneProcess } from "./agent/control-plane-process.js";
 import {
   type AgentProcess,
   enrolledAgentArgs,
+  FAKE_SMI,
   FakeKernelLog,
   freePort,
+  H100_CAPTURE,
   podkit,
   scrapeValue,
   startAgentProcess,
@@ -245,5 +247,79 @@ describe("agent ↔ the real control plane: nothing lost, nothing stored twice",
     } finally {
       await pg.close();
     }
+  });
+
+  it("follows the agent's GPU inventory: enrolled while the GPUs could not be read, then read", async () => {
+    const cp = await startControlPlaneProcess({
+      port: await freePort(),
+      dataDir: join(dir, "cp-inv"),
+      adminToken,
+    });
+    running.push(cp);
+    const { token } = await cp.api<{ token: string }>("/api/v1/enrollment-tokens", {
+      method: "POST",
+      body: "{}",
+    });
+    const modeFile = join(dir, "smi-mode");
+    writeFileSync(modeFile, "mismatch");
+    const stateDir3 = join(dir, "state-inv");
+    const agent = await startAgentProcess(
+      [
+        "--nvidia-smi",
+        FAKE_SMI,
+        "--control-plane",
+        cp.url,
+        "--token",
+        token,
+        "--state-dir",
+        stateDir3,
+        "--metrics-listen",
+        "127.0.0.1:0",
+        "--kmsg",
+        "/dev/null",
+      ],
+      {
+        FAKE_SMI_CAPTURE: H100_CAPTURE,
+        FAKE_SMI_MODE: modeFile,
+        FAKE_SMI_MISMATCH: join(TESTDATA, "nvml-mismatch.txt"),
+        PODKIT_AGENT_GPU_INTERVAL_SECONDS: "0.5",
+        PODKIT_AGENT_REPORT_INTERVAL_SECONDS: "0.5",
+        PODKIT_AGENT_HEARTBEAT_INTERVAL_SECONDS: "0.5",
+        PODKIT_AGENT_COLLECTOR_TIMEOUT_SECONDS: "2",
+      },
+    );
+    running.push(agent);
+    const { hostId } = JSON.parse(readFileSync(join(stateDir3, "credentials.json"), "utf8")) as {
+      hostId: string;
+    };
+    type Host = { gpus: unknown[]; gpusKnown: boolean; listingReasons: string[]; online: boolean };
+    const unknown = await waitFor("host seen with its GPUs unknown", async () => {
+      const h = await cp.api<Host>(`/api/v1/hosts/${hostId}`);
+      return h.online ? h : null;
+    });
+    expect(unknown.gpusKnown).toBe(false);
+    expect(unknown.gpus).toEqual([]);
+    expect(unknown.listingReasons).toContain("GPUS_UNKNOWN");
+    const cli = { PODKIT_CONTROL_PLANE: cp.url, PODKIT_ADMIN_TOKEN: adminToken };
+    const table = podkit(["hosts", "list"], cli).stdout;
+    expect(table.split("\n").find((l) => l.startsWith(hostId))).toMatch(/ unknown /);
+
+    // The driver is fixed: the agent reads its GPU and the control plane follows, with no restart of either.
+    writeFileSync(modeFile, "healthy");
+    const known = await waitFor(
+      "the GPUs registered",
+      async () => {
+        const h = await cp.api<Host>(`/api/v1/hosts/${hostId}`);
+        return h.gpus.length > 0 ? h : null;
+      },
+      30_000,
+    );
+    // The recorded capture has one H100.
+    expect(known.gpus).toHaveLength(1);
+    expect(known.gpusKnown).toBe(true);
+    expect(known.listingReasons).not.toContain("GPUS_UNKNOWN");
+    expect(podkit(["hosts", "list"], cli).stdout).toMatch(/1x NVIDIA H100 80GB HBM3/);
+    expect(await agent.stop()).toBe(0);
+    await cp.stop();
   });
 });

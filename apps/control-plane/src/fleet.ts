@@ -154,7 +154,7 @@ export class Fleet {
           health_state: null,
           health: null,
           gpu_health: "[]",
-          flags: "[]",
+          flags: JSON.stringify(machine.gpusKnown === false ? ["GPUS_UNKNOWN"] : []),
           listing_state: "unlisted",
           listing_reasons: JSON.stringify(["OFFLINE"]),
           listing_since: now,
@@ -169,7 +169,7 @@ export class Fleet {
         trx,
         hostId,
         "enrolled",
-        `host ${hostId} enrolled (${machine.gpus.length} GPUs)`,
+        `host ${hostId} enrolled (${machine.gpusKnown === false ? "GPUs unknown" : `${machine.gpus.length} GPUs`})`,
       );
       await this.refresh(trx, [await this.resolveHost(trx, hostId)]);
       return { hostId, hostToken };

@@ -292,7 +292,15 @@ export class Ingest {
   ): Promise<void> {
     switch (message.type) {
       case "register":
+        // Every register replaces the inventory: the agent sends one whenever its GPUs change.
         change(w, { machine: JSON.stringify(message.payload), hostname: message.payload.hostname });
+        this.setFlags(
+          w,
+          applyEventToFlags(this.flags(w), {
+            kind: "inventory",
+            gpusKnown: message.payload.gpusKnown !== false,
+          }),
+        );
         w.refresh = true;
         return;
       case "telemetry":

@@ -30,6 +30,8 @@ export interface HostView {
   id: string;
   hostname: string;
   gpus: GpuView[];
+  /** False when the agent could not read the GPUs: `gpus` is then empty because they are unknown. */
+  gpusKnown: boolean;
   /** The machine's health state, or null before its first health report. */
   health: HealthState | null;
   healthReasons: HealthReason[];
@@ -137,6 +139,7 @@ export function toHostView(row: HostsTable, extras: HostViewExtras): HostView {
     id: row.id,
     hostname: row.hostname,
     gpus,
+    gpusKnown: machine.gpusKnown !== false,
     health: (row.health_state as HealthState | null) ?? null,
     healthReasons: health?.reasons ?? [],
     listing: row.listing_state as ListingState,

@@ -49,7 +49,13 @@ function findBinDir(): string {
  * server refuses root). `close()` stops it and deletes the directory.
  */
 export async function startEphemeralPostgres(
-  options: { binDir?: string; fsync?: boolean } = {},
+  options: {
+    binDir?: string;
+    /** false: no fsync (fast tests); commits are still written to the OS unless `synchronousCommit` is false too. */
+    fsync?: boolean;
+    /** Default: as `fsync`. Keep it on where an immediate shutdown must not lose acknowledged commits. */
+    synchronousCommit?: boolean;
+  } = {},
 ): Promise<EphemeralPostgres> {
   const bin = options.binDir ?? findBinDir();
   const root = mkdtempSync(join(tmpdir(), "podkit-pg-"));
@@ -67,7 +73,8 @@ export async function startEphemeralPostgres(
     );
   const port = await freePort();
   const serverOpts = [`-p ${port}`, `-k ${root}`, "-c listen_addresses=127.0.0.1", "-c max_connections=200"];
-  if (options.fsync === false) serverOpts.push("-c fsync=off", "-c synchronous_commit=off");
+  if (options.fsync === false) serverOpts.push("-c fsync=off");
+  if ((options.synchronousCommit ?? options.fsync) === false) serverOpts.push("-c synchronous_commit=off");
   const start = () =>
     exec("pg_ctl", [
       "-D",

@@ -28,6 +28,8 @@ export interface ConnectionOptions {
   backoff?: Backoff;
   /** Between resends after a retry-later nack (default 1 s doubling to 30 s, with jitter). */
   retryBackoff?: Backoff;
+  /** How often the GPU inventory is compared with what was registered (default 5 s). */
+  inventoryCheckMs?: number;
   /** A message the control plane can never accept was set aside (outbox/rejected). */
   onRejected?: (id: string, code: string | undefined, reason: string) => void;
 }
@@ -44,6 +46,17 @@ export interface ConnectionStatus {
   rejected: number;
   /** Retry-later answers (the message stayed in the outbox and was sent again). */
   retryLater: number;
+}
+
+/** What the control plane must hear again when it changes: the GPUs and what reads them. */
+export function inventoryKey(info: MachineInfo): string {
+  return JSON.stringify([
+    info.hostname,
+    info.gpusKnown !== false,
+    info.driverVersion,
+    info.cudaVersion,
+    info.gpus.map((g) => [g.index, g.uuid, g.name, g.pciBusId, g.memoryTotalBytes]),
+  ]);
 }
 
 export function wsUrlFor(controlPlane: string): string {
@@ -81,6 +94,8 @@ export class ControlPlaneConnection {
   /** After a retry-later nack nothing is sent until then (epoch ms). */
   private pausedUntil = 0;
   private resumeTimer: NodeJS.Timeout | null = null;
+  /** The inventory last registered on this connection. */
+  private registered: string | null = null;
 
   constructor(private readonly options: ConnectionOptions) {
     this.backoff = options.backoff ?? new Backoff();
@@ -96,6 +111,9 @@ export class ControlPlaneConnection {
     const scan = setInterval(() => this.kick(true), 1000);
     scan.unref();
     this.timers.add(scan);
+    const inventory = setInterval(() => this.checkInventory(), this.options.inventoryCheckMs ?? 5000);
+    inventory.unref();
+    this.timers.add(inventory);
   }
 
   /** New messages are in the outbox: send them if connected. */
@@ -142,12 +160,14 @@ export class ControlPlaneConnection {
       this.inFlight.clear();
       this.setStatus({ connected: true, lastConnectedAt: new Date().toISOString(), lastError: null });
       logger.info({ controlPlane: this.options.controlPlane }, "connected to the control plane");
+      const info = this.options.machineInfo();
+      this.registered = inventoryKey(info);
       this.send({
         v: PROTOCOL_VERSION,
         id: newMessageId("reg"),
         type: "register",
         sentAt: new Date().toISOString(),
-        payload: this.options.machineInfo(),
+        payload: info,
       });
       this.options.outbox.rescan();
       this.pump();
@@ -210,6 +230,31 @@ export class ControlPlaneConnection {
     }
   }
 
+  /**
+   * The GPUs read now differ from those registered (the first reading failed and a later one
+   * worked, a GPU fell off the bus, a driver upgrade): register again. Through the outbox, so the
+   * new inventory is not lost to a disconnection and keeps its place among the reports.
+   */
+  private checkInventory(): void {
+    if (!this.status.connected || this.registered === null) return;
+    const info = this.options.machineInfo();
+    const key = inventoryKey(info);
+    if (key === this.registered) return;
+    this.registered = key;
+    this.options.logger.info(
+      { gpus: info.gpusKnown === false ? "unknown" : info.gpus.length },
+      "GPU inventory changed; registering it with the control plane again",
+    );
+    this.options.outbox.enqueue({
+      v: PROTOCOL_VERSION,
+      id: newMessageId("reg"),
+      type: "register",
+      sentAt: new Date().toISOString(),
+      payload: info,
+    });
+    this.pump();
+  }
+
   private heartbeat(): void {
     if (!this.status.connected) return;
     const sent = this.send({
@@ -250,6 +295,8 @@ export class ControlPlaneConnection {
       this.resumeTimer = setTimeout(() => {
         this.resumeTimer = null;
         this.timers.delete(t);
+        // A timer may fire a millisecond before Date.now() reaches the deadline.
+        this.pausedUntil = 0;
         this.pump();
       }, delay);
       const t = this.resumeTimer;
