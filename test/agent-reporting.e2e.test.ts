@@ -18,6 +18,7 @@ import {
   tempDir,
   waitFor,
 } from "./agent/helpers.js";
+import { TcpProxy } from "./control-plane/faults.js";
 
 // Read the control plane's SQLite store directly (read-only) to count what it stored per message id.
 const requireFromControlPlane = createRequire(new URL("../apps/control-plane/package.json", import.meta.url));
@@ -321,5 +322,83 @@ describe("agent ↔ the real control plane: nothing lost, nothing stored twice",
     expect(podkit(["hosts", "list"], cli).stdout).toMatch(/1x NVIDIA H100 80GB HBM3/);
     expect(await agent.stop()).toBe(0);
     await cp.stop();
+  });
+
+  it("notices a link that silently stopped forwarding, on both sides, and delivers through a new one", async () => {
+    const cp = await startControlPlaneProcess({
+      port: await freePort(),
+      dataDir: join(dir, "cp-link"),
+      adminToken,
+      args: ["--ping-interval", "1s"],
+    });
+    running.push(cp);
+    const proxy = await TcpProxy.start(Number(new URL(cp.url).port));
+    try {
+      const { token } = await cp.api<{ token: string }>("/api/v1/enrollment-tokens", {
+        method: "POST",
+        body: "{}",
+      });
+      const stateDir4 = join(dir, "state-link");
+      const kmsg4 = new FakeKernelLog(join(dir, "kmsg-link.log"));
+      const agent = await startAgentProcess(
+        enrolledAgentArgs({
+          controlPlane: `http://127.0.0.1:${proxy.port}`,
+          token,
+          stateDir: stateDir4,
+          kmsgPath: kmsg4.path,
+        }),
+        {
+          PODKIT_AGENT_REPORT_INTERVAL_SECONDS: "0.5",
+          PODKIT_AGENT_HEARTBEAT_INTERVAL_SECONDS: "0.5",
+          PODKIT_AGENT_PING_INTERVAL_SECONDS: "1",
+          PODKIT_AGENT_RECONNECT_MAX_SECONDS: "1",
+        },
+      );
+      running.push(agent);
+      const { hostId } = JSON.parse(readFileSync(join(stateDir4, "credentials.json"), "utf8")) as {
+        hostId: string;
+      };
+      type Host = { link: { state: string; since: string } | null; online: boolean };
+      await waitFor("link connected", async () => {
+        const h = await cp.api<Host>(`/api/v1/hosts/${hostId}`);
+        return h.link?.state === "connected" && h.online;
+      });
+
+      // The link dies without a FIN or RST (a NAT timeout): bytes vanish, both ends still look open.
+      expect(proxy.stall()).toBeGreaterThanOrEqual(1);
+      const stalledAt = Date.now();
+      kmsg4.append(xidLines[0]!);
+      await waitFor(
+        "the control plane dropped the dead socket",
+        () => /agent link dead/.test(cp.logs()),
+        15_000,
+      );
+      await waitFor(
+        "the agent noticed and reconnected",
+        () => /control plane link dead/.test(agent.logs()),
+        15_000,
+      );
+      const events = await waitFor(
+        "the XID delivered through a new connection",
+        async () => {
+          const e = await cp.api<Array<{ data: { xid: { raw: string } } }>>(
+            `/api/v1/events?host=${hostId}&kind=xid&limit=100`,
+          );
+          return e.length > 0 ? e : null;
+        },
+        20_000,
+      );
+      // Seconds, not the many minutes TCP would take to give up on the dead link.
+      expect(Date.now() - stalledAt).toBeLessThan(20_000);
+      await new Promise((r) => setTimeout(r, 1500));
+      expect((await cp.api<unknown[]>(`/api/v1/events?host=${hostId}&kind=xid&limit=100`)).length).toBe(1);
+      expect(events.map((e) => e.data.xid.raw)).toEqual([xidLines[0]!.trim()]);
+      const host = await cp.api<Host>(`/api/v1/hosts/${hostId}`);
+      expect(host.link?.state).toBe("connected");
+      expect(await agent.stop()).toBe(0);
+      await cp.stop();
+    } finally {
+      await proxy.close();
+    }
   });
 });

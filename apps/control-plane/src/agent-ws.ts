@@ -93,13 +93,55 @@ export class AgentGateway {
   private readonly sockets = new Map<string, Set<WebSocket>>();
   private readonly lastState = new WeakMap<WebSocket, string>();
   private readonly pendingAcks = new Map<WebSocket, string[]>();
+  /** Sockets that answered the last ping (or connected since). */
+  private readonly alive = new WeakSet<WebSocket>();
+  private readonly hostOf = new Map<WebSocket, string>();
+  private readonly pinger: NodeJS.Timeout;
 
   constructor(
     private readonly fleet: Fleet,
     private readonly ingest: Ingest,
     private readonly log: Logger,
+    /** A ping every this many ms; a socket with no pong by the next one is dead (default 15 s). */
+    pingIntervalMs = 15_000,
   ) {
     fleet.onHostChanged((ids) => void this.pushStates(ids));
+    this.pinger = setInterval(() => this.pingAll(), pingIntervalMs);
+    this.pinger.unref();
+  }
+
+  /**
+   * A link that died without a FIN or RST (NAT timeout, cable pulled, VM paused) looks open for
+   * as long as TCP takes to give up — many minutes. A socket that did not answer the previous
+   * ping is dropped at once and its host's link marked \`lost\`; the agent, which pings too,
+   * reconnects and sends again what was not acknowledged.
+   */
+  private pingAll(): void {
+    for (const [ws, hostId] of this.hostOf) {
+      if (!this.alive.has(ws)) {
+        this.log.warn({ hostId }, "agent link dead (no pong within the deadline); dropping the socket");
+        this.forget(ws, hostId, "lost");
+        ws.terminate();
+        continue;
+      }
+      this.alive.delete(ws);
+      ws.ping();
+    }
+  }
+
+  private forget(ws: WebSocket, hostId: string, state: "closed" | "lost"): void {
+    if (!this.hostOf.delete(ws)) return;
+    const set = this.sockets.get(hostId);
+    set?.delete(ws);
+    if (set && set.size === 0) this.sockets.delete(hostId);
+    // Another socket of the same host (a reconnect that came first) keeps the link up.
+    if (!this.sockets.has(hostId)) this.markLink(hostId, state);
+  }
+
+  private markLink(hostId: string, state: "connected" | "closed" | "lost"): void {
+    this.fleet
+      .markLink(hostId, state)
+      .catch((err: Error) => this.log.debug({ hostId, err: err.message }, "could not record the agent link"));
   }
 
   get connectedHosts(): number {
@@ -144,6 +186,10 @@ export class AgentGateway {
     const set = this.sockets.get(hostId) ?? new Set<WebSocket>();
     this.sockets.set(hostId, set);
     set.add(ws);
+    this.hostOf.set(ws, hostId);
+    this.alive.add(ws);
+    ws.on("pong", () => this.alive.add(ws));
+    this.markLink(hostId, "connected");
     this.log.info({ hostId }, "agent connected");
     ws.on("message", (data, isBinary) => {
       if (isBinary) {
@@ -155,10 +201,7 @@ export class AgentGateway {
       }
       this.receive(ws, hostId, data.toString());
     });
-    ws.on("close", () => {
-      set.delete(ws);
-      if (set.size === 0) this.sockets.delete(hostId);
-    });
+    ws.on("close", () => this.forget(ws, hostId, "closed"));
     ws.on("error", (err) => this.log.warn({ hostId, err: err.message }, "agent socket error"));
   }
 
@@ -244,6 +287,7 @@ export class AgentGateway {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.pinger);
     for (const set of this.sockets.values())
       for (const ws of set) ws.close(1001, "control plane shutting down");
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));

@@ -71,6 +71,15 @@ export class Fleet {
     readonly clock: () => number,
   ) {}
 
+  /** Record how the agent's WebSocket stands (best effort: a database outage only loses the mark). */
+  async markLink(hostId: string, state: "connected" | "closed" | "lost"): Promise<void> {
+    await this.db
+      .updateTable("hosts")
+      .set({ link_state: state, link_since: this.clock() })
+      .where("id", "=", hostId)
+      .execute();
+  }
+
   onHostChanged(listener: HostChangedListener): void {
     this.listeners.push(listener);
   }
@@ -163,6 +172,8 @@ export class Fleet {
           telemetry: null,
           telemetry_at: null,
           sample_at: null,
+          link_state: null,
+          link_since: null,
         })
         .execute();
       await this.recordEvent(

@@ -35,6 +35,8 @@ export interface ControlPlaneOptions {
   sampleEveryMs?: number;
   /** Serve /metrics without the admin token (for a Prometheus on a trusted network). */
   publicMetrics?: boolean;
+  /** Ping every agent socket this often; one that misses a pong by the next ping is dropped (default 15 s). */
+  pingIntervalMs?: number;
   /** Statement, connection-acquisition and lock-wait limits (defaults in `store/open.ts`). */
   dbTimeouts?: DatabaseTimeouts;
   /** The time, for tests that move it; default Date.now. */
@@ -110,7 +112,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     },
     availability,
   );
-  const gateway = new AgentGateway(fleet, ingest, log);
+  const gateway = new AgentGateway(fleet, ingest, log, options.pingIntervalMs);
   // Replicas on one PostgreSQL tell each other about changed hosts, so their agents hear at once.
   const feed =
     store.kind === "postgres"

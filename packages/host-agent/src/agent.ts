@@ -46,6 +46,7 @@ export interface StartAgentOptions {
   hostIntervalMs?: number;
   reportIntervalMs?: number;
   heartbeatIntervalMs?: number;
+  pingIntervalMs?: number;
   /** Upper bound of the reconnect backoff (default 30 s). */
   reconnectMaxMs?: number;
   collectorTimeoutMs?: number;
@@ -409,6 +410,7 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentHandl
       machineInfo,
       logger,
       heartbeatIntervalMs: options.heartbeatIntervalMs,
+      pingIntervalMs: options.pingIntervalMs,
       backoff: new Backoff(500, options.reconnectMaxMs ?? 30_000),
       retryBackoff: new Backoff(1000, options.reconnectMaxMs ?? 30_000),
       onRejected: () => metrics.outboxRejected.inc(),

@@ -23,6 +23,12 @@ export interface ConnectionOptions {
   onHostState: (state: HostState) => void;
   onStatus?: (status: ConnectionStatus) => void;
   heartbeatIntervalMs?: number;
+  /**
+   * A WebSocket ping this often (default 15 s). No pong by the next one, or messages sent with no
+   * answer for two intervals, and the link is taken as dead: the socket is dropped and reopened,
+   * and what was not acknowledged is sent again.
+   */
+  pingIntervalMs?: number;
   /** Messages sent without an ack yet, at most. */
   window?: number;
   backoff?: Backoff;
@@ -96,6 +102,9 @@ export class ControlPlaneConnection {
   private resumeTimer: NodeJS.Timeout | null = null;
   /** The inventory last registered on this connection. */
   private registered: string | null = null;
+  private awaitingPong = false;
+  /** When the control plane last sent anything (a frame or a pong). */
+  private lastHeardAt = 0;
 
   constructor(private readonly options: ConnectionOptions) {
     this.backoff = options.backoff ?? new Backoff();
@@ -111,6 +120,9 @@ export class ControlPlaneConnection {
     const scan = setInterval(() => this.kick(true), 1000);
     scan.unref();
     this.timers.add(scan);
+    const ping = setInterval(() => this.ping(), this.options.pingIntervalMs ?? 15_000);
+    ping.unref();
+    this.timers.add(ping);
     const inventory = setInterval(() => this.checkInventory(), this.options.inventoryCheckMs ?? 5000);
     inventory.unref();
     this.timers.add(inventory);
@@ -157,6 +169,8 @@ export class ControlPlaneConnection {
     let upSince = 0;
     ws.on("open", () => {
       upSince = Date.now();
+      this.awaitingPong = false;
+      this.lastHeardAt = upSince;
       this.inFlight.clear();
       this.setStatus({ connected: true, lastConnectedAt: new Date().toISOString(), lastError: null });
       logger.info({ controlPlane: this.options.controlPlane }, "connected to the control plane");
@@ -172,7 +186,14 @@ export class ControlPlaneConnection {
       this.options.outbox.rescan();
       this.pump();
     });
-    ws.on("message", (data) => this.onMessage(String(data)));
+    ws.on("message", (data) => {
+      this.lastHeardAt = Date.now();
+      this.onMessage(String(data));
+    });
+    ws.on("pong", () => {
+      this.awaitingPong = false;
+      this.lastHeardAt = Date.now();
+    });
     ws.on("unexpected-response", (_req, res) => {
       const why =
         res.statusCode === 401
@@ -253,6 +274,31 @@ export class ControlPlaneConnection {
       payload: info,
     });
     this.pump();
+  }
+
+  /**
+   * A link that died without a FIN (NAT timeout, cable pulled, VM paused) would otherwise stall
+   * reporting until TCP gives up. Dropping the socket makes the close handler reconnect, and the
+   * unacknowledged messages (still in the outbox) are sent again on the new connection.
+   */
+  private ping(): void {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return;
+    const interval = this.options.pingIntervalMs ?? 15_000;
+    const silentFor = Date.now() - this.lastHeardAt;
+    const unanswered = this.inFlight.size > 0 && silentFor > 2 * interval;
+    if (this.awaitingPong || unanswered) {
+      const why = this.awaitingPong ? "no pong within the deadline" : "sent messages got no answer";
+      this.options.logger.warn(
+        { silentForMs: silentFor, unacknowledged: this.inFlight.size },
+        `control plane link dead (${why}); reconnecting`,
+      );
+      this.setStatus({ lastError: `link dead: ${why}` });
+      ws.terminate();
+      return;
+    }
+    this.awaitingPong = true;
+    ws.ping();
   }
 
   private heartbeat(): void {
