@@ -96,13 +96,15 @@ describe("the control plane under PostgreSQL faults: 2 replicas, agents reportin
     await pg?.close();
   });
 
-  it(`survives restarts, killed connections, a ${STALL_SECONDS} s stall and network cuts; stores every message once`, async () => {
+  it(`survives restarts, killed connections, a ${STALL_SECONDS} s stall, network cuts and a failover; stores every message once`, async () => {
     // fsync off for speed, synchronous commit on: an acknowledged commit survives an immediate shutdown.
     pg = await startEphemeralPostgres({ fsync: false, synchronousCommit: true });
     const pgPort = Number(new URL(pg.url).port);
     proxy = await TcpProxy.start(pgPort);
     const dbUrl = pg.url.replace(`:${pgPort}/`, `:${proxy.port}/`);
-    const psql = (sql: string) => execFileSync("psql", [pg!.url, "-Atc", sql], { encoding: "utf8" }).trim();
+    // The server behind the proxy's address now: the first one, then each promoted standby.
+    let db: EphemeralPostgres = pg;
+    const psql = (sql: string) => execFileSync("psql", [db.url, "-Atc", sql], { encoding: "utf8" }).trim();
     const dataDir = mkdtempSync(join(tmpdir(), "podkit-faults-"));
     for (const name of ["a", "b"]) {
       cps.push(
@@ -127,17 +129,17 @@ describe("the control plane under PostgreSQL faults: 2 replicas, agents reportin
       [
         "restart (fast)",
         async () => {
-          await pg!.stop("fast");
+          await db.stop("fast");
           await new Promise((r) => setTimeout(r, 2000));
-          await pg!.start();
+          await db.start();
         },
       ],
       [
         "restart (immediate)",
         async () => {
-          await pg!.stop("immediate");
+          await db.stop("immediate");
           await new Promise((r) => setTimeout(r, 2000));
-          await pg!.start();
+          await db.start();
         },
       ],
       [
@@ -151,7 +153,7 @@ describe("the control plane under PostgreSQL faults: 2 replicas, agents reportin
       [
         `server stalled (SIGSTOP ${STALL_SECONDS} s)`,
         async () => {
-          const pid = pg!.postmasterPid()!;
+          const pid = db.postmasterPid()!;
           signalTree(pid, "SIGSTOP");
           await new Promise((r) => setTimeout(r, STALL_SECONDS * 1000));
           signalTree(pid, "SIGCONT");
@@ -161,6 +163,19 @@ describe("the control plane under PostgreSQL faults: 2 replicas, agents reportin
         "network cut mid-query",
         async () => {
           await proxy!.cut(3000);
+        },
+      ],
+      [
+        "failover to a new primary at the same address",
+        async () => {
+          // A synchronous standby has every acknowledged commit; the primary dies, the standby is
+          // promoted and the address (the proxy) now leads to it.
+          const standby = await db.startStandby();
+          await new Promise((r) => setTimeout(r, 1000));
+          await db.stop("immediate");
+          await standby.promote();
+          proxy!.retarget(standby.port);
+          db = standby;
         },
       ],
     ];
@@ -203,6 +218,11 @@ describe("the control plane under PostgreSQL faults: 2 replicas, agents reportin
     expect(unavailable.length).toBeGreaterThan(0);
     expect(unavailable.every((r) => r.retryAfter !== null)).toBe(true);
     expect(probe.results.filter((r) => r.status !== 200 && r.status !== 503)).toEqual([]);
+    console.info(
+      `fault suite (PostgreSQL, ${ROUNDS} round(s)): ${created} messages from ${AGENTS} agents stored once; ` +
+        `${agents.reduce((n, a) => n + a.retryLater, 0)} retry-later answers; ${probe.results.length} API requests, ` +
+        `${unavailable.length} answered 503, slowest ${Math.round(slowest)} ms`,
+    );
     for (const cp of cps) {
       expect(cp.logs()).toMatch(/database unavailable/);
       expect(cp.logs()).toMatch(/database available again/);

@@ -8,7 +8,8 @@ import WebSocket from "ws";
 /**
  * A loopback TCP proxy the test controls: `cut()` resets every connection through it (a network
  * cut mid-query), `stall()` keeps the open connections open but silently stops forwarding on them
- * (a half-open link, as after a NAT timeout: no FIN, no RST; new connections work).
+ * (a half-open link, as after a NAT timeout: no FIN, no RST; new connections work), `retarget()`
+ * moves the address to another server.
  */
 export class TcpProxy {
   private readonly pairs = new Set<{ a: Socket; b: Socket; stalled: boolean }>();
@@ -75,6 +76,16 @@ export class TcpProxy {
   stall(): number {
     for (const pair of this.pairs) pair.stalled = true;
     return this.pairs.size;
+  }
+
+  /** Send new connections to another port and end the open ones (a failover behind one address). */
+  retarget(port: number): void {
+    this.targetPort = port;
+    for (const { a, b } of this.pairs) {
+      a.destroy();
+      b.destroy();
+    }
+    this.pairs.clear();
   }
 
   async close(): Promise<void> {
