@@ -8,6 +8,7 @@
  *
  * Needs root (it builds network namespaces) and the Debian packages of scripts/test-deps/cluster.txt.
  */
+import { cpus, loadavg } from "node:os";
 import { ClusterSpecSchema } from "@podkit/core";
 import { type NetnsCluster, startNetnsCluster } from "../../../test/cluster/netns.js";
 import { FACTS_SCRIPT, parseFacts } from "../src/facts.js";
@@ -69,7 +70,11 @@ async function main() {
   console.log(
     `cluster up: parallel fan-out (ssh2) vs node-by-node OpenSSH loop; ${repeats} repeats, medians`,
   );
-  console.log("(shared 2-core machine: other engineers' tests ran at the same time)\n");
+  console.log(
+    `(${cpus().length} CPUs, load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")})\n`,
+  );
   console.log("nodes  podkit up (ms)  loop (ms)  loop/podkit");
   for (const n of sizes) {
     const c = await startNetnsCluster({ nodes: n, fakeGpus: 2 });
