@@ -11,9 +11,9 @@
 import { cpus, loadavg } from "node:os";
 import { ClusterSpecSchema } from "@podkit/core";
 import { type NetnsCluster, startNetnsCluster } from "../../../test/cluster/netns.js";
-import { FACTS_SCRIPT, parseFacts } from "../src/facts.js";
+import { changedFiles, desiredFiles, writeScript } from "../src/apply/desired-files.js";
 import { clusterCheck, clusterDown, clusterUp, openCluster, planCluster, runOnAll } from "../src/index.js";
-import { changedFiles, desiredFiles, writeScript } from "../src/inject.js";
+import { FACTS_SCRIPT, parseFacts } from "../src/probe/node-facts.js";
 
 const sizes = (process.env.BENCH_SIZES ?? "3,8,16").split(",").map(Number);
 const repeats = Number(process.env.BENCH_REPEATS ?? "3");

@@ -1,21 +1,15 @@
-import {
-  type CheckResult,
-  clockChecks,
-  gpuChecks,
-  nodeLabel,
-  type TimedFacts,
-  versionChecks,
-} from "./fact-checks.js";
-import type { NodeConnection } from "./fanout.js";
-import { parseEnvLines } from "./files.js";
-import { ALL_ENV_KEYS, type ClusterPlan, hashEnv, type PlannedNode } from "./planner.js";
+import { ALL_ENV_KEYS, type ClusterPlan, hashEnv, type PlannedNode } from "../plan/planner.js";
+import { parseEnvLines } from "../probe/env-lines.js";
+import type { CheckResult, TimedFacts } from "../probe/verdicts.js";
+import type { NodeConnection } from "../ssh/fan-out.js";
+import { clockChecks, gpuChecks, nodeLabel, versionChecks } from "./from-facts.js";
 import {
   listenerCommand,
   parseListenerOutput,
   parseProbeOutput,
   peersToProbe,
   probeCommand,
-} from "./probes.js";
+} from "./tcp-scripts.js";
 
 const label = nodeLabel;
 const sessionOf = (conns: readonly NodeConnection[], n: PlannedNode) => conns[n.index]!.session!;
@@ -242,15 +236,3 @@ export async function mungeChecks(
     }),
   );
 }
-
-/** The `ssh` check line of every node, and whether all connected. */
-export function sshChecks(conns: readonly NodeConnection[], ranks: readonly number[]): CheckResult[] {
-  return conns.map((c) => ({
-    check: "ssh" as const,
-    node: `node-${ranks[c.index]} (${c.host})`,
-    ok: c.session !== undefined,
-    evidence: c.session ? `connected in ${c.connectMs} ms, host key verified` : (c.error ?? "not connected"),
-  }));
-}
-
-export type { CheckName, CheckResult, TimedFacts } from "./fact-checks.js";

@@ -1,38 +1,10 @@
 /**
  * The checks that need only the probed facts and the plan: pure functions, tested without nodes.
- * (The ones that talk to nodes are in checks.ts.)
+ * (The ones that talk to nodes are in on-nodes.ts.)
  */
-import type { NodeFacts } from "./facts.js";
-import type { ClusterPlan, PlannedNode } from "./planner.js";
-
-export type CheckName =
-  | "ssh"
-  | "interface"
-  | "route"
-  | "hostname"
-  | "tcp-primary"
-  | "peers"
-  | "env"
-  | "clock"
-  | "gpus"
-  | "versions"
-  | "munge"
-  | "slurm";
-
-export interface CheckResult {
-  check: CheckName;
-  /** `node-<rank> (<ssh host>)`. */
-  node: string;
-  ok: boolean;
-  evidence: string;
-}
-
-/** Facts plus when they were taken, to judge clock skew without trusting either clock alone. */
-export interface TimedFacts {
-  facts: NodeFacts;
-  sentAtMs: number;
-  receivedAtMs: number;
-}
+import type { ClusterPlan, PlannedNode } from "../plan/planner.js";
+import type { NodeFacts } from "../probe/node-facts.js";
+import type { CheckResult, TimedFacts } from "../probe/verdicts.js";
 
 export const CLOCK_SKEW_LIMIT_S = 5;
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { planCluster } from "./planner.js";
-import { runpodLikeFacts, specFor } from "./test-helpers.js";
+import { planCluster } from "../plan/planner.js";
+import { runpodLikeFacts, specFor } from "../test-helpers.js";
 import { torchrunArgv, torchrunLine } from "./torchrun.js";
 
 const result = planCluster(

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { planCluster } from "./planner.js";
+import { planCluster } from "../plan/planner.js";
+import { runpodLikeFacts, specFor } from "../test-helpers.js";
 import { realMemoryMiB, renderGresConf, renderSlurmConf } from "./slurm-conf.js";
-import { runpodLikeFacts, specFor } from "./test-helpers.js";
 
 function plan(n: number) {
   const r = planCluster(

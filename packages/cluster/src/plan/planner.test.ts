@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { runpodLikeFacts, specFor } from "../test-helpers.js";
 import { assignRanks, CLUSTER_WIDE_KEYS, planCluster } from "./planner.js";
-import { runpodLikeFacts, specFor } from "./test-helpers.js";
 
 const envOf = (env: Array<[string, string]>) => Object.fromEntries(env);
 

@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from "node:crypto";
-import { type CheckResult, mungeChecks } from "./checks.js";
-import { onEachNode } from "./fanout.js";
-import type { ClusterPlan } from "./planner.js";
-import type { ClusterContext } from "./session.js";
-import { shellQuote } from "./shell.js";
+import { mungeChecks } from "../check/on-nodes.js";
+import type { ClusterContext } from "../plan/open-cluster.js";
+import type { ClusterPlan } from "../plan/planner.js";
+import type { CheckResult } from "../probe/verdicts.js";
+import { onEachNode } from "../ssh/fan-out.js";
+import { shellQuote } from "../ssh/shell-quote.js";
 import { renderGresConf, renderSlurmConf } from "./slurm-conf.js";
 
 /** Where podkit keeps its Slurm state on a node: backups of what it replaced, and what it started. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { parseListenerOutput, parseProbeOutput, peersToProbe } from "./probes.js";
-import { commandLine, shellQuote } from "./shell.js";
+import { commandLine, shellQuote } from "../ssh/shell-quote.js";
+import { parseListenerOutput, parseProbeOutput, peersToProbe } from "./tcp-scripts.js";
 
 describe("peersToProbe", () => {
   it.each([

@@ -1,4 +1,4 @@
-import type { ClusterPlan } from "./planner.js";
+import type { ClusterPlan } from "../plan/planner.js";
 
 export interface SlurmNodeFacts {
   cpus: number;

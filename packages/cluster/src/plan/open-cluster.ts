@@ -1,7 +1,7 @@
 import type { ClusterSpec } from "@podkit/core";
-import { type CheckResult, sshChecks, type TimedFacts } from "./checks.js";
-import { FACTS_SCRIPT, parseFacts } from "./facts.js";
-import { closeAll, connectAll, type NodeConnection, onEachNode } from "./fanout.js";
+import { FACTS_SCRIPT, parseFacts } from "../probe/node-facts.js";
+import { type CheckResult, sshChecks, type TimedFacts } from "../probe/verdicts.js";
+import { closeAll, connectAll, type NodeConnection, onEachNode } from "../ssh/fan-out.js";
 import { assignRanks, type ClusterPlan, type NodeProblem, planCluster } from "./planner.js";
 
 export interface ConnectOptions {

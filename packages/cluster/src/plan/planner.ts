@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { type ClusterSpec, ConfigError } from "@podkit/core";
-import type { NodeFacts } from "./facts.js";
+import type { NodeFacts } from "../probe/node-facts.js";
 import { selectClusterInterfaces } from "./interfaces.js";
 
 /** Where the files `up` writes live on every node (also exported in the env so scripts can find them). */

@@ -1,4 +1,4 @@
-import type { NodeInterface } from "./facts.js";
+import type { NodeInterface } from "../probe/node-facts.js";
 
 /** Which NIC carries collectives on one node, or why none could be chosen. */
 export type InterfaceChoice =

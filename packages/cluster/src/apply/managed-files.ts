@@ -3,7 +3,7 @@
  * comments out (never deletes) the lines outside it that would contradict the block, so `down` can
  * put every file back exactly as it was.
  */
-import type { ClusterPlan, PlannedNode } from "./planner.js";
+import type { ClusterPlan, PlannedNode } from "../plan/planner.js";
 
 const BEGIN = (name: string) =>
   `# >>> podkit cluster ${name} (managed by podkit; "podkit cluster down" removes it) >>>`;
@@ -107,14 +107,4 @@ export function renderClusterEnvFile(plan: ClusterPlan, node: PlannedNode): stri
     ...envLines(node),
     "",
   ].join("\n");
-}
-
-/** Parse KEY=VALUE lines (cluster.env, `env` output); later lines win, like pam_env and the shell. */
-export function parseEnvLines(text: string): Map<string, string> {
-  const env = new Map<string, string>();
-  for (const line of text.split("\n")) {
-    const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
-    if (m) env.set(m[1]!, m[2]!.replace(/^"(.*)"$/, "$1"));
-  }
-  return env;
 }

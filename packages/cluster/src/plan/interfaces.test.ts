@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { NodeInterface } from "./facts.js";
+import type { NodeInterface } from "../probe/node-facts.js";
 import { selectClusterInterfaces, subnetOf } from "./interfaces.js";
 
 const nic = (name: string, address?: string, up = true): NodeInterface => ({

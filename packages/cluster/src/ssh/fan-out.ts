@@ -1,5 +1,5 @@
 import type { ClusterSpec } from "@podkit/core";
-import { SshConnectError, SshSession, type SshTrust } from "./ssh.js";
+import { SshConnectError, SshSession, type SshTrust } from "./session.js";
 
 export interface NodeConnection {
   index: number;

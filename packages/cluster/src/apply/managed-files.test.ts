@@ -1,14 +1,14 @@
 import { describe, expect, it } from "vitest";
+import { type ClusterPlan, planCluster } from "../plan/planner.js";
+import { parseEnvLines } from "../probe/env-lines.js";
+import { runpodLikeFacts, specFor } from "../test-helpers.js";
 import {
   DISABLED_PREFIX,
-  parseEnvLines,
   removeManagedBlock,
   renderClusterEnvFile,
   renderEnvironmentFile,
   renderHostsFile,
-} from "./files.js";
-import { type ClusterPlan, planCluster } from "./planner.js";
-import { runpodLikeFacts, specFor } from "./test-helpers.js";
+} from "./managed-files.js";
 
 function plan3(): ClusterPlan {
   const r = planCluster(

@@ -1,5 +1,5 @@
-import type { ClusterPlan, PlannedNode } from "./planner.js";
-import { shellQuote } from "./shell.js";
+import type { ClusterPlan, PlannedNode } from "../plan/planner.js";
+import { shellQuote } from "../ssh/shell-quote.js";
 
 export interface TorchrunOptions {
   script: string;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseClusterSpec } from "./spec.js";
+import { parseClusterSpec } from "./load.js";
 
 const ISSUE_FORM = `
 name: demo

@@ -4,7 +4,7 @@
  * Python is used on the node because every training image has it; a connect that answers proves it
  * reached *our* listener (it sends a token), not some other service on the port.
  */
-import { shellQuote } from "./shell.js";
+import { shellQuote } from "../ssh/shell-quote.js";
 
 export const PROBE_TOKEN = "podkit-probe";
 

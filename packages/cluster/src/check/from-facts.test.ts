@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { clockChecks, gpuChecks, type TimedFacts, versionChecks } from "./fact-checks.js";
-import type { NodeFacts } from "./facts.js";
-import { planCluster } from "./planner.js";
-import { runpodLikeFacts, specFor } from "./test-helpers.js";
+import { planCluster } from "../plan/planner.js";
+import type { NodeFacts } from "../probe/node-facts.js";
+import type { TimedFacts } from "../probe/verdicts.js";
+import { runpodLikeFacts, specFor } from "../test-helpers.js";
+import { clockChecks, gpuChecks, versionChecks } from "./from-facts.js";
 
 function setup(overrides: Array<Partial<NodeFacts>>, spec = specFor(overrides.length, { gpusPerNode: 8 })) {
   const facts = overrides.map((o, i) => runpodLikeFacts(i, o));

@@ -1,6 +1,6 @@
-import { onEachNode } from "./fanout.js";
-import { changedFiles, teardownFiles, writeScript } from "./inject.js";
-import type { ClusterContext } from "./session.js";
+import type { ClusterContext } from "../plan/open-cluster.js";
+import { onEachNode } from "../ssh/fan-out.js";
+import { changedFiles, teardownFiles, writeScript } from "./desired-files.js";
 import { SLURM_TEARDOWN_SCRIPT } from "./slurm.js";
 
 export interface DownReport {

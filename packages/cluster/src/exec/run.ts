@@ -1,6 +1,6 @@
-import type { NodeConnection } from "./fanout.js";
-import { type ClusterPlan, NODE_PATHS, type PlannedNode } from "./planner.js";
-import { shellQuote } from "./shell.js";
+import { type ClusterPlan, NODE_PATHS, type PlannedNode } from "../plan/planner.js";
+import type { NodeConnection } from "../ssh/fan-out.js";
+import { shellQuote } from "../ssh/shell-quote.js";
 
 export interface RunOptions {
   /** One deadline for the whole run; every node is stopped when it passes. */

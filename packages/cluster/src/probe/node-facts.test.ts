@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { parseFacts, parseInterfaces } from "./facts.js";
+import { parseFacts, parseInterfaces } from "./node-facts.js";
 
-const recorded = readFileSync(new URL("../testdata/facts-netns-node-1.txt", import.meta.url), "utf8");
+const recorded = readFileSync(new URL("../../testdata/facts-netns-node-1.txt", import.meta.url), "utf8");
 
 describe("parseFacts", () => {
   it("reads a recorded probe of a namespace node", () => {

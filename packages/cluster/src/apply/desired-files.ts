@@ -1,17 +1,20 @@
-import type { CheckResult } from "./checks.js";
-import { infraChecks, injectedChecks, mungeChecks } from "./checks.js";
-import type { NodeFacts } from "./facts.js";
-import { onEachNode } from "./fanout.js";
+/**
+ * What `up` and `down` want on a node, file by file, compared with what the probe read there, and the
+ * shell script that writes only the difference.
+ */
+
+import type { ClusterContext } from "../plan/open-cluster.js";
+import type { ClusterPlan, PlannedNode } from "../plan/planner.js";
+import { NODE_PATHS } from "../plan/planner.js";
+import type { NodeFacts } from "../probe/node-facts.js";
+import { shellQuote } from "../ssh/shell-quote.js";
 import {
   DISABLED_PREFIX,
   removeManagedBlock,
   renderClusterEnvFile,
   renderEnvironmentFile,
   renderHostsFile,
-} from "./files.js";
-import { type ClusterPlan, NODE_PATHS, type PlannedNode } from "./planner.js";
-import type { ClusterContext } from "./session.js";
-import { shellQuote } from "./shell.js";
+} from "./managed-files.js";
 
 /** Path → wanted content (null: must not exist). */
 export type DesiredFiles = Map<string, string | null>;
@@ -90,89 +93,4 @@ export function previewChanges(ctx: ClusterContext, plan: ClusterPlan): NodeChan
     });
     return { node: node.alias, files: changedFiles(facts.files, desired), disabledLines };
   });
-}
-
-export interface UpReport {
-  ok: boolean;
-  plan?: ClusterPlan;
-  checks: CheckResult[];
-  changes: NodeChange[];
-  /** Why nothing was written, when the infrastructure checks failed. */
-  stoppedBefore?: string;
-}
-
-/**
- * `up`: the infrastructure checks first (nothing is written if any fails), then the idempotent
- * writes, then the checks of what was written, from fresh SSH sessions.
- */
-export async function clusterUp(ctx: ClusterContext, opts: { withMunge?: boolean } = {}): Promise<UpReport> {
-  const checks = [...ctx.checks];
-  if (!ctx.plan || checks.some((c) => !c.ok)) {
-    return {
-      ok: false,
-      checks,
-      changes: [],
-      stoppedBefore: "no node was changed: fix the failures above first",
-    };
-  }
-  const plan = ctx.plan;
-  const infra = await infraChecks(ctx.conns, ctx.timed, plan);
-  checks.push(...infra);
-  if (infra.some((c) => !c.ok)) {
-    return {
-      ok: false,
-      plan,
-      checks,
-      changes: [],
-      stoppedBefore: "no node was changed: fix the failures above first",
-    };
-  }
-  const writes = await onEachNode(ctx.conns, async (session, conn) => {
-    const node = plan.nodes.find((n) => n.index === conn.index)!;
-    const facts = ctx.timed[conn.index]!.facts;
-    const desired = desiredFiles(plan, node, facts);
-    const changed = changedFiles(facts.files, desired);
-    if (changed.length > 0) {
-      const r = await session.exec(writeScript(desired, changed), { timeoutMs: 15_000 });
-      if (r.code !== 0) throw new Error(`writing ${changed.join(", ")} failed: ${r.stderr.trim()}`);
-    }
-    return { node: node.alias, files: changed };
-  });
-  const changes: NodeChange[] = [];
-  writes.forEach((w, i) => {
-    if (w.ok) changes.push(w.value);
-    else checks.push({ check: "env", node: `node-${ctx.ranks[i]}`, ok: false, evidence: w.error });
-  });
-  const fresh = await ctx.reconnect();
-  const lost = fresh.filter((c) => !c.session);
-  if (lost.length > 0) {
-    for (const c of lost)
-      checks.push({
-        check: "ssh",
-        node: `node-${ctx.ranks[c.index]} (${c.host})`,
-        ok: false,
-        evidence: c.error ?? "",
-      });
-    return { ok: false, plan, checks, changes };
-  }
-  checks.push(...(await injectedChecks(fresh, plan)));
-  if (opts.withMunge) checks.push(...(await mungeChecks(ctx.conns, plan)));
-  return { ok: checks.every((c) => c.ok), plan, checks, changes };
-}
-
-/** `check`: every pre-flight check, writing nothing. */
-export async function clusterCheck(
-  ctx: ClusterContext,
-  opts: { withMunge?: boolean } = {},
-): Promise<UpReport> {
-  const checks = [...ctx.checks];
-  if (!ctx.plan || checks.some((c) => !c.ok)) return { ok: false, checks, changes: [] };
-  const plan = ctx.plan;
-  const [infra, injected] = await Promise.all([
-    infraChecks(ctx.conns, ctx.timed, plan),
-    injectedChecks(ctx.conns, plan),
-  ]);
-  checks.push(...infra, ...injected);
-  if (opts.withMunge) checks.push(...(await mungeChecks(ctx.conns, plan)));
-  return { ok: checks.every((c) => c.ok), plan, checks, changes: [] };
 }
