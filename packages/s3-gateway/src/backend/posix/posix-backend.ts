@@ -1,5 +1,5 @@
 import type { Stats } from "node:fs";
-import { lstat, mkdir, open, rm, rmdir, stat, unlink } from "node:fs/promises";
+import { lstat, mkdir, rm, rmdir, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { S3Error, s3ErrorFromFs } from "../../errors/s3-errors.js";
 import type {
