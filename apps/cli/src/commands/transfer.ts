@@ -13,6 +13,7 @@ import {
   DEFAULT_RELAY_PASSWORD,
   DEFAULT_RELAY_PORTS,
   type ReceiveOffer,
+  type RelayEvent,
   receive,
   send,
   startRelay,
@@ -205,7 +206,7 @@ export function registerTransferCommands(program: Command, output: Output): void
       DEFAULT_RELAY_PORTS.join(","),
     )
     .option("--pass <pass>", "relay password (default: CROC_PASS or pass123; a file name means its contents)")
-    .option("--json", "print the listening address as JSON")
+    .option("--json", "print the listening address as JSON, then one JSON line per finished room")
     .action(async (opts: { host: string; ports: string; pass?: string; json?: boolean }) => {
       const ports = opts.ports.split(",").map((p) => Number(p.trim()));
       if (ports.length < 2 || ports.some((p) => !Number.isInteger(p) || p < 0 || p > 65535)) {
@@ -214,7 +215,13 @@ export function registerTransferCommands(program: Command, output: Output): void
         ]);
       }
       const pass = relayPassword(opts.pass ?? process.env.CROC_PASS ?? DEFAULT_RELAY_PASSWORD);
-      const relay = await startRelay({ host: opts.host, ports, pass }).catch((err: Error) => {
+      // With --json, every finished room is one more line: how many bytes went through it.
+      const onEvent = opts.json
+        ? (event: RelayEvent) => {
+            if (event.type === "closed") output.out(JSON.stringify(event));
+          }
+        : undefined;
+      const relay = await startRelay({ host: opts.host, ports, pass, onEvent }).catch((err: Error) => {
         throw new PodkitError(
           "E_LISTEN",
           `could not listen on ${opts.host} ports ${opts.ports}: ${err.message}`,

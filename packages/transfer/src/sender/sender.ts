@@ -9,8 +9,14 @@ import { ControlChannel, isClosed, isDecryptError } from "../session/control.js"
 import { openDataConnections } from "../session/data.js";
 import { aborted, peerGone, TransferError, wrongCode } from "../session/errors.js";
 import { senderAwaitHandshake } from "../session/probe.js";
-import { type RoomCandidate, roomCandidates, senderRendezvous } from "../session/rendezvous.js";
-import { collectFiles, type Offer } from "./files.js";
+import {
+  awaitReceiver,
+  type Joined,
+  joinRooms,
+  type RoomCandidate,
+  roomCandidates,
+} from "../session/rendezvous.js";
+import { checkPaths, collectFiles, type Offer } from "./files.js";
 import { SenderProtocol } from "./protocol.js";
 import { sendFileChunks } from "./send-data.js";
 
@@ -51,12 +57,20 @@ export async function send(options: SendOptions): Promise<SendResult> {
   if (options.signal) setMaxListeners(100, options.signal);
   const emit = options.onEvent ?? (() => {});
   const stepTimeout = options.stepTimeoutMs ?? 30_000;
-  const offer = await collectFiles(options.paths, {
+  // A missing path fails before any network work; the walk and hashing (seconds for big files) then
+  // run while the rooms are joined and the receiver is awaited: it speaks first anyway.
+  await checkPaths(options.paths);
+  const collecting = collectFiles(options.paths, {
     zip: options.zip,
     noCompress: options.noCompress,
     stdin: options.stdin,
     signal: options.signal,
   });
+  let collectError: unknown = null;
+  collecting.catch((err: unknown) => {
+    collectError = err;
+  });
+  let joined: Joined[] = [];
   try {
     const code = chooseCode(options);
     const relays = chooseRelays(code, { relay: options.relay, pass: options.relayPass });
@@ -65,11 +79,19 @@ export async function send(options: SendOptions): Promise<SendResult> {
     const flags = options.relay
       ? ` --relay ${options.relay}${options.relayPass ? " --relay-pass <pass>" : ""}`
       : "";
+    // Into the rooms first, and only then show the code: a croc 10 or runpodctl receiver that finds an
+    // empty room reads the relay's keep-alive byte as the sender's answer and gives up.
+    joined = await joinRooms(candidates, options.signal);
+    if (collectError) throw collectError;
     emit({ type: "code", code, receiveCommand: `podkit receive ${code}${flags}`, relay: relayText });
+    emit({ type: "waiting", relay: relayText });
 
-    const met = await senderRendezvous(candidates, options.signal, () =>
-      emit({ type: "waiting", relay: relayText }),
-    );
+    const met = await Promise.race([
+      awaitReceiver(joined, options.signal),
+      collecting.then(() => new Promise<never>(() => {})),
+    ]);
+    joined = [met];
+    const offer = await collecting;
     const generation = met.candidate.generation as Generation;
     const plan = roomPlan(code, generation);
     const control = met.rc.conn;
@@ -102,11 +124,14 @@ export async function send(options: SendOptions): Promise<SendResult> {
       return { code, generation, files: offer.files.length, bytes };
     } finally {
       finished = true;
-      control.close();
       for (const c of dataConns) c.close();
     }
   } finally {
-    await offer.cleanup();
+    for (const j of joined) j.rc.conn.close();
+    await collecting.then(
+      (offer) => offer.cleanup(),
+      () => {},
+    );
   }
 }
 

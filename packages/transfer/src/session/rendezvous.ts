@@ -36,7 +36,11 @@ export interface Joined {
   rc: RelayConnection;
 }
 
-async function joinAll(candidates: readonly RoomCandidate[], signal?: AbortSignal): Promise<Joined[]> {
+/** Joins every candidate room at once; fails only when none could be joined. */
+export async function joinRooms(
+  candidates: readonly RoomCandidate[],
+  signal?: AbortSignal,
+): Promise<Joined[]> {
   const settled = await Promise.allSettled(
     candidates.map(async (candidate) => ({
       candidate,
@@ -54,17 +58,19 @@ async function joinAll(candidates: readonly RoomCandidate[], signal?: AbortSigna
 }
 
 /**
- * Sender: wait in every candidate room at once; the receiver speaks first, so the first frame that
- * arrives tells which generation it runs. The other rooms are left.
+ * Sender, once in its rooms (`joinRooms`): the receiver speaks first, so the first frame that arrives
+ * tells which generation it runs. The other rooms are left.
  */
-export async function senderRendezvous(
-  candidates: readonly RoomCandidate[],
+export async function awaitReceiver(
+  joined: readonly Joined[],
   signal?: AbortSignal,
-  onWaiting?: () => void,
 ): Promise<Joined & { firstFrame: Buffer }> {
-  const joined = await joinAll(candidates, signal);
-  onWaiting?.();
   return await new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      for (const j of joined) j.rc.conn.close();
+      reject(aborted());
+      return;
+    }
     let open = joined.length;
     let done = false;
     const onAbort = (): void => {
@@ -107,7 +113,7 @@ export async function receiverRendezvous(
   waitMs: number,
   signal?: AbortSignal,
 ): Promise<Joined> {
-  const joined = await joinAll(candidates, signal);
+  const joined = await joinRooms(candidates, signal);
   if (joined.length === 1) return joined[0] as Joined;
   const joinedAt = Date.now();
   const deadline = joinedAt + waitMs;
