@@ -4,7 +4,7 @@ import { defineConfig } from "vitest/config";
 // programs found in PODKIT_PEERS. Its 1 GiB and resume cases take minutes on a loaded machine.
 export default defineConfig({
   test: {
-    include: ["transfer-interop.e2e.test.ts"],
+    include: ["transfer-interop.e2e.test.ts", "transfer-direct.e2e.test.ts"],
     globalSetup: ["./temp-root.ts"],
     fileParallelism: false,
     testTimeout: 180_000,

@@ -109,9 +109,17 @@ export function registerTransferCommands(program: Command, output: Output): void
     )
     .option("--no-compress", "do not deflate chunks")
     .option("--zip", "zip folders before sending (runpodctl's way; empty folders are lost)")
+    .option(
+      "--local",
+      "also offer this machine's own addresses, so a receiver that reaches them skips the relay (default)",
+    )
+    .option("--no-local", "send through the relay only")
     .option("--json", "print JSON events, one per line")
     .action(
-      async (paths: string[], opts: CommonOptions & { code?: string; compress: boolean; zip?: boolean }) => {
+      async (
+        paths: string[],
+        opts: CommonOptions & { code?: string; compress: boolean; zip?: boolean; local?: boolean },
+      ) => {
         const protocol = parseWith(TransferProtocolSchema, opts.protocol, "--protocol");
         const progress = new TransferProgress(progressMode(opts.json), output, "sending");
         const { signal, dispose } = interruptSignal();
@@ -124,6 +132,7 @@ export function registerTransferCommands(program: Command, output: Output): void
             protocol,
             noCompress: !opts.compress,
             zip: opts.zip,
+            local: opts.local,
             signal,
             onEvent: (event: TransferEvent) => {
               if (event.type === "code" && !opts.json) {
@@ -158,11 +167,18 @@ export function registerTransferCommands(program: Command, output: Output): void
     )
     .option("--yes", "accept without asking")
     .option("--overwrite", "replace existing files whose content differs")
+    .option("--no-local", "do not try the sender's own addresses; receive through the relay only")
     .option("--json", "print JSON events, one per line")
     .action(
       async (
         codeArg: string | undefined,
-        opts: CommonOptions & { out: string; curve: string; yes?: boolean; overwrite?: boolean },
+        opts: CommonOptions & {
+          out: string;
+          curve: string;
+          yes?: boolean;
+          overwrite?: boolean;
+          local: boolean;
+        },
       ) => {
         const protocol = parseWith(TransferProtocolSchema, opts.protocol, "--protocol");
         let code = codeArg ?? process.env.CROC_SECRET ?? "";
@@ -182,6 +198,7 @@ export function registerTransferCommands(program: Command, output: Output): void
             protocol,
             curve: opts.curve,
             overwrite: opts.overwrite,
+            local: opts.local,
             signal,
             onEvent: (event) => progress.handle(event),
             confirm: async (offer) => {
