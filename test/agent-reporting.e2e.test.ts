@@ -48,6 +48,21 @@ describe("agent ↔ the real control plane: nothing lost, nothing stored twice",
   afterAll(async () => {
     for (const r of running) if (r.proc.exitCode === null) await r.kill9();
   });
+  /** A control-plane process in its own data directory, and a fresh enrolment token for it. */
+  const controlPlaneAndToken = async (name: string, options: { db?: string; args?: string[] } = {}) => {
+    const cp = await startControlPlaneProcess({
+      port: await freePort(),
+      dataDir: join(dir, name),
+      adminToken,
+      ...options,
+    });
+    running.push(cp);
+    const { token } = await cp.api<{ token: string }>("/api/v1/enrollment-tokens", {
+      method: "POST",
+      body: "{}",
+    });
+    return { cp, token };
+  };
 
   it("control plane killed, agent killed -9 twice, both restarted: every report arrives exactly once", async () => {
     const port = await freePort();
@@ -184,17 +199,7 @@ describe("agent ↔ the real control plane: nothing lost, nothing stored twice",
     const stateDir2 = join(dir, "state-pg");
     const kmsg2 = new FakeKernelLog(join(dir, "kmsg-pg.log"));
     try {
-      const cp = await startControlPlaneProcess({
-        port: await freePort(),
-        dataDir: join(dir, "cp-pg"),
-        adminToken,
-        db: pg.url,
-      });
-      running.push(cp);
-      const { token } = await cp.api<{ token: string }>("/api/v1/enrollment-tokens", {
-        method: "POST",
-        body: "{}",
-      });
+      const { cp, token } = await controlPlaneAndToken("cp-pg", { db: pg.url });
       const agent = await startAgentProcess(
         enrolledAgentArgs({ controlPlane: cp.url, token, stateDir: stateDir2, kmsgPath: kmsg2.path }),
         {
@@ -251,16 +256,7 @@ describe("agent ↔ the real control plane: nothing lost, nothing stored twice",
   });
 
   it("follows the agent's GPU inventory: enrolled while the GPUs could not be read, then read", async () => {
-    const cp = await startControlPlaneProcess({
-      port: await freePort(),
-      dataDir: join(dir, "cp-inv"),
-      adminToken,
-    });
-    running.push(cp);
-    const { token } = await cp.api<{ token: string }>("/api/v1/enrollment-tokens", {
-      method: "POST",
-      body: "{}",
-    });
+    const { cp, token } = await controlPlaneAndToken("cp-inv");
     const modeFile = join(dir, "smi-mode");
     writeFileSync(modeFile, "mismatch");
     const stateDir3 = join(dir, "state-inv");
@@ -325,19 +321,9 @@ describe("agent ↔ the real control plane: nothing lost, nothing stored twice",
   });
 
   it("notices a link that silently stopped forwarding, on both sides, and delivers through a new one", async () => {
-    const cp = await startControlPlaneProcess({
-      port: await freePort(),
-      dataDir: join(dir, "cp-link"),
-      adminToken,
-      args: ["--ping-interval", "1s"],
-    });
-    running.push(cp);
+    const { cp, token } = await controlPlaneAndToken("cp-link", { args: ["--ping-interval", "1s"] });
     const proxy = await TcpProxy.start(Number(new URL(cp.url).port));
     try {
-      const { token } = await cp.api<{ token: string }>("/api/v1/enrollment-tokens", {
-        method: "POST",
-        body: "{}",
-      });
       const stateDir4 = join(dir, "state-link");
       const kmsg4 = new FakeKernelLog(join(dir, "kmsg-link.log"));
       const agent = await startAgentProcess(
