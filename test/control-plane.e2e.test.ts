@@ -534,6 +534,47 @@ describe("two control-plane replicas on one PostgreSQL", () => {
       await pg.close();
     }
   });
+
+  it("re-reads what a replica missed while its LISTEN connection was down", async () => {
+    const pg = await startEphemeralPostgres({ fsync: false });
+    const replicas: TestControlPlane[] = [];
+    try {
+      const dbUrl = await pg.newDatabase("missed");
+      const options = { adminToken: `pka_${"m".repeat(40)}`, sweepIntervalMs: 3_600_000 };
+      replicas.push(await startTestControlPlane({ postgresUrl: dbUrl }, options));
+      replicas.push(await startTestControlPlane({ postgresUrl: dbUrl }, options));
+      const [a, b] = replicas as [TestControlPlane, TestControlPlane];
+      const info = machine("gpu-m", 2);
+      const { token } = await a.createEnrollmentToken();
+      const { hostId, hostToken } = await SimulatedAgent.enroll(a.url, token, info);
+      const agent = await SimulatedAgent.connect(b.url, hostToken);
+      await agent.register(info);
+      await agent.send(healthy(agent, 2));
+      await agent.waitForState((s) => s.listing.state === "listed");
+      // The listening connections end (a restart, a failover); a window scheduled on A meanwhile
+      // is notified while B is not listening. Sweeps are an hour apart: only a re-read delivers it.
+      const killed = execFileSync(
+        "psql",
+        [
+          dbUrl,
+          "-Atc",
+          "select count(pg_terminate_backend(pid)) from pg_stat_activity where application_name = 'podkit-change-feed' or query ilike 'LISTEN %'",
+        ],
+        { encoding: "utf8" },
+      );
+      expect(Number(killed.trim())).toBe(2);
+      const window = await api<MaintenanceWindow>(a, "POST", "/api/v1/maintenance", {
+        hostId,
+        immediate: true,
+        duration: "1h",
+      });
+      await agent.waitForState((s) => s.maintenanceWindows.some((w) => w.id === window.id), 10_000);
+      await agent.close();
+    } finally {
+      for (const r of replicas) await r.stop();
+      await pg.close();
+    }
+  });
 });
 
 describe.each(["sqlite", "postgres"] as const)("enrolment on %s", (backend) => {

@@ -70,6 +70,8 @@ export async function startChangeFeed(
   const listen = async (): Promise<void> => {
     const client = new pg.Client({
       connectionString: url,
+      // Named, so an operator (or a test) can tell it apart in pg_stat_activity.
+      application_name: "podkit-change-feed",
       connectionTimeoutMillis: timeoutMs,
       query_timeout: timeoutMs,
       keepAlive: true,
