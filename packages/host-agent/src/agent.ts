@@ -92,7 +92,13 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentHandl
     bootId,
     registry,
     gpuReading,
-    onChange: (report) => reporting.health(report),
+    onChange: (report) => {
+      logger.info(
+        { state: report.machine.state, reasons: report.machine.reasons.map((r) => r.code) },
+        "machine health changed",
+      );
+      reporting.health(report);
+    },
     onGpuLost: (event, id) => reporting.event(event, id),
   });
   const kmsgPath = options.kmsgPath === undefined ? "/dev/kmsg" : options.kmsgPath;
@@ -136,8 +142,7 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentHandl
   };
 
   // First collection before anything is served, so the first scrape already has GPUs.
-  await scheduler.run("host");
-  await scheduler.run("gpu");
+  await scheduler.runAll();
   const http = await serveAgentHttp(options.metricsListen ?? "127.0.0.1:9101", registry, status);
   metricsUrl = http.metricsUrl;
   scheduler.on("gpu", afterGpuCycle);

@@ -155,6 +155,18 @@ export function healthMetrics(
     labelNames: ["state"],
     registers,
   });
+  const gpuReason = new Gauge({
+    name: "podkit_gpu_health_reason",
+    help: "1 for each reason that holds the GPU below healthy (stable codes, docs/host.md), with the state it leads to.",
+    labelNames: ["gpu", "uuid", "reason", "state"],
+    registers,
+  });
+  const machineReason = new Gauge({
+    name: "podkit_machine_health_reason",
+    help: "1 for each reason that holds the machine below healthy (stable codes, docs/host.md), with the state it leads to.",
+    labelNames: ["reason", "state"],
+    registers,
+  });
   const gpusExpected = new Gauge({
     name: "podkit_gpus_expected",
     help: "GPUs the machine was listed with.",
@@ -162,16 +174,14 @@ export function healthMetrics(
   });
   return {
     update({ report, expected }) {
-      gpuHealth.reset();
-      machineHealth.reset();
+      for (const g of [gpuHealth, machineHealth, gpuReason, machineReason]) g.reset();
       for (const g of report.gpus) {
-        for (const s of STATES)
-          gpuHealth.set(
-            { gpu: String(g.index), uuid: g.uuid ?? "", state: s },
-            g.verdict.state === s ? 1 : 0,
-          );
+        const labels = { gpu: String(g.index), uuid: g.uuid ?? "" };
+        for (const s of STATES) gpuHealth.set({ ...labels, state: s }, g.verdict.state === s ? 1 : 0);
+        for (const r of g.verdict.reasons) gpuReason.set({ ...labels, reason: r.code, state: r.state }, 1);
       }
       for (const s of STATES) machineHealth.set({ state: s }, report.machine.state === s ? 1 : 0);
+      for (const r of report.machine.reasons) machineReason.set({ reason: r.code, state: r.state }, 1);
       if (expected !== null) gpusExpected.set(expected);
     },
   };

@@ -1,6 +1,6 @@
 import type { Logger } from "@podkit/core";
 import { Gauge, type Registry } from "prom-client";
-import type { AnyCollector, MetricSink } from "./collectors/collector.js";
+import { type AnyCollector, BudgetExceeded, type MetricSink } from "./collectors/collector.js";
 
 type Listener = (reading: unknown) => void;
 
@@ -12,8 +12,6 @@ interface Entry {
   running: Promise<void> | null;
   listeners: Listener[];
 }
-
-class BudgetExceeded extends Error {}
 
 /**
  * Runs each collector on its own interval, never two runs of one collector at once, each run
@@ -30,7 +28,7 @@ export class Scheduler {
 
   constructor(
     collectors: readonly AnyCollector[],
-    private readonly registry: Registry,
+    registry: Registry,
     private readonly logger: Logger,
   ) {
     const gauge = (name: string, help: string) =>
@@ -53,9 +51,12 @@ export class Scheduler {
     }
   }
 
-  /** Call `listener` with every reading of collector `name` (also the stand-in for a failed run). */
+  /**
+   * Call `listener` with every reading of collector `name` (also the stand-in for a failed run);
+   * nothing happens for a collector that does not run here (no kernel log to follow).
+   */
   on<R>(name: string, listener: (reading: R) => void): void {
-    this.entry(name).listeners.push(listener as Listener);
+    this.entries.get(name)?.listeners.push(listener as Listener);
   }
 
   /** The latest reading of collector `name`, or null before its first run. */
@@ -75,6 +76,11 @@ export class Scheduler {
       e.running = null;
     });
     return e.running;
+  }
+
+  /** Run every collector once, one after another in registration order (the agent's first collection). */
+  async runAll(): Promise<void> {
+    for (const name of this.entries.keys()) await this.run(name);
   }
 
   /** Start following (logs) and polling every collector on its interval. */

@@ -113,6 +113,16 @@ export function gpuMetrics(registry: Registry, isSimulated: boolean): MetricSink
     "link",
   ]);
   const migInstances = gauge("podkit_gpu_mig_devices", "MIG devices configured on the GPU.");
+  const stale = gauge(
+    "podkit_gpu_reading_stale",
+    "1 while the GPU values are the last complete reading, kept because newer runs did not finish in time.",
+    [],
+  );
+  const readingTime = gauge(
+    "podkit_gpu_reading_timestamp_seconds",
+    "When the GPU values shown were read (stale readings keep their time).",
+    [],
+  );
 
   const updateSamples = (reading: GpuReadingWithMeta) => {
     for (const [, g] of perField) g.reset();
@@ -170,6 +180,8 @@ export function gpuMetrics(registry: Registry, isSimulated: boolean): MetricSink
 
   return {
     update(reading) {
+      stale.set(reading.stale ? 1 : 0);
+      readingTime.set(Date.parse(reading.at) / 1000);
       updateSamples(reading);
       updateExtras(reading.gpus, reading.extras);
     },

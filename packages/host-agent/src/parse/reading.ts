@@ -32,6 +32,8 @@ export interface GpuReadingWithMeta extends GpuReading {
   driverVersion: string | null;
   cudaVersion: string | null;
   extras?: GpuExtras;
+  /** Set when this is the last complete reading standing in for runs that did not finish in time. */
+  stale?: { reason: string; since: string };
 }
 
 function commandFailure(result: CommandResult, what: string): NvidiaSmiFailure | null {
