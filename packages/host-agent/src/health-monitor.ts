@@ -3,6 +3,7 @@ import type { AgentEvent, HealthState, XidEvent } from "@podkit/core";
 import { Gauge, type Registry } from "prom-client";
 import type { MetricSink } from "./collectors/collector.js";
 import { evaluateHealth, type HealthReport, type ListedGpu } from "./health.js";
+import { OptionalSeries } from "./optional-series.js";
 import type { GpuReadingWithMeta } from "./parse/reading.js";
 import { stableMessageId } from "./report/ids.js";
 import { readJsonFile, writeFileAtomic } from "./state-files.js";
@@ -167,10 +168,10 @@ export function healthMetrics(
     labelNames: ["reason", "state"],
     registers,
   });
-  const gpusExpected = new Gauge({
+  // Absent until the machine is listed (its first complete reading): unknown is not 0.
+  const gpusExpected = new OptionalSeries(registry, {
     name: "podkit_gpus_expected",
     help: "GPUs the machine was listed with.",
-    registers,
   });
   return {
     update({ report, expected }) {
@@ -182,7 +183,7 @@ export function healthMetrics(
       }
       for (const s of STATES) machineHealth.set({ state: s }, report.machine.state === s ? 1 : 0);
       for (const r of report.machine.reasons) machineReason.set({ reason: r.code, state: r.state }, 1);
-      if (expected !== null) gpusExpected.set(expected);
+      gpusExpected.set(expected);
     },
   };
 }

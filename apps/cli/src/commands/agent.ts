@@ -72,6 +72,12 @@ export function registerAgentCommands(program: Command, output: Output): void {
       const heap = tuneHeapForDaemon();
       const cfg = await agentConfig(flags);
       const { startAgent } = await hostAgent();
+      // Listen for SIGTERM before starting: a stop during the first collection (a hung nvidia-smi)
+      // or enrolment aborts it and kills what it runs, instead of leaving the child behind.
+      const stopping = new AbortController();
+      const stop = () => stopping.abort();
+      process.once("SIGTERM", stop);
+      process.once("SIGINT", stop);
       const handle = await startAgent({
         compactHeap: heap.compact,
         stateDir: cfg.stateDir,
@@ -86,15 +92,13 @@ export function registerAgentCommands(program: Command, output: Output): void {
         heartbeatIntervalMs: cfg.heartbeatIntervalSeconds * 1000,
         collectorTimeoutMs: cfg.collectorTimeoutSeconds * 1000,
         reconnectMaxMs: cfg.reconnectMaxSeconds * 1000,
+        signal: stopping.signal,
       });
-      output.err(`podkit agent: metrics on ${handle.metricsUrl}, state in ${cfg.stateDir}`);
-      await new Promise<void>((resolve) => {
-        const stop = () => {
-          handle.close().then(resolve, resolve);
-        };
-        process.once("SIGTERM", stop);
-        process.once("SIGINT", stop);
-      });
+      if (!stopping.signal.aborted) {
+        output.err(`podkit agent: metrics on ${handle.metricsUrl}, state in ${cfg.stateDir}`);
+        await new Promise((resolve) => stopping.signal.addEventListener("abort", resolve, { once: true }));
+      }
+      await handle.close();
     });
 
   agent

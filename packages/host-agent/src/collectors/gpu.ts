@@ -10,6 +10,7 @@ import {
   type GpuReadingWithMeta,
   readingFromCsv,
   readingFromQueryText,
+  readingFromQueryXml,
 } from "../parse/reading.js";
 import { parseNvlinkStatus, parseTopoMatrix } from "../parse/topo.js";
 import { normalizePciBusId } from "../parse/values.js";
@@ -102,7 +103,10 @@ export class NvidiaSmiSource implements GpuSource {
     }
     reading.cudaVersion = this.cudaVersion;
     // A failed cycle must not show NVLink/MIG state from before the failure.
-    if (this.extras && !reading.failure) reading.extras = this.extras;
+    if (this.extras && !reading.failure) {
+      reading.extras = this.extras;
+      for (const g of reading.gpus) g.pcieReplays ??= this.extras.pcieReplays?.[g.pciBusId] ?? null;
+    }
     return reading;
   }
 
@@ -124,16 +128,25 @@ export class NvidiaSmiSource implements GpuSource {
       problems.push(`${what}: ${r.timedOut ? "timed out" : (r.spawnError ?? `exit status ${r.exitCode}`)}`);
     const xml = await this.run(["-q", "-x"], signal);
     const parsed = xml.exitCode === 0 ? parseQueryXml(xml.stdout) : null;
+    extras.pcieReplays = {};
+    const replays = (gpus: Array<{ pciBusId: string; pcieReplays?: number | null }>) => {
+      for (const g of gpus)
+        if (typeof g.pcieReplays === "number") extras.pcieReplays![g.pciBusId] = g.pcieReplays;
+    };
     if (parsed && parsed.problems.length === 0) {
       this.cudaVersion = parsed.cudaVersion;
       for (const g of parsed.gpus) {
         const bus = normalizePciBusId(g.busId);
         if (bus) extras.migInstances[bus] = g.migDevices.length;
       }
+      replays(readingFromQueryXml(xml).gpus);
     } else {
       const text = await this.run(["-q"], signal);
-      if (text.exitCode === 0) this.cudaVersion = readingFromQueryText(text).cudaVersion ?? this.cudaVersion;
-      else {
+      if (text.exitCode === 0) {
+        const fromText = readingFromQueryText(text);
+        this.cudaVersion = fromText.cudaVersion ?? this.cudaVersion;
+        replays(fromText.gpus);
+      } else {
         failed("nvidia-smi -q", text);
         if (previous) extras.migInstances = previous.migInstances;
       }

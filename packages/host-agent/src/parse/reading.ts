@@ -26,6 +26,8 @@ export interface GpuExtras {
   /** PCI bus id → number of MIG devices. */
   migInstances: Record<string, number>;
   topology: TopologyMatrix | null;
+  /** PCI bus id → PCIe replays since the last GPU reset (not in `--query-gpu`). */
+  pcieReplays?: Record<string, number>;
 }
 
 export interface GpuReadingWithMeta extends GpuReading {
