@@ -60,17 +60,9 @@ export interface AgentHandle {
 
 const STATUS_FILE = "status.json";
 
-/**
- * Start the host agent: collectors on their own schedules (`collectors/registry.ts`), health,
- * Prometheus metrics, the durable outbox and (with a control plane) the WebSocket reporter.
- * The metrics endpoint listens at once (collectors not yet read show 0 runs); resolves once the
- * first collection has run and, with a control plane, the host token is known.
- */
-export async function startAgent(options: StartAgentOptions): Promise<AgentHandle> {
-  const logger = options.logger ?? createLogger({ name: "podkit-agent" });
+/** The agent's parts, wired: readings flow from the scheduler into health and reports. */
+function assemble(options: StartAgentOptions, logger: Logger, onHostState: () => void) {
   const { stateDir } = options;
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  const startedAt = new Date().toISOString();
   const bootId = readBootId();
   // No prom-client default metrics: their names fail `promtool check metrics`.
   const registry = new Registry();
@@ -81,8 +73,6 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentHandl
       : new NvidiaSmiSource({ path: options.nvidiaSmiPath, timeoutMs: options.collectorTimeoutMs, logger }));
   if (source.simulated)
     logger.warn({ source: source.description }, "GPU data is SIMULATED, not read from hardware");
-
-  let metricsUrl = "";
   const gpuReading = (): GpuReadingWithMeta | null => scheduler.latest<GpuReadingWithMeta>("gpu");
   const hostSample = (): HostSample | null => scheduler.latest<HostSample>("host");
   const reporting = new Reporting({
@@ -93,7 +83,7 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentHandl
     token: options.token,
     heartbeatIntervalMs: options.heartbeatIntervalMs,
     reconnectMaxMs: options.reconnectMaxMs,
-    onHostState: () => writeStatus(),
+    onHostState,
   });
   const health: HealthMonitor = new HealthMonitor({
     stateDir,
@@ -109,7 +99,6 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentHandl
     },
     onGpuLost: (event, id) => reporting.event(event, id),
   });
-  const kmsgPath = options.kmsgPath === undefined ? "/dev/kmsg" : options.kmsgPath;
   const scheduler: Scheduler = new Scheduler(
     createCollectors({
       ...options,
@@ -117,7 +106,7 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentHandl
       bootId,
       logger,
       gpuSource: source,
-      kmsgPath,
+      kmsgPath: options.kmsgPath === undefined ? "/dev/kmsg" : options.kmsgPath,
       listedIndexes: (): number[] => health.listed?.map((l) => l.index) ?? [],
       gpuIndexByBusId: () => health.gpuIndexByBusId(),
     }),
@@ -129,7 +118,26 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentHandl
     for (const e of r.errors) if (e.reportId) reporting.event({ kind: "xid", xid: e.xid }, e.reportId);
     health.xidsSeen(r.errors.map((e) => e.xid));
   });
+  return { registry, source, reporting, health, scheduler, gpuReading, hostSample };
+}
 
+/**
+ * Start the host agent: collectors on their own schedules (`collectors/registry.ts`), health,
+ * Prometheus metrics, the durable outbox and (with a control plane) the WebSocket reporter.
+ * The metrics endpoint listens at once (collectors not yet read show 0 runs); resolves once the
+ * first collection has run and, with a control plane, the host token is known.
+ */
+export async function startAgent(options: StartAgentOptions): Promise<AgentHandle> {
+  const logger = options.logger ?? createLogger({ name: "podkit-agent" });
+  const { stateDir } = options;
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const startedAt = new Date().toISOString();
+  let metricsUrl = "";
+  const { registry, source, reporting, health, scheduler, gpuReading, hostSample } = assemble(
+    options,
+    logger,
+    () => writeStatus(),
+  );
   const status = (): AgentStatus =>
     buildAgentStatus({
       startedAt,
@@ -144,12 +152,11 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentHandl
       controlPlane: reporting.status(),
     });
   const writeStatus = () => writeFileAtomic(join(stateDir, STATUS_FILE), JSON.stringify(status(), null, 2));
-  const afterGpuCycle = () => {
+  scheduler.on("gpu", () => {
     writeStatus();
     options.compactHeap?.();
-  };
+  });
 
-  scheduler.on("gpu", afterGpuCycle);
   const http = await serveAgentHttp(options.metricsListen ?? "127.0.0.1:9101", registry, status);
   metricsUrl = http.metricsUrl;
   logger.info({ metricsUrl }, "metrics endpoint listening");
@@ -187,7 +194,6 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentHandl
     { metricsUrl, stateDir, gpus: gpuReading()?.gpus.length ?? 0, simulated: source.simulated },
     "podkit agent running",
   );
-
   return {
     metricsUrl,
     stateDir,
