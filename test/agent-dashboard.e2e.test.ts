@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   type AgentProcess,
-  FAKE_SMI,
+  agentArgs,
   FakeKernelLog,
   H100_CAPTURE,
   startAgentProcess,
@@ -54,19 +54,10 @@ describe("the Grafana dashboard shipped with the agent", () => {
   });
 
   it("queries only metrics that a real Prometheus scraping the agent has, in expressions it accepts", async () => {
-    agent = await startAgentProcess(
-      [
-        "--nvidia-smi",
-        FAKE_SMI,
-        "--kmsg",
-        kmsg.path,
-        "--state-dir",
-        join(dir, "state"),
-        "--metrics-listen",
-        "127.0.0.1:0",
-      ],
-      { FAKE_SMI_CAPTURE: H100_CAPTURE, PODKIT_AGENT_GPU_INTERVAL_SECONDS: "0.5" },
-    );
+    agent = await startAgentProcess(agentArgs({ kmsgPath: kmsg.path, stateDir: join(dir, "state") }), {
+      FAKE_SMI_CAPTURE: H100_CAPTURE,
+      PODKIT_AGENT_GPU_INTERVAL_SECONDS: "0.5",
+    });
     // An XID that wants a GPU reset, so the XID counter and the health reasons have series too.
     for (const line of readFileSync(join(TESTDATA, "gpud__xid-readme__xid13-31-109.log"), "utf8").split("\n"))
       if (line) kmsg.append(line.replace("PCI:0000:cb:00", "PCI:0000:00:09"));

@@ -5,11 +5,12 @@ import { afterAll, describe, expect, it } from "vitest";
 import { startControlPlaneProcess } from "./agent/control-plane-process.js";
 import {
   type AgentProcess,
-  FAKE_SMI,
+  agentArgs,
   freePort,
   H100_CAPTURE,
   podkit,
   scrapeValue,
+  spawnAgentProcess,
   startAgentProcess,
   tempDir,
   waitFor,
@@ -35,16 +36,12 @@ describe("podkit agent run: the smaller faults", () => {
     const dir = tempDir("agent-early");
     const port = await freePort();
     const started = startAgentProcess(
-      [
-        "--nvidia-smi",
-        SLOW_SMI,
-        "--kmsg",
-        "/dev/null",
-        "--state-dir",
-        join(dir, "state"),
-        "--metrics-listen",
-        `127.0.0.1:${port}`,
-      ],
+      agentArgs({
+        nvidiaSmi: SLOW_SMI,
+        kmsgPath: "/dev/null",
+        stateDir: join(dir, "state"),
+        listen: `127.0.0.1:${port}`,
+      }),
       { FAKE_SMI_CAPTURE: H100_CAPTURE, FAKE_SMI_DELAY_SECONDS: "3" },
     );
     // The first collection takes ≥ 15 s (five calls of 3 s); the endpoint answers long before.
@@ -83,42 +80,15 @@ describe("podkit agent run: the smaller faults", () => {
         FAKE_SMI_PIDS: pidsFile,
         PODKIT_AGENT_GPU_INTERVAL_SECONDS: "0.5",
       };
-      const args = [
-        "--nvidia-smi",
-        FAKE_SMI,
-        "--kmsg",
-        "/dev/null",
-        "--state-dir",
-        join(dir, "state"),
-        "--metrics-listen",
-        `127.0.0.1:${port}`,
-      ];
+      const listen = `127.0.0.1:${port}`;
+      const args = agentArgs({ kmsgPath: "/dev/null", stateDir: join(dir, "state"), listen });
       let agent: AgentProcess;
       if (when === "after the start") {
         agent = await startAgentProcess(args, env);
         writeFileSync(modeFile, "hang");
       } else {
         // startAgentProcess waits for the "metrics on" line, which comes after the first collection.
-        const { spawn } = await import("node:child_process");
-        const { PODKIT } = await import("./agent/helpers.js");
-        const proc = spawn(process.execPath, [PODKIT, "agent", "run", ...args], {
-          env: { ...process.env, ...env },
-          stdio: "ignore",
-        });
-        const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
-        agent = {
-          proc,
-          metricsUrl: `http://127.0.0.1:${port}/metrics`,
-          logs: () => "",
-          stop: async () => {
-            proc.kill("SIGTERM");
-            return exited;
-          },
-          kill9: async () => {
-            proc.kill("SIGKILL");
-            await exited;
-          },
-        };
+        agent = spawnAgentProcess(args, env, listen);
       }
       running.push(agent);
       const hung = await waitFor("a hung nvidia-smi", () => {

@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   type AgentProcess,
+  agentArgs,
   H100_CAPTURE,
   scrapeValue,
   startAgentProcess,
@@ -32,16 +33,7 @@ describe("podkit agent run with an nvidia-smi that takes 2.5 s per call", () => 
 
   it("stays healthy with every GPU through the expensive reads; a hung nvidia-smi then changes health, logged and exported with its reason", async () => {
     agent = await startAgentProcess(
-      [
-        "--nvidia-smi",
-        SLOW_SMI,
-        "--kmsg",
-        join(dir, "kmsg.log"),
-        "--state-dir",
-        stateDir,
-        "--metrics-listen",
-        "127.0.0.1:0",
-      ],
+      agentArgs({ nvidiaSmi: SLOW_SMI, kmsgPath: join(dir, "kmsg.log"), stateDir }),
       {
         FAKE_SMI_CAPTURE: H100_CAPTURE,
         FAKE_SMI_MODE: modeFile,
