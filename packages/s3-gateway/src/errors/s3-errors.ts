@@ -17,6 +17,10 @@ export const S3_ERRORS = {
   },
   BucketAlreadyOwnedByYou: { status: 409, message: "The bucket already exists and is yours." },
   BucketNotEmpty: { status: 409, message: "The bucket you tried to delete is not empty." },
+  ConditionalRequestConflict: {
+    status: 409,
+    message: "A conflicting operation occurred on this key; retry the request.",
+  },
   EntityTooLarge: { status: 400, message: "Your proposed upload exceeds the maximum allowed size." },
   EntityTooSmall: {
     status: 400,

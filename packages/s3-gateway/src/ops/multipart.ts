@@ -5,6 +5,7 @@ import { parseXmlBody, textOf, type XmlNode } from "../xml/xml.js";
 import { payloadInput, readSmallBody, requireAccess } from "./body.js";
 import type { OpContext } from "./context.js";
 import { metaFromHeaders, parseCopySource } from "./metadata.js";
+import { conditionFor } from "./objects.js";
 
 function uploadIdOf(ctx: OpContext): string {
   return ctx.s3.param("uploadId") ?? "";
@@ -107,10 +108,17 @@ export async function completeMultipartUpload(ctx: OpContext): Promise<number> {
       .find((v) => v !== undefined);
     return { partNumber, etag, ...(checksum !== undefined ? { checksum } : {}) };
   });
+  const condition = await conditionFor(ctx, ctx.s3.bucket!, ctx.s3.key!);
   const keepAlive = keepAliveWhitespace(ctx.res, ctx.settings.completeKeepAliveMs);
   let info: Awaited<ReturnType<typeof ctx.backend.completeMultipartUpload>>;
   try {
-    info = await ctx.backend.completeMultipartUpload(ctx.s3.bucket!, ctx.s3.key!, uploadIdOf(ctx), parts);
+    info = await ctx.backend.completeMultipartUpload(
+      ctx.s3.bucket!,
+      ctx.s3.key!,
+      uploadIdOf(ctx),
+      parts,
+      condition,
+    );
   } catch (err) {
     keepAlive.stop();
     if (!keepAlive.started) throw err;

@@ -2,7 +2,7 @@ import { S3Error } from "../errors/s3-errors.js";
 import { sendEmpty, sendXml } from "../http/respond.js";
 import { parseXmlBody, textOf, type XmlNode } from "../xml/xml.js";
 import { payloadInput, readSmallBody, requireAccess } from "./body.js";
-import { evaluateConditions, parseRange } from "./conditions.js";
+import { evaluateConditions, parseRange, precheckWrite, writeConditionOf } from "./conditions.js";
 import type { OpContext } from "./context.js";
 import { applyResponseOverrides, metaFromHeaders, objectHeaders, parseCopySource } from "./metadata.js";
 
@@ -45,18 +45,29 @@ async function getOrHead(ctx: OpContext, withBody: boolean): Promise<number> {
 export const getObject = (ctx: OpContext) => getOrHead(ctx, true);
 export const headObject = (ctx: OpContext) => getOrHead(ctx, false);
 
+/** What the key holds now (its ETag), for a conditional write's early check. */
+async function currentEtag(ctx: OpContext, bucket: string, key: string): Promise<string | undefined> {
+  return ctx.backend.headObject(bucket, key).then(
+    (info) => info.etag,
+    (err: S3Error) => {
+      if (err.code === "NoSuchKey") return undefined;
+      throw err;
+    },
+  );
+}
+
+/** The write condition of this request, checked early against the key's current ETag. */
+export async function conditionFor(ctx: OpContext, bucket: string, key: string) {
+  const condition = writeConditionOf(ctx.s3.header);
+  if (condition) precheckWrite(condition, await currentEtag(ctx, bucket, key), key);
+  return condition;
+}
+
 export async function putObject(ctx: OpContext): Promise<number> {
   const { bucket, key } = target(ctx);
   const meta = metaFromHeaders(ctx.s3.header, Object.keys(ctx.req.headers));
-  if (ctx.s3.header("if-none-match")?.trim() === "*") {
-    const exists = await ctx.backend.headObject(bucket, key).then(
-      () => true,
-      () => false,
-    );
-    if (exists)
-      throw new S3Error("PreconditionFailed", "An object already exists under this key (If-None-Match: *).");
-  }
-  const info = await ctx.backend.putObject(bucket, key, payloadInput(ctx), meta);
+  const condition = await conditionFor(ctx, bucket, key);
+  const info = await ctx.backend.putObject(bucket, key, payloadInput(ctx), meta, condition);
   const headers: Record<string, string> = { etag: `"${info.etag}"` };
   if (info.meta.checksum)
     headers[`x-amz-checksum-${info.meta.checksum.algorithm}`] = info.meta.checksum.base64;
@@ -86,9 +97,10 @@ export async function copyObject(ctx: OpContext): Promise<number> {
   if (outcome !== "proceed") throw new S3Error("PreconditionFailed");
   const meta =
     directive === "REPLACE" ? metaFromHeaders(ctx.s3.header, Object.keys(ctx.req.headers)) : undefined;
+  const condition = await conditionFor(ctx, dest.bucket, dest.key);
   // Drain the (empty) request body before answering.
   ctx.req.resume();
-  const info = await ctx.backend.copyObject(source, dest, meta);
+  const info = await ctx.backend.copyObject(source, dest, meta, condition);
   return sendXml(ctx.res, 200, "CopyObjectResult", {
     LastModified: info.lastModified.toISOString(),
     ETag: `"${info.etag}"`,
@@ -97,7 +109,8 @@ export async function copyObject(ctx: OpContext): Promise<number> {
 
 export async function deleteObject(ctx: OpContext): Promise<number> {
   const { bucket, key } = target(ctx);
-  await ctx.backend.deleteObject(bucket, key);
+  const condition = writeConditionOf(ctx.s3.header, false);
+  await ctx.backend.deleteObject(bucket, key, condition);
   return sendEmpty(ctx.res, 204);
 }
 
@@ -114,11 +127,12 @@ export async function deleteObjects(ctx: OpContext): Promise<number> {
   for (const object of objects) {
     const key = textOf(object, "Key") ?? "";
     const versionId = textOf(object, "VersionId");
+    const etag = textOf(object, "ETag")?.trim().replace(/^"|"$/g, "");
     try {
       if (versionId !== undefined && versionId !== "null") {
         throw new S3Error("NoSuchKey", 'Only the version "null" exists: volumes keep no versions.');
       }
-      await ctx.backend.deleteObject(bucket, key);
+      await ctx.backend.deleteObject(bucket, key, etag !== undefined ? { ifMatch: etag } : undefined);
       if (!quiet) deleted.push({ Key: key, ...(versionId !== undefined ? { VersionId: versionId } : {}) });
     } catch (err) {
       const e = err instanceof S3Error ? err : new S3Error("InternalError");

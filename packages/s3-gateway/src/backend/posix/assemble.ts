@@ -9,7 +9,7 @@ import type { VolumeRoot } from "./files.js";
 import { keyToPath } from "./keys.js";
 import type { MetaStore, StoredRecord } from "./meta-store.js";
 import type { StoredPart, StoredUpload } from "./multipart.js";
-import { appendStream, commitAtKey } from "./write.js";
+import { appendStream, type CommitGuard, commitAtKey } from "./write.js";
 
 /**
  * CompleteMultipartUpload's one copy: append the parts into a temporary on the volume (computing a
@@ -26,6 +26,7 @@ export async function assembleUpload(
     uploadId: string;
     upload: StoredUpload;
     parts: StoredPart[];
+    guard?: CommitGuard;
   },
 ): Promise<ObjectInfo> {
   const { bucketDir, dir, key, uploadId, upload, parts } = job;
@@ -81,7 +82,7 @@ export async function assembleUpload(
     meta: { ...upload.meta, ...(checksum ? { checksum } : {}) },
     uploadId,
   };
-  await commitAtKey(volumes, meta, { bucketDir, segments: kp.segments, key }, tmp, record);
+  await commitAtKey(volumes, meta, { bucketDir, segments: kp.segments, key }, tmp, record, job.guard);
   await rm(dir, { recursive: true, force: true });
   return { key, size: info.size, lastModified: new Date(info.mtimeMs), etag, meta: record.meta };
 }
