@@ -25,6 +25,8 @@ export interface ObjectInfo {
   /** Without quotes: a hex MD5, or `<hex>-N` for multipart uploads. */
   etag: string;
   meta: ObjectMeta;
+  /** Multipart objects: part sizes as runs of [size, count] (for GET/HEAD ?partNumber=N). */
+  parts?: Array<[number, number]>;
 }
 
 export interface OpenObject {
@@ -72,6 +74,17 @@ export interface PartInfo {
   size: number;
   lastModified: Date;
   checksum?: { algorithm: ChecksumAlgorithm; base64: string };
+}
+
+/**
+ * The whole object's checksum a CompleteMultipartUpload announces (x-amz-checksum-<alg>): the
+ * composite of the parts' checksums (`<b64>-N`) or, with x-amz-checksum-type: FULL_OBJECT, the
+ * checksum of all the bytes.
+ */
+export interface ExpectedChecksum {
+  algorithm: ChecksumAlgorithm;
+  base64: string;
+  type: "FULL_OBJECT" | "COMPOSITE";
 }
 
 export interface CompletedPart {
@@ -156,6 +169,7 @@ export interface Backend {
     uploadId: string,
     parts: CompletedPart[],
     condition?: WriteCondition,
+    checksum?: ExpectedChecksum,
   ): Promise<ObjectInfo>;
   abortMultipartUpload(bucket: string, key: string, uploadId: string): Promise<void>;
   listMultipartUploads(bucket: string): Promise<UploadInfo[]>;

@@ -44,10 +44,12 @@ export const S3_ERRORS = {
   InvalidArgument: { status: 400, message: "Invalid Argument." },
   InvalidBucketName: { status: 400, message: "The specified bucket is not valid." },
   InvalidDigest: { status: 400, message: "The Content-MD5 or checksum you specified is not valid." },
+  InvalidURI: { status: 400, message: "Couldn't parse the specified URI." },
   InvalidPart: {
     status: 400,
     message: "One or more of the specified parts could not be found or did not match.",
   },
+  InvalidPartNumber: { status: 416, message: "The requested partnumber is not satisfiable." },
   InvalidPartOrder: { status: 400, message: "The list of parts was not in ascending order." },
   InvalidRange: { status: 416, message: "The requested range is not satisfiable." },
   InvalidRequest: { status: 400, message: "Invalid Request." },

@@ -194,6 +194,16 @@ export async function startS3Gateway(options: S3GatewayOptions): Promise<S3Gatew
   });
   // `Expect: 100-continue` (the AWS CLI sends it for big bodies): check the signature before
   // asking for the body, so a wrong key costs one round trip instead of a whole upload.
+  // Node answers 417 to any Expect other than 100-continue, even an empty one, which S3
+  // (and so some clients) treat as absent; only a real unknown expectation gets the 417.
+  server.on("checkExpectation", (req: IncomingMessage, res: ServerResponse) => {
+    if ((req.headers.expect ?? "").trim() === "") {
+      void handle(req, res);
+      return;
+    }
+    res.writeHead(417, { "content-length": "0" });
+    res.end();
+  });
   server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => {
     try {
       const s3 = parseS3Request(req, options.domain);

@@ -21,11 +21,11 @@ export function metaFromHeaders(
     const value = header(name);
     // aws-chunked is transfer framing, not the object's encoding.
     if (name === "content-encoding" && value !== undefined) {
-      const rest = value
-        .split(",")
-        .map((v) => v.trim())
-        .filter((v) => v !== "" && v !== "aws-chunked");
-      if (rest.length > 0) headers[name] = rest.join(",");
+      // Stored verbatim (`deflate, gzip` stays so), only the aws-chunked token is taken out.
+      const tokens = value.split(",");
+      const rest = tokens.filter((v) => v.trim().toLowerCase() !== "aws-chunked");
+      const kept = rest.length === tokens.length ? value : rest.join(",").trim();
+      if (kept.trim() !== "") headers[name] = kept;
       continue;
     }
     if (value !== undefined) headers[name] = value;

@@ -1,3 +1,4 @@
+import type { ObjectInfo } from "../backend/types.js";
 import { S3Error } from "../errors/s3-errors.js";
 import { sendEmpty, sendXml } from "../http/respond.js";
 import { parseXmlBody, textOf, type XmlNode } from "../xml/xml.js";
@@ -23,14 +24,18 @@ async function getOrHead(ctx: OpContext, withBody: boolean): Promise<number> {
         "last-modified": info.lastModified.toUTCString(),
       });
     }
-    const range = parseRange(ctx.s3.header("range"), info.size);
+    const part = partOf(ctx, info);
+    const range = part?.range ?? parseRange(ctx.s3.header("range"), info.size);
     const checksumMode = ctx.s3.header("x-amz-checksum-mode")?.toUpperCase() === "ENABLED";
     const headers = objectHeaders(info, checksumMode && range === undefined);
     applyResponseOverrides(headers, ctx.s3.param);
     const length = range ? range.end - range.start + 1 : info.size;
     headers["content-length"] = String(length);
     if (range) headers["content-range"] = `bytes ${range.start}-${range.end}/${info.size}`;
-    ctx.res.writeHead(range ? 206 : 200, headers);
+    if (part?.count !== undefined) headers["x-amz-mp-parts-count"] = String(part.count);
+    // A single-part object's part 1 is the whole object: a plain 200, as S3 answers it.
+    const partial = range !== undefined && !(part !== undefined && part.count === undefined);
+    ctx.res.writeHead(partial ? 206 : 200, headers);
     if (!withBody || length === 0) {
       ctx.res.end();
       return 0;
@@ -40,6 +45,47 @@ async function getOrHead(ctx: OpContext, withBody: boolean): Promise<number> {
   } finally {
     await object.close();
   }
+}
+
+/**
+ * GET/HEAD ?partNumber=N: the bytes of part N of a multipart object (its parts' sizes are kept
+ * with it) and how many parts it has; part 1 of any other object is the whole object.
+ */
+function partOf(
+  ctx: OpContext,
+  info: ObjectInfo,
+): { range?: { start: number; end: number }; count?: number } | undefined {
+  const value = ctx.s3.param("partNumber");
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 10_000) {
+    throw new S3Error("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive.", {
+      ArgumentName: "partNumber",
+    });
+  }
+  if (ctx.s3.header("range") !== undefined) {
+    throw new S3Error("InvalidRequest", "Cannot specify both Range header and partNumber query parameter.");
+  }
+  const multipart = /-(\d+)$/.exec(info.etag);
+  if (!info.parts) {
+    if (multipart && Number(multipart[1]) > 1) {
+      throw new S3Error("NotImplemented", "The part sizes of this multipart object were not recorded.");
+    }
+    if (n !== 1) throw new S3Error("InvalidPartNumber");
+    return info.size > 0 ? { range: { start: 0, end: info.size - 1 } } : {};
+  }
+  let start = 0;
+  let index = 0;
+  for (const [size, count] of info.parts) {
+    if (n <= index + count) {
+      start += (n - 1 - index) * size;
+      const total = info.parts.reduce((sum, [, c]) => sum + c, 0);
+      return { ...(size > 0 ? { range: { start, end: start + size - 1 } } : {}), count: total };
+    }
+    start += size * count;
+    index += count;
+  }
+  throw new S3Error("InvalidPartNumber");
 }
 
 export const getObject = (ctx: OpContext) => getOrHead(ctx, true);

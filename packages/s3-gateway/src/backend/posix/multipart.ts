@@ -6,6 +6,7 @@ import { S3Error, s3ErrorFromFs } from "../../errors/s3-errors.js";
 import type {
   ChecksumChoice,
   CompletedPart,
+  ExpectedChecksum,
   ObjectInfo,
   ObjectMeta,
   PartInfo,
@@ -314,6 +315,7 @@ export class Multipart {
     uploadId: string,
     wanted: CompletedPart[],
     condition?: WriteCondition,
+    checksum?: ExpectedChecksum,
   ): Promise<ObjectInfo> {
     const { bucketDir, dir } = await this.uploadDir(bucket, uploadId);
     let upload: StoredUpload;
@@ -372,6 +374,7 @@ export class Multipart {
         upload,
         parts,
         ...(condition ? { guard: this.guard(bucketDir, key, condition) } : {}),
+        ...(checksum ? { expected: checksum } : {}),
       });
     } catch (err) {
       await unlink(join(dir, "claim")).catch(() => undefined);

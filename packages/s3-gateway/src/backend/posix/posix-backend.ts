@@ -7,6 +7,7 @@ import type {
   BucketInfo,
   ChecksumChoice,
   CompletedPart,
+  ExpectedChecksum,
   ListEntry,
   ListQuery,
   ObjectInfo,
@@ -506,8 +507,9 @@ export class PosixBackend implements Backend {
     uploadId: string,
     parts: CompletedPart[],
     condition?: WriteCondition,
+    checksum?: ExpectedChecksum,
   ): Promise<ObjectInfo> {
-    return this.multipart.complete(bucket, key, uploadId, parts, condition);
+    return this.multipart.complete(bucket, key, uploadId, parts, condition, checksum);
   }
 
   abortMultipartUpload(bucket: string, key: string, uploadId: string): Promise<void> {

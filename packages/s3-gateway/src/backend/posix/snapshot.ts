@@ -44,7 +44,8 @@ export async function openSnapshot(
       const record = await deps.meta.read(at);
       const known = record?.meta;
       if (stampMatches(record, stats)) {
-        return { handle, stats, info: describe(at.key, stats, record.etag, record.meta) };
+        const info = describe(at.key, stats, record.etag, record.meta);
+        return { handle, stats, info: record.parts ? { ...info, parts: record.parts } : info };
       }
       if (record !== undefined && attempt < RECORD_RETRIES && (await replacedOrLagging(deps, at, stats))) {
         await handle.close();
