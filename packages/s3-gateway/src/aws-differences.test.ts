@@ -94,4 +94,37 @@ describe("requests answered as AWS S3 answers them", () => {
     expect(last.Buckets?.map((b) => b.Name)).toEqual(["vol-e"]);
     expect(last.ContinuationToken).toBeUndefined();
   });
+
+  it.each([
+    ["x-amz-server-side-encryption", "aws:kms"],
+    ["x-amz-server-side-encryption-customer-algorithm", "AES256"],
+    ["x-amz-object-lock-mode", "GOVERNANCE"],
+    ["x-amz-tagging", "team=a"],
+    ["x-amz-acl", "public-read"],
+    ["x-amz-grant-read", 'id="someone"'],
+    ["x-amz-storage-class", "GLACIER"],
+    ["x-amz-website-redirect-location", "/elsewhere"],
+  ])("refuses a write header it cannot honour (%s: %s) with 501 and stores nothing", async (name, value) => {
+    const res = await signedRequest(h.gateway.endpoint, "PUT", "/vol-a/refused.txt", {
+      headers: { [name]: value },
+      body: "x",
+    });
+    expect(res.status).toBe(501);
+    expect(res.text).toContain("<Code>NotImplemented</Code>");
+    await expect(
+      h.client.send(new HeadObjectCommand({ Bucket: "vol-a", Key: "refused.txt" })),
+    ).rejects.toThrow();
+  });
+
+  it("accepts what describes the volume anyway: SSE AES256, a private ACL, STANDARD", async () => {
+    const res = await signedRequest(h.gateway.endpoint, "PUT", "/vol-a/accepted.txt", {
+      headers: {
+        "x-amz-server-side-encryption": "AES256",
+        "x-amz-acl": "private",
+        "x-amz-storage-class": "STANDARD",
+      },
+      body: "x",
+    });
+    expect(res.status).toBe(200);
+  });
 });

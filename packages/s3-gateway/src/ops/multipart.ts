@@ -5,7 +5,7 @@ import { endXml, errorBody, keepAliveWhitespace, sendEmpty, sendXml } from "../h
 import { parseXmlBody, textOf, type XmlNode } from "../xml/xml.js";
 import { payloadInput, readSmallBody, requireAccess } from "./body.js";
 import type { OpContext } from "./context.js";
-import { metaFromHeaders, parseCopySource } from "./metadata.js";
+import { metaFromHeaders, parseCopySource, refuseUnsupportedWriteHeaders } from "./metadata.js";
 import { conditionFor } from "./objects.js";
 
 function uploadIdOf(ctx: OpContext): string {
@@ -30,6 +30,7 @@ function intParam(ctx: OpContext, name: string, fallback: number, max: number): 
 }
 
 export async function createMultipartUpload(ctx: OpContext): Promise<number> {
+  refuseUnsupportedWriteHeaders(ctx.s3.header);
   const meta = metaFromHeaders(ctx.s3.header, Object.keys(ctx.req.headers));
   const algorithm = parseChecksumAlgorithm(ctx.s3.header("x-amz-checksum-algorithm"));
   const typeHeader = ctx.s3.header("x-amz-checksum-type")?.toUpperCase();

@@ -5,7 +5,13 @@ import { parseXmlBody, textOf, type XmlNode } from "../xml/xml.js";
 import { payloadInput, readSmallBody, requireAccess } from "./body.js";
 import { evaluateConditions, parseRange, precheckWrite, writeConditionOf } from "./conditions.js";
 import type { OpContext } from "./context.js";
-import { applyResponseOverrides, metaFromHeaders, objectHeaders, parseCopySource } from "./metadata.js";
+import {
+  applyResponseOverrides,
+  metaFromHeaders,
+  objectHeaders,
+  parseCopySource,
+  refuseUnsupportedWriteHeaders,
+} from "./metadata.js";
 
 function target(ctx: OpContext): { bucket: string; key: string } {
   return { bucket: ctx.s3.bucket!, key: ctx.s3.key! };
@@ -111,6 +117,7 @@ export async function conditionFor(ctx: OpContext, bucket: string, key: string) 
 
 export async function putObject(ctx: OpContext): Promise<number> {
   const { bucket, key } = target(ctx);
+  refuseUnsupportedWriteHeaders(ctx.s3.header);
   const meta = metaFromHeaders(ctx.s3.header, Object.keys(ctx.req.headers));
   const condition = await conditionFor(ctx, bucket, key);
   const info = await ctx.backend.putObject(bucket, key, payloadInput(ctx), meta, condition);
@@ -129,6 +136,7 @@ export async function copyObject(ctx: OpContext): Promise<number> {
   const dest = target(ctx);
   const source = parseCopySource(ctx.s3.header("x-amz-copy-source")!);
   requireAccess(ctx, source.bucket);
+  refuseUnsupportedWriteHeaders(ctx.s3.header);
   const directive = (ctx.s3.header("x-amz-metadata-directive") ?? "COPY").toUpperCase();
   if (directive !== "COPY" && directive !== "REPLACE") {
     throw new S3Error("InvalidArgument", "x-amz-metadata-directive must be COPY or REPLACE.");
