@@ -1,16 +1,12 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { HeadObjectCommand, ListBucketsCommand, PutObjectCommand } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Harness, signedRequest, startHarness } from "./testing/harness.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { signedRequest, useHarness } from "./testing/harness.js";
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
+const h = useHarness();
+beforeAll(() => {
   for (const name of ["vol-c", "vol-d", "vol-e"]) mkdirSync(join(h.root, name));
-});
-afterAll(async () => {
-  await h.close();
 });
 
 describe("requests answered as AWS S3 answers them", () => {

@@ -6,17 +6,11 @@ import {
   HeadObjectCommand,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Harness, startHarness } from "./testing/harness.js";
+import { describe, expect, it } from "vitest";
+import { useHarness } from "./testing/harness.js";
 
 const MiB = 1024 * 1024;
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h.close();
-});
+const h = useHarness();
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest();
 
