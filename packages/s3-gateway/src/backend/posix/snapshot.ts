@@ -35,7 +35,9 @@ export async function openSnapshot(
   at: { bucketDir: string; key: string; path: string },
 ): Promise<Snapshot> {
   for (let attempt = 0; ; attempt++) {
-    const handle = await open(at.path, constants.O_RDONLY | constants.O_NOFOLLOW).catch((err: unknown) => {
+    // O_NONBLOCK: a FIFO made from a Pod must not hang the open (it is then refused as no file).
+    const flags = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+    const handle = await open(at.path, flags).catch((err: unknown) => {
       throw s3ErrorFromFs(err, { key: at.key });
     });
     try {
