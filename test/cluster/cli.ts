@@ -40,7 +40,14 @@ export function podkit(args: string[], timeoutMs = 120_000): Promise<CliResult> 
 /** The issue's cluster.yaml form, pointing at the test cluster's eth0 addresses. */
 export function writeClusterFile(
   c: NetnsCluster,
-  opts: { name?: string; extra?: string; knownHosts?: string; interface?: string; port?: number } = {},
+  opts: {
+    name?: string;
+    extra?: string;
+    knownHosts?: string;
+    interface?: string;
+    port?: number;
+    gpusPerNode?: number | "auto";
+  } = {},
 ): string {
   const file = join(c.stateDir, `${opts.name ?? "cluster"}.yaml`);
   writeFileSync(
@@ -49,7 +56,7 @@ export function writeClusterFile(
       "name: demo",
       `primaryPort: ${opts.port ?? 29500}`,
       `ssh: { user: root, identityFile: ${c.privateKey}, knownHosts: ${opts.knownHosts ?? c.knownHosts} }`,
-      "gpusPerNode: auto",
+      `gpusPerNode: ${opts.gpusPerNode ?? "auto"}`,
       `network: { interface: ${opts.interface ?? "auto"} }`,
       ...(opts.extra ? [opts.extra] : []),
       "nodes:",

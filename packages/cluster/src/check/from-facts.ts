@@ -29,12 +29,20 @@ export function clockChecks(timed: ReadonlyArray<TimedFacts | undefined>, plan: 
 export function gpuChecks(timed: ReadonlyArray<TimedFacts | undefined>, plan: ClusterPlan): CheckResult[] {
   return plan.nodes.map((n) => {
     const f = timed[n.index]!.facts;
+    if (plan.cpuOnly) {
+      return {
+        check: "gpus",
+        node: label(n),
+        ok: true,
+        evidence: `CPU-only: NUM_TRAINERS=${plan.numTrainers} CPU process(es) (gloo); ${f.gpuCount} GPU(s) found${f.gpuCount > 0 ? ", not used" : ""}`,
+      };
+    }
     const ok = f.gpuCount === plan.numTrainers;
     return {
       check: "gpus",
       node: label(n),
       ok,
-      evidence: `${f.gpuCount} GPU(s) found (${f.gpuSource})${ok ? " = " : ", but "}NUM_TRAINERS=${plan.numTrainers}`,
+      evidence: `${f.gpuCount} GPU(s) found (${f.gpuSource})${ok ? " = " : ", but "}NUM_TRAINERS=${plan.numTrainers}${f.gpuCount === 0 ? " (for CPU/gloo work on GPU-less nodes set trainersPerNode instead)" : ""}`,
     };
   });
 }

@@ -60,6 +60,8 @@ export interface ClusterPlan {
   primaryPort: number;
   numNodes: number;
   numTrainers: number;
+  /** Trainers are CPU processes (trainersPerNode, or no GPUs anywhere): GPUs are neither needed nor counted. */
+  cpuOnly: boolean;
   worldSize: number;
   envHash: string;
   /** Sorted by rank: nodes[0] is the primary. */
@@ -137,8 +139,12 @@ export function planCluster(spec: ClusterSpec, facts: ReadonlyArray<NodeFacts>):
 
   const gpusOf = (i: number) => spec.nodes[i]!.gpus ?? facts[i]!.gpuCount;
   let numTrainers: number;
+  let cpuOnly = false;
   const warnings: string[] = [];
-  if (spec.gpusPerNode === "auto") {
+  if (spec.trainersPerNode !== undefined) {
+    numTrainers = spec.trainersPerNode;
+    cpuOnly = true;
+  } else if (spec.gpusPerNode === "auto") {
     const counts = spec.nodes.map((_, i) => gpusOf(i));
     numTrainers = Math.min(...counts);
     if (new Set(counts).size > 1) {
@@ -154,6 +160,14 @@ export function planCluster(spec: ClusterSpec, facts: ReadonlyArray<NodeFacts>):
     }
   } else {
     numTrainers = spec.gpusPerNode;
+  }
+  // Zero GPUs everywhere: torchrun still starts one process per node, so say so in every variable.
+  if (numTrainers === 0 && problems.length === 0) {
+    numTrainers = 1;
+    cpuOnly = true;
+    warnings.push(
+      "no GPUs planned on any node: one CPU trainer per node (NUM_TRAINERS=1); set trainersPerNode for more",
+    );
   }
   if (problems.length > 0) return { ok: false, problems: problems.sort((a, b) => a.index - b.index) };
 
@@ -232,7 +246,7 @@ export function planCluster(spec: ClusterSpec, facts: ReadonlyArray<NodeFacts>):
     } else if (!names.includes(n.alias)) names.push(n.alias);
     return `${n.address} ${names.join(" ")}`;
   });
-  const slots = Math.max(1, numTrainers);
+  const slots = numTrainers;
   return {
     ok: true,
     plan: {
@@ -241,6 +255,7 @@ export function planCluster(spec: ClusterSpec, facts: ReadonlyArray<NodeFacts>):
       primaryPort: spec.primaryPort,
       numNodes,
       numTrainers,
+      cpuOnly,
       worldSize,
       envHash,
       nodes,

@@ -37,7 +37,8 @@ export const MANAGED_TEXT_FILES = [
   "/etc/podkit/cluster/hostfile",
 ] as const;
 
-const FILE_SECTION = (path: string) =>
+/** A `@@file <path>` section with the file's bytes in base64, or `@@nofile <path>`. */
+export const FILE_SECTION = (path: string) =>
   `if [ -f ${path} ]; then echo "@@file ${path}"; base64 -w0 < ${path}; echo; else echo "@@nofile ${path}"; fi`;
 
 /** Runs with /bin/sh on the node; every probe is optional and quick (no `import torch`). */
@@ -74,6 +75,17 @@ export function splitSections(output: string): Map<string, string[]> {
     }
   }
   return sections;
+}
+
+/** The files FILE_SECTION printed: path → content, null where the file does not exist. */
+export function fileSections(sections: Map<string, string[]>): Record<string, string | null> {
+  const files: Record<string, string | null> = {};
+  for (const [name, lines] of sections) {
+    if (name.startsWith("file "))
+      files[name.slice(5)] = Buffer.from(lines.join(""), "base64").toString("utf8");
+    else if (name.startsWith("nofile ")) files[name.slice(7)] = null;
+  }
+  return files;
 }
 
 const nonEmpty = (lines: string[] | undefined) => (lines ?? []).map((l) => l.trim()).filter((l) => l !== "");
@@ -120,12 +132,7 @@ export function parseFacts(output: string): NodeFacts {
   const versions = parseVersions(nonEmpty(s.get("pkgs")));
   const libnccl = nonEmpty(s.get("libnccl"))[0]?.replace(/^libnccl\.so\./, "");
   const mem = /MemTotal:\s+(\d+)\s*kB/.exec(nonEmpty(s.get("meminfo"))[0] ?? "");
-  const files: Record<string, string | null> = {};
-  for (const [name, lines] of s) {
-    if (name.startsWith("file "))
-      files[name.slice(5)] = Buffer.from(lines.join(""), "base64").toString("utf8");
-    else if (name.startsWith("nofile ")) files[name.slice(7)] = null;
-  }
+  const files = fileSections(s);
   const resolved = nonEmpty(s.get("resolve"))
     .map((l) => l.split(/\s+/)[0]!)
     .filter((a, i, all) => all.indexOf(a) === i);
