@@ -27,6 +27,8 @@ interface CommonOpts {
   file: string;
   json?: boolean;
   acceptNewHostKeys?: boolean;
+  /** false with --no-ib. */
+  ib?: boolean;
 }
 
 class ClusterCheckFailed extends PodkitError {
@@ -42,8 +44,14 @@ function withCommon(cmd: Command): Command {
     .option(
       "--accept-new-host-keys",
       "trust hosts missing from known_hosts on first use and record their keys",
+    )
+    .option(
+      "--no-ib",
+      "keep NCCL on sockets even where InfiniBand/RoCE ports exist (network.transport: sockets)",
     );
 }
+
+const verdictWord = (c: CheckResult) => (!c.ok ? "FAIL" : c.warning ? "WARN" : "PASS");
 
 /**
  * The check table, a row at a time as each verdict arrives: the column widths are fixed up front
@@ -60,7 +68,7 @@ function checkStreamer(output: Output, spec: ClusterSpec): (c: CheckResult) => v
       header = true;
       output.out(["RESULT", "CHECK", "NODE", "EVIDENCE"].map((h, i) => h.padEnd(widths[i] ?? 0)).join("  "));
     }
-    const cells = [c.ok ? "PASS" : "FAIL", c.check, c.node];
+    const cells = [verdictWord(c), c.check, c.node];
     output.out(`${cells.map((x, i) => x.padEnd(widths[i] ?? 0)).join("  ")}  ${c.evidence}`);
   };
 }
@@ -71,7 +79,9 @@ async function withCluster(
   fn: (ctx: ClusterContext) => Promise<void>,
   stream?: (spec: ClusterSpec) => (c: CheckResult) => void,
 ): Promise<void> {
-  const { spec } = loadClusterSpec(opts.file);
+  const loaded = loadClusterSpec(opts.file).spec;
+  const spec =
+    opts.ib === false ? { ...loaded, network: { ...loaded.network, transport: "sockets" as const } } : loaded;
   const ctx = await openCluster(spec, {
     acceptNewHostKeys: opts.acceptNewHostKeys ?? false,
     ...(stream ? { onCheck: stream(spec) } : {}),
@@ -87,7 +97,7 @@ function printChecks(output: Output, checks: readonly CheckResult[]): void {
   output.out(
     formatTable(
       ["RESULT", "CHECK", "NODE", "EVIDENCE"],
-      checks.map((c) => [c.ok ? "PASS" : "FAIL", c.check, c.node, c.evidence]),
+      checks.map((c) => [verdictWord(c), c.check, c.node, c.evidence]),
     ),
   );
 }

@@ -86,7 +86,7 @@ export function versionChecks(
 }
 
 /** The value most nodes have; undefined on a tie, where no node can be called the odd one out. */
-function mode(values: readonly string[]): string | undefined {
+export function mode(values: readonly string[]): string | undefined {
   const counts = new Map<string, number>();
   for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
   const ranked = [...counts.entries()].sort((a, b) => b[1] - a[1]);

@@ -2,6 +2,7 @@ import type { ClusterPlan } from "../plan/planner.js";
 import { type CheckResult, emitting, guarded, type TimedFacts } from "../probe/verdicts.js";
 import { type NodeConnection, sessionOf } from "../ssh/fan-out.js";
 import { clockChecks, gpuChecks, nodeLabel, versionChecks } from "./from-facts.js";
+import { rdmaChecks } from "./rdma.js";
 import { tcpChecks } from "./tcp.js";
 
 const label = nodeLabel;
@@ -26,7 +27,12 @@ export async function infraChecks(
       evidence: `${n.interface} is up with ${iface.ipv4.map((a) => `${a.address}/${a.prefix}`).join(", ")}`,
     };
   });
-  const fromFacts = [...clockChecks(timed, plan), ...gpuChecks(timed, plan), ...versionChecks(timed, plan)];
+  const fromFacts = [
+    ...clockChecks(timed, plan),
+    ...gpuChecks(timed, plan),
+    ...versionChecks(timed, plan),
+    ...rdmaChecks(timed, plan),
+  ];
   emit([...interfaces, ...fromFacts]);
   const [routes, tcp] = await Promise.all([
     emitting(routeChecks(conns, plan), emit),

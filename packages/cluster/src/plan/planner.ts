@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { type ClusterSpec, ConfigError } from "@podkit/core";
 import type { NodeFacts } from "../probe/node-facts.js";
 import { selectClusterInterfaces } from "./interfaces.js";
+import { rdmaEnv, type Transport } from "./rdma.js";
 
 /** Where the files `up` writes live on every node (also exported in the env so scripts can find them). */
 export const NODE_PATHS = {
@@ -60,6 +61,8 @@ export interface ClusterPlan {
   primaryPort: number;
   numNodes: number;
   numTrainers: number;
+  /** Whether NCCL may use the InfiniBand/RoCE ports found ("auto") or must stay on sockets. */
+  transport: Transport;
   /** Trainers are CPU processes (trainersPerNode, or no GPUs anywhere): GPUs are neither needed nor counted. */
   cpuOnly: boolean;
   worldSize: number;
@@ -212,6 +215,7 @@ export function planCluster(spec: ClusterSpec, facts: ReadonlyArray<NodeFacts>):
       ["GLOO_SOCKET_IFNAME", choice.interface],
       ["TP_SOCKET_IFNAME", choice.interface],
       ["OMPI_MCA_btl_tcp_if_include", choice.interface],
+      ...rdmaEnv(facts[i]!.rdma, spec.network.transport),
       ["PODKIT_CLUSTER_ENV_HASH", envHash],
     ];
     const node = spec.nodes[i]!;
@@ -256,6 +260,7 @@ export function planCluster(spec: ClusterSpec, facts: ReadonlyArray<NodeFacts>):
       numNodes,
       numTrainers,
       cpuOnly,
+      transport: spec.network.transport,
       worldSize,
       envHash,
       nodes,

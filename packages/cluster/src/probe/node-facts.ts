@@ -1,3 +1,5 @@
+import { parseRdma, type RdmaPort, rdmaScript } from "./rdma.js";
+
 /**
  * What `up` learns about a node before planning: one shell script run over SSH, its output cut into
  * `@@section` blocks and parsed by a pure function (so the parser is tested on recorded output).
@@ -25,6 +27,8 @@ export interface NodeFacts {
   driverVersion?: string;
   hasPython: boolean;
   hasMunge: boolean;
+  /** RDMA ports (InfiniBand or RoCE) from /sys/class/infiniband; empty on plain Ethernet nodes. */
+  rdma: RdmaPort[];
   /** Current content of the files `up` manages; null when the file does not exist. */
   files: Record<string, string | null>;
 }
@@ -58,6 +62,7 @@ export const FACTS_SCRIPT = [
   'echo "@@pkgs"; command -v python3 >/dev/null 2>&1 && python3 -c \'import importlib.metadata as m\nfor p in ("torch", "nvidia-nccl-cu12", "nvidia-nccl-cu11"):\n  try: print(p, m.version(p))\n  except Exception: pass\' 2>/dev/null',
   "echo \"@@libnccl\"; ldconfig -p 2>/dev/null | grep -o 'libnccl\\.so\\.[0-9.]*' | head -n1",
   'echo "@@munge"; command -v munge',
+  `echo "@@rdma"\n${rdmaScript()}`,
   ...MANAGED_TEXT_FILES.map(FILE_SECTION),
   'echo "@@end"',
 ].join("\n");
@@ -147,6 +152,7 @@ export function parseFacts(output: string): NodeFacts {
     memoryMiB: mem ? Math.floor(Number(mem[1]) / 1024) : 0,
     hasPython: nonEmpty(s.get("python")).length > 0,
     hasMunge: nonEmpty(s.get("munge")).length > 0,
+    rdma: parseRdma(nonEmpty(s.get("rdma"))),
     files,
   };
   if (versions.torch) facts.torchVersion = versions.torch;

@@ -17,13 +17,16 @@ export type CheckName =
   | "gpus"
   | "versions"
   | "munge"
-  | "slurm";
+  | "slurm"
+  | "rdma";
 
 export interface CheckResult {
   check: CheckName;
   /** `node-<rank> (<ssh host>)`. */
   node: string;
   ok: boolean;
+  /** Passed, but something deserves a look (printed WARN). */
+  warning?: boolean;
   evidence: string;
 }
 
