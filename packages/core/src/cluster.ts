@@ -46,10 +46,10 @@ export const ClusterSpecSchema = z.object({
       interface: z.string().min(1).default("auto"),
       /** Interfaces that must never carry collectives. */
       exclude: z.array(z.string()).default(["eth0", "lo", "docker0"]),
-      /** "auto": NCCL uses the InfiniBand/RoCE ports found; "sockets": TCP on the cluster NIC only. */
-      transport: z.enum(["auto", "sockets"]).default("auto"),
+      /** "auto" (unset): NCCL uses the InfiniBand/RoCE ports found; "sockets": TCP on the cluster NIC only. */
+      transport: z.enum(["auto", "sockets"]).optional(),
     })
-    .default({ interface: "auto", exclude: ["eth0", "lo", "docker0"], transport: "auto" }),
+    .default({ interface: "auto", exclude: ["eth0", "lo", "docker0"] }),
   slurm: z
     .object({
       clusterName: z.string().optional(),

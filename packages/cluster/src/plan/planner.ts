@@ -215,7 +215,7 @@ export function planCluster(spec: ClusterSpec, facts: ReadonlyArray<NodeFacts>):
       ["GLOO_SOCKET_IFNAME", choice.interface],
       ["TP_SOCKET_IFNAME", choice.interface],
       ["OMPI_MCA_btl_tcp_if_include", choice.interface],
-      ...rdmaEnv(facts[i]!.rdma, spec.network.transport),
+      ...rdmaEnv(facts[i]!.rdma, spec.network.transport ?? "auto"),
       ["PODKIT_CLUSTER_ENV_HASH", envHash],
     ];
     const node = spec.nodes[i]!;
@@ -260,7 +260,7 @@ export function planCluster(spec: ClusterSpec, facts: ReadonlyArray<NodeFacts>):
       numNodes,
       numTrainers,
       cpuOnly,
-      transport: spec.network.transport,
+      transport: spec.network.transport ?? "auto",
       worldSize,
       envHash,
       nodes,
