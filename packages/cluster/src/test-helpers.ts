@@ -21,6 +21,7 @@ export function runpodLikeFacts(i: number, overrides: Partial<NodeFacts> = {}): 
     hasPython: true,
     hasMunge: true,
     rdma: [],
+    sessionEnv: new Map(),
     files: {},
     ...overrides,
   };

@@ -1,8 +1,8 @@
 import type { ClusterContext } from "../plan/open-cluster.js";
 import type { ClusterPlan } from "../plan/planner.js";
-import { type CheckResult, emitting } from "../probe/verdicts.js";
+import type { CheckResult } from "../probe/verdicts.js";
 import { infraChecks, mungeChecks } from "./on-nodes.js";
-import { writtenChecks } from "./written.js";
+import { writtenChecksFromFacts } from "./written.js";
 
 export interface CheckReport {
   ok: boolean;
@@ -18,10 +18,9 @@ export async function clusterCheck(
   const checks = [...ctx.checks];
   if (!ctx.plan || checks.some((c) => !c.ok)) return { ok: false, checks };
   const plan = ctx.plan;
-  const [infra, written] = await Promise.all([
-    infraChecks(ctx.conns, ctx.timed, plan, ctx.emit),
-    emitting(writtenChecks(ctx.conns, plan), ctx.emit),
-  ]);
+  const written = writtenChecksFromFacts(ctx.timed, plan);
+  ctx.emit(written);
+  const infra = await infraChecks(ctx.conns, ctx.timed, plan, ctx.emit);
   checks.push(...infra, ...written);
   if (opts.withMunge) {
     const munge = await mungeChecks(ctx.conns, plan);

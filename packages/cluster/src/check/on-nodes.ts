@@ -1,9 +1,9 @@
 import type { ClusterPlan } from "../plan/planner.js";
-import { type CheckResult, emitting, guarded, type TimedFacts } from "../probe/verdicts.js";
+import { type CheckResult, guarded, type TimedFacts } from "../probe/verdicts.js";
 import { type NodeConnection, sessionOf } from "../ssh/fan-out.js";
 import { clockChecks, gpuChecks, nodeLabel, versionChecks } from "./from-facts.js";
 import { rdmaChecks } from "./rdma.js";
-import { tcpChecks } from "./tcp.js";
+import { networkChecks } from "./tcp.js";
 
 const label = nodeLabel;
 
@@ -34,36 +34,9 @@ export async function infraChecks(
     ...rdmaChecks(timed, plan),
   ];
   emit([...interfaces, ...fromFacts]);
-  const [routes, tcp] = await Promise.all([
-    emitting(routeChecks(conns, plan), emit),
-    emitting(tcpChecks(conns, plan), emit),
-  ]);
+  const { routes, tcp } = await networkChecks(conns, plan);
+  emit([...routes, ...tcp]);
   return [...interfaces, ...routes, ...tcp, ...fromFacts];
-}
-
-async function routeChecks(conns: readonly NodeConnection[], plan: ClusterPlan): Promise<CheckResult[]> {
-  return Promise.all(
-    plan.nodes.map((n) =>
-      guarded("route", label(n), async () => {
-        const r = await sessionOf(conns, n).exec(
-          `PATH=$PATH:/usr/sbin:/sbin ip -o route get ${plan.primaryAddress}`,
-          {
-            timeoutMs: 5000,
-          },
-        );
-        const dev = /\bdev (\S+)/.exec(r.stdout)?.[1];
-        const ok = dev === n.interface || (n.rank === 0 && dev === "lo");
-        return {
-          check: "route",
-          node: label(n),
-          ok,
-          evidence: ok
-            ? `route to the primary ${plan.primaryAddress} leaves via ${dev}`
-            : `route to the primary ${plan.primaryAddress} leaves via ${dev ?? `nothing (${r.stderr.trim() || r.stdout.trim()})`}, not ${n.interface}; fix the routes or netmasks so cluster traffic stays on ${n.interface}`,
-        } satisfies CheckResult;
-      }),
-    ),
-  );
 }
 
 /** `munge -n` on the primary, `unmunge` on every node: proves one key and working munged everywhere. */

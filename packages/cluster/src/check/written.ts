@@ -6,7 +6,7 @@
 import { ALL_ENV_KEYS, type ClusterPlan, hashEnv, NODE_PATHS, type PlannedNode } from "../plan/planner.js";
 import { parseEnvLines } from "../probe/env-lines.js";
 import { FILE_SECTION, fileSections, splitSections } from "../probe/node-facts.js";
-import type { CheckResult } from "../probe/verdicts.js";
+import type { CheckResult, TimedFacts } from "../probe/verdicts.js";
 import { type NodeConnection, sessionOf } from "../ssh/fan-out.js";
 import { nodeLabel as label } from "./from-facts.js";
 
@@ -99,7 +99,7 @@ export function envVerdict(plan: ClusterPlan, n: PlannedNode, seen: WrittenState
   };
 }
 
-/** `hostname` and `env` lines of every node, from one script per node. */
+/** `hostname` and `env` lines of every node, from one script per node on the given connections. */
 export async function writtenChecks(
   conns: readonly NodeConnection[],
   plan: ClusterPlan,
@@ -115,6 +115,27 @@ export async function writtenChecks(
       }
     }),
   );
+  return writtenVerdicts(plan, seen);
+}
+
+/**
+ * The same lines from what the probe already read (`check`: its connections were opened just now,
+ * so their session env is what a new job gets), saving a round trip per node.
+ */
+export function writtenChecksFromFacts(
+  timed: ReadonlyArray<TimedFacts | undefined>,
+  plan: ClusterPlan,
+): CheckResult[] {
+  return writtenVerdicts(
+    plan,
+    plan.nodes.map((n) => {
+      const f = timed[n.index]!.facts;
+      return { resolve: f.hostnameResolvesTo, env: f.sessionEnv, files: f.files };
+    }),
+  );
+}
+
+function writtenVerdicts(plan: ClusterPlan, seen: ReadonlyArray<WrittenState | string>): CheckResult[] {
   const hostname = plan.nodes.map((n, i): CheckResult => {
     const s = seen[i]!;
     if (typeof s === "string") return { check: "hostname", node: label(n), ok: false, evidence: s };

@@ -61,13 +61,3 @@ export async function guarded(
     return { check, node, ok: false, evidence: (err as Error).message };
   }
 }
-
-/** Pass a group of verdicts to `emit` when it resolves, and keep it for the report. */
-export async function emitting(
-  group: Promise<CheckResult[]>,
-  emit: (results: readonly CheckResult[]) => void,
-): Promise<CheckResult[]> {
-  const results = await group;
-  emit(results);
-  return results;
-}
