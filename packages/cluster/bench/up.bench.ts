@@ -9,7 +9,7 @@
  *
  * Needs root (it builds network namespaces) and the Debian packages of scripts/test-deps/cluster.txt.
  */
-import { loadavg } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { ClusterSpecSchema } from "@podkit/core";
 import { type NetnsCluster, startNetnsCluster } from "../../../test/cluster/netns.js";
 import { changedFiles, desiredFiles, writeScript } from "../src/apply/desired-files.js";
@@ -94,9 +94,9 @@ async function main() {
     `cluster up and check against a sequential \`ssh node true\` loop; ${repeats} repeats, medians`,
   );
   console.log(
-    `load average at start: ${loadavg()
-      .map((l) => l.toFixed(1))
-      .join(" ")}\n`,
+    `(${cpus().length} CPUs, load average at start ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")})\n`,
   );
   console.log(
     "nodes  ssh-true loop (ms)  podkit up (ms)  podkit check (ms)  check / 1-node check  loop / check",

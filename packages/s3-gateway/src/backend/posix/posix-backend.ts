@@ -1,5 +1,5 @@
 import type { Stats } from "node:fs";
-import { lstat, mkdir, open, rm, rmdir, stat, unlink } from "node:fs/promises";
+import { lstat, mkdir, rm, rmdir, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { S3Error, s3ErrorFromFs } from "../../errors/s3-errors.js";
 import type {
@@ -7,6 +7,7 @@ import type {
   BucketInfo,
   ChecksumChoice,
   CompletedPart,
+  ExpectedChecksum,
   ListEntry,
   ListQuery,
   ObjectInfo,
@@ -14,10 +15,12 @@ import type {
   OpenObject,
   PartInfo,
   UploadInfo,
+  WriteCondition,
   WriteInput,
 } from "../types.js";
 import { EMPTY_MD5, LazyEtags } from "./etags.js";
 import { pruneEmptyParents, VolumeRoot } from "./files.js";
+import { withKeyLock } from "./key-lock.js";
 import { keyToPath } from "./keys.js";
 import {
   AutoMetaStore,
@@ -28,8 +31,17 @@ import {
 } from "./meta-store.js";
 import { Multipart } from "./multipart.js";
 import { sendRange } from "./send-range.js";
+import { openedPath, openSnapshot, type Snapshot } from "./snapshot.js";
 import { walkKeys } from "./walker.js";
-import { checkFreeSpace, commitTemp, copyToTemp, writeTemp } from "./write.js";
+import {
+  type CommitGuard,
+  checkFreeSpace,
+  checkIfMatch,
+  commitAtKey,
+  copyToTemp,
+  refuseDirectory,
+  writeTemp,
+} from "./write.js";
 
 export interface PosixBackendOptions {
   root: string;
@@ -65,7 +77,12 @@ export class PosixBackend implements Backend {
     this.volumes = volumes;
     this.meta = meta;
     this.etags = new LazyEtags(meta);
-    this.multipart = new Multipart(volumes, meta, (bucket, key, path) => this.infoOf(bucket, key, path));
+    this.multipart = new Multipart(
+      volumes,
+      meta,
+      (bucket, key, path) => this.infoOf(bucket, key, path),
+      (bucketDir, key, condition) => this.guard(bucketDir, key, condition),
+    );
   }
 
   static async open(options: PosixBackendOptions): Promise<PosixBackend> {
@@ -150,27 +167,23 @@ export class PosixBackend implements Backend {
   }
 
   async headObject(bucket: string, key: string): Promise<ObjectInfo> {
-    const { bucketDir, path, stats } = await this.locate(bucket, key);
-    return this.infoOf(bucketDir, key, path, stats);
+    const object = await this.openObject(bucket, key);
+    await object.close();
+    return object.info;
   }
 
   async openObject(bucket: string, key: string): Promise<OpenObject> {
     const { bucketDir, path, isDirectory, stats } = await this.locate(bucket, key);
-    const info = await this.infoOf(bucketDir, key, path, stats);
     if (isDirectory) {
       return {
-        info,
+        info: await this.infoOf(bucketDir, key, path, stats),
         send: async (out) => {
           out.end();
         },
         close: async () => undefined,
       };
     }
-    // Open once, so the bytes served are those of the file the metadata came from even if a
-    // new version is renamed over the key meanwhile.
-    const handle = await open(path, "r").catch((err: unknown) => {
-      throw s3ErrorFromFs(err, { key });
-    });
+    const { handle, info } = await openSnapshot(this, { bucketDir, key, path });
     return {
       info,
       // Bounded by the size the headers announced: a file growing meanwhile must not send more.
@@ -179,23 +192,38 @@ export class PosixBackend implements Backend {
     };
   }
 
-  async putObject(bucket: string, key: string, input: WriteInput, meta: ObjectMeta): Promise<ObjectInfo> {
+  async putObject(
+    bucket: string,
+    key: string,
+    input: WriteInput,
+    meta: ObjectMeta,
+    condition?: WriteCondition,
+  ): Promise<ObjectInfo> {
     const bucketDir = await this.volumes.bucketDir(bucket);
     const kp = keyToPath(key);
-    if (kp.isDirectory) return this.putDirectoryMarker(bucketDir, key, kp.segments, input, meta);
+    if (kp.isDirectory) {
+      if (condition)
+        throw new S3Error("NotImplemented", "Conditional writes of directory markers are not supported.");
+      return this.putDirectoryMarker(bucketDir, key, kp.segments, input, meta);
+    }
     await checkFreeSpace(bucketDir, input.declaredSize);
-    const parent = await this.volumes.prepareParent(bucketDir, kp.segments, key);
-    const target = join(parent, kp.segments[kp.segments.length - 1]!);
-    const replacing = await this.refuseDirectory(target, key);
+    // Checked before the body, created only after it: a refused body leaves no directory behind.
+    await this.checkTarget(bucketDir, kp.segments, key);
     const tmp = await this.volumes.tempPath(bucketDir);
     const written = await writeTemp(tmp, input.body);
-    const digest = input.digest();
-    const record: StoredRecord = {
-      etag: digest.md5Hex,
-      ...written,
-      meta: digest.checksum ? { ...meta, checksum: { ...digest.checksum, type: "FULL_OBJECT" } } : meta,
-    };
-    await commitTemp(this.meta, { bucketDir, key }, tmp, target, record, replacing);
+    let record: StoredRecord;
+    try {
+      const digest = input.digest();
+      record = {
+        etag: digest.md5Hex,
+        ...written,
+        meta: digest.checksum ? { ...meta, checksum: { ...digest.checksum, type: "FULL_OBJECT" } } : meta,
+      };
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    await this.commitInto(bucketDir, kp.segments, key, tmp, record, condition);
     return {
       key,
       size: written.size,
@@ -205,11 +233,44 @@ export class PosixBackend implements Backend {
     };
   }
 
-  /** What the key holds now (for commitTemp), refusing a directory. */
-  private async refuseDirectory(target: string, key: string): Promise<Stats | undefined> {
-    const existing = await lstat(target).catch(() => undefined);
-    if (existing?.isDirectory()) throw new S3Error("ExistingObjectIsDirectory", undefined, { Key: key });
-    return existing;
+  /** Refuse early what a commit would refuse: a file in the parent path, a directory at the key. */
+  private async checkTarget(bucketDir: string, segments: readonly string[], key: string): Promise<void> {
+    const parent = await this.volumes.checkParent(bucketDir, segments, key);
+    if (parent !== undefined) await refuseDirectory(join(parent, segments[segments.length - 1]!), key);
+  }
+
+  private commitInto(
+    bucketDir: string,
+    segments: readonly string[],
+    key: string,
+    tmp: string,
+    record: StoredRecord,
+    condition?: WriteCondition,
+  ): Promise<void> {
+    const guard = condition ? this.guard(bucketDir, key, condition) : undefined;
+    return commitAtKey(this.volumes, this.meta, { bucketDir, segments, key }, tmp, record, guard);
+  }
+
+  /** How a conditional write reads what the key holds at commit time. */
+  guard(bucketDir: string, key: string, condition: WriteCondition): CommitGuard {
+    return { condition, current: (path) => this.currentVersion(bucketDir, key, path) };
+  }
+
+  /** ETag and inode of the file at `path` now, or undefined if there is none. */
+  private async currentVersion(
+    bucketDir: string,
+    key: string,
+    path: string,
+  ): Promise<{ etag: string; ino: number } | undefined> {
+    let snapshot: Snapshot;
+    try {
+      snapshot = await openSnapshot(this, { bucketDir, key, path });
+    } catch (err) {
+      if ((err as S3Error).code === "NoSuchKey") return undefined;
+      throw err;
+    }
+    await snapshot.handle.close();
+    return { etag: snapshot.info.etag, ino: snapshot.stats.ino };
   }
 
   private async putDirectoryMarker(
@@ -220,7 +281,7 @@ export class PosixBackend implements Backend {
     meta: ObjectMeta,
   ): Promise<ObjectInfo> {
     await expectEmpty(input, key);
-    const parent = await this.volumes.prepareParent(bucketDir, segments, key);
+    const { parent } = await this.volumes.prepareParent(bucketDir, segments, key);
     const dir = join(parent, segments[segments.length - 1]!);
     try {
       await mkdir(dir);
@@ -241,17 +302,37 @@ export class PosixBackend implements Backend {
     source: { bucket: string; key: string },
     target: { bucket: string; key: string },
     meta: ObjectMeta | undefined,
+    condition?: WriteCondition,
   ): Promise<ObjectInfo> {
-    const src = await this.locate(source.bucket, source.key);
+    const src = await this.openSource(source.bucket, source.key);
+    try {
+      return await this.copyOpened(src, source, target, meta, condition);
+    } finally {
+      await src.handle.close();
+    }
+  }
+
+  /** A copy source, opened once (a snapshot: a version renamed in meanwhile is not mixed in). */
+  private async openSource(bucket: string, key: string): Promise<Snapshot & { path: string }> {
+    const src = await this.locate(bucket, key);
     if (src.isDirectory)
-      throw new S3Error("InvalidRequest", "Directory markers cannot be copied.", { Key: source.key });
-    const srcInfo = await this.infoOf(src.bucketDir, source.key, src.path);
+      throw new S3Error("InvalidRequest", "Directory markers cannot be copied.", { Key: key });
+    const snapshot = await openSnapshot(this, { bucketDir: src.bucketDir, key, path: src.path });
+    return { ...snapshot, path: src.path };
+  }
+
+  private async copyOpened(
+    src: Snapshot & { path: string },
+    source: { bucket: string; key: string },
+    target: { bucket: string; key: string },
+    meta: ObjectMeta | undefined,
+    condition?: WriteCondition,
+  ): Promise<ObjectInfo> {
+    const srcInfo = src.info;
     const bucketDir = await this.volumes.bucketDir(target.bucket);
     const kp = keyToPath(target.key);
     if (kp.isDirectory)
       throw new S3Error("InvalidRequest", "Cannot copy an object onto a directory marker key.");
-    const parent = await this.volumes.prepareParent(bucketDir, kp.segments, target.key);
-    const targetPath = join(parent, kp.segments[kp.segments.length - 1]!);
     const newMeta = meta ?? srcInfo.meta;
     if (source.bucket === target.bucket && source.key === target.key) {
       if (!meta) {
@@ -261,7 +342,7 @@ export class PosixBackend implements Backend {
         );
       }
       // Same object, new metadata: rewrite the record only; the data stays where it is.
-      const info = await stat(src.path);
+      const info = src.stats;
       await this.meta.write(
         { bucketDir, key: target.key, path: src.path },
         {
@@ -274,16 +355,16 @@ export class PosixBackend implements Backend {
       );
       return { ...srcInfo, meta: newMeta };
     }
-    const replacing = await this.refuseDirectory(targetPath, target.key);
+    await this.checkTarget(bucketDir, kp.segments, target.key);
     await checkFreeSpace(bucketDir, srcInfo.size);
     const tmp = await this.volumes.tempPath(bucketDir);
-    const written = await copyToTemp(src.path, tmp);
+    const written = await copyToTemp(openedPath(src.handle, src.path), tmp);
     const record: StoredRecord = {
       etag: srcInfo.etag,
       ...written,
       meta: { ...newMeta, ...(srcInfo.meta.checksum ? { checksum: srcInfo.meta.checksum } : {}) },
     };
-    await commitTemp(this.meta, { bucketDir, key: target.key }, tmp, targetPath, record, replacing);
+    await this.commitInto(bucketDir, kp.segments, target.key, tmp, record, condition);
     return {
       key: target.key,
       size: written.size,
@@ -293,9 +374,22 @@ export class PosixBackend implements Backend {
     };
   }
 
-  async deleteObject(bucket: string, key: string): Promise<void> {
+  async deleteObject(bucket: string, key: string, condition?: WriteCondition): Promise<void> {
     const bucketDir = await this.volumes.bucketDir(bucket);
     const kp = keyToPath(key);
+    if (condition?.ifMatch !== undefined) {
+      const ifMatch = condition.ifMatch;
+      if (kp.isDirectory)
+        throw new S3Error("NotImplemented", "Conditional deletes of directory markers are not supported.");
+      // Checked and removed under the key's lock; the inode check catches an unconditional write.
+      await withKeyLock(bucketDir, key, async () => {
+        const path = await this.volumes.resolveExisting(bucketDir, kp.segments, key).catch(() => undefined);
+        const now = path === undefined ? undefined : await this.currentVersion(bucketDir, key, path);
+        checkIfMatch(now?.etag, ifMatch, key);
+        await this.removeFile(bucketDir, key, path!, now!.ino);
+      });
+      return;
+    }
     const parentReal = await this.volumes
       .resolveExisting(bucketDir, kp.segments.slice(0, -1), key)
       .catch((err: S3Error) => {
@@ -321,6 +415,29 @@ export class PosixBackend implements Backend {
         if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw s3ErrorFromFs(err, { key });
       });
     }
+    await this.afterRemoval(at);
+  }
+
+  /** Unlink the file a conditional delete checked, unless another write replaced it meanwhile. */
+  private async removeFile(bucketDir: string, key: string, path: string, ino: number): Promise<void> {
+    if ((await lstat(path).catch(() => undefined))?.ino !== ino) {
+      throw new S3Error(
+        "ConditionalRequestConflict",
+        "Another write replaced the object while this delete was checked.",
+        {
+          Key: key,
+        },
+      );
+    }
+    await unlink(path).catch((err: unknown) => {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw s3ErrorFromFs(err, { key });
+    });
+    await this.afterRemoval({ bucketDir, key, path });
+  }
+
+  /** Drop a removed object's sidecar record and the directories it leaves empty. */
+  private async afterRemoval(at: { bucketDir: string; key: string; path: string }): Promise<void> {
+    const { bucketDir, path } = at;
     if (!(await this.meta.attachesToFile(bucketDir))) await this.meta.remove(at);
     await pruneEmptyParents(bucketDir, path, async (dir) => {
       const rel = `${dir.slice(bucketDir.length + 1)}/`;
@@ -369,9 +486,19 @@ export class PosixBackend implements Backend {
     partNumber: number,
     source: { bucket: string; key: string; range?: { start: number; end: number } },
   ): Promise<PartInfo> {
-    const src = await this.locate(source.bucket, source.key);
-    if (src.isDirectory) throw new S3Error("InvalidRequest", "Directory markers cannot be copied.");
-    return this.multipart.uploadPartCopy(bucket, key, uploadId, partNumber, src.path, source.range);
+    const src = await this.openSource(source.bucket, source.key);
+    try {
+      return await this.multipart.uploadPartCopy(
+        bucket,
+        key,
+        uploadId,
+        partNumber,
+        { path: openedPath(src.handle, src.path), size: src.info.size },
+        source.range,
+      );
+    } finally {
+      await src.handle.close();
+    }
   }
 
   completeMultipartUpload(
@@ -379,8 +506,10 @@ export class PosixBackend implements Backend {
     key: string,
     uploadId: string,
     parts: CompletedPart[],
+    condition?: WriteCondition,
+    checksum?: ExpectedChecksum,
   ): Promise<ObjectInfo> {
-    return this.multipart.complete(bucket, key, uploadId, parts);
+    return this.multipart.complete(bucket, key, uploadId, parts, condition, checksum);
   }
 
   abortMultipartUpload(bucket: string, key: string, uploadId: string): Promise<void> {
