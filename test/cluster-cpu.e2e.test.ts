@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { failures, podkit, writeClusterFile } from "./cluster/cli.js";
+import { failures, podkit, torchrunRanks, writeClusterFile } from "./cluster/cli.js";
 import { type NetnsCluster, startNetnsCluster } from "./cluster/netns.js";
 
 const CHECK_JOB = new URL("./testdata/cluster/allreduce_check.py", import.meta.url).pathname;
@@ -33,11 +33,7 @@ describe("a CPU-only cluster (3 namespace nodes without GPUs)", () => {
     }
     const r = await podkit(["cluster", "torchrun", "-f", file, "--upload", CHECK_JOB], 120_000);
     expect(r.code, r.stderr).toBe(0);
-    const ranks = r.stdout
-      .split("\n")
-      .map((l) => /^\[node-(\d)\] \[default\d\]:(\{.*\})$/.exec(l))
-      .filter((m): m is RegExpExecArray => m !== null)
-      .map((m) => JSON.parse(m[2]!));
+    const ranks = torchrunRanks(r.stdout);
     expect(ranks.map((x) => x.rank).sort()).toEqual([0, 1, 2, 3, 4, 5]);
     for (const x of ranks) expect(x).toMatchObject({ ok: true, world_size: 6, allreduce: 21, expected: 21 });
   });

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkRows, failures, podkit, writeClusterFile } from "./cluster/cli.js";
+import { checkRows, failures, podkit, runUntilStarted, writeClusterFile } from "./cluster/cli.js";
 import { type NetnsCluster, startNetnsCluster } from "./cluster/netns.js";
 
 const MAIN = new URL("../apps/cli/dist/main.js", import.meta.url).pathname;
@@ -96,28 +96,10 @@ describe("podkit cluster when nodes break (3 namespace nodes)", () => {
   });
 
   it("run names the node whose connection was lost mid-command (exit 255), not 'exited with undefined'", async () => {
-    const child = spawn(process.execPath, [
-      MAIN,
-      "cluster",
-      "run",
-      "-f",
-      file,
-      "--",
-      "echo started; sleep 60",
-    ]);
-    let out = "";
-    let err = "";
-    child.stderr.on("data", (d: Buffer) => {
-      err += d.toString();
-    });
-    const code = await new Promise<number | null>((resolve) => {
-      child.stdout.on("data", (d: Buffer) => {
-        out += d.toString();
-        // kill node-1's SSH session processes: the connection drops as if the node had died
-        if ((out.match(/started/g) ?? []).length === 3) c.exec(1, "pkill -KILL -f '^sshd: root'");
-      });
-      child.on("close", resolve);
-    });
+    // kill node-1's SSH session processes: the connection drops as if the node had died
+    const { code, stderr: err } = await runUntilStarted(file, 3, () =>
+      c.exec(1, "pkill -KILL -f '^sshd: root'"),
+    );
     c.exec(1, "pkill -x sleep");
     expect(code).toBe(255);
     expect(err).toMatch(
