@@ -11,6 +11,7 @@ import {
 import { Counter, Gauge, type Registry } from "prom-client";
 import { resolveHostToken } from "./enroll.js";
 import type { HealthReport } from "./health.js";
+import { OptionalSeries } from "./optional-series.js";
 import { Backoff } from "./report/backoff.js";
 import { type ConnectionStatus, ControlPlaneConnection, type HostState } from "./report/connection.js";
 import { newMessageId } from "./report/ids.js";
@@ -41,13 +42,14 @@ export interface ReportingOptions {
 export class Reporting {
   readonly outbox: Outbox;
   private connection: ControlPlaneConnection | null = null;
+  private telemetryTimer: NodeJS.Timeout | null = null;
   private enrolledHostId: string | null = null;
   private state: HostState | null;
   private readonly connected: Gauge;
-  private readonly lastHeartbeat: Gauge;
-  private readonly lastAck: Gauge;
+  private readonly lastHeartbeat: OptionalSeries;
+  private readonly lastAck: OptionalSeries;
   private readonly outboxPending: Gauge;
-  private readonly reconnects: Gauge;
+  private readonly reconnects: Counter;
   private readonly rejected: Counter;
 
   constructor(private readonly o: ReportingOptions) {
@@ -58,14 +60,14 @@ export class Reporting {
       "podkit_agent_control_plane_connected",
       "1 while the WebSocket to the control plane is open.",
     );
-    this.lastHeartbeat = gauge(
-      "podkit_agent_control_plane_last_heartbeat_timestamp_seconds",
-      "When the last heartbeat was sent.",
-    );
-    this.lastAck = gauge(
-      "podkit_agent_control_plane_last_ack_timestamp_seconds",
-      "When the control plane last acknowledged a report.",
-    );
+    this.lastHeartbeat = new OptionalSeries(o.registry, {
+      name: "podkit_agent_control_plane_last_heartbeat_timestamp_seconds",
+      help: "When the last heartbeat was sent.",
+    });
+    this.lastAck = new OptionalSeries(o.registry, {
+      name: "podkit_agent_control_plane_last_ack_timestamp_seconds",
+      help: "When the control plane last acknowledged a report.",
+    });
     this.outboxPending = gauge(
       "podkit_agent_outbox_messages",
       "Reports waiting in the durable outbox for an acknowledgement.",
@@ -75,10 +77,11 @@ export class Reporting {
       help: "Messages the control plane can never accept (schema, version), set aside in outbox/rejected.",
       registers: [o.registry],
     });
-    this.reconnects = gauge(
-      "podkit_agent_control_plane_reconnects",
-      "Reconnect attempts since the agent started.",
-    );
+    this.reconnects = new Counter({
+      name: "podkit_agent_control_plane_reconnects_total",
+      help: "Reconnect attempts since the agent started.",
+      registers: [o.registry],
+    });
   }
 
   get hostState(): HostState | null {
@@ -89,9 +92,28 @@ export class Reporting {
     return this.state?.hostId ?? this.enrolledHostId;
   }
 
-  /** Periodic samples are for a control plane; standalone they would pile up in the outbox for ever. */
-  get wantsTelemetry(): boolean {
-    return this.o.controlPlane !== undefined;
+  /**
+   * Telemetry and the current health every `intervalMs`. Only with a control plane: standalone they
+   * would pile up in the outbox for ever (health changes and events are still queued: they are facts).
+   */
+  startTelemetry(
+    intervalMs: number,
+    sample: () => { host: HostSample | null; gpus: GpuSample[]; health: HealthReport | null },
+  ): void {
+    if (this.o.controlPlane === undefined) return;
+    this.telemetryTimer = setInterval(() => {
+      try {
+        const { host, gpus, health } = sample();
+        if (host) this.telemetry(host, gpus);
+        if (health) this.health(health);
+      } catch (err) {
+        this.o.logger.error({ err: (err as Error).message }, "agent loop error");
+      }
+    }, intervalMs);
+  }
+
+  stopTelemetry(): void {
+    if (this.telemetryTimer) clearInterval(this.telemetryTimer);
   }
 
   event(e: AgentEvent, id = newMessageId("evt")): void {
@@ -107,12 +129,12 @@ export class Reporting {
     );
   }
 
-  telemetry(host: HostSample, gpus: GpuSample[]): void {
+  private telemetry(host: HostSample, gpus: GpuSample[]): void {
     this.enqueue(envelope("telemetry", newMessageId("tel"), { host, gpus }));
   }
 
   /** Enrol if needed and connect (returns once the host token is known). Standalone: nothing. */
-  async connect(machineInfo: () => MachineInfo): Promise<void> {
+  async connect(machineInfo: () => MachineInfo, signal?: AbortSignal): Promise<void> {
     const { controlPlane } = this.o;
     if (controlPlane) {
       const credentials = await resolveHostToken({
@@ -121,6 +143,7 @@ export class Reporting {
         stateDir: this.o.stateDir,
         machineInfo: machineInfo(),
         logger: this.o.logger,
+        signal,
       });
       this.enrolledHostId = credentials.hostId;
       this.connection = new ControlPlaneConnection({
@@ -164,7 +187,9 @@ export class Reporting {
 
   private updateMetrics(s: ConnectionStatus): void {
     this.connected.set(s.connected ? 1 : 0);
-    this.reconnects.set(s.reconnects);
+    // The connection keeps the running count; the counter follows it.
+    this.reconnects.reset();
+    this.reconnects.inc(s.reconnects);
     this.outboxPending.set(this.outbox.size);
     if (s.lastHeartbeatAt) this.lastHeartbeat.set(Date.parse(s.lastHeartbeatAt) / 1000);
     if (s.lastAckAt) this.lastAck.set(Date.parse(s.lastAckAt) / 1000);
