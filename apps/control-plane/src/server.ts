@@ -37,6 +37,11 @@ export interface ControlPlaneOptions {
   publicMetrics?: boolean;
   /** Ping every agent socket this often; one that misses a pong by the next ping is dropped (default 15 s). */
   pingIntervalMs?: number;
+  /**
+   * The longest any HTTP request waits for its answer (default 15 s): past it, 503 with
+   * Retry-After, whatever the database is doing. Above the database deadlines on purpose.
+   */
+  requestTimeoutMs?: number;
   /** Statement, connection-acquisition and lock-wait limits (defaults in `store/open.ts`). */
   dbTimeouts?: DatabaseTimeouts;
   /** The time, for tests that move it; default Date.now. */
@@ -139,6 +144,24 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
 
   const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
   const retryAfterSeconds = (ms: number) => String(Math.max(1, Math.ceil(ms / 1000)));
+  // A request that needs several queries can add their deadlines up; the client waits for one.
+  const requestTimeoutMs = options.requestTimeoutMs ?? 15_000;
+  app.addHook("onRequest", async (_req, reply) => {
+    const timer = setTimeout(() => {
+      if (reply.sent) return;
+      reply
+        .code(503)
+        .header("retry-after", retryAfterSeconds(2000))
+        .send({
+          error: {
+            code: "E_UNAVAILABLE",
+            message: `no answer within ${requestTimeoutMs} ms (the database is slow or away); try again shortly`,
+          },
+        });
+    }, requestTimeoutMs);
+    timer.unref();
+    reply.raw.once("close", () => clearTimeout(timer));
+  });
   app.addHook("onRequest", async (req, reply) => {
     const path = req.url.split("?")[0] ?? "";
     if (path === "/healthz" || path === "/readyz") return;
