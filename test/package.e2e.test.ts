@@ -34,8 +34,8 @@ const PASS = "package-e2e";
 const asNobody = process.getuid?.() === 0;
 const started: Running[] = [];
 
-beforeAll(() => {
-  buildArtifacts();
+beforeAll(async () => {
+  await buildArtifacts();
 }, 600_000);
 
 afterAll(async () => {

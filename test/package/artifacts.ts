@@ -1,9 +1,10 @@
-import { spawnSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { chmodSync, copyFileSync, mkdtempSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { podkit, type Running } from "../transfer/cli.js";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
@@ -15,10 +16,14 @@ export const EXECUTABLE = join(RELEASE, `podkit-${VERSION}-linux-x64`);
 export const DEB = join(RELEASE, `podkit_${VERSION}_amd64.deb`);
 export const TARBALL = join(RELEASE, `podkit-${VERSION}.tgz`);
 
-/** `pnpm package` after `pnpm build`: the artifacts under dist/release/. */
-export function buildArtifacts(): void {
-  const r = spawnSync(process.execPath, [join(REPO, "scripts/package.mjs")], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`scripts/package.mjs failed: ${r.stderr}`);
+/**
+ * `pnpm package` after `pnpm build`: the artifacts under dist/release/. Asynchronous: a minute of
+ * a blocked event loop would cut the test runner's own messages off.
+ */
+export async function buildArtifacts(): Promise<void> {
+  await promisify(execFile)(process.execPath, [join(REPO, "scripts/package.mjs")], {
+    maxBuffer: 16 << 20,
+  });
 }
 
 /** A directory anyone may read and enter, optionally writable by anyone (for another user). */
