@@ -1,6 +1,5 @@
 import { existsSync, statSync } from "node:fs";
 import { ConfigError } from "@podkit/core";
-import { loadCredentials, startS3Gateway } from "@podkit/s3-gateway";
 import type { Command } from "commander";
 import { type Output, printJson } from "../output.js";
 
@@ -48,6 +47,8 @@ export function registerS3Commands(program: Command, output: Output): void {
       if (!["auto", "xattr", "sidecar"].includes(flags.metadata)) {
         throw new ConfigError(`--metadata must be auto, xattr or sidecar (got "${flags.metadata}")`);
       }
+      // Loaded here, not at the top: `podkit s3 serve --help` should not pay for the gateway.
+      const { loadCredentials, startS3Gateway } = await import("@podkit/s3-gateway");
       const credentials = loadCredentials({
         ...(flags.credentials ? { file: flags.credentials } : {}),
         env: process.env,
