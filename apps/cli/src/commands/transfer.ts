@@ -13,6 +13,7 @@ import {
   DEFAULT_RELAY_PASSWORD,
   DEFAULT_RELAY_PORTS,
   type ReceiveOffer,
+  type RelayEvent,
   receive,
   send,
   startRelay,
@@ -108,9 +109,17 @@ export function registerTransferCommands(program: Command, output: Output): void
     )
     .option("--no-compress", "do not deflate chunks")
     .option("--zip", "zip folders before sending (runpodctl's way; empty folders are lost)")
+    .option(
+      "--local",
+      "also offer this machine's own addresses, so a receiver that reaches them skips the relay (default)",
+    )
+    .option("--no-local", "send through the relay only")
     .option("--json", "print JSON events, one per line")
     .action(
-      async (paths: string[], opts: CommonOptions & { code?: string; compress: boolean; zip?: boolean }) => {
+      async (
+        paths: string[],
+        opts: CommonOptions & { code?: string; compress: boolean; zip?: boolean; local?: boolean },
+      ) => {
         const protocol = parseWith(TransferProtocolSchema, opts.protocol, "--protocol");
         const progress = new TransferProgress(progressMode(opts.json), output, "sending");
         const { signal, dispose } = interruptSignal();
@@ -123,6 +132,7 @@ export function registerTransferCommands(program: Command, output: Output): void
             protocol,
             noCompress: !opts.compress,
             zip: opts.zip,
+            local: opts.local,
             signal,
             onEvent: (event: TransferEvent) => {
               if (event.type === "code" && !opts.json) {
@@ -157,11 +167,18 @@ export function registerTransferCommands(program: Command, output: Output): void
     )
     .option("--yes", "accept without asking")
     .option("--overwrite", "replace existing files whose content differs")
+    .option("--no-local", "do not try the sender's own addresses; receive through the relay only")
     .option("--json", "print JSON events, one per line")
     .action(
       async (
         codeArg: string | undefined,
-        opts: CommonOptions & { out: string; curve: string; yes?: boolean; overwrite?: boolean },
+        opts: CommonOptions & {
+          out: string;
+          curve: string;
+          yes?: boolean;
+          overwrite?: boolean;
+          local: boolean;
+        },
       ) => {
         const protocol = parseWith(TransferProtocolSchema, opts.protocol, "--protocol");
         let code = codeArg ?? process.env.CROC_SECRET ?? "";
@@ -181,6 +198,7 @@ export function registerTransferCommands(program: Command, output: Output): void
             protocol,
             curve: opts.curve,
             overwrite: opts.overwrite,
+            local: opts.local,
             signal,
             onEvent: (event) => progress.handle(event),
             confirm: async (offer) => {
@@ -205,7 +223,7 @@ export function registerTransferCommands(program: Command, output: Output): void
       DEFAULT_RELAY_PORTS.join(","),
     )
     .option("--pass <pass>", "relay password (default: CROC_PASS or pass123; a file name means its contents)")
-    .option("--json", "print the listening address as JSON")
+    .option("--json", "print the listening address as JSON, then one JSON line per finished room")
     .action(async (opts: { host: string; ports: string; pass?: string; json?: boolean }) => {
       const ports = opts.ports.split(",").map((p) => Number(p.trim()));
       if (ports.length < 2 || ports.some((p) => !Number.isInteger(p) || p < 0 || p > 65535)) {
@@ -214,7 +232,13 @@ export function registerTransferCommands(program: Command, output: Output): void
         ]);
       }
       const pass = relayPassword(opts.pass ?? process.env.CROC_PASS ?? DEFAULT_RELAY_PASSWORD);
-      const relay = await startRelay({ host: opts.host, ports, pass }).catch((err: Error) => {
+      // With --json, every finished room is one more line: how many bytes went through it.
+      const onEvent = opts.json
+        ? (event: RelayEvent) => {
+            if (event.type === "closed") output.out(JSON.stringify(event));
+          }
+        : undefined;
+      const relay = await startRelay({ host: opts.host, ports, pass, onEvent }).catch((err: Error) => {
         throw new PodkitError(
           "E_LISTEN",
           `could not listen on ${opts.host} ports ${opts.ports}: ${err.message}`,

@@ -83,6 +83,34 @@ describe("send ↔ receive through a Podkit relay", () => {
     expect(statSync(join(out, "only-empty")).isDirectory()).toBe(true);
   });
 
+  it("shows the code only once it waits in its rooms; a missing path fails before joining", async () => {
+    const src = mkdtempSync(join(tmpdir(), "podkit-src-"));
+    writeFileSync(join(src, "f"), "data");
+    const controller = new AbortController();
+    const roomsAtCode: number[] = [];
+    const before = relay.roomCount();
+    const waiting = send({
+      paths: [join(src, "f")],
+      code: `7654-order-${Date.now()}`,
+      relay: relay.address,
+      relayPass: "pw",
+      signal: controller.signal,
+      onEvent: (e) => {
+        if (e.type !== "code") return;
+        roomsAtCode.push(relay.roomCount() - before);
+        controller.abort();
+      },
+    });
+    await expect(waiting).rejects.toMatchObject({ code: "E_ABORTED" });
+    // auto mode: the generation A and B rooms are both joined before the code is shown.
+    expect(roomsAtCode).toEqual([2]);
+
+    await expect(
+      send({ paths: [join(src, "missing")], code: "8765-missing", relay: relay.address, relayPass: "pw" }),
+    ).rejects.toThrow(/no such file or folder/);
+    expect(relay.roomCount()).toBe(before);
+  });
+
   it("stops a waiting sender on abort, and a refused offer ends both sides", async () => {
     const src = mkdtempSync(join(tmpdir(), "podkit-src-"));
     writeFileSync(join(src, "f"), "data");

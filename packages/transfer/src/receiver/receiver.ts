@@ -2,12 +2,13 @@ import { setMaxListeners } from "node:events";
 import { mkdir, realpath } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { TransferEvent, TransferProtocol } from "@podkit/core";
-import { type Generation, roomPlan } from "../code/code.js";
+import { type Generation, relayIndexOf, roomPlan } from "../code/code.js";
 import { deriveKey } from "../crypto/aead.js";
 import type { FramedSocket } from "../framing/framed-socket.js";
 import { Pake } from "../pake/pake.js";
 import type { Message } from "../protocol/messages.js";
 import { SenderInfoSchema } from "../protocol/schemas.js";
+import { formatRelayAddress, type RelayAddress } from "../relay/client.js";
 import { chooseRelays } from "../relays.js";
 import { ControlChannel, isClosed, isDecryptError } from "../session/control.js";
 import { openDataConnections } from "../session/data.js";
@@ -20,7 +21,9 @@ import {
   TransferError,
   wrongCode,
 } from "../session/errors.js";
-import { receiverRendezvous, roomCandidates } from "../session/rendezvous.js";
+import { joinDirect, parseIpsAnswer } from "../session/local.js";
+import { receiverAskIps } from "../session/probe.js";
+import { type Joined, receiverRendezvous, roomCandidates } from "../session/rendezvous.js";
 import { receiveFiles } from "./files.js";
 import { validateOffer } from "./safety.js";
 
@@ -51,7 +54,15 @@ export interface ReceiveOptions {
   waitForSenderMs?: number;
   /** How long set-up steps may take once the sender is there (default 30 s). */
   stepTimeoutMs?: number;
+  /**
+   * Ask the sender for a direct path (croc's local mode) and use it when it answers within a second;
+   * default true. Never for runpodctl codes (`-<relay index>`): runpodctl is relay-only.
+   */
+  local?: boolean;
 }
+
+/** How long the receiver tries the sender's own addresses before it stays on the relay. */
+const DIRECT_TIMEOUT_MS = 1000;
 
 export interface ReceiveResult {
   generation: Generation;
@@ -76,7 +87,11 @@ export async function receive(options: ReceiveOptions): Promise<ReceiveResult> {
   }
   const generation = met.candidate.generation;
   const plan = roomPlan(code, generation);
-  const control = new ControlChannel(met.rc.conn);
+  const probe = (options.local ?? true) && !(generation === "a" && relayIndexOf(code) !== null);
+  const path = probe
+    ? await directPath(met, generation, plan.password, options, stepMs)
+    : { conn: met.rc.conn, relay: met.candidate.profile.relay, dataPorts: met.rc.dataPorts, direct: false };
+  const control = new ControlChannel(path.conn);
   const dataConns: FramedSocket[] = [];
   const onAbort = (): void => {
     control.close();
@@ -84,7 +99,6 @@ export async function receive(options: ReceiveOptions): Promise<ReceiveResult> {
   };
   options.signal?.addEventListener("abort", onAbort, { once: true });
   try {
-    // No local-relay probe (like runpodctl): go straight to `handshake`, which every A/B sender accepts.
     await control.conn.write(Buffer.from("handshake"));
     const pake = new Pake(plan.password, 0, options.curve ?? "p256");
     await control.send(
@@ -99,16 +113,21 @@ export async function receive(options: ReceiveOptions): Promise<ReceiveResult> {
     control.key = deriveKey(pake.sessionKey, reply.bytes2);
     dataConns.push(
       ...(await openDataConnections({
-        relay: met.candidate.profile.relay,
+        relay: path.relay,
         password: met.candidate.profile.password,
-        dataPorts: met.rc.dataPorts,
+        dataPorts: path.dataPorts,
         plan,
         signal: options.signal,
       })),
     );
     await control.send({ type: "externalip", message: met.rc.externalAddress, bytes: reply.bytes });
     const ext = await step(control, stepMs, "externalip", () => wrongCode("receiver"));
-    emit({ type: "connected", generation, peer: ext.message ?? control.conn.remoteAddress });
+    const peer = ext.message ?? control.conn.remoteAddress;
+    emit({
+      type: "connected",
+      generation,
+      peer: path.direct ? `${formatRelayAddress(path.relay)} directly` : peer,
+    });
     const fileinfo = await step(control, stepMs, "fileinfo", () => wrongCode("receiver"));
     let raw: unknown;
     try {
@@ -151,6 +170,53 @@ export async function receive(options: ReceiveOptions): Promise<ReceiveResult> {
     control.close();
     for (const d of dataConns) d.close();
   }
+}
+
+/**
+ * Asks the sender for its own addresses and joins its local relay when one answers in time; otherwise
+ * stays in the public relay's room. Either way the returned connection is the control connection.
+ */
+async function directPath(
+  met: Joined,
+  generation: Generation,
+  password: Buffer,
+  options: ReceiveOptions,
+  stepMs: number,
+): Promise<{ conn: FramedSocket; relay: RelayAddress; dataPorts: number[]; direct: boolean }> {
+  const viaRelay = {
+    conn: met.rc.conn,
+    relay: met.candidate.profile.relay,
+    dataPorts: met.rc.dataPorts,
+    direct: false,
+  };
+  let answer: Buffer;
+  try {
+    answer = await receiverAskIps(met.rc.conn, generation, password, options.curve ?? "p256", stepMs);
+  } catch (err) {
+    met.rc.conn.close();
+    // A croc sender that cannot open our sealed `ips?` (another code) hangs up without a word.
+    if (generation === "b" && isClosed(err)) throw wrongCode("receiver");
+    if (isClosed(err)) throw peerGone("sender");
+    throw err;
+  }
+  const offered = parseIpsAnswer(answer);
+  if (!offered) return viaRelay;
+  const direct = await joinDirect({
+    port: offered.port,
+    ips: offered.ips,
+    password: met.candidate.profile.password,
+    room: roomPlan(options.code.trim(), generation).controlRoom,
+    timeoutMs: DIRECT_TIMEOUT_MS,
+    signal: options.signal,
+  });
+  if (!direct) return viaRelay;
+  met.rc.conn.close();
+  return {
+    conn: direct.rc.conn,
+    relay: { host: direct.host, port: offered.port },
+    dataPorts: direct.rc.dataPorts,
+    direct: true,
+  };
 }
 
 /** Reads the next control message, expecting `type`; maps set-up failures to clear errors. */

@@ -63,6 +63,8 @@ export interface RelayOptions {
 export type RelayEvent =
   | { type: "listening"; address: string; ports: number[] }
   | { type: "paired"; port: number }
+  /** A paired room ended; `bytes` were read from its two members (handshakes included). */
+  | { type: "closed"; port: number; bytes: number }
   | { type: "refused"; port: number; reason: string; client: string };
 
 export interface RelayHandle {
@@ -144,7 +146,11 @@ class RelayPort {
     const password = open(key, await conn.read()).toString("utf8");
     if (!relayPasswordMatches(password, this.pass)) {
       await conn.write(seal(key, Buffer.from(RELAY_BAD_PASSWORD)));
-      throw new Error("bad password");
+      // A graceful close: destroying at once can reset the connection before the client has read the
+      // answer, and croc then shows no reason at all.
+      this.emit({ type: "refused", port: this.port, reason: "bad password", client });
+      conn.socket.end();
+      return;
     }
     await conn.write(seal(key, Buffer.from(encodeWelcome(this.banner, client))));
     const roomBytes = open(key, await conn.read());
@@ -208,10 +214,14 @@ class RelayPort {
         sb.destroy();
       });
     }
+    let closed = false;
     const finish = (): void => {
       sa.destroy();
       sb.destroy();
       this.dropRoom(name, room);
+      if (closed) return;
+      closed = true;
+      this.emit({ type: "closed", port: this.port, bytes: sa.bytesRead + sb.bytesRead });
     };
     sa.on("error", finish).on("close", finish);
     sb.on("error", finish).on("close", finish);

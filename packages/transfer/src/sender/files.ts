@@ -36,6 +36,19 @@ function goTime(ms: number): string {
   return new Date(ms).toISOString();
 }
 
+/** Fails fast (before any network work) on no arguments or one that does not exist. */
+export async function checkPaths(paths: readonly string[]): Promise<void> {
+  if (paths.length === 0)
+    throw new ValidationError("arguments", [
+      { path: "PATH", message: "give at least one file, folder or -" },
+    ]);
+  for (const p of paths) {
+    if (p === "-") continue;
+    if (!(await lstat(resolve(p)).catch(() => null)))
+      throw new ValidationError("arguments", [{ path: p, message: "no such file or folder" }]);
+  }
+}
+
 /** Walks the arguments with lstat semantics (symlinks are entries, never followed) and hashes each file. */
 export async function collectFiles(paths: readonly string[], options: CollectOptions = {}): Promise<Offer> {
   if (paths.length === 0)

@@ -4,13 +4,21 @@ import type { TransferEvent, TransferProtocol } from "@podkit/core";
 import { type Generation, generateCode, relayIndexOf, roomPlan } from "../code/code.js";
 import type { FramedSocket } from "../framing/framed-socket.js";
 import { formatRelayAddress } from "../relay/client.js";
+import type { RelayHandle } from "../relay/server.js";
 import { chooseRelays, RUNPODCTL_RELAYS } from "../relays.js";
 import { ControlChannel, isClosed, isDecryptError } from "../session/control.js";
 import { openDataConnections } from "../session/data.js";
 import { aborted, peerGone, TransferError, wrongCode } from "../session/errors.js";
+import { ipsAnswer, startLocalRelay } from "../session/local.js";
 import { senderAwaitHandshake } from "../session/probe.js";
-import { type RoomCandidate, roomCandidates, senderRendezvous } from "../session/rendezvous.js";
-import { collectFiles, type Offer } from "./files.js";
+import {
+  awaitReceiver,
+  type Joined,
+  joinRooms,
+  type RoomCandidate,
+  roomCandidates,
+} from "../session/rendezvous.js";
+import { checkPaths, collectFiles, type Offer } from "./files.js";
 import { SenderProtocol } from "./protocol.js";
 import { sendFileChunks } from "./send-data.js";
 
@@ -31,6 +39,12 @@ export interface SendOptions {
   onEvent?: (event: TransferEvent) => void;
   /** How long set-up steps may wait for the receiver once it is there (default 30 s). */
   stepTimeoutMs?: number;
+  /**
+   * Also listen on this machine's own ports and offer them to the receiver (croc's local mode), so
+   * machines that reach each other skip the relay; default true. runpodctl's mode (generation A on
+   * runpodctl's relays) stays relay-only, as runpodctl itself is.
+   */
+  local?: boolean;
 }
 
 export interface SendResult {
@@ -39,6 +53,9 @@ export interface SendResult {
   files: number;
   bytes: number;
 }
+
+/** Data ports of the sender's own relay (croc's default relay has four). */
+const LOCAL_DATA_PORTS = 4;
 
 /** Picks the code: runpodctl appends the chosen relay's index when it uses its own relay list. */
 function chooseCode(options: SendOptions): string {
@@ -51,12 +68,21 @@ export async function send(options: SendOptions): Promise<SendResult> {
   if (options.signal) setMaxListeners(100, options.signal);
   const emit = options.onEvent ?? (() => {});
   const stepTimeout = options.stepTimeoutMs ?? 30_000;
-  const offer = await collectFiles(options.paths, {
+  // A missing path fails before any network work; the walk and hashing (seconds for big files) then
+  // run while the rooms are joined and the receiver is awaited: it speaks first anyway.
+  await checkPaths(options.paths);
+  const collecting = collectFiles(options.paths, {
     zip: options.zip,
     noCompress: options.noCompress,
     stdin: options.stdin,
     signal: options.signal,
   });
+  let collectError: unknown = null;
+  collecting.catch((err: unknown) => {
+    collectError = err;
+  });
+  let joined: Joined[] = [];
+  let localRelay: RelayHandle | null = null;
   try {
     const code = chooseCode(options);
     const relays = chooseRelays(code, { relay: options.relay, pass: options.relayPass });
@@ -65,19 +91,48 @@ export async function send(options: SendOptions): Promise<SendResult> {
     const flags = options.relay
       ? ` --relay ${options.relay}${options.relayPass ? " --relay-pass <pass>" : ""}`
       : "";
-    emit({ type: "code", code, receiveCommand: `podkit receive ${code}${flags}`, relay: relayText });
-
-    const met = await senderRendezvous(candidates, options.signal, () =>
-      emit({ type: "waiting", relay: relayText }),
+    // runpodctl's own relays mean runpodctl's mode: relay-only, like runpodctl.
+    const direct = candidates.filter(
+      (c) => options.local !== false && !(c.generation === "a" && relayIndexOf(code) !== null),
     );
+    if (direct.length > 0) {
+      localRelay = await startLocalRelay((direct[0] as RoomCandidate).profile.password, LOCAL_DATA_PORTS);
+      const here = { host: "127.0.0.1", port: localRelay.ports[0] as number };
+      for (const c of direct) candidates.push({ ...c, profile: { ...c.profile, relay: here }, local: true });
+    }
+    const ips = ipsAnswer(localRelay ? (localRelay.ports[0] as number) : null);
+    // Into the rooms first, and only then show the code: a croc 10 or runpodctl receiver that finds an
+    // empty room reads the relay's keep-alive byte as the sender's answer and gives up.
+    joined = await joinRooms(candidates, options.signal);
+    if (collectError) throw collectError;
+    emit({ type: "code", code, receiveCommand: `podkit receive ${code}${flags}`, relay: relayText });
+    emit({ type: "waiting", relay: relayText });
+
+    const met = await Promise.race([
+      awaitReceiver(
+        joined,
+        (j, first) =>
+          senderAwaitHandshake(
+            j.rc.conn,
+            first,
+            roomPlan(code, j.candidate.generation as Generation).password,
+            stepTimeout,
+            j.candidate.local ? Buffer.from("null") : ips,
+          ),
+        options.signal,
+      ),
+      collecting.then(() => new Promise<never>(() => {})),
+    ]);
+    joined = [met];
+    const offer = await collecting;
     const generation = met.candidate.generation as Generation;
     const plan = roomPlan(code, generation);
     const control = met.rc.conn;
     const dataConns: FramedSocket[] = [];
     let finished = false;
     try {
-      await senderAwaitHandshake(control, met.firstFrame, plan.password, stepTimeout);
-      emit({ type: "connected", generation, peer: control.remoteAddress });
+      const peer = met.candidate.local ? "the receiver directly" : control.remoteAddress;
+      emit({ type: "connected", generation, peer });
       const bytes = await converse({
         options,
         offer,
@@ -102,11 +157,15 @@ export async function send(options: SendOptions): Promise<SendResult> {
       return { code, generation, files: offer.files.length, bytes };
     } finally {
       finished = true;
-      control.close();
       for (const c of dataConns) c.close();
     }
   } finally {
-    await offer.cleanup();
+    for (const j of joined) j.rc.conn.close();
+    await localRelay?.close();
+    await collecting.then(
+      (offer) => offer.cleanup(),
+      () => {},
+    );
   }
 }
 

@@ -2,6 +2,7 @@ import type { TransferProtocol } from "@podkit/core";
 import { type Generation, roomC, roomPlan } from "../code/code.js";
 import { joinRelayRoom, type RelayConnection } from "../relay/client.js";
 import type { RelayChoice, RelayProfile } from "../relays.js";
+import { isClosed } from "./control.js";
 import { aborted, noPeer } from "./errors.js";
 
 /** A room to wait in: generation C rooms are only joined to recognise croc 11 peers. */
@@ -9,6 +10,8 @@ export interface RoomCandidate {
   generation: Generation | "c";
   profile: RelayProfile;
   room: string;
+  /** The sender's own relay (a direct path), not the public one. */
+  local?: boolean;
 }
 
 /**
@@ -36,7 +39,11 @@ export interface Joined {
   rc: RelayConnection;
 }
 
-async function joinAll(candidates: readonly RoomCandidate[], signal?: AbortSignal): Promise<Joined[]> {
+/** Joins every candidate room at once; fails only when none could be joined. */
+export async function joinRooms(
+  candidates: readonly RoomCandidate[],
+  signal?: AbortSignal,
+): Promise<Joined[]> {
   const settled = await Promise.allSettled(
     candidates.map(async (candidate) => ({
       candidate,
@@ -54,41 +61,55 @@ async function joinAll(candidates: readonly RoomCandidate[], signal?: AbortSigna
 }
 
 /**
- * Sender: wait in every candidate room at once; the receiver speaks first, so the first frame that
- * arrives tells which generation it runs. The other rooms are left.
+ * Sender, once in its rooms (`joinRooms`): the receiver speaks first, and `handshake` runs its
+ * pre-handshake exchange (probes) on the room it spoke in. The first room whose exchange ends in
+ * `handshake` wins and the others are left. A room the receiver leaves (it found a direct path, or chose
+ * the other generation) is dropped quietly; a wrong code or a foreign protocol fails at once.
  */
-export async function senderRendezvous(
-  candidates: readonly RoomCandidate[],
+export async function awaitReceiver(
+  joined: readonly Joined[],
+  handshake: (j: Joined, firstFrame: Buffer) => Promise<void>,
   signal?: AbortSignal,
-  onWaiting?: () => void,
-): Promise<Joined & { firstFrame: Buffer }> {
-  const joined = await joinAll(candidates, signal);
-  onWaiting?.();
+): Promise<Joined> {
+  const closeAll = (): void => {
+    for (const j of joined) j.rc.conn.close();
+  };
   return await new Promise((resolve, reject) => {
     let open = joined.length;
     let done = false;
-    const onAbort = (): void => {
-      for (const j of joined) j.rc.conn.close();
-      reject(aborted());
+    const finish = (fn: () => void): void => {
+      if (done) return;
+      done = true;
+      signal?.removeEventListener("abort", onAbort);
+      fn();
     };
+    const onAbort = (): void =>
+      finish(() => {
+        closeAll();
+        reject(aborted());
+      });
+    if (signal?.aborted) return onAbort();
     signal?.addEventListener("abort", onAbort, { once: true });
     for (const j of joined) {
-      j.rc.conn.read().then(
-        (firstFrame) => {
-          if (done) return;
-          done = true;
-          signal?.removeEventListener("abort", onAbort);
-          for (const other of joined) if (other !== j) other.rc.conn.close();
-          resolve({ ...j, firstFrame });
-        },
-        (err) => {
-          // A receiver that chose our other room closes this one: only fail when none is left.
-          if (--open === 0 && !done) {
-            signal?.removeEventListener("abort", onAbort);
-            reject(err);
-          }
-        },
-      );
+      j.rc.conn
+        .read()
+        .then((first) => handshake(j, first))
+        .then(
+          () =>
+            finish(() => {
+              for (const other of joined) if (other !== j) other.rc.conn.close();
+              resolve(j);
+            }),
+          (err: unknown) => {
+            j.rc.conn.close();
+            const gone = isClosed(err) || (err as { code?: string }).code === "E_TIMEOUT";
+            if (!gone || --open === 0)
+              finish(() => {
+                closeAll();
+                reject(err);
+              });
+          },
+        );
     }
   });
 }
@@ -107,7 +128,7 @@ export async function receiverRendezvous(
   waitMs: number,
   signal?: AbortSignal,
 ): Promise<Joined> {
-  const joined = await joinAll(candidates, signal);
+  const joined = await joinRooms(candidates, signal);
   if (joined.length === 1) return joined[0] as Joined;
   const joinedAt = Date.now();
   const deadline = joinedAt + waitMs;
