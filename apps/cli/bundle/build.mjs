@@ -82,6 +82,11 @@ const podkitPlugin = {
         if (!contents.includes(from)) throw new Error(`${rel}: expected ${from}`);
         contents = contents.replace(from, "__podkitSqliteModule()");
       }
+      // A synchronous lazy load (`createRequire(import.meta.url)("yaml")`): bundle the module instead.
+      contents = contents.replace(/createRequire\(import\.meta\.url\)\(("[^"]+")\)/g, "require($1)");
+      if (/createRequire\(import\.meta\.url\)/.test(contents)) {
+        throw new Error(`${rel}: createRequire(import.meta.url) cannot find modules from the bundle`);
+      }
       contents = contents.replaceAll("import.meta.url", `__podkitFileUrl(${JSON.stringify(rel)})`);
       return { contents, loader: "js" };
     });
