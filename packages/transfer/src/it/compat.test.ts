@@ -42,6 +42,9 @@ describe("podkit send → croc-like receivers", () => {
         relay: relay.address,
         relayPass: "pw",
         protocol: "auto",
+        // relay-only, as runpodctl sends: the answer to the local-relay probe is then `null`
+        // whatever addresses this machine has (the direct path has its own e2e tests)
+        local: false,
       });
       await new Promise((r) => setTimeout(r, 300));
       const got = await crocLikeReceive({ relay: at(), pass: "pw", code, generation, curve });
