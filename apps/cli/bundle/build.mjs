@@ -16,7 +16,7 @@ import {
 } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "esbuild";
 
 const cliDir = fileURLToPath(new URL("..", import.meta.url));
@@ -26,6 +26,37 @@ const { version } = JSON.parse(readFileSync(join(cliDir, "package.json"), "utf8"
 
 /** Data files read at run time through `new URL(…, import.meta.url)`, shipped under files/. */
 const DATA_DIRS = ["packages/host-agent/data"];
+
+/**
+ * Which module of @podkit/core defines each name its entry re-exports. Every command area imports
+ * the entry, which would initialise every core module (all zod schemas, pino) even for `--help`;
+ * the bundle imports each name from its own module instead.
+ */
+const coreDist = join(repo, "packages/core/dist");
+const coreExports = new Map();
+for (const [, file] of readFileSync(join(coreDist, "index.js"), "utf8").matchAll(
+  /export \* from "(\.[^"]+)";/g,
+)) {
+  const path = join(coreDist, file);
+  for (const name of Object.keys(await import(pathToFileURL(path).href))) coreExports.set(name, path);
+}
+
+function splitCoreImports(code) {
+  return code.replace(/import \{([^}]*)\} from "@podkit\/core";/g, (whole, names) => {
+    const byModule = new Map();
+    for (const spec of names
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean)) {
+      const module = coreExports.get(spec.split(/\s+as\s+/)[0]);
+      if (!module) return whole; // not a name the entry re-exports: leave the import alone
+      byModule.set(module, [...(byModule.get(module) ?? []), spec]);
+    }
+    return [...byModule]
+      .map(([m, specs]) => `import { ${specs.join(", ")} } from ${JSON.stringify(m)};`)
+      .join(" ");
+  });
+}
 
 /** Addons the bundle loads, by the name their JS asks for; collected while bundling. */
 const addons = new Map();
@@ -88,6 +119,7 @@ const podkitPlugin = {
         throw new Error(`${rel}: createRequire(import.meta.url) cannot find modules from the bundle`);
       }
       contents = contents.replaceAll("import.meta.url", `__podkitFileUrl(${JSON.stringify(rel)})`);
+      contents = splitCoreImports(contents);
       return { contents, loader: "js" };
     });
   },
