@@ -117,10 +117,13 @@ function assemble(options: StartAgentOptions, logger: Logger, onHostState: () =>
     logger,
   );
   scheduler.on<GpuReadingWithMeta>("gpu", (r) => health.gpuRead(r));
-  scheduler.on<KernelLogReading>("kernel-log", (r) => {
-    for (const e of r.errors) if (e.reportId) reporting.event({ kind: "xid", xid: e.xid }, e.reportId);
-    health.xidsSeen(r.errors.map((e) => e.xid));
-  });
+  // No kernel-log collector without a kernel log (kmsgPath null, e.g. `podkit up` on a simulation).
+  if (scheduler.has("kernel-log")) {
+    scheduler.on<KernelLogReading>("kernel-log", (r) => {
+      for (const e of r.errors) if (e.reportId) reporting.event({ kind: "xid", xid: e.xid }, e.reportId);
+      health.xidsSeen(r.errors.map((e) => e.xid));
+    });
+  }
   return { registry, source, reporting, health, scheduler, gpuReading, hostSample };
 }
 

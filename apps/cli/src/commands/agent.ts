@@ -6,6 +6,7 @@ import type { AgentStatus } from "@podkit/host-agent";
 import { AGENT_CONFIG_PATH, STATE_DIR, tuneHeapForDaemon } from "@podkit/host-agent/daemon";
 import type { Command } from "commander";
 import { type Output, printJson } from "../output.js";
+import { selfArgv } from "../self.js";
 
 interface RunFlags {
   config?: string;
@@ -38,10 +39,20 @@ async function agentConfig(flags: RunFlags) {
   }).config;
 }
 
-/** The command a systemd unit should start: this very CLI, by absolute path, with the daemon's Node flags. */
-async function selfCommand(): Promise<string> {
+/**
+ * The command a systemd unit should start: this very CLI by absolute path (node with the daemon's
+ * flags and the script, or the single executable alone, which takes no Node flags and tunes its
+ * heap itself). Under `--root`, a program inside that root is named by its path there.
+ */
+async function selfCommand(root: string): Promise<string> {
   const { NODE_FLAGS } = await hostAgent();
-  return `${process.execPath} ${NODE_FLAGS} ${realpathSync(process.argv[1] ?? "podkit")}`;
+  const inRoot = (path: string): string => {
+    const prefix = realpathSync(root).replace(/\/$/, "");
+    return prefix && path.startsWith(`${prefix}/`) ? path.slice(prefix.length) : path;
+  };
+  const [command, ...script] = selfArgv();
+  if (script.length === 0) return inRoot(realpathSync(command));
+  return [command, NODE_FLAGS, ...script.map(inRoot)].join(" ");
 }
 
 export function registerAgentCommands(program: Command, output: Output): void {
@@ -144,7 +155,7 @@ export function registerAgentCommands(program: Command, output: Output): void {
         const { installAgent } = await hostAgent();
         const r = installAgent({
           root: flags.root,
-          execStart: await selfCommand(),
+          execStart: await selfCommand(flags.root),
           ...(flags.controlPlane ? { controlPlane: flags.controlPlane } : {}),
           ...(flags.token ? { token: flags.token } : {}),
           ...(flags.metricsListen ? { metricsListen: flags.metricsListen } : {}),
