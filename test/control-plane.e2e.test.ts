@@ -481,27 +481,44 @@ describe.each(["sqlite", "postgres"] as const)("control plane on %s", (backend) 
   });
 });
 
+/**
+ * Two replicas on one PostgreSQL database, sweeps an hour apart (so only LISTEN/NOTIFY, or a
+ * re-read, carries a change from one to the other in time), and a listed host enrolled through
+ * replica A whose agent is connected to replica B.
+ */
+async function replicasWithAgentOnB(
+  pg: EphemeralPostgres,
+  replicas: TestControlPlane[],
+  name: string,
+): Promise<{
+  a: TestControlPlane;
+  b: TestControlPlane;
+  dbUrl: string;
+  hostId: string;
+  agent: SimulatedAgent;
+}> {
+  const dbUrl = await pg.newDatabase(name);
+  const options = { adminToken: `pka_${name[0]!.repeat(40)}`, sweepIntervalMs: 3_600_000 };
+  // Both migrate at start; the second finds the schema in place.
+  replicas.push(await startTestControlPlane({ postgresUrl: dbUrl }, options));
+  replicas.push(await startTestControlPlane({ postgresUrl: dbUrl }, options));
+  const [a, b] = replicas as [TestControlPlane, TestControlPlane];
+  const info = machine(`gpu-${name}`, 2);
+  const { token } = await a.createEnrollmentToken();
+  const { hostId, hostToken } = await SimulatedAgent.enroll(a.url, token, info);
+  const agent = await SimulatedAgent.connect(b.url, hostToken);
+  await agent.register(info);
+  await agent.send(healthy(agent, 2));
+  await agent.waitForState((s) => s.listing.state === "listed");
+  return { a, b, dbUrl, hostId, agent };
+}
+
 describe("two control-plane replicas on one PostgreSQL", () => {
   it("agree on the fleet: what one replica is told reaches an agent connected to the other at once", async () => {
     const pg = await startEphemeralPostgres({ fsync: false });
     const replicas: TestControlPlane[] = [];
     try {
-      const db = { postgresUrl: await pg.newDatabase("replicas") };
-      const adminToken = `pka_${"r".repeat(40)}`;
-      // Both migrate at start; the second finds the schema in place. Their sweeps are an hour
-      // apart, so only PostgreSQL's LISTEN/NOTIFY can carry a change from one to the other in time.
-      const options = { adminToken, sweepIntervalMs: 3_600_000 };
-      replicas.push(await startTestControlPlane(db, options));
-      replicas.push(await startTestControlPlane(db, options));
-      const [a, b] = replicas as [TestControlPlane, TestControlPlane];
-      const info = machine("gpu-r", 2);
-      // Enrolled through replica A, connected to replica B.
-      const { token } = await a.createEnrollmentToken();
-      const { hostId, hostToken } = await SimulatedAgent.enroll(a.url, token, info);
-      const agent = await SimulatedAgent.connect(b.url, hostToken);
-      await agent.register(info);
-      await agent.send(healthy(agent, 2));
-      await agent.waitForState((s) => s.listing.state === "listed");
+      const { a, b, hostId, agent } = await replicasWithAgentOnB(pg, replicas, "replicas");
       expect((await apiHost(a, hostId)).listing).toBe("listed");
       // An immediate window scheduled on replica A unlists the host on both, and the agent on B hears it.
       const window = await api<MaintenanceWindow>(a, "POST", "/api/v1/maintenance", {
@@ -539,18 +556,7 @@ describe("two control-plane replicas on one PostgreSQL", () => {
     const pg = await startEphemeralPostgres({ fsync: false });
     const replicas: TestControlPlane[] = [];
     try {
-      const dbUrl = await pg.newDatabase("missed");
-      const options = { adminToken: `pka_${"m".repeat(40)}`, sweepIntervalMs: 3_600_000 };
-      replicas.push(await startTestControlPlane({ postgresUrl: dbUrl }, options));
-      replicas.push(await startTestControlPlane({ postgresUrl: dbUrl }, options));
-      const [a, b] = replicas as [TestControlPlane, TestControlPlane];
-      const info = machine("gpu-m", 2);
-      const { token } = await a.createEnrollmentToken();
-      const { hostId, hostToken } = await SimulatedAgent.enroll(a.url, token, info);
-      const agent = await SimulatedAgent.connect(b.url, hostToken);
-      await agent.register(info);
-      await agent.send(healthy(agent, 2));
-      await agent.waitForState((s) => s.listing.state === "listed");
+      const { a, dbUrl, hostId, agent } = await replicasWithAgentOnB(pg, replicas, "missed");
       // The listening connections end (a restart, a failover); a window scheduled on A meanwhile
       // is notified while B is not listening. Sweeps are an hour apart: only a re-read delivers it.
       const killed = execFileSync(
