@@ -322,7 +322,7 @@ describe("podkit and croc 10: relay password, declining, 1 GiB, resume", () => {
     const receiver = peerReceive("croc-v10", "podkit relay", newCode(), out, { pass: "nope" });
     const r = await receiver.done;
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/bad password/);
+    expect(r.stdout + r.stderr).toMatch(/bad response: bad password/); // croc prints it on stdout
     expect(readdirSync(out)).toEqual([]);
   });
 

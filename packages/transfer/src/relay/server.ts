@@ -146,11 +146,7 @@ class RelayPort {
     const password = open(key, await conn.read()).toString("utf8");
     if (!relayPasswordMatches(password, this.pass)) {
       await conn.write(seal(key, Buffer.from(RELAY_BAD_PASSWORD)));
-      // A graceful close: destroying at once can reset the connection before the client has read the
-      // answer, and croc then shows no reason at all.
-      this.emit({ type: "refused", port: this.port, reason: "bad password", client });
-      conn.socket.end();
-      return;
+      throw new Error("bad password");
     }
     await conn.write(seal(key, Buffer.from(encodeWelcome(this.banner, client))));
     const roomBytes = open(key, await conn.read());
