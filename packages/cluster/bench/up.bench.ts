@@ -8,11 +8,12 @@
  *
  * Needs root (it builds network namespaces) and the Debian packages of scripts/test-deps/cluster.txt.
  */
+import { cpus, loadavg } from "node:os";
 import { ClusterSpecSchema } from "@podkit/core";
 import { type NetnsCluster, startNetnsCluster } from "../../../test/cluster/netns.js";
-import { FACTS_SCRIPT, parseFacts } from "../src/facts.js";
+import { changedFiles, desiredFiles, writeScript } from "../src/apply/desired-files.js";
 import { clusterCheck, clusterDown, clusterUp, openCluster, planCluster, runOnAll } from "../src/index.js";
-import { changedFiles, desiredFiles, writeScript } from "../src/inject.js";
+import { FACTS_SCRIPT, parseFacts } from "../src/probe/node-facts.js";
 
 const sizes = (process.env.BENCH_SIZES ?? "3,8,16").split(",").map(Number);
 const repeats = Number(process.env.BENCH_REPEATS ?? "3");
@@ -69,7 +70,11 @@ async function main() {
   console.log(
     `cluster up: parallel fan-out (ssh2) vs node-by-node OpenSSH loop; ${repeats} repeats, medians`,
   );
-  console.log("(shared 2-core machine: other engineers' tests ran at the same time)\n");
+  console.log(
+    `(${cpus().length} CPUs, load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")})\n`,
+  );
   console.log("nodes  podkit up (ms)  loop (ms)  loop/podkit");
   for (const n of sizes) {
     const c = await startNetnsCluster({ nodes: n, fakeGpus: 2 });

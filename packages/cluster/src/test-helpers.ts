@@ -1,6 +1,6 @@
 import type { ClusterSpec } from "@podkit/core";
 import { ClusterSpecSchema } from "@podkit/core";
-import type { NodeFacts, NodeInterface } from "./facts.js";
+import type { NodeFacts, NodeInterface } from "./probe/node-facts.js";
 
 /** Facts of a Runpod-style node: eth0 management on 172.31.0.0/24, ens1 cluster NIC on 10.65.0.0/24. */
 export function runpodLikeFacts(i: number, overrides: Partial<NodeFacts> = {}): NodeFacts {

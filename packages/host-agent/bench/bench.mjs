@@ -9,11 +9,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pino from "pino";
+import { Registry } from "prom-client";
 import { WebSocketServer } from "ws";
 import {
-  AgentMetrics,
   ControlPlaneConnection,
   evaluateHealth,
+  gpuMetrics,
+  healthMetrics,
   Outbox,
   readingFromQueryText,
   startAgent,
@@ -59,7 +61,9 @@ function timeCycles(n, fn) {
 // 1. One full collection cycle on the 8× H100 capture: parse `-q`, evaluate health, update metrics.
 function benchCycle() {
   const text = readFileSync(CAPTURE, "utf8");
-  const metrics = new AgentMetrics();
+  const registry = new Registry();
+  const gpus = gpuMetrics(registry, true);
+  const health = healthMetrics(registry);
   const baseline = timeCycles(CYCLES, () => readFileSync(CAPTURE, "utf8").split("\n").length);
   let previous = null;
   const cycle = timeCycles(CYCLES, () => {
@@ -70,8 +74,8 @@ function benchCycle() {
       timedOut: false,
     });
     previous = evaluateHealth({ now: new Date(), listed: null, reading: r, xids: [], previous });
-    metrics.updateGpus(r.gpus, { ...r, simulated: true });
-    metrics.updateHealth(previous, 8);
+    gpus.update(r);
+    health.update({ report: previous, expected: 8 });
   });
   console.log(
     `collection cycle (8× H100 -q, ${text.length} bytes, median of ${CYCLES}): wall ${ms(cycle.wall)}, CPU ${ms(cycle.cpu)}`,

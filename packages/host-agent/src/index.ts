@@ -8,12 +8,14 @@ export {
   runBurnTest,
   summarize as summarizeBurnTest,
 } from "./burn/run.js";
+export type { Collector, CollectorContext } from "./collectors/collector.js";
 export { type GpuSource, NvidiaSmiSource, SIMULATED_CAPTURES, SimulatedGpuSource } from "./collectors/gpu.js";
+export { gpuMetrics } from "./collectors/gpu-metrics.js";
 export { AGENT_CONFIG_PATH, type AgentConfig, AgentConfigSchema } from "./config.js";
 export { type DaemonHeap, tuneHeapForDaemon } from "./daemon-heap.js";
 export { evaluateHealth, type GpuReading, type HealthReport, type ListedGpu } from "./health.js";
+export { healthMetrics } from "./health-monitor.js";
 export { checkDisruptiveAction, type DisruptiveAction, nextWindow } from "./maintenance.js";
-export { AgentMetrics } from "./metrics.js";
 export { parseGpuBurn } from "./parse/gpu-burn.js";
 export { parseKernelLog } from "./parse/kernel-log.js";
 export { readingFromCsv, readingFromQueryText, readingFromQueryXml } from "./parse/reading.js";

@@ -1,6 +1,8 @@
 import { existsSync, readFileSync, statfsSync } from "node:fs";
 import { cpus, hostname } from "node:os";
 import type { HostSample } from "@podkit/core";
+import type { Collector, CollectorContext } from "./collector.js";
+import { hostMetrics } from "./host-metrics.js";
 
 /** Pure readers of /proc files (tested on text), and a collector that keeps the CPU delta. */
 export function parseProcStatCpu(text: string): { busy: number; total: number } | null {
@@ -83,4 +85,17 @@ export class HostCollector {
       uptimeSeconds: uptime ? Number(uptime.split(" ")[0]) : null,
     };
   }
+}
+
+/** /proc and statfs, every `intervalMs`. */
+export function hostCollector(c: CollectorContext): Collector<HostSample> {
+  const collector = new HostCollector({ disks: c.disks });
+  return {
+    name: "host",
+    intervalMs: c.hostIntervalMs ?? 10_000,
+    budgetMs: 5_000,
+    collect: async () => collector.collect(),
+    succeeded: () => true,
+    metrics: hostMetrics,
+  };
 }

@@ -13,7 +13,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { Agent, request } from "node:http";
-import { tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   GetObjectCommand,
@@ -145,7 +145,9 @@ async function main(): Promise<void> {
   try {
     const size = OBJECT_MIB * MiB;
     say(
-      `# @podkit/s3-gateway benchmark (${OBJECT_MIB} MiB objects, ${RUNS} runs, medians; shared 2-core machine)`,
+      `# @podkit/s3-gateway benchmark (${OBJECT_MIB} MiB objects, ${RUNS} runs, medians; ${cpus().length} CPUs, load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" ")})`,
     );
     // PUT vs raw sequential write + fsync
     const putUrl = await presign(new PutObjectCommand({ Bucket: "vol-bench", Key: "big.bin" }));

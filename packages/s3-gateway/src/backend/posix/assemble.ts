@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { lstat, open, rm } from "node:fs/promises";
+import { open, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { compositeChecksum, createChecksum } from "../../auth/checksums.js";
 import { s3ErrorFromFs } from "../../errors/s3-errors.js";
@@ -9,7 +9,7 @@ import type { VolumeRoot } from "./files.js";
 import { keyToPath } from "./keys.js";
 import type { MetaStore, StoredRecord } from "./meta-store.js";
 import type { StoredPart, StoredUpload } from "./multipart.js";
-import { appendStream, commitTemp } from "./write.js";
+import { appendStream, commitAtKey } from "./write.js";
 
 /**
  * CompleteMultipartUpload's one copy: append the parts into a temporary on the volume (computing a
@@ -30,8 +30,8 @@ export async function assembleUpload(
 ): Promise<ObjectInfo> {
   const { bucketDir, dir, key, uploadId, upload, parts } = job;
   const kp = keyToPath(key);
-  const parent = await volumes.prepareParent(bucketDir, kp.segments, key);
-  const target = join(parent, kp.segments[kp.segments.length - 1]!);
+  // A file in the key's path fails here, before the parts are copied.
+  await volumes.checkParent(bucketDir, kp.segments, key);
   const fullChecksum =
     upload.checksumAlgorithm && upload.checksumType === "FULL_OBJECT"
       ? createChecksum(upload.checksumAlgorithm)
@@ -81,8 +81,7 @@ export async function assembleUpload(
     meta: { ...upload.meta, ...(checksum ? { checksum } : {}) },
     uploadId,
   };
-  const replacing = await lstat(target).catch(() => undefined);
-  await commitTemp(meta, { bucketDir, key }, tmp, target, record, replacing);
+  await commitAtKey(volumes, meta, { bucketDir, segments: kp.segments, key }, tmp, record);
   await rm(dir, { recursive: true, force: true });
   return { key, size: info.size, lastModified: new Date(info.mtimeMs), etag, meta: record.meta };
 }

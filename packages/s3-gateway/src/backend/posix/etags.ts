@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { open, stat } from "node:fs/promises";
+import { type FileHandle, open, stat } from "node:fs/promises";
 import { CHUNK_BYTES, giveBack, takeChunk } from "./chunk-pool.js";
 import type { MetaLocation, MetaStore, StoredRecord } from "./meta-store.js";
 import { stampMatches } from "./meta-store.js";
@@ -11,16 +11,26 @@ export const EMPTY_MD5 = "d41d8cd98f00b204e9800998ecf8427e";
 
 /** MD5 of a file's bytes; `size` (from a stat) picks the buffer: small files need no 1 MiB one. */
 export async function md5OfFile(path: string, size = CHUNK_BYTES): Promise<string> {
-  const hash = createHash("md5");
   const file = await open(path, "r");
+  try {
+    return await md5OfHandle(file, size);
+  } finally {
+    await file.close();
+  }
+}
+
+/** MD5 of an open file's bytes from its start (positional reads: the handle's offset is untouched). */
+export async function md5OfHandle(file: FileHandle, size = CHUNK_BYTES): Promise<string> {
+  const hash = createHash("md5");
   // One byte more than expected, so a file read whole ends with a single extra read of 0 bytes;
   // a file that grew since its stat moves on to a pooled 1 MiB buffer.
   let pooled = size >= CHUNK_BYTES;
   let buf = pooled ? takeChunk() : Buffer.allocUnsafe(size + 1);
   try {
-    for (;;) {
-      const { bytesRead } = await file.read(buf, 0, buf.length, null);
+    for (let position = 0; ; ) {
+      const { bytesRead } = await file.read(buf, 0, buf.length, position);
       if (bytesRead === 0) break;
+      position += bytesRead;
       hash.update(buf.subarray(0, bytesRead)); // update copies: the buffer is free again at once
       if (!pooled && bytesRead === buf.length) {
         buf = takeChunk();
@@ -29,7 +39,6 @@ export async function md5OfFile(path: string, size = CHUNK_BYTES): Promise<strin
     }
   } finally {
     if (pooled) giveBack(buf);
-    await file.close();
   }
   return hash.digest("hex");
 }
@@ -55,11 +64,17 @@ export class LazyEtags {
 
   constructor(private readonly store: MetaStore) {}
 
-  async etagFor(at: MetaLocation, info: Stat, record: StoredRecord | undefined): Promise<string> {
+  /** `file`: the open file `info` describes, hashed instead of whatever `at.path` names by now. */
+  async etagFor(
+    at: MetaLocation,
+    info: Stat,
+    record: StoredRecord | undefined,
+    file?: FileHandle,
+  ): Promise<string> {
     if (stampMatches(record, info)) return record.etag;
     if (info.size === 0) return EMPTY_MD5;
     if (info.size <= LAZY_MD5_SYNC_LIMIT) {
-      const etag = await md5OfFile(at.path, info.size);
+      const etag = file ? await md5OfHandle(file, info.size) : await md5OfFile(at.path, info.size);
       await this.remember(at, info, etag, record);
       return etag;
     }

@@ -89,8 +89,65 @@ export class VolumeRoot {
    * Make sure the parent directory of `segments` exists inside the bucket, creating it if needed.
    * The deepest existing ancestor is resolved first, so a symlink leading out of the volume is
    * refused before anything is created through it. A file in the way is ObjectParentIsFile (409).
+   * `created` is the top-most directory this call made (undefined if it made none).
    */
-  async prepareParent(bucketDir: string, segments: readonly string[], key: string): Promise<string> {
+  async prepareParent(
+    bucketDir: string,
+    segments: readonly string[],
+    key: string,
+  ): Promise<{ parent: string; created?: string }> {
+    const { existingReal, rest } = await this.deepestExisting(bucketDir, segments, key);
+    const parent = join(existingReal, ...rest);
+    if (rest.length === 0) return { parent };
+    try {
+      const created = await mkdir(parent, { recursive: true });
+      return created === undefined ? { parent } : { parent, created };
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EEXIST" || code === "ENOTDIR")
+        throw new S3Error("ObjectParentIsFile", undefined, { Key: key });
+      throw s3ErrorFromFs(err, { key });
+    }
+  }
+
+  /**
+   * The checks of prepareParent without creating anything (before a body is received, so a write
+   * refused later leaves no directory behind); the parent's real path when it exists already.
+   */
+  async checkParent(
+    bucketDir: string,
+    segments: readonly string[],
+    key: string,
+  ): Promise<string | undefined> {
+    const { existingReal, rest } = await this.deepestExisting(bucketDir, segments, key);
+    return rest.length === 0 ? existingReal : undefined;
+  }
+
+  /**
+   * Run `commit` with the key's parent directory in place; if it fails, the directories this call
+   * created are removed again while still empty, so a refused write leaves nothing that would
+   * list as a `dir/` object.
+   */
+  async withParent<T>(
+    bucketDir: string,
+    segments: readonly string[],
+    key: string,
+    commit: (parent: string) => Promise<T>,
+  ): Promise<T> {
+    const { parent, created } = await this.prepareParent(bucketDir, segments, key);
+    try {
+      return await commit(parent);
+    } catch (err) {
+      if (created !== undefined) await removeCreated(parent, created);
+      throw err;
+    }
+  }
+
+  private async deepestExisting(
+    bucketDir: string,
+    segments: readonly string[],
+    key: string,
+  ): Promise<{ existingReal: string; rest: string[] }> {
     const parentSegments = segments.slice(0, -1);
     let depth = parentSegments.length;
     let existingReal: string | undefined;
@@ -112,19 +169,7 @@ export class VolumeRoot {
     }
     const info = await stat(existingReal);
     if (!info.isDirectory()) throw new S3Error("ObjectParentIsFile", undefined, { Key: key });
-    const rest = parentSegments.slice(depth);
-    const parent = join(existingReal, ...rest);
-    if (rest.length > 0) {
-      try {
-        await mkdir(parent, { recursive: true });
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === "EEXIST" || code === "ENOTDIR")
-          throw new S3Error("ObjectParentIsFile", undefined, { Key: key });
-        throw s3ErrorFromFs(err, { key });
-      }
-    }
-    return parent;
+    return { existingReal, rest: parentSegments.slice(depth) };
   }
 
   async listBucketDirs(): Promise<Array<{ name: string; created: Date }>> {
@@ -208,5 +253,16 @@ export async function pruneEmptyParents(
       return; // not empty (or gone): stop
     }
     dir = dirname(dir);
+  }
+}
+
+/** Remove `dir` and its parents up to and including `top` while they are empty. */
+async function removeCreated(dir: string, top: string): Promise<void> {
+  for (let at = dir; at.length >= top.length && isInside(top, at); at = dirname(at)) {
+    try {
+      await rmdir(at);
+    } catch {
+      return; // not empty (another write landed there) or gone
+    }
   }
 }

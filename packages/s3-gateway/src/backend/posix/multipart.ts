@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { S3Error, s3ErrorFromFs } from "../../errors/s3-errors.js";
 import type {
@@ -186,13 +186,13 @@ export class Multipart {
     key: string,
     uploadId: string,
     partNumber: number,
-    sourcePath: string,
+    source: { path: string; size: number },
     range: { start: number; end: number } | undefined,
   ): Promise<PartInfo> {
     this.checkPartNumber(partNumber);
     const { bucketDir, dir } = await this.uploadDir(bucket, uploadId);
     await this.readUpload(dir, uploadId, key);
-    const size = (await stat(sourcePath)).size;
+    const size = source.size;
     if (range && (range.start > range.end || range.end >= size)) {
       throw new S3Error(
         "InvalidArgument",
@@ -201,8 +201,11 @@ export class Multipart {
     }
     const md5 = createHash("md5");
     const tmp = await this.volumes.tempPath(bucketDir);
-    const source = createReadStream(sourcePath, { highWaterMark: 1 << 20, ...(range ?? {}) });
-    const written = await writeTemp(tmp, source, (chunk) => md5.update(chunk));
+    const stream = createReadStream(source.path, {
+      highWaterMark: 1 << 20,
+      ...(range ?? { start: 0, end: Math.max(size - 1, 0) }),
+    });
+    const written = await writeTemp(tmp, stream, (chunk) => md5.update(chunk));
     return this.storePart(dir, partNumber, tmp, {
       etag: md5.digest("hex"),
       size: written.size,

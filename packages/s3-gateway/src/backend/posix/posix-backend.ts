@@ -1,5 +1,5 @@
 import type { Stats } from "node:fs";
-import { lstat, mkdir, open, rm, rmdir, stat, unlink } from "node:fs/promises";
+import { lstat, mkdir, rm, rmdir, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { S3Error, s3ErrorFromFs } from "../../errors/s3-errors.js";
 import type {
@@ -28,8 +28,9 @@ import {
 } from "./meta-store.js";
 import { Multipart } from "./multipart.js";
 import { sendRange } from "./send-range.js";
+import { openedPath, openSnapshot, type Snapshot } from "./snapshot.js";
 import { walkKeys } from "./walker.js";
-import { checkFreeSpace, commitTemp, copyToTemp, writeTemp } from "./write.js";
+import { checkFreeSpace, commitAtKey, copyToTemp, refuseDirectory, writeTemp } from "./write.js";
 
 export interface PosixBackendOptions {
   root: string;
@@ -150,27 +151,23 @@ export class PosixBackend implements Backend {
   }
 
   async headObject(bucket: string, key: string): Promise<ObjectInfo> {
-    const { bucketDir, path, stats } = await this.locate(bucket, key);
-    return this.infoOf(bucketDir, key, path, stats);
+    const object = await this.openObject(bucket, key);
+    await object.close();
+    return object.info;
   }
 
   async openObject(bucket: string, key: string): Promise<OpenObject> {
     const { bucketDir, path, isDirectory, stats } = await this.locate(bucket, key);
-    const info = await this.infoOf(bucketDir, key, path, stats);
     if (isDirectory) {
       return {
-        info,
+        info: await this.infoOf(bucketDir, key, path, stats),
         send: async (out) => {
           out.end();
         },
         close: async () => undefined,
       };
     }
-    // Open once, so the bytes served are those of the file the metadata came from even if a
-    // new version is renamed over the key meanwhile.
-    const handle = await open(path, "r").catch((err: unknown) => {
-      throw s3ErrorFromFs(err, { key });
-    });
+    const { handle, info } = await openSnapshot(this, { bucketDir, key, path });
     return {
       info,
       // Bounded by the size the headers announced: a file growing meanwhile must not send more.
@@ -184,18 +181,23 @@ export class PosixBackend implements Backend {
     const kp = keyToPath(key);
     if (kp.isDirectory) return this.putDirectoryMarker(bucketDir, key, kp.segments, input, meta);
     await checkFreeSpace(bucketDir, input.declaredSize);
-    const parent = await this.volumes.prepareParent(bucketDir, kp.segments, key);
-    const target = join(parent, kp.segments[kp.segments.length - 1]!);
-    const replacing = await this.refuseDirectory(target, key);
+    // Checked before the body, created only after it: a refused body leaves no directory behind.
+    await this.checkTarget(bucketDir, kp.segments, key);
     const tmp = await this.volumes.tempPath(bucketDir);
     const written = await writeTemp(tmp, input.body);
-    const digest = input.digest();
-    const record: StoredRecord = {
-      etag: digest.md5Hex,
-      ...written,
-      meta: digest.checksum ? { ...meta, checksum: { ...digest.checksum, type: "FULL_OBJECT" } } : meta,
-    };
-    await commitTemp(this.meta, { bucketDir, key }, tmp, target, record, replacing);
+    let record: StoredRecord;
+    try {
+      const digest = input.digest();
+      record = {
+        etag: digest.md5Hex,
+        ...written,
+        meta: digest.checksum ? { ...meta, checksum: { ...digest.checksum, type: "FULL_OBJECT" } } : meta,
+      };
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    await this.commitInto(bucketDir, kp.segments, key, tmp, record);
     return {
       key,
       size: written.size,
@@ -205,11 +207,20 @@ export class PosixBackend implements Backend {
     };
   }
 
-  /** What the key holds now (for commitTemp), refusing a directory. */
-  private async refuseDirectory(target: string, key: string): Promise<Stats | undefined> {
-    const existing = await lstat(target).catch(() => undefined);
-    if (existing?.isDirectory()) throw new S3Error("ExistingObjectIsDirectory", undefined, { Key: key });
-    return existing;
+  /** Refuse early what a commit would refuse: a file in the parent path, a directory at the key. */
+  private async checkTarget(bucketDir: string, segments: readonly string[], key: string): Promise<void> {
+    const parent = await this.volumes.checkParent(bucketDir, segments, key);
+    if (parent !== undefined) await refuseDirectory(join(parent, segments[segments.length - 1]!), key);
+  }
+
+  private commitInto(
+    bucketDir: string,
+    segments: readonly string[],
+    key: string,
+    tmp: string,
+    record: StoredRecord,
+  ): Promise<void> {
+    return commitAtKey(this.volumes, this.meta, { bucketDir, segments, key }, tmp, record);
   }
 
   private async putDirectoryMarker(
@@ -220,7 +231,7 @@ export class PosixBackend implements Backend {
     meta: ObjectMeta,
   ): Promise<ObjectInfo> {
     await expectEmpty(input, key);
-    const parent = await this.volumes.prepareParent(bucketDir, segments, key);
+    const { parent } = await this.volumes.prepareParent(bucketDir, segments, key);
     const dir = join(parent, segments[segments.length - 1]!);
     try {
       await mkdir(dir);
@@ -242,16 +253,34 @@ export class PosixBackend implements Backend {
     target: { bucket: string; key: string },
     meta: ObjectMeta | undefined,
   ): Promise<ObjectInfo> {
-    const src = await this.locate(source.bucket, source.key);
+    const src = await this.openSource(source.bucket, source.key);
+    try {
+      return await this.copyOpened(src, source, target, meta);
+    } finally {
+      await src.handle.close();
+    }
+  }
+
+  /** A copy source, opened once (a snapshot: a version renamed in meanwhile is not mixed in). */
+  private async openSource(bucket: string, key: string): Promise<Snapshot & { path: string }> {
+    const src = await this.locate(bucket, key);
     if (src.isDirectory)
-      throw new S3Error("InvalidRequest", "Directory markers cannot be copied.", { Key: source.key });
-    const srcInfo = await this.infoOf(src.bucketDir, source.key, src.path);
+      throw new S3Error("InvalidRequest", "Directory markers cannot be copied.", { Key: key });
+    const snapshot = await openSnapshot(this, { bucketDir: src.bucketDir, key, path: src.path });
+    return { ...snapshot, path: src.path };
+  }
+
+  private async copyOpened(
+    src: Snapshot & { path: string },
+    source: { bucket: string; key: string },
+    target: { bucket: string; key: string },
+    meta: ObjectMeta | undefined,
+  ): Promise<ObjectInfo> {
+    const srcInfo = src.info;
     const bucketDir = await this.volumes.bucketDir(target.bucket);
     const kp = keyToPath(target.key);
     if (kp.isDirectory)
       throw new S3Error("InvalidRequest", "Cannot copy an object onto a directory marker key.");
-    const parent = await this.volumes.prepareParent(bucketDir, kp.segments, target.key);
-    const targetPath = join(parent, kp.segments[kp.segments.length - 1]!);
     const newMeta = meta ?? srcInfo.meta;
     if (source.bucket === target.bucket && source.key === target.key) {
       if (!meta) {
@@ -261,7 +290,7 @@ export class PosixBackend implements Backend {
         );
       }
       // Same object, new metadata: rewrite the record only; the data stays where it is.
-      const info = await stat(src.path);
+      const info = src.stats;
       await this.meta.write(
         { bucketDir, key: target.key, path: src.path },
         {
@@ -274,16 +303,16 @@ export class PosixBackend implements Backend {
       );
       return { ...srcInfo, meta: newMeta };
     }
-    const replacing = await this.refuseDirectory(targetPath, target.key);
+    await this.checkTarget(bucketDir, kp.segments, target.key);
     await checkFreeSpace(bucketDir, srcInfo.size);
     const tmp = await this.volumes.tempPath(bucketDir);
-    const written = await copyToTemp(src.path, tmp);
+    const written = await copyToTemp(openedPath(src.handle, src.path), tmp);
     const record: StoredRecord = {
       etag: srcInfo.etag,
       ...written,
       meta: { ...newMeta, ...(srcInfo.meta.checksum ? { checksum: srcInfo.meta.checksum } : {}) },
     };
-    await commitTemp(this.meta, { bucketDir, key: target.key }, tmp, targetPath, record, replacing);
+    await this.commitInto(bucketDir, kp.segments, target.key, tmp, record);
     return {
       key: target.key,
       size: written.size,
@@ -369,9 +398,19 @@ export class PosixBackend implements Backend {
     partNumber: number,
     source: { bucket: string; key: string; range?: { start: number; end: number } },
   ): Promise<PartInfo> {
-    const src = await this.locate(source.bucket, source.key);
-    if (src.isDirectory) throw new S3Error("InvalidRequest", "Directory markers cannot be copied.");
-    return this.multipart.uploadPartCopy(bucket, key, uploadId, partNumber, src.path, source.range);
+    const src = await this.openSource(source.bucket, source.key);
+    try {
+      return await this.multipart.uploadPartCopy(
+        bucket,
+        key,
+        uploadId,
+        partNumber,
+        { path: openedPath(src.handle, src.path), size: src.info.size },
+        source.range,
+      );
+    } finally {
+      await src.handle.close();
+    }
   }
 
   completeMultipartUpload(

@@ -1,8 +1,10 @@
 import { constants, type Stats } from "node:fs";
-import { copyFile, type FileHandle, open, rename, rm, statfs } from "node:fs/promises";
+import { copyFile, type FileHandle, lstat, mkdir, open, rename, rm, statfs } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { finished, type Readable } from "node:stream";
 import { ChunkGarbage } from "@podkit/core/gc";
 import { S3Error, s3ErrorFromFs } from "../../errors/s3-errors.js";
+import type { VolumeRoot } from "./files.js";
 import type { MetaStore, StoredRecord } from "./meta-store.js";
 
 /** Refuse early (before writing) when the announced size cannot fit on the volume. */
@@ -207,7 +209,12 @@ export async function commitTemp(
   try {
     try {
       if (attached) await store.write({ ...at, path: tmp }, record);
-      await rename(tmp, target);
+      await rename(tmp, target).catch(async (err: NodeJS.ErrnoException) => {
+        // A refused write to a sibling key removed the (empty) parent it had made meanwhile.
+        if (err.code !== "ENOENT") throw err;
+        await mkdir(dirname(target), { recursive: true });
+        await rename(tmp, target);
+      });
     } catch (err) {
       await rm(tmp, { force: true });
       const code = (err as NodeJS.ErrnoException).code;
@@ -232,4 +239,35 @@ const RELEASE_LATER_BYTES = 64 << 20;
 
 async function pin(path: string): Promise<FileHandle | undefined> {
   return open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(() => undefined);
+}
+
+/** What the key holds now (for commitTemp), refusing a directory. */
+export async function refuseDirectory(target: string, key: string): Promise<Stats | undefined> {
+  const existing = await lstat(target).catch(() => undefined);
+  if (existing?.isDirectory()) throw new S3Error("ExistingObjectIsDirectory", undefined, { Key: key });
+  return existing;
+}
+
+/**
+ * Rename a finished temporary over the key, creating the key's parent directories only now (so a
+ * body refused earlier never made any); if the commit fails they are removed again while empty,
+ * and the temporary is removed.
+ */
+export async function commitAtKey(
+  volumes: VolumeRoot,
+  store: MetaStore,
+  at: { bucketDir: string; segments: readonly string[]; key: string },
+  tmp: string,
+  record: StoredRecord,
+): Promise<void> {
+  try {
+    await volumes.withParent(at.bucketDir, at.segments, at.key, async (parent) => {
+      const target = join(parent, at.segments[at.segments.length - 1]!);
+      const replacing = await refuseDirectory(target, at.key);
+      await commitTemp(store, at, tmp, target, record, replacing);
+    });
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
 }

@@ -1,0 +1,90 @@
+import { constants, type Stats } from "node:fs";
+import { type FileHandle, open, stat } from "node:fs/promises";
+import { S3Error, s3ErrorFromFs } from "../../errors/s3-errors.js";
+import type { ObjectInfo, ObjectMeta } from "../types.js";
+import type { LazyEtags } from "./etags.js";
+import { type MetaStore, stampMatches } from "./meta-store.js";
+
+const EMPTY_META: ObjectMeta = { headers: {}, userMeta: {} };
+
+/** How often a record written for another version is re-read before the ETag is computed instead. */
+const RECORD_RETRIES = 5;
+
+export interface Snapshot {
+  /** The open file: every byte sent comes from it, never from whatever the path names later. */
+  handle: FileHandle;
+  stats: Stats;
+  info: ObjectInfo;
+}
+
+export interface SnapshotDeps {
+  meta: MetaStore;
+  etags: LazyEtags;
+}
+
+/**
+ * Open the key's file once and describe that open file. Size and times come from its fstat; the
+ * metadata record (xattr or sidecar, read by path) counts only if its stamp (size, mtime, inode)
+ * is this file's: the inode cannot be reused while we hold it open, so a record of another
+ * version never matches. A writer may rename a new version over the key between our open and the
+ * record read; then the key is opened again. A record that stays foreign (a sidecar still to be
+ * written after its rename, or a file rewritten from a Pod) gives way to the MD5 of the open file.
+ */
+export async function openSnapshot(
+  deps: SnapshotDeps,
+  at: { bucketDir: string; key: string; path: string },
+): Promise<Snapshot> {
+  for (let attempt = 0; ; attempt++) {
+    const handle = await open(at.path, constants.O_RDONLY | constants.O_NOFOLLOW).catch((err: unknown) => {
+      throw s3ErrorFromFs(err, { key: at.key });
+    });
+    try {
+      const stats = await handle.stat();
+      if (!stats.isFile()) throw new S3Error("NoSuchKey", undefined, { Key: at.key });
+      const record = await deps.meta.read(at);
+      const known = record?.meta;
+      if (stampMatches(record, stats)) {
+        return { handle, stats, info: describe(at.key, stats, record.etag, record.meta) };
+      }
+      if (record !== undefined && attempt < RECORD_RETRIES && (await replacedOrLagging(deps, at, stats))) {
+        await handle.close();
+        if (attempt > 0) await new Promise((r) => setTimeout(r, attempt * 2));
+        continue;
+      }
+      const etag = await deps.etags.etagFor(at, stats, record, handle);
+      // Content headers and user metadata survive a rewrite from a Pod; the checksum does not.
+      const meta = known ? { ...known, checksum: undefined } : EMPTY_META;
+      return { handle, stats, info: describe(at.key, stats, etag, meta) };
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+  }
+}
+
+/**
+ * Whether a mismatching record may be about to match on a second try: the key now names another
+ * file (a new version was renamed in), or the metadata lives beside the file (a sidecar is
+ * written just after its file's rename).
+ */
+async function replacedOrLagging(
+  deps: SnapshotDeps,
+  at: { bucketDir: string; path: string },
+  opened: Stats,
+): Promise<boolean> {
+  const now = await stat(at.path).catch(() => undefined);
+  if (now === undefined || now.ino !== opened.ino || now.dev !== opened.dev) return true;
+  return !(await deps.meta.attachesToFile(at.bucketDir));
+}
+
+function describe(key: string, stats: Stats, etag: string, meta: ObjectMeta): ObjectInfo {
+  return { key, size: stats.size, lastModified: stats.mtime, etag, meta };
+}
+
+/**
+ * A path that opens the very file `handle` holds (Linux's /proc/self/fd), for APIs that take a
+ * path (copyFile with reflinks, read streams); elsewhere the key's path.
+ */
+export function openedPath(handle: FileHandle, path: string): string {
+  return process.platform === "linux" ? `/proc/self/fd/${handle.fd}` : path;
+}
