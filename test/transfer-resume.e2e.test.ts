@@ -40,7 +40,15 @@ afterAll(async () => {
   await relay.stop();
 });
 
-const flags = (address = relay.address): string[] => ["--relay", address, "--relay-pass", PASS, "--json"];
+// Relay-only (--no-local): these tests interrupt and resume transfers that go through a relay.
+const flags = (address = relay.address): string[] => [
+  "--relay",
+  address,
+  "--relay-pass",
+  PASS,
+  "--json",
+  "--no-local",
+];
 
 function start(code: string, out: string, address?: string): { sender: Running; receiver: Promise<Running> } {
   const sender = podkit(["send", src, "--code", code, ...flags(address)]);
