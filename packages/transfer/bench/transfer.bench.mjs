@@ -113,8 +113,11 @@ function runPodkit(args, report, ns = "a") {
   );
   let err = "";
   let out = "";
+  const started = performance.now();
+  let codeAfter = null;
   child.stdout.on("data", (d) => {
     out += d.toString();
+    if (codeAfter === null && out.includes('"type":"code"')) codeAfter = (performance.now() - started) / 1000;
   });
   child.stderr.on("data", (d) => {
     err += d.toString();
@@ -122,7 +125,7 @@ function runPodkit(args, report, ns = "a") {
   return new Promise((resolve, reject) =>
     child.on("close", (code) => {
       if (code !== 0) reject(new Error(`podkit ${args[0]} exited ${code}: ${err}`));
-      else resolve({ ...JSON.parse(readFileSync(report, "utf8")), stdout: out });
+      else resolve({ ...JSON.parse(readFileSync(report, "utf8")), stdout: out, codeAfter });
     }),
   );
 }
@@ -200,6 +203,7 @@ async function podkitRun(i, direct = false) {
     seconds,
     sendRss: sent.maxRssMb,
     recvRss: received.maxRssMb,
+    codeAfter: sent.codeAfter,
     cpu: sent.cpu + received.cpu + relayed.cpu,
     maxCpu: Math.max(sent.cpu, received.cpu, relayed.cpu),
   };
@@ -325,6 +329,9 @@ console.log(
 );
 console.log(
   `CPU time, all processes           : podkit ${pkCpu.toFixed(2)} s, raw TCP ${rawCpu.toFixed(2)} s (${(pkCpu / rawCpu).toFixed(2)}×)`,
+);
+console.log(
+  `podkit send in its rooms, code shown: ${median(podkit.map((r) => r.codeAfter)).toFixed(2)} s after it started (slowest ${Math.max(...podkit.map((r) => r.codeAfter)).toFixed(2)} s)`,
 );
 console.log(`peak RSS, relay run               : ${rss(podkit)}`);
 if (direct.length) console.log(`peak RSS, direct run              : ${rss(direct)}`);
