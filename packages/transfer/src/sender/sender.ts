@@ -9,7 +9,7 @@ import { chooseRelays, RUNPODCTL_RELAYS } from "../relays.js";
 import { ControlChannel, isClosed, isDecryptError } from "../session/control.js";
 import { openDataConnections } from "../session/data.js";
 import { aborted, peerGone, TransferError, wrongCode } from "../session/errors.js";
-import { ipsAnswer, startLocalRelay } from "../session/local.js";
+import { claimDataConnections, ipsAnswer, startLocalRelay } from "../session/local.js";
 import { senderAwaitHandshake } from "../session/probe.js";
 import {
   awaitReceiver,
@@ -139,13 +139,17 @@ export async function send(options: SendOptions): Promise<SendResult> {
         channel: new ControlChannel(control),
         protocol: new SenderProtocol(plan.password, offer.info, met.rc.externalAddress),
         openData: async () => {
-          const conns = await openDataConnections({
-            relay: met.candidate.profile.relay,
-            password: met.candidate.profile.password,
-            dataPorts: met.rc.dataPorts,
-            plan,
-            signal: options.signal,
-          });
+          // On our own relay the receiver's data connections are taken over in-process.
+          const conns =
+            met.candidate.local && localRelay
+              ? await claimDataConnections(localRelay, plan, stepTimeout, options.signal)
+              : await openDataConnections({
+                  relay: met.candidate.profile.relay,
+                  password: met.candidate.profile.password,
+                  dataPorts: met.rc.dataPorts,
+                  plan,
+                  signal: options.signal,
+                });
           // The transfer may already have failed (a wrong code is noticed while these are joining):
           // close late connections at once so nothing keeps the process alive.
           if (finished) for (const c of conns) c.close();
