@@ -68,19 +68,11 @@ export async function send(options: SendOptions): Promise<SendResult> {
   if (options.signal) setMaxListeners(100, options.signal);
   const emit = options.onEvent ?? (() => {});
   const stepTimeout = options.stepTimeoutMs ?? 30_000;
-  // A missing path fails before any network work; the walk and hashing (seconds for big files) then
-  // run while the rooms are joined and the receiver is awaited: it speaks first anyway.
+  // A missing path fails before any network work; the walk and hashing (seconds for big files) start
+  // once the rooms are joined, so they do not slow the joining down, and run while the receiver is
+  // awaited: it speaks first, and the file list is sent only after the PAKE.
   await checkPaths(options.paths);
-  const collecting = collectFiles(options.paths, {
-    zip: options.zip,
-    noCompress: options.noCompress,
-    stdin: options.stdin,
-    signal: options.signal,
-  });
-  let collectError: unknown = null;
-  collecting.catch((err: unknown) => {
-    collectError = err;
-  });
+  let collecting: Promise<Offer> | null = null;
   let joined: Joined[] = [];
   let localRelay: RelayHandle | null = null;
   try {
@@ -104,7 +96,13 @@ export async function send(options: SendOptions): Promise<SendResult> {
     // Into the rooms first, and only then show the code: a croc 10 or runpodctl receiver that finds an
     // empty room reads the relay's keep-alive byte as the sender's answer and gives up.
     joined = await joinRooms(candidates, options.signal);
-    if (collectError) throw collectError;
+    const offering = collectFiles(options.paths, {
+      zip: options.zip,
+      noCompress: options.noCompress,
+      stdin: options.stdin,
+      signal: options.signal,
+    });
+    collecting = offering;
     emit({ type: "code", code, receiveCommand: `podkit receive ${code}${flags}`, relay: relayText });
     emit({ type: "waiting", relay: relayText });
 
@@ -121,10 +119,10 @@ export async function send(options: SendOptions): Promise<SendResult> {
           ),
         options.signal,
       ),
-      collecting.then(() => new Promise<never>(() => {})),
+      offering.then(() => new Promise<never>(() => {})),
     ]);
     joined = [met];
-    const offer = await collecting;
+    const offer = await offering;
     const generation = met.candidate.generation as Generation;
     const plan = roomPlan(code, generation);
     const control = met.rc.conn;
@@ -166,7 +164,7 @@ export async function send(options: SendOptions): Promise<SendResult> {
   } finally {
     for (const j of joined) j.rc.conn.close();
     await localRelay?.close();
-    await collecting.then(
+    await collecting?.then(
       (offer) => offer.cleanup(),
       () => {},
     );
