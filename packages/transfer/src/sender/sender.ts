@@ -9,7 +9,7 @@ import { chooseRelays, RUNPODCTL_RELAYS } from "../relays.js";
 import { ControlChannel, isClosed, isDecryptError } from "../session/control.js";
 import { openDataConnections } from "../session/data.js";
 import { aborted, peerGone, TransferError, wrongCode } from "../session/errors.js";
-import { claimDataConnections, ipsAnswer, startLocalRelay } from "../session/local.js";
+import { claimDataConnections, ipsAnswer, localAddresses, startLocalRelay } from "../session/local.js";
 import { senderAwaitHandshake } from "../session/probe.js";
 import {
   awaitReceiver,
@@ -83,19 +83,31 @@ export async function send(options: SendOptions): Promise<SendResult> {
     const flags = options.relay
       ? ` --relay ${options.relay}${options.relayPass ? " --relay-pass <pass>" : ""}`
       : "";
-    // runpodctl's own relays mean runpodctl's mode: relay-only, like runpodctl.
-    const direct = candidates.filter(
-      (c) => options.local !== false && !(c.generation === "a" && relayIndexOf(code) !== null),
-    );
-    if (direct.length > 0) {
+    // runpodctl's own relays mean runpodctl's mode: relay-only, like runpodctl. Without an address
+    // other machines could reach there is nothing to offer.
+    const direct =
+      options.local === false || localAddresses().length === 0
+        ? []
+        : candidates.filter((c) => !(c.generation === "a" && relayIndexOf(code) !== null));
+    if (direct.length > 0)
       localRelay = await startLocalRelay((direct[0] as RoomCandidate).profile.password, LOCAL_DATA_PORTS);
-      const here = { host: "127.0.0.1", port: localRelay.ports[0] as number };
-      for (const c of direct) candidates.push({ ...c, profile: { ...c.profile, relay: here }, local: true });
-    }
     const ips = ipsAnswer(localRelay ? (localRelay.ports[0] as number) : null);
     // Into the rooms first, and only then show the code: a croc 10 or runpodctl receiver that finds an
-    // empty room reads the relay's keep-alive byte as the sender's answer and gives up.
+    // empty room reads the relay's keep-alive byte as the sender's answer and gives up. On our own
+    // relay the rooms are claimed in-process: no connection and no handshake of our own there.
     joined = await joinRooms(candidates, options.signal);
+    const claiming = new AbortController();
+    const own = localRelay;
+    const later = own
+      ? direct.map(async (c): Promise<Joined> => {
+          const conn = await own.claim(0, c.room, claiming.signal);
+          const here = { host: "127.0.0.1", port: own.ports[0] as number };
+          return {
+            candidate: { ...c, profile: { ...c.profile, relay: here }, local: true },
+            rc: { conn, dataPorts: own.ports.slice(1), externalAddress: conn.remoteAddress },
+          };
+        })
+      : [];
     const offering = collectFiles(options.paths, {
       zip: options.zip,
       noCompress: options.noCompress,
@@ -118,7 +130,8 @@ export async function send(options: SendOptions): Promise<SendResult> {
             j.candidate.local ? Buffer.from("null") : ips,
           ),
         options.signal,
-      ),
+        later,
+      ).finally(() => claiming.abort()),
       offering.then(() => new Promise<never>(() => {})),
     ]);
     joined = [met];
