@@ -229,6 +229,40 @@ s3.download_file("vol-boto", "models/big.bin", os.environ["DOWN"], Config=cfg)
     rmSync(join(work, "boto-down.bin"));
   });
 
+  it("boto3: Complete with the composite x-amz-checksum-sha256 (-N), then head/get by PartNumber", () => {
+    const out = ok(
+      boto3(
+        env,
+        `
+import os, boto3, hashlib, base64
+from botocore.exceptions import ClientError
+s3 = boto3.client("s3", endpoint_url=os.environ["ENDPOINT"])
+parts = [os.urandom(5 * 1024 * 1024), os.urandom(1024 * 1024 + 5)]
+up = s3.create_multipart_upload(Bucket="vol-boto", Key="mp/parts.bin", ChecksumAlgorithm="SHA256")
+done = []
+for i, body in enumerate(parts, 1):
+    r = s3.upload_part(Bucket="vol-boto", Key="mp/parts.bin", UploadId=up["UploadId"], PartNumber=i, Body=body, ChecksumAlgorithm="SHA256")
+    done.append({"PartNumber": i, "ETag": r["ETag"], "ChecksumSHA256": r["ChecksumSHA256"]})
+composite = base64.b64encode(hashlib.sha256(b"".join(hashlib.sha256(p).digest() for p in parts)).digest()).decode() + "-2"
+try:
+    s3.complete_multipart_upload(Bucket="vol-boto", Key="mp/parts.bin", UploadId=up["UploadId"], MultipartUpload={"Parts": done}, ChecksumSHA256="AAAA" + composite[4:])
+except ClientError as e:
+    print("wrong", e.response["Error"]["Code"])
+r = s3.complete_multipart_upload(Bucket="vol-boto", Key="mp/parts.bin", UploadId=up["UploadId"], MultipartUpload={"Parts": done}, ChecksumSHA256=composite)
+print("composite", r["ChecksumSHA256"] == composite)
+head = s3.head_object(Bucket="vol-boto", Key="mp/parts.bin", PartNumber=2)
+print("head", head["PartsCount"], head["ContentLength"])
+got = s3.get_object(Bucket="vol-boto", Key="mp/parts.bin", PartNumber=1)
+print("get", got["PartsCount"], got["Body"].read() == parts[0])
+`,
+      ),
+    );
+    expect(out).toContain("wrong BadDigest");
+    expect(out).toContain("composite True");
+    expect(out).toContain(`head 2 ${1024 * 1024 + 5}`);
+    expect(out).toContain("get 2 True");
+  });
+
   it("boto3: paginates 2,000 keys, presigned PUT, skewed clock and traversal refused", () => {
     const out = ok(
       boto3(

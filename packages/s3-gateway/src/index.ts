@@ -2,4 +2,10 @@
 export { CredentialStore, loadCredentials, readCredentialsFile } from "./auth/credentials.js";
 export type { Backend, ObjectInfo, ObjectMeta } from "./backend/types.js";
 export { S3_ERRORS, S3Error, type S3ErrorCode } from "./errors/s3-errors.js";
-export { parseListen, type S3Gateway, type S3GatewayOptions, startS3Gateway } from "./http/server.js";
+export {
+  DEFAULT_TIMEOUTS,
+  parseListen,
+  type S3Gateway,
+  type S3GatewayOptions,
+  startS3Gateway,
+} from "./http/server.js";

@@ -148,5 +148,5 @@ describe("objects through the AWS SDK", () => {
     while (deletedUnderRoot().length > 0 && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 20));
     expect(deletedUnderRoot()).toEqual([]);
-  });
+  }, 30_000); // two 64 MiB uploads and a download: seconds on a loaded machine
 });

@@ -10,16 +10,10 @@ import {
   PutObjectCommand,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Harness, startHarness } from "./testing/harness.js";
+import { describe, expect, it } from "vitest";
+import { useHarness } from "./testing/harness.js";
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h.close();
-});
+const h = useHarness();
 
 /** What a client sees of the key's parents: no listing entry and no `dir/` object. */
 async function expectNoTrace(bucket: string, top: string): Promise<void> {

@@ -1,7 +1,9 @@
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
+import { join } from "node:path";
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Harness, startHarness } from "./testing/harness.js";
+import { type Harness, startHarness, useHarness } from "./testing/harness.js";
 
 const WRITERS = 20;
 const READERS = 3;
@@ -93,4 +95,21 @@ describe.each(["xattr", "sidecar"] as const)("reads are snapshots (%s metadata)"
     },
     RUN_MS + 60_000,
   );
+});
+
+describe("special files made from a Pod", () => {
+  const h = useHarness();
+  it("a FIFO under a key is no object (404), and GET does not hang on it", async () => {
+    execFileSync("mkfifo", [join(h.root, "vol-a", "pipe")]);
+    await expect(h.client.send(new GetObjectCommand({ Bucket: "vol-a", Key: "pipe" }))).rejects.toMatchObject(
+      {
+        name: "NoSuchKey",
+      },
+    );
+    await expect(
+      h.client.send(new HeadObjectCommand({ Bucket: "vol-a", Key: "pipe" })),
+    ).rejects.toMatchObject({
+      $metadata: { httpStatusCode: 404 },
+    });
+  });
 });

@@ -7,16 +7,10 @@ import {
   PutObjectCommand,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Harness, signedRequest, startHarness } from "./testing/harness.js";
+import { describe, expect, it } from "vitest";
+import { signedRequest, useHarness } from "./testing/harness.js";
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h.close();
-});
+const h = useHarness();
 
 describe("request bodies encoded as Go's XML encoder writes them", () => {
   it("DeleteObjects with <Key>it&#39;s</Key> deletes the object it's", async () => {

@@ -1,6 +1,6 @@
 import { existsSync, statSync } from "node:fs";
 import { ConfigError } from "@podkit/core";
-import { loadCredentials, startS3Gateway } from "@podkit/s3-gateway";
+import { DEFAULT_TIMEOUTS, loadCredentials, startS3Gateway } from "@podkit/s3-gateway";
 import type { Command } from "commander";
 import { type Output, printJson } from "../output.js";
 
@@ -15,6 +15,18 @@ interface ServeFlags {
   metadata: "auto" | "xattr" | "sidecar";
   accessLog: boolean;
   json?: boolean;
+  headerTimeout: string;
+  idleTimeout: string;
+  keepAliveTimeout: string;
+}
+
+/** Seconds from a flag (fractions allowed) as milliseconds; a clear error for anything else. */
+function secondsFlag(name: string, value: string): number {
+  const seconds = Number(value);
+  if (value.trim() === "" || !Number.isFinite(seconds) || seconds <= 0) {
+    throw new ConfigError(`--${name} must be a number of seconds greater than 0 (got "${value}")`);
+  }
+  return Math.round(seconds * 1000);
 }
 
 export function registerS3Commands(program: Command, output: Output): void {
@@ -38,6 +50,21 @@ export function registerS3Commands(program: Command, output: Output): void {
     .option("--metrics-listen <host:port>", "serve Prometheus metrics at /metrics on this address")
     .option("--metadata <store>", "where ETags and metadata live: auto, xattr or sidecar", "auto")
     .option("--no-access-log", "do not log a line per request")
+    .option(
+      "--header-timeout <seconds>",
+      "drop a connection that has not sent a whole request header within this long",
+      String(DEFAULT_TIMEOUTS.headerMs / 1000),
+    )
+    .option(
+      "--idle-timeout <seconds>",
+      "drop a connection on which nothing moves this long during a request (its upload is discarded)",
+      String(DEFAULT_TIMEOUTS.idleMs / 1000),
+    )
+    .option(
+      "--keep-alive-timeout <seconds>",
+      "close an idle keep-alive connection after this long",
+      String(DEFAULT_TIMEOUTS.keepAliveMs / 1000),
+    )
     .option("--json", "print the endpoint as JSON once listening")
     .action(async (flags: ServeFlags) => {
       if (!existsSync(flags.root) || !statSync(flags.root).isDirectory()) {
@@ -48,6 +75,9 @@ export function registerS3Commands(program: Command, output: Output): void {
       if (!["auto", "xattr", "sidecar"].includes(flags.metadata)) {
         throw new ConfigError(`--metadata must be auto, xattr or sidecar (got "${flags.metadata}")`);
       }
+      const headerTimeoutMs = secondsFlag("header-timeout", flags.headerTimeout);
+      const idleTimeoutMs = secondsFlag("idle-timeout", flags.idleTimeout);
+      const keepAliveTimeoutMs = secondsFlag("keep-alive-timeout", flags.keepAliveTimeout);
       const credentials = loadCredentials({
         ...(flags.credentials ? { file: flags.credentials } : {}),
         env: process.env,
@@ -59,6 +89,9 @@ export function registerS3Commands(program: Command, output: Output): void {
         credentials,
         allowBucketAdmin: flags.allowBucketAdmin ?? false,
         metadata: flags.metadata,
+        headerTimeoutMs,
+        idleTimeoutMs,
+        keepAliveTimeoutMs,
         ...(flags.domain ? { domain: flags.domain } : {}),
         ...(flags.metricsListen ? { metricsListen: flags.metricsListen } : {}),
         ...(flags.accessLog ? {} : { accessLog: false }),

@@ -112,6 +112,14 @@ export class PayloadVerifier extends Transform {
 
 type HeaderFn = (name: string) => string | undefined;
 
+/** A Content-MD5 must be the base64 of 16 bytes: anything else (even empty) is InvalidDigest. */
+function checkContentMd5(value: string): void {
+  const bytes = Buffer.from(value, "base64");
+  if (bytes.length !== 16 || bytes.toString("base64") !== value.trim()) {
+    throw new S3Error("InvalidDigest", "The Content-MD5 you specified is not the base64 of a 16-byte MD5.");
+  }
+}
+
 /** The checksum algorithm of a request: an x-amz-checksum-<alg> header, or the declared trailer. */
 function requestedChecksum(header: HeaderFn): {
   algorithm?: ChecksumAlgorithm;
@@ -159,6 +167,8 @@ export function openPayload(
   if (declaredSize !== undefined && (!Number.isSafeInteger(declaredSize) || declaredSize < 0)) {
     throw new S3Error("InvalidArgument", "The announced content length is not a valid number.");
   }
+  const contentMd5 = header("content-md5");
+  if (contentMd5 !== undefined) checkContentMd5(contentMd5);
   const wanted = requestedChecksum(header);
   let decoder: AwsChunkedDecoder | undefined;
   if (chunked) {

@@ -25,6 +25,8 @@ export interface ObjectInfo {
   /** Without quotes: a hex MD5, or `<hex>-N` for multipart uploads. */
   etag: string;
   meta: ObjectMeta;
+  /** Multipart objects: part sizes as runs of [size, count] (for GET/HEAD ?partNumber=N). */
+  parts?: Array<[number, number]>;
 }
 
 export interface OpenObject {
@@ -74,10 +76,33 @@ export interface PartInfo {
   checksum?: { algorithm: ChecksumAlgorithm; base64: string };
 }
 
+/**
+ * The whole object's checksum a CompleteMultipartUpload announces (x-amz-checksum-<alg>): the
+ * composite of the parts' checksums (`<b64>-N`) or, with x-amz-checksum-type: FULL_OBJECT, the
+ * checksum of all the bytes.
+ */
+export interface ExpectedChecksum {
+  algorithm: ChecksumAlgorithm;
+  base64: string;
+  type: "FULL_OBJECT" | "COMPOSITE";
+}
+
 export interface CompletedPart {
   partNumber: number;
   etag: string;
   checksum?: string;
+}
+
+/**
+ * A conditional write (If-None-Match: * / If-Match), checked atomically with the commit:
+ * PreconditionFailed (412) when it does not hold, ConditionalRequestConflict (409) when another
+ * write changed the key between the check and the commit.
+ */
+export interface WriteCondition {
+  /** The key must hold no object. */
+  ifNoneMatch?: true;
+  /** The key's current ETag (without quotes), or "*" for any existing object. */
+  ifMatch?: string;
 }
 
 export interface BucketInfo {
@@ -97,14 +122,21 @@ export interface Backend {
 
   headObject(bucket: string, key: string): Promise<ObjectInfo>;
   openObject(bucket: string, key: string): Promise<OpenObject>;
-  putObject(bucket: string, key: string, input: WriteInput, meta: ObjectMeta): Promise<ObjectInfo>;
+  putObject(
+    bucket: string,
+    key: string,
+    input: WriteInput,
+    meta: ObjectMeta,
+    condition?: WriteCondition,
+  ): Promise<ObjectInfo>;
   /** Copy; `meta` undefined keeps the source's metadata (directive COPY). */
   copyObject(
     source: { bucket: string; key: string },
     target: { bucket: string; key: string },
     meta: ObjectMeta | undefined,
+    condition?: WriteCondition,
   ): Promise<ObjectInfo>;
-  deleteObject(bucket: string, key: string): Promise<void>;
+  deleteObject(bucket: string, key: string, condition?: WriteCondition): Promise<void>;
 
   /** Keys and (for "/") common prefixes in S3 byte order, streamed from the directory tree. */
   list(bucket: string, query: ListQuery): AsyncIterable<ListEntry>;
@@ -136,6 +168,8 @@ export interface Backend {
     key: string,
     uploadId: string,
     parts: CompletedPart[],
+    condition?: WriteCondition,
+    checksum?: ExpectedChecksum,
   ): Promise<ObjectInfo>;
   abortMultipartUpload(bucket: string, key: string, uploadId: string): Promise<void>;
   listMultipartUploads(bucket: string): Promise<UploadInfo[]>;

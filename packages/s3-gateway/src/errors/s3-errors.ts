@@ -17,6 +17,10 @@ export const S3_ERRORS = {
   },
   BucketAlreadyOwnedByYou: { status: 409, message: "The bucket already exists and is yours." },
   BucketNotEmpty: { status: 409, message: "The bucket you tried to delete is not empty." },
+  ConditionalRequestConflict: {
+    status: 409,
+    message: "A conflicting operation occurred on this key; retry the request.",
+  },
   EntityTooLarge: { status: 400, message: "Your proposed upload exceeds the maximum allowed size." },
   EntityTooSmall: {
     status: 400,
@@ -40,10 +44,12 @@ export const S3_ERRORS = {
   InvalidArgument: { status: 400, message: "Invalid Argument." },
   InvalidBucketName: { status: 400, message: "The specified bucket is not valid." },
   InvalidDigest: { status: 400, message: "The Content-MD5 or checksum you specified is not valid." },
+  InvalidURI: { status: 400, message: "Couldn't parse the specified URI." },
   InvalidPart: {
     status: 400,
     message: "One or more of the specified parts could not be found or did not match.",
   },
+  InvalidPartNumber: { status: 416, message: "The requested partnumber is not satisfiable." },
   InvalidPartOrder: { status: 400, message: "The list of parts was not in ascending order." },
   InvalidRange: { status: 416, message: "The requested range is not satisfiable." },
   InvalidRequest: { status: 400, message: "Invalid Request." },

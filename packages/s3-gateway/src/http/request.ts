@@ -1,5 +1,19 @@
 import type { IncomingMessage } from "node:http";
-import { parseQuery, percentDecode } from "../auth/sigv4.js";
+import { parseQuery } from "../auth/sigv4.js";
+import { S3Error } from "../errors/s3-errors.js";
+
+/**
+ * Percent-decode a bucket or key once. Bytes that are not valid UTF-8 (`%ff`, the overlong
+ * `%c0%ae`) are refused, as S3 does: kept undecoded they would name the same file as the
+ * literal key `%ff`.
+ */
+function decodeName(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new S3Error("InvalidURI", "The key (or bucket) is not valid UTF-8 once percent-decoded.");
+  }
+}
 
 /** The parts of an HTTP request the S3 layer works with. */
 export interface S3Request {
@@ -34,14 +48,14 @@ export function parseS3Request(req: IncomingMessage, domain?: string): S3Request
   if (domain && host.endsWith(`.${domain.toLowerCase()}`)) {
     bucket = host.slice(0, -(domain.length + 1));
     const rest = rawPath.slice(1);
-    key = rest === "" ? undefined : percentDecode(rest);
+    key = rest === "" ? undefined : decodeName(rest);
   } else {
     const path = rawPath.slice(1);
     const slash = path.indexOf("/");
     const rawBucket = slash < 0 ? path : path.slice(0, slash);
     const rawKey = slash < 0 ? "" : path.slice(slash + 1);
-    bucket = rawBucket === "" ? undefined : percentDecode(rawBucket);
-    key = rawKey === "" ? undefined : percentDecode(rawKey);
+    bucket = rawBucket === "" ? undefined : decodeName(rawBucket);
+    key = rawKey === "" ? undefined : decodeName(rawKey);
   }
   const queryMap = new Map(query);
   return {

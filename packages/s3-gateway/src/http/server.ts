@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { createLogger, type Logger, type S3Credential } from "@podkit/core";
 import { takeV8Collector } from "@podkit/core/gc";
@@ -40,13 +40,40 @@ export interface S3GatewayOptions {
   completeKeepAliveMs?: number;
   /** Tolerated clock difference of signed requests (default 1 hour). */
   maxClockSkewMs?: number;
+  /**
+   * A connection must deliver a request's whole header within this long (slowloris); counted
+   * from its first byte, or from the connection on a new one. Default 20 s.
+   */
+  headerTimeoutMs?: number;
+  /**
+   * A connection on which nothing moves this long during a request (a body that stops, a
+   * response the client does not read) is dropped and its upload's temporary removed. Default 60 s.
+   */
+  idleTimeoutMs?: number;
+  /** An idle keep-alive connection waits this long for its next request. Default 65 s. */
+  keepAliveTimeoutMs?: number;
 }
+
+export const DEFAULT_TIMEOUTS = { headerMs: 20_000, idleMs: 60_000, keepAliveMs: 65_000 } as const;
+
+/** Status the access log and metrics give a request whose client went away (nginx's 499). */
+const CLIENT_CLOSED = 499;
 
 export interface S3Gateway {
   /** `http://host:port` to give clients as their endpoint URL. */
   endpoint: string;
   metricsUrl?: string;
   close(): Promise<void>;
+}
+
+/** Sockets the gateway dropped for idling (told apart from clients that hung up themselves). */
+const idledOut = new WeakSet<Socket>();
+
+/** Why a request ended without its client: it hung up, or idled past the timeout; else undefined. */
+function abortReason(req: IncomingMessage, res: ServerResponse): string | undefined {
+  if (res.writableFinished) return undefined;
+  if (idledOut.has(req.socket)) return "idle timeout";
+  return req.socket.destroyed || res.destroyed ? "client closed the connection" : undefined;
 }
 
 export function parseListen(value: string): { host: string; port: number } {
@@ -77,9 +104,17 @@ export async function startS3Gateway(options: S3GatewayOptions): Promise<S3Gatew
   const maxSkewMs = options.maxClockSkewMs ?? 3600_000;
 
   const heapTrim = new IdleHeapTrim(takeV8Collector());
+  const timeouts = {
+    headerMs: options.headerTimeoutMs ?? DEFAULT_TIMEOUTS.headerMs,
+    idleMs: options.idleTimeoutMs ?? DEFAULT_TIMEOUTS.idleMs,
+    keepAliveMs: options.keepAliveTimeoutMs ?? DEFAULT_TIMEOUTS.keepAliveMs,
+  };
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now();
     heapTrim.requestStarted();
+    // Re-armed per request: Node clears the socket timeout when a keep-alive socket starts one.
+    req.socket.setTimeout(timeouts.idleMs);
+    let aborted: string | undefined;
     res.setHeader("x-amz-request-id", requestId());
     res.setHeader("server", "podkit-s3");
     let op = "Unknown";
@@ -99,45 +134,76 @@ export async function startS3Gateway(options: S3GatewayOptions): Promise<S3Gatew
       if (s3.bucket !== undefined) requireAccess(ctx, s3.bucket);
       bytesOut = await chosen.handler(ctx);
     } catch (err) {
+      aborted = abortReason(req, res);
       let failure: S3Error;
-      if (isS3Error(err)) failure = err;
+      if (aborted !== undefined) failure = new S3Error("IncompleteBody");
+      else if (isS3Error(err)) failure = err;
       else {
         failure = s3ErrorFromFs(err, s3?.key !== undefined ? { key: s3.key } : {});
         if (failure.code === "InternalError") {
           log?.error({ err, op, bucket: s3?.bucket, key: s3?.key }, "s3 request failed");
         }
       }
-      bytesOut = sendError(req, res, failure, s3?.rawPath ?? req.url ?? "/");
+      // Nothing can reach a client that has gone; its upload's temporary is already removed.
+      if (aborted === undefined) bytesOut = sendError(req, res, failure, s3?.rawPath ?? req.url ?? "/");
     }
     const done = () => {
       heapTrim.requestEnded();
       const ms = performance.now() - started;
-      metrics.observe(op, res.statusCode, ms / 1000, ctx?.received ?? 0, bytesOut);
+      aborted ??= abortReason(req, res);
+      const status = aborted !== undefined ? CLIENT_CLOSED : res.statusCode;
+      metrics.observe(op, status, ms / 1000, ctx?.received ?? 0, bytesOut);
       log?.info(
         {
           method: req.method,
           op,
           bucket: s3?.bucket,
           key: s3?.key,
-          status: res.statusCode,
+          status,
+          ...(aborted !== undefined ? { aborted } : {}),
           bytesIn: ctx?.received ?? 0,
           bytesOut,
           ms: Math.round(ms * 10) / 10,
           access: ctx?.auth.credential.accessKeyId,
         },
-        "s3 request",
+        aborted !== undefined ? "s3 request aborted" : "s3 request",
       );
     };
-    if (res.writableFinished) done();
+    // A response whose connection already closed (the client left) will not emit "close" again.
+    if (res.writableFinished || res.closed || res.destroyed) done();
     else res.once("close", done);
   };
 
-  // Large uploads take as long as they take: no request timeout, keep-alive for SDK pools.
-  const server: Server = createServer({ requestTimeout: 0, keepAliveTimeout: 65_000 }, (req, res) => {
-    void handle(req, res);
+  // Large uploads take as long as they take (no limit on a whole request), but a header must
+  // arrive in time and a connection on which nothing moves is dropped.
+  const server: Server = createServer(
+    {
+      requestTimeout: 0,
+      headersTimeout: timeouts.headerMs,
+      keepAliveTimeout: timeouts.keepAliveMs,
+      // How often Node looks for overdue headers: a fraction of the limit, at most once a second.
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(timeouts.headerMs / 4))),
+    },
+    (req, res) => {
+      void handle(req, res);
+    },
+  );
+  server.setTimeout(timeouts.idleMs, (socket) => {
+    idledOut.add(socket);
+    socket.destroy();
   });
   // `Expect: 100-continue` (the AWS CLI sends it for big bodies): check the signature before
   // asking for the body, so a wrong key costs one round trip instead of a whole upload.
+  // Node answers 417 to any Expect other than 100-continue, even an empty one, which S3
+  // (and so some clients) treat as absent; only a real unknown expectation gets the 417.
+  server.on("checkExpectation", (req: IncomingMessage, res: ServerResponse) => {
+    if ((req.headers.expect ?? "").trim() === "") {
+      void handle(req, res);
+      return;
+    }
+    res.writeHead(417, { "content-length": "0" });
+    res.end();
+  });
   server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => {
     try {
       const s3 = parseS3Request(req, options.domain);

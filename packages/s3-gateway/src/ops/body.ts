@@ -5,8 +5,15 @@ import { S3Error } from "../errors/s3-errors.js";
 import type { OpContext } from "./context.js";
 
 /** The verified request payload as a writer input (streamed, never buffered whole). */
-export function payloadInput(ctx: OpContext): WriteInput {
-  const { stream, verifier, declaredSize } = openPayload(ctx.req, ctx.auth, ctx.s3.header);
+export function payloadInput(ctx: OpContext, header = ctx.s3.header): WriteInput {
+  const streaming =
+    ctx.auth.payload.kind === "streaming-signed" || ctx.auth.payload.kind === "streaming-unsigned-trailer";
+  // An object body of unknown length (plain Transfer-Encoding: chunked, or none at all) is
+  // refused as S3 refuses it; aws-chunked bodies announce x-amz-decoded-content-length instead.
+  if (ctx.s3.method === "PUT" && ctx.s3.header("content-length") === undefined && !streaming) {
+    throw new S3Error("MissingContentLength");
+  }
+  const { stream, verifier, declaredSize } = openPayload(ctx.req, ctx.auth, header);
   return {
     body: stream,
     digest: () => {
@@ -18,8 +25,12 @@ export function payloadInput(ctx: OpContext): WriteInput {
 }
 
 /** Read a small XML request body (Delete, CompleteMultipartUpload…) after verifying it. */
-export async function readSmallBody(ctx: OpContext, limit = 2 * 1024 * 1024): Promise<string> {
-  const input = payloadInput(ctx);
+export async function readSmallBody(
+  ctx: OpContext,
+  limit = 2 * 1024 * 1024,
+  header = ctx.s3.header,
+): Promise<string> {
+  const input = payloadInput(ctx, header);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of input.body) {

@@ -2,15 +2,31 @@ import { CredentialStore } from "../auth/credentials.js";
 import { S3Error } from "../errors/s3-errors.js";
 import { sendEmpty, sendXml } from "../http/respond.js";
 import type { OpContext } from "./context.js";
+import { decodeToken, encodeToken } from "./list.js";
 
+/** ListBuckets, paged as S3 pages it: max-buckets (1–10,000), continuation-token, prefix. */
 export async function listBuckets(ctx: OpContext): Promise<number> {
-  const buckets = (await ctx.backend.listBuckets()).filter((b) =>
-    CredentialStore.canAccess(ctx.auth.credential, b.name),
+  const maxParam = ctx.s3.param("max-buckets");
+  const max = maxParam === undefined ? 10_000 : Number(maxParam);
+  if (!Number.isInteger(max) || max < 1 || max > 10_000) {
+    throw new S3Error("InvalidArgument", "max-buckets must be an integer from 1 to 10000.", {
+      ArgumentName: "max-buckets",
+    });
+  }
+  const token = ctx.s3.param("continuation-token");
+  const after = token !== undefined && token !== "" ? decodeToken(token) : "";
+  const prefix = ctx.s3.param("prefix") ?? "";
+  const visible = (await ctx.backend.listBuckets()).filter(
+    (b) =>
+      CredentialStore.canAccess(ctx.auth.credential, b.name) && b.name.startsWith(prefix) && b.name > after,
   );
+  const page = visible.slice(0, max);
   const id = ctx.auth.credential.accessKeyId;
   return sendXml(ctx.res, 200, "ListAllMyBucketsResult", {
     Owner: { ID: id, DisplayName: id },
-    Buckets: { Bucket: buckets.map((b) => ({ Name: b.name, CreationDate: b.created.toISOString() })) },
+    Buckets: { Bucket: page.map((b) => ({ Name: b.name, CreationDate: b.created.toISOString() })) },
+    ...(visible.length > page.length ? { ContinuationToken: encodeToken(page[page.length - 1]!.name) } : {}),
+    ...(ctx.s3.param("prefix") !== undefined ? { Prefix: prefix } : {}),
   });
 }
 

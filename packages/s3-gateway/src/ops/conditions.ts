@@ -1,3 +1,4 @@
+import type { WriteCondition } from "../backend/types.js";
 import { S3Error } from "../errors/s3-errors.js";
 
 /** Does an If-Match / If-None-Match list (`"a", "b"` or `*`) match this ETag? */
@@ -69,4 +70,55 @@ export function parseRange(
     throw new S3Error("InvalidRange", undefined, { RangeRequested: value, ActualObjectSize: String(size) });
   }
   return { start, end };
+}
+
+/**
+ * The conditional-write headers of a PutObject, CopyObject, CompleteMultipartUpload or
+ * DeleteObject. If-None-Match takes only `*` on writes, as on S3; the size and last-modified
+ * variants of a conditional delete are refused rather than ignored.
+ */
+export function writeConditionOf(
+  header: (name: string) => string | undefined,
+  allowIfNoneMatch = true,
+): WriteCondition | undefined {
+  for (const name of [
+    "x-amz-if-match-last-modified-time",
+    "x-amz-if-match-size",
+    "x-amz-if-match-initiated-time",
+  ]) {
+    if (header(name) !== undefined)
+      throw new S3Error("NotImplemented", `The ${name} header is not supported.`);
+  }
+  const ifNoneMatch = header("if-none-match")?.trim();
+  const ifMatch = header("if-match")?.trim();
+  if (ifNoneMatch === undefined && ifMatch === undefined) return undefined;
+  if (ifNoneMatch !== undefined && (!allowIfNoneMatch || ifNoneMatch !== "*")) {
+    throw new S3Error("NotImplemented", "If-None-Match on a write accepts only * (create if absent).");
+  }
+  if (ifMatch?.includes(",")) {
+    throw new S3Error("NotImplemented", "If-Match on a write takes one ETag.");
+  }
+  return {
+    ...(ifNoneMatch !== undefined ? { ifNoneMatch: true as const } : {}),
+    ...(ifMatch !== undefined ? { ifMatch: ifMatch.replace(/^"|"$/g, "") } : {}),
+  };
+}
+
+/**
+ * The same check against what the key holds before the body is read, so a write bound to fail
+ * does not upload first (the commit checks again, atomically).
+ */
+export function precheckWrite(condition: WriteCondition, current: string | undefined, key: string): void {
+  if (condition.ifNoneMatch && current !== undefined) {
+    throw new S3Error("PreconditionFailed", "An object already exists under this key (If-None-Match: *).", {
+      Key: key,
+      Condition: "If-None-Match",
+    });
+  }
+  if (condition.ifMatch !== undefined) {
+    if (current === undefined) throw new S3Error("NoSuchKey", undefined, { Key: key });
+    if (condition.ifMatch !== "*" && condition.ifMatch !== current) {
+      throw new S3Error("PreconditionFailed", undefined, { Key: key, Condition: "If-Match" });
+    }
+  }
 }

@@ -153,7 +153,8 @@ export async function listObjectsV2(ctx: OpContext): Promise<number> {
   const params = commonParams(ctx, "max-keys");
   const token = ctx.s3.param("continuation-token");
   const startAfter = ctx.s3.param("start-after");
-  params.after = token !== undefined ? decodeToken(token) : (startAfter ?? "");
+  // An empty token is no token (as S3 answers it): the listing starts at start-after.
+  params.after = token !== undefined && token !== "" ? decodeToken(token) : (startAfter ?? "");
   const fetchOwner = ctx.s3.param("fetch-owner") === "true";
   const { page, objects } = await listPage(ctx, params);
   return sendXml(ctx.res, 200, "ListBucketResult", {

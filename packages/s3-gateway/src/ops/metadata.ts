@@ -11,6 +11,45 @@ const STORED_HEADERS = [
 ] as const;
 const MAX_USER_META_BYTES = 2048;
 
+/**
+ * Write headers that would change what is stored or who may read it, which a directory on a
+ * volume cannot honour: refused (501) rather than ignored. SSE-S3 (`AES256`), the private ACLs
+ * and the STANDARD storage class describe what the volume does anyway and pass.
+ */
+export function refuseUnsupportedWriteHeaders(header: (name: string) => string | undefined): void {
+  const refuse = (name: string, why: string) => {
+    throw new S3Error("NotImplemented", `${name} is not supported: ${why}.`);
+  };
+  const sse = header("x-amz-server-side-encryption");
+  if (sse !== undefined && sse.trim().toUpperCase() !== "AES256")
+    refuse("x-amz-server-side-encryption", "only AES256 (the volume's own storage) is");
+  if (header("x-amz-server-side-encryption-customer-algorithm") !== undefined)
+    refuse("SSE-C", "objects are stored as the volume stores them");
+  for (const name of [
+    "x-amz-object-lock-mode",
+    "x-amz-object-lock-retain-until-date",
+    "x-amz-object-lock-legal-hold",
+  ])
+    if (header(name) !== undefined) refuse(name, "volumes have no object lock");
+  if (header("x-amz-tagging") !== undefined) refuse("x-amz-tagging", "objects carry no tags");
+  if (header("x-amz-website-redirect-location") !== undefined)
+    refuse("x-amz-website-redirect-location", "there is no website hosting");
+  for (const name of [
+    "x-amz-grant-read",
+    "x-amz-grant-write",
+    "x-amz-grant-read-acp",
+    "x-amz-grant-write-acp",
+    "x-amz-grant-full-control",
+  ])
+    if (header(name) !== undefined) refuse(name, "access is per key pair and volume");
+  const acl = header("x-amz-acl")?.trim();
+  if (acl !== undefined && acl !== "private" && acl !== "bucket-owner-full-control")
+    refuse(`x-amz-acl: ${acl}`, "access is per key pair and volume");
+  const storageClass = header("x-amz-storage-class")?.trim().toUpperCase();
+  if (storageClass !== undefined && storageClass !== "STANDARD")
+    refuse(`x-amz-storage-class: ${storageClass}`, "a volume has one storage class");
+}
+
 /** Content headers and `x-amz-meta-*` of a PUT / Create / Copy(REPLACE) request. */
 export function metaFromHeaders(
   header: (name: string) => string | undefined,
@@ -21,11 +60,11 @@ export function metaFromHeaders(
     const value = header(name);
     // aws-chunked is transfer framing, not the object's encoding.
     if (name === "content-encoding" && value !== undefined) {
-      const rest = value
-        .split(",")
-        .map((v) => v.trim())
-        .filter((v) => v !== "" && v !== "aws-chunked");
-      if (rest.length > 0) headers[name] = rest.join(",");
+      // Stored verbatim (`deflate, gzip` stays so), only the aws-chunked token is taken out.
+      const tokens = value.split(",");
+      const rest = tokens.filter((v) => v.trim().toLowerCase() !== "aws-chunked");
+      const kept = rest.length === tokens.length ? value : rest.join(",").trim();
+      if (kept.trim() !== "") headers[name] = kept;
       continue;
     }
     if (value !== undefined) headers[name] = value;

@@ -1,10 +1,12 @@
-import { parseChecksumAlgorithm } from "../auth/checksums.js";
+import { CHECKSUM_ALGORITHMS, parseChecksumAlgorithm } from "../auth/checksums.js";
+import type { ExpectedChecksum } from "../backend/types.js";
 import { isS3Error, S3Error, s3ErrorFromFs } from "../errors/s3-errors.js";
 import { endXml, errorBody, keepAliveWhitespace, sendEmpty, sendXml } from "../http/respond.js";
 import { parseXmlBody, textOf, type XmlNode } from "../xml/xml.js";
 import { payloadInput, readSmallBody, requireAccess } from "./body.js";
 import type { OpContext } from "./context.js";
-import { metaFromHeaders, parseCopySource } from "./metadata.js";
+import { metaFromHeaders, parseCopySource, refuseUnsupportedWriteHeaders } from "./metadata.js";
+import { conditionFor } from "./objects.js";
 
 function uploadIdOf(ctx: OpContext): string {
   return ctx.s3.param("uploadId") ?? "";
@@ -28,6 +30,7 @@ function intParam(ctx: OpContext, name: string, fallback: number, max: number): 
 }
 
 export async function createMultipartUpload(ctx: OpContext): Promise<number> {
+  refuseUnsupportedWriteHeaders(ctx.s3.header);
   const meta = metaFromHeaders(ctx.s3.header, Object.keys(ctx.req.headers));
   const algorithm = parseChecksumAlgorithm(ctx.s3.header("x-amz-checksum-algorithm"));
   const typeHeader = ctx.s3.header("x-amz-checksum-type")?.toUpperCase();
@@ -94,8 +97,33 @@ export async function uploadPartCopy(ctx: OpContext): Promise<number> {
   });
 }
 
+/**
+ * On CompleteMultipartUpload an x-amz-checksum-<alg> header is the whole object's checksum:
+ * composite (`<b64>-N`, or x-amz-checksum-type: COMPOSITE) or FULL_OBJECT.
+ */
+function objectChecksumOf(header: (name: string) => string | undefined): ExpectedChecksum | undefined {
+  const typeHeader = header("x-amz-checksum-type")?.toUpperCase();
+  if (typeHeader !== undefined && typeHeader !== "COMPOSITE" && typeHeader !== "FULL_OBJECT") {
+    throw new S3Error("InvalidArgument", "x-amz-checksum-type must be COMPOSITE or FULL_OBJECT.");
+  }
+  for (const algorithm of CHECKSUM_ALGORITHMS) {
+    const value = header(`x-amz-checksum-${algorithm}`)?.trim();
+    if (value === undefined) continue;
+    const composite = /-\d+$/.test(value);
+    const type = typeHeader ?? (composite ? "COMPOSITE" : "FULL_OBJECT");
+    return { algorithm, base64: value, type: type as ExpectedChecksum["type"] };
+  }
+  return undefined;
+}
+
 export async function completeMultipartUpload(ctx: OpContext): Promise<number> {
-  const doc = parseXmlBody(await readSmallBody(ctx), "CompleteMultipartUpload");
+  const objectChecksum = objectChecksumOf(ctx.s3.header);
+  // The XML body itself carries no checksum of its own here: x-amz-checksum-* name the object.
+  const bodyHeader = (name: string) =>
+    name.startsWith("x-amz-checksum-") || name === "x-amz-sdk-checksum-algorithm"
+      ? undefined
+      : ctx.s3.header(name);
+  const doc = parseXmlBody(await readSmallBody(ctx, undefined, bodyHeader), "CompleteMultipartUpload");
   const parts = ((doc.Part as XmlNode[] | undefined) ?? []).map((p) => {
     const partNumber = Number(textOf(p, "PartNumber"));
     const etag = textOf(p, "ETag");
@@ -107,10 +135,18 @@ export async function completeMultipartUpload(ctx: OpContext): Promise<number> {
       .find((v) => v !== undefined);
     return { partNumber, etag, ...(checksum !== undefined ? { checksum } : {}) };
   });
+  const condition = await conditionFor(ctx, ctx.s3.bucket!, ctx.s3.key!);
   const keepAlive = keepAliveWhitespace(ctx.res, ctx.settings.completeKeepAliveMs);
   let info: Awaited<ReturnType<typeof ctx.backend.completeMultipartUpload>>;
   try {
-    info = await ctx.backend.completeMultipartUpload(ctx.s3.bucket!, ctx.s3.key!, uploadIdOf(ctx), parts);
+    info = await ctx.backend.completeMultipartUpload(
+      ctx.s3.bucket!,
+      ctx.s3.key!,
+      uploadIdOf(ctx),
+      parts,
+      condition,
+      objectChecksum,
+    );
   } catch (err) {
     keepAlive.stop();
     if (!keepAlive.started) throw err;

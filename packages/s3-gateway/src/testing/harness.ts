@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { S3Client } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll } from "vitest";
 import { type S3Gateway, type S3GatewayOptions, startS3Gateway } from "../http/server.js";
 
 export const ACCESS_KEY = "test-access-key";
@@ -51,6 +52,26 @@ export async function startHarness(extra: Partial<S3GatewayOptions> = {}): Promi
       rmSync(root, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The harness of one test file: started before its tests, closed after them. The returned object
+ * stands for it (read its fields inside tests, not at the top level of the file).
+ */
+export function useHarness(extra: Partial<S3GatewayOptions> = {}): Harness {
+  let started: Harness | undefined;
+  beforeAll(async () => {
+    started = await startHarness(extra);
+  });
+  afterAll(async () => {
+    await started?.close();
+  });
+  return new Proxy({} as Harness, {
+    get: (_, name) => {
+      if (!started) throw new Error("the harness is used before beforeAll started it");
+      return Reflect.get(started, name);
+    },
+  });
 }
 
 /** Send a request signed by the SDK's own SigV4 signer, with a raw (already encoded) path. */

@@ -20,6 +20,8 @@ export interface StoredRecord {
   meta: ObjectMeta;
   /** Set on objects made by CompleteMultipartUpload, so a retried Complete can answer again. */
   uploadId?: string;
+  /** Their part sizes as runs of [size, count]: usually two runs, whatever the part count. */
+  parts?: Array<[number, number]>;
   /** On directories: an explicit `dir/` marker object. */
   directoryMarker?: boolean;
 }

@@ -6,17 +6,19 @@ import { S3Error, s3ErrorFromFs } from "../../errors/s3-errors.js";
 import type {
   ChecksumChoice,
   CompletedPart,
+  ExpectedChecksum,
   ObjectInfo,
   ObjectMeta,
   PartInfo,
   UploadInfo,
+  WriteCondition,
   WriteInput,
 } from "../types.js";
 import { assembleUpload } from "./assemble.js";
 import { isAbandoned, ownerTag, type VolumeRoot } from "./files.js";
 import { keyToPath, RESERVED_DIR } from "./keys.js";
 import type { MetaStore } from "./meta-store.js";
-import { checkFreeSpace, writeTemp } from "./write.js";
+import { type CommitGuard, checkFreeSpace, writeTemp } from "./write.js";
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 export const MAX_PART_SIZE = 5 * 1024 * 1024 * 1024;
@@ -47,6 +49,7 @@ function stripQuotes(etag: string): string {
 }
 
 type Describe = (bucketDir: string, key: string, path: string) => Promise<ObjectInfo>;
+type Guard = (bucketDir: string, key: string, condition: WriteCondition) => CommitGuard;
 
 /**
  * Multipart uploads kept in `<volume>/.s3compat_uploads/<uploadId>/`: `upload.json`, one data
@@ -61,6 +64,7 @@ export class Multipart {
     private readonly volumes: VolumeRoot,
     private readonly meta: MetaStore,
     private readonly describe: Describe,
+    private readonly guard: Guard,
   ) {}
 
   private async uploadDir(bucket: string, uploadId: string): Promise<{ bucketDir: string; dir: string }> {
@@ -310,6 +314,8 @@ export class Multipart {
     key: string,
     uploadId: string,
     wanted: CompletedPart[],
+    condition?: WriteCondition,
+    checksum?: ExpectedChecksum,
   ): Promise<ObjectInfo> {
     const { bucketDir, dir } = await this.uploadDir(bucket, uploadId);
     let upload: StoredUpload;
@@ -360,7 +366,16 @@ export class Multipart {
       return already;
     }
     try {
-      return await assembleUpload(this.volumes, this.meta, { bucketDir, dir, key, uploadId, upload, parts });
+      return await assembleUpload(this.volumes, this.meta, {
+        bucketDir,
+        dir,
+        key,
+        uploadId,
+        upload,
+        parts,
+        ...(condition ? { guard: this.guard(bucketDir, key, condition) } : {}),
+        ...(checksum ? { expected: checksum } : {}),
+      });
     } catch (err) {
       await unlink(join(dir, "claim")).catch(() => undefined);
       throw err;

@@ -7,6 +7,7 @@ import type {
   BucketInfo,
   ChecksumChoice,
   CompletedPart,
+  ExpectedChecksum,
   ListEntry,
   ListQuery,
   ObjectInfo,
@@ -14,10 +15,12 @@ import type {
   OpenObject,
   PartInfo,
   UploadInfo,
+  WriteCondition,
   WriteInput,
 } from "../types.js";
 import { EMPTY_MD5, LazyEtags } from "./etags.js";
 import { pruneEmptyParents, VolumeRoot } from "./files.js";
+import { withKeyLock } from "./key-lock.js";
 import { keyToPath } from "./keys.js";
 import {
   AutoMetaStore,
@@ -30,7 +33,15 @@ import { Multipart } from "./multipart.js";
 import { sendRange } from "./send-range.js";
 import { openedPath, openSnapshot, type Snapshot } from "./snapshot.js";
 import { walkKeys } from "./walker.js";
-import { checkFreeSpace, commitAtKey, copyToTemp, refuseDirectory, writeTemp } from "./write.js";
+import {
+  type CommitGuard,
+  checkFreeSpace,
+  checkIfMatch,
+  commitAtKey,
+  copyToTemp,
+  refuseDirectory,
+  writeTemp,
+} from "./write.js";
 
 export interface PosixBackendOptions {
   root: string;
@@ -66,7 +77,12 @@ export class PosixBackend implements Backend {
     this.volumes = volumes;
     this.meta = meta;
     this.etags = new LazyEtags(meta);
-    this.multipart = new Multipart(volumes, meta, (bucket, key, path) => this.infoOf(bucket, key, path));
+    this.multipart = new Multipart(
+      volumes,
+      meta,
+      (bucket, key, path) => this.infoOf(bucket, key, path),
+      (bucketDir, key, condition) => this.guard(bucketDir, key, condition),
+    );
   }
 
   static async open(options: PosixBackendOptions): Promise<PosixBackend> {
@@ -176,10 +192,20 @@ export class PosixBackend implements Backend {
     };
   }
 
-  async putObject(bucket: string, key: string, input: WriteInput, meta: ObjectMeta): Promise<ObjectInfo> {
+  async putObject(
+    bucket: string,
+    key: string,
+    input: WriteInput,
+    meta: ObjectMeta,
+    condition?: WriteCondition,
+  ): Promise<ObjectInfo> {
     const bucketDir = await this.volumes.bucketDir(bucket);
     const kp = keyToPath(key);
-    if (kp.isDirectory) return this.putDirectoryMarker(bucketDir, key, kp.segments, input, meta);
+    if (kp.isDirectory) {
+      if (condition)
+        throw new S3Error("NotImplemented", "Conditional writes of directory markers are not supported.");
+      return this.putDirectoryMarker(bucketDir, key, kp.segments, input, meta);
+    }
     await checkFreeSpace(bucketDir, input.declaredSize);
     // Checked before the body, created only after it: a refused body leaves no directory behind.
     await this.checkTarget(bucketDir, kp.segments, key);
@@ -197,7 +223,7 @@ export class PosixBackend implements Backend {
       await rm(tmp, { force: true });
       throw err;
     }
-    await this.commitInto(bucketDir, kp.segments, key, tmp, record);
+    await this.commitInto(bucketDir, kp.segments, key, tmp, record, condition);
     return {
       key,
       size: written.size,
@@ -219,8 +245,32 @@ export class PosixBackend implements Backend {
     key: string,
     tmp: string,
     record: StoredRecord,
+    condition?: WriteCondition,
   ): Promise<void> {
-    return commitAtKey(this.volumes, this.meta, { bucketDir, segments, key }, tmp, record);
+    const guard = condition ? this.guard(bucketDir, key, condition) : undefined;
+    return commitAtKey(this.volumes, this.meta, { bucketDir, segments, key }, tmp, record, guard);
+  }
+
+  /** How a conditional write reads what the key holds at commit time. */
+  guard(bucketDir: string, key: string, condition: WriteCondition): CommitGuard {
+    return { condition, current: (path) => this.currentVersion(bucketDir, key, path) };
+  }
+
+  /** ETag and inode of the file at `path` now, or undefined if there is none. */
+  private async currentVersion(
+    bucketDir: string,
+    key: string,
+    path: string,
+  ): Promise<{ etag: string; ino: number } | undefined> {
+    let snapshot: Snapshot;
+    try {
+      snapshot = await openSnapshot(this, { bucketDir, key, path });
+    } catch (err) {
+      if ((err as S3Error).code === "NoSuchKey") return undefined;
+      throw err;
+    }
+    await snapshot.handle.close();
+    return { etag: snapshot.info.etag, ino: snapshot.stats.ino };
   }
 
   private async putDirectoryMarker(
@@ -252,10 +302,11 @@ export class PosixBackend implements Backend {
     source: { bucket: string; key: string },
     target: { bucket: string; key: string },
     meta: ObjectMeta | undefined,
+    condition?: WriteCondition,
   ): Promise<ObjectInfo> {
     const src = await this.openSource(source.bucket, source.key);
     try {
-      return await this.copyOpened(src, source, target, meta);
+      return await this.copyOpened(src, source, target, meta, condition);
     } finally {
       await src.handle.close();
     }
@@ -275,6 +326,7 @@ export class PosixBackend implements Backend {
     source: { bucket: string; key: string },
     target: { bucket: string; key: string },
     meta: ObjectMeta | undefined,
+    condition?: WriteCondition,
   ): Promise<ObjectInfo> {
     const srcInfo = src.info;
     const bucketDir = await this.volumes.bucketDir(target.bucket);
@@ -312,7 +364,7 @@ export class PosixBackend implements Backend {
       ...written,
       meta: { ...newMeta, ...(srcInfo.meta.checksum ? { checksum: srcInfo.meta.checksum } : {}) },
     };
-    await this.commitInto(bucketDir, kp.segments, target.key, tmp, record);
+    await this.commitInto(bucketDir, kp.segments, target.key, tmp, record, condition);
     return {
       key: target.key,
       size: written.size,
@@ -322,9 +374,22 @@ export class PosixBackend implements Backend {
     };
   }
 
-  async deleteObject(bucket: string, key: string): Promise<void> {
+  async deleteObject(bucket: string, key: string, condition?: WriteCondition): Promise<void> {
     const bucketDir = await this.volumes.bucketDir(bucket);
     const kp = keyToPath(key);
+    if (condition?.ifMatch !== undefined) {
+      const ifMatch = condition.ifMatch;
+      if (kp.isDirectory)
+        throw new S3Error("NotImplemented", "Conditional deletes of directory markers are not supported.");
+      // Checked and removed under the key's lock; the inode check catches an unconditional write.
+      await withKeyLock(bucketDir, key, async () => {
+        const path = await this.volumes.resolveExisting(bucketDir, kp.segments, key).catch(() => undefined);
+        const now = path === undefined ? undefined : await this.currentVersion(bucketDir, key, path);
+        checkIfMatch(now?.etag, ifMatch, key);
+        await this.removeFile(bucketDir, key, path!, now!.ino);
+      });
+      return;
+    }
     const parentReal = await this.volumes
       .resolveExisting(bucketDir, kp.segments.slice(0, -1), key)
       .catch((err: S3Error) => {
@@ -350,6 +415,29 @@ export class PosixBackend implements Backend {
         if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw s3ErrorFromFs(err, { key });
       });
     }
+    await this.afterRemoval(at);
+  }
+
+  /** Unlink the file a conditional delete checked, unless another write replaced it meanwhile. */
+  private async removeFile(bucketDir: string, key: string, path: string, ino: number): Promise<void> {
+    if ((await lstat(path).catch(() => undefined))?.ino !== ino) {
+      throw new S3Error(
+        "ConditionalRequestConflict",
+        "Another write replaced the object while this delete was checked.",
+        {
+          Key: key,
+        },
+      );
+    }
+    await unlink(path).catch((err: unknown) => {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw s3ErrorFromFs(err, { key });
+    });
+    await this.afterRemoval({ bucketDir, key, path });
+  }
+
+  /** Drop a removed object's sidecar record and the directories it leaves empty. */
+  private async afterRemoval(at: { bucketDir: string; key: string; path: string }): Promise<void> {
+    const { bucketDir, path } = at;
     if (!(await this.meta.attachesToFile(bucketDir))) await this.meta.remove(at);
     await pruneEmptyParents(bucketDir, path, async (dir) => {
       const rel = `${dir.slice(bucketDir.length + 1)}/`;
@@ -418,8 +506,10 @@ export class PosixBackend implements Backend {
     key: string,
     uploadId: string,
     parts: CompletedPart[],
+    condition?: WriteCondition,
+    checksum?: ExpectedChecksum,
   ): Promise<ObjectInfo> {
-    return this.multipart.complete(bucket, key, uploadId, parts);
+    return this.multipart.complete(bucket, key, uploadId, parts, condition, checksum);
   }
 
   abortMultipartUpload(bucket: string, key: string, uploadId: string): Promise<void> {

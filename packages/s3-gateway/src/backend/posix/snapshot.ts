@@ -35,7 +35,9 @@ export async function openSnapshot(
   at: { bucketDir: string; key: string; path: string },
 ): Promise<Snapshot> {
   for (let attempt = 0; ; attempt++) {
-    const handle = await open(at.path, constants.O_RDONLY | constants.O_NOFOLLOW).catch((err: unknown) => {
+    // O_NONBLOCK: a FIFO made from a Pod must not hang the open (it is then refused as no file).
+    const flags = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+    const handle = await open(at.path, flags).catch((err: unknown) => {
       throw s3ErrorFromFs(err, { key: at.key });
     });
     try {
@@ -44,7 +46,8 @@ export async function openSnapshot(
       const record = await deps.meta.read(at);
       const known = record?.meta;
       if (stampMatches(record, stats)) {
-        return { handle, stats, info: describe(at.key, stats, record.etag, record.meta) };
+        const info = describe(at.key, stats, record.etag, record.meta);
+        return { handle, stats, info: record.parts ? { ...info, parts: record.parts } : info };
       }
       if (record !== undefined && attempt < RECORD_RETRIES && (await replacedOrLagging(deps, at, stats))) {
         await handle.close();

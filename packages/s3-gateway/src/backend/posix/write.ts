@@ -1,10 +1,12 @@
 import { constants, type Stats } from "node:fs";
-import { copyFile, type FileHandle, lstat, mkdir, open, rename, rm, statfs } from "node:fs/promises";
+import { copyFile, type FileHandle, link, lstat, mkdir, open, rename, rm, statfs } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { finished, type Readable } from "node:stream";
 import { ChunkGarbage } from "@podkit/core/gc";
 import { S3Error, s3ErrorFromFs } from "../../errors/s3-errors.js";
+import type { WriteCondition } from "../types.js";
 import type { VolumeRoot } from "./files.js";
+import { withKeyLock } from "./key-lock.js";
 import type { MetaStore, StoredRecord } from "./meta-store.js";
 
 /** Refuse early (before writing) when the announced size cannot fit on the volume. */
@@ -203,20 +205,22 @@ export async function commitTemp(
   target: string,
   record: StoredRecord,
   replacing?: Stats,
+  mode: CommitMode = {},
 ): Promise<void> {
   const attached = await store.attachesToFile(at.bucketDir);
   const pinned = replacing?.isFile() && replacing.size >= RELEASE_LATER_BYTES ? await pin(target) : undefined;
   try {
     try {
       if (attached) await store.write({ ...at, path: tmp }, record);
-      await rename(tmp, target).catch(async (err: NodeJS.ErrnoException) => {
+      await place(tmp, target, at.key, mode).catch(async (err: NodeJS.ErrnoException) => {
         // A refused write to a sibling key removed the (empty) parent it had made meanwhile.
         if (err.code !== "ENOENT") throw err;
         await mkdir(dirname(target), { recursive: true });
-        await rename(tmp, target);
+        await place(tmp, target, at.key, mode);
       });
     } catch (err) {
       await rm(tmp, { force: true });
+      if (err instanceof S3Error) throw err;
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "EISDIR" || code === "ENOTEMPTY" || code === "EEXIST") {
         throw new S3Error("ExistingObjectIsDirectory", undefined, { Key: at.key });
@@ -229,6 +233,44 @@ export async function commitTemp(
     // (and closed on failure too).
     if (pinned) setImmediate(() => void pinned.close().catch(() => undefined));
   }
+}
+
+/** How a commit may replace the key: only if absent (link), or only the inode a check saw. */
+export interface CommitMode {
+  exclusive?: boolean;
+  expectIno?: number;
+}
+
+async function place(tmp: string, target: string, key: string, mode: CommitMode): Promise<void> {
+  if (mode.exclusive) {
+    // link() fails if the name exists, atomically for every process on the file system.
+    try {
+      await link(tmp, target);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      const there = await lstat(target).catch(() => undefined);
+      if (there?.isDirectory()) throw new S3Error("ExistingObjectIsDirectory", undefined, { Key: key });
+      throw new S3Error("PreconditionFailed", "An object already exists under this key (If-None-Match: *).", {
+        Key: key,
+        Condition: "If-None-Match",
+      });
+    }
+    await rm(tmp, { force: true });
+    return;
+  }
+  if (mode.expectIno !== undefined) {
+    const now = await lstat(target).catch(() => undefined);
+    if (now?.ino !== mode.expectIno) {
+      throw new S3Error(
+        "ConditionalRequestConflict",
+        "Another write replaced the object while this one was checked.",
+        {
+          Key: key,
+        },
+      );
+    }
+  }
+  await rename(tmp, target);
 }
 
 /**
@@ -259,15 +301,47 @@ export async function commitAtKey(
   at: { bucketDir: string; segments: readonly string[]; key: string },
   tmp: string,
   record: StoredRecord,
+  guard?: CommitGuard,
 ): Promise<void> {
-  try {
-    await volumes.withParent(at.bucketDir, at.segments, at.key, async (parent) => {
+  const commit = () =>
+    volumes.withParent(at.bucketDir, at.segments, at.key, async (parent) => {
       const target = join(parent, at.segments[at.segments.length - 1]!);
       const replacing = await refuseDirectory(target, at.key);
-      await commitTemp(store, at, tmp, target, record, replacing);
+      const mode: CommitMode = {};
+      if (guard?.condition.ifNoneMatch) {
+        if (replacing) throw preconditionFailed(at.key, "If-None-Match");
+        mode.exclusive = true;
+      }
+      if (guard?.condition.ifMatch !== undefined) {
+        const now = await guard.current(target);
+        checkIfMatch(now?.etag, guard.condition.ifMatch, at.key);
+        mode.expectIno = now!.ino;
+      }
+      await commitTemp(store, at, tmp, target, record, replacing, mode);
     });
+  try {
+    // If-Match is a check then a rename: the key's lock keeps other conditional writers (in any
+    // process) out between the two, and the inode check catches an unconditional one.
+    if (guard?.condition.ifMatch !== undefined) await withKeyLock(at.bucketDir, at.key, commit);
+    else await commit();
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
   }
+}
+
+/** A write's condition and how to read what the key holds now (ETag and inode). */
+export interface CommitGuard {
+  condition: WriteCondition;
+  current: (target: string) => Promise<{ etag: string; ino: number } | undefined>;
+}
+
+export function preconditionFailed(key: string, condition: string): S3Error {
+  return new S3Error("PreconditionFailed", undefined, { Key: key, Condition: condition });
+}
+
+/** If-Match against the key's current ETag: no object is 404, another ETag 412. */
+export function checkIfMatch(current: string | undefined, wanted: string, key: string): void {
+  if (current === undefined) throw new S3Error("NoSuchKey", undefined, { Key: key });
+  if (wanted !== "*" && wanted !== current) throw preconditionFailed(key, "If-Match");
 }

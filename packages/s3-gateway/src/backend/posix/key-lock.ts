@@ -1,0 +1,54 @@
+import { createHash } from "node:crypto";
+import { mkdir, readFile, unlink, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { S3Error } from "../../errors/s3-errors.js";
+import { isAbandoned, ownerTag } from "./files.js";
+import { RESERVED_DIR } from "./keys.js";
+
+/** How long a conditional write waits for another one on the same key before answering 409. */
+const LOCK_WAIT_MS = 10_000;
+
+/**
+ * A per-key lock on the volume itself (`.s3compat_uploads/locks/<sha256(key)>`, created with
+ * O_EXCL), so conditional writes are atomic across every gateway process sharing the volume,
+ * not only inside one. The file names its owner (`<host>-<pid>-…`); a lock whose process is gone
+ * is taken over.
+ */
+export async function withKeyLock<T>(bucketDir: string, key: string, work: () => Promise<T>): Promise<T> {
+  const dir = join(bucketDir, RESERVED_DIR, "locks");
+  const file = join(dir, createHash("sha256").update(key).digest("hex"));
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
+    try {
+      await writeFile(file, ownerTag(), { flag: "wx" });
+      break;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") {
+        await mkdir(dir, { recursive: true });
+        continue;
+      }
+      if (code !== "EEXIST") throw err;
+    }
+    const owner = await readFile(file, "utf8").catch(() => "");
+    if (owner && (await isAbandoned(file, owner))) {
+      await unlink(file).catch(() => undefined);
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new S3Error(
+        "ConditionalRequestConflict",
+        "Another conditional write to this key is still running.",
+        {
+          Key: key,
+        },
+      );
+    }
+    await new Promise((r) => setTimeout(r, wait));
+  }
+  try {
+    return await work();
+  } finally {
+    await unlink(file).catch(() => undefined);
+  }
+}
