@@ -9,15 +9,8 @@ import {
   TransferProtocolSchema,
   ValidationError,
 } from "@podkit/core";
-import {
-  DEFAULT_RELAY_PASSWORD,
-  DEFAULT_RELAY_PORTS,
-  type ReceiveOffer,
-  type RelayEvent,
-  receive,
-  send,
-  startRelay,
-} from "@podkit/transfer";
+import type { ReceiveOffer, RelayEvent } from "@podkit/transfer";
+import { DEFAULT_RELAY_PASSWORD, DEFAULT_RELAY_PORTS } from "@podkit/transfer/defaults";
 import { type Command, Option } from "commander";
 import type { Output } from "../output.js";
 import { type ProgressMode, TransferProgress } from "./transfer-progress.js";
@@ -28,6 +21,9 @@ interface CommonOptions {
   protocol: string;
   json?: boolean;
 }
+
+/** The transfer code loads when a command runs, not for its --help. */
+const loadTransfer = () => import("@podkit/transfer");
 
 function progressMode(json: boolean | undefined): ProgressMode {
   if (json) return "json";
@@ -124,7 +120,7 @@ export function registerTransferCommands(program: Command, output: Output): void
         const progress = new TransferProgress(progressMode(opts.json), output, "sending");
         const { signal, dispose } = interruptSignal();
         try {
-          await send({
+          await (await loadTransfer()).send({
             paths,
             code: process.env.CROC_SECRET || opts.code,
             relay: opts.relay,
@@ -190,7 +186,7 @@ export function registerTransferCommands(program: Command, output: Output): void
         const progress = new TransferProgress(progressMode(opts.json), output);
         const { signal, dispose } = interruptSignal();
         try {
-          await receive({
+          await (await loadTransfer()).receive({
             code,
             out: opts.out,
             relay: opts.relay,
@@ -238,13 +234,15 @@ export function registerTransferCommands(program: Command, output: Output): void
             if (event.type === "closed") output.out(JSON.stringify(event));
           }
         : undefined;
-      const relay = await startRelay({ host: opts.host, ports, pass, onEvent }).catch((err: Error) => {
-        throw new PodkitError(
-          "E_LISTEN",
-          `could not listen on ${opts.host} ports ${opts.ports}: ${err.message}`,
-          { exitCode: EXIT_CODES.unavailable },
-        );
-      });
+      const relay = await (await loadTransfer())
+        .startRelay({ host: opts.host, ports, pass, onEvent })
+        .catch((err: Error) => {
+          throw new PodkitError(
+            "E_LISTEN",
+            `could not listen on ${opts.host} ports ${opts.ports}: ${err.message}`,
+            { exitCode: EXIT_CODES.unavailable },
+          );
+        });
       if (opts.json) output.out(JSON.stringify({ address: relay.address, ports: relay.ports }));
       else output.out(`relay listening on ${relay.address} (data ports ${relay.ports.slice(1).join(",")})`);
       await new Promise<void>((resolve) => {

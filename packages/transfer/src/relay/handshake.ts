@@ -3,9 +3,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 /** The relay handshake's PAKE always runs on siec with this fixed "weak key". */
 export const RELAY_WEAK_KEY = Buffer.from([1, 2, 3]);
 export const RELAY_PAKE_CURVE = "siec";
-/** croc's default relay password (`DEFAULT_PASSPHRASE`). */
-export const DEFAULT_RELAY_PASSWORD = "pass123";
-export const DEFAULT_RELAY_PORTS = [9009, 9010, 9011, 9012, 9013] as const;
+export { DEFAULT_RELAY_PASSWORD, DEFAULT_RELAY_PORTS } from "./defaults.js";
 
 /** Relay answers, in clear inside the AES-GCM envelope. */
 export const RELAY_OK = "ok";
