@@ -1,5 +1,6 @@
 import cluster from "node:cluster";
 import { existsSync, statSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { ConfigError } from "@podkit/core";
 import {
   DEFAULT_TIMEOUTS,
@@ -29,9 +30,6 @@ interface ServeFlags {
   workers: string;
   drainTimeout: string;
 }
-
-/** Worker processes when --workers is not given (see the package README for why). */
-export const DEFAULT_S3_WORKERS = 1;
 
 function workersFlag(value: string): number {
   const n = Number(value);
@@ -88,8 +86,8 @@ export function registerS3Commands(program: Command, output: Output): void {
     )
     .option(
       "--workers <n>",
-      "worker processes sharing the listening address (1: a single process)",
-      String(DEFAULT_S3_WORKERS),
+      "worker processes sharing the listening address (default: the CPUs this process may use; 1: a single process)",
+      String(availableParallelism()),
     )
     .option(
       "--drain-timeout <seconds>",

@@ -52,3 +52,30 @@ export async function withKeyLock<T>(bucketDir: string, key: string, work: () =>
     await unlink(file).catch(() => undefined);
   }
 }
+
+/**
+ * Claim a piece of work for this process across every gateway on the volume, without waiting:
+ * an O_EXCL file `.s3compat_uploads/locks/<name>` (taken over when its owner is gone). Resolves
+ * to the release function, or undefined while another live process holds the claim.
+ */
+export async function tryClaim(bucketDir: string, name: string): Promise<(() => Promise<void>) | undefined> {
+  const dir = join(bucketDir, RESERVED_DIR, "locks");
+  const file = join(dir, name);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      await writeFile(file, ownerTag(), { flag: "wx" });
+      return () => unlink(file).catch(() => undefined);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") {
+        await mkdir(dir, { recursive: true });
+        continue;
+      }
+      if (code !== "EEXIST") throw err;
+    }
+    const owner = await readFile(file, "utf8").catch(() => "");
+    if (!owner || !(await isAbandoned(file, owner))) return undefined;
+    await unlink(file).catch(() => undefined);
+  }
+  return undefined;
+}
