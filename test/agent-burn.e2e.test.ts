@@ -278,7 +278,7 @@ describe("podkit agent install / uninstall", () => {
     expect(text).toMatch(/^User=root$/m);
     expect(text).toMatch(/^Restart=on-failure$/m);
     expect(text).toMatch(
-      /^ExecStart=\S+node --max-semi-space-size=1 \S+main\.js agent run --config \/etc\/podkit\/agent\.toml --state-dir \/var\/lib\/podkit\/agent$/m,
+      /^ExecStart=\S+node --max-semi-space-size=1 --no-opt --expose-gc \S+main\.js agent run --config \/etc\/podkit\/agent\.toml --state-dir \/var\/lib\/podkit\/agent$/m,
     );
     const verify = spawnSync("systemd-analyze", ["verify", unit], { encoding: "utf8" });
     expect(verify.status, verify.stderr).toBe(0);

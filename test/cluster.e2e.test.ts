@@ -1,8 +1,14 @@
-import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkRows, failures, podkit, writeClusterFile } from "./cluster/cli.js";
+import {
+  checkRows,
+  failures,
+  podkit,
+  runUntilStarted,
+  torchrunRanks,
+  writeClusterFile,
+} from "./cluster/cli.js";
 import { type NetnsCluster, startNetnsCluster } from "./cluster/netns.js";
 
 const CHECK_JOB = new URL("./testdata/cluster/allreduce_check.py", import.meta.url).pathname;
@@ -141,11 +147,7 @@ describe("podkit cluster on 3 namespace nodes (eth0 management, ens1 cluster net
     const ens1Before = c.nodes.map((n) => c.txBytes(n.index, "ens1"));
     const r = await podkit(["cluster", "torchrun", "-f", file, "--upload", CHECK_JOB], 120_000);
     expect(r.code, r.stderr).toBe(0);
-    const ranks = r.stdout
-      .split("\n")
-      .map((l) => /^\[node-(\d)\] \[default\d\]:(\{.*\})$/.exec(l))
-      .filter((m): m is RegExpExecArray => m !== null)
-      .map((m) => ({ node: Number(m[1]), ...JSON.parse(m[2]!) }));
+    const ranks = torchrunRanks(r.stdout);
     expect(ranks.map((x) => x.rank).sort()).toEqual([0, 1, 2, 3, 4, 5]);
     for (const x of ranks) {
       expect(x).toMatchObject({
@@ -193,24 +195,7 @@ describe("podkit cluster on 3 namespace nodes (eth0 management, ens1 cluster net
   });
 
   it("Ctrl-C stops the command on every node (exit 130)", async () => {
-    const cli = new URL("../apps/cli/dist/main.js", import.meta.url).pathname;
-    const child = spawn(process.execPath, [
-      cli,
-      "cluster",
-      "run",
-      "-f",
-      file,
-      "--",
-      "echo started; sleep 60",
-    ]);
-    let out = "";
-    const code = await new Promise<number | null>((resolve) => {
-      child.stdout.on("data", (d: Buffer) => {
-        out += d.toString();
-        if ((out.match(/started/g) ?? []).length === 3) child.kill("SIGINT");
-      });
-      child.on("close", resolve);
-    });
+    const { code } = await runUntilStarted(file, 3, (child) => child.kill("SIGINT"));
     expect(code).toBe(130);
     for (const n of c.nodes)
       expect(c.exec(n.index, "pgrep -x sleep || echo none").stdout.trim()).toBe("none");

@@ -77,8 +77,30 @@ export function enrolledAgentArgs(o: {
   ];
 }
 
-/** Start `podkit agent run` as a real process; resolves when it prints its metrics address. */
-export async function startAgentProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<AgentProcess> {
+/** `podkit agent run` flags for an agent reading GPUs through `nvidiaSmi` (the fake by default). */
+export function agentArgs(o: {
+  stateDir: string;
+  kmsgPath: string;
+  nvidiaSmi?: string;
+  listen?: string;
+}): string[] {
+  return [
+    "--nvidia-smi",
+    o.nvidiaSmi ?? FAKE_SMI,
+    "--kmsg",
+    o.kmsgPath,
+    "--state-dir",
+    o.stateDir,
+    "--metrics-listen",
+    o.listen ?? "127.0.0.1:0",
+  ];
+}
+
+/**
+ * Start `podkit agent run` as a real process without waiting for it; `metricsUrl` is what
+ * `--metrics-listen` names (give a fixed port).
+ */
+export function spawnAgentProcess(args: string[], env: NodeJS.ProcessEnv = {}, listen = ""): AgentProcess {
   const proc = spawn(process.execPath, [PODKIT, "agent", "run", ...args], {
     env: { ...process.env, PODKIT_LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -87,17 +109,9 @@ export async function startAgentProcess(args: string[], env: NodeJS.ProcessEnv =
   proc.stdout!.on("data", (d) => (output += String(d)));
   proc.stderr!.on("data", (d) => (output += String(d)));
   const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
-  const metricsUrl = await waitFor(
-    "agent metrics address",
-    () => {
-      if (proc.exitCode !== null) throw new Error(`agent exited with ${proc.exitCode}: ${output}`);
-      return /metrics on (http:\/\/\S+), state/.exec(output)?.[1];
-    },
-    30_000,
-  );
   return {
     proc,
-    metricsUrl,
+    metricsUrl: `http://${listen}/metrics`,
     logs: () => output,
     stop: async () => {
       proc.kill("SIGTERM");
@@ -108,6 +122,21 @@ export async function startAgentProcess(args: string[], env: NodeJS.ProcessEnv =
       await exited;
     },
   };
+}
+
+/** Start `podkit agent run` as a real process; resolves when it prints its metrics address. */
+export async function startAgentProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<AgentProcess> {
+  const agent = spawnAgentProcess(args, env);
+  const metricsUrl = await waitFor(
+    "agent metrics address",
+    () => {
+      if (agent.proc.exitCode !== null)
+        throw new Error(`agent exited with ${agent.proc.exitCode}: ${agent.logs()}`);
+      return /metrics on (http:\/\/\S+), state/.exec(agent.logs())?.[1];
+    },
+    30_000,
+  );
+  return { ...agent, metricsUrl };
 }
 
 export function podkit(args: string[], env: NodeJS.ProcessEnv = {}) {

@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { NetnsCluster } from "./netns.js";
@@ -40,7 +40,14 @@ export function podkit(args: string[], timeoutMs = 120_000): Promise<CliResult> 
 /** The issue's cluster.yaml form, pointing at the test cluster's eth0 addresses. */
 export function writeClusterFile(
   c: NetnsCluster,
-  opts: { name?: string; extra?: string; knownHosts?: string; interface?: string; port?: number } = {},
+  opts: {
+    name?: string;
+    extra?: string;
+    knownHosts?: string;
+    interface?: string;
+    port?: number;
+    gpusPerNode?: number | "auto";
+  } = {},
 ): string {
   const file = join(c.stateDir, `${opts.name ?? "cluster"}.yaml`);
   writeFileSync(
@@ -49,7 +56,7 @@ export function writeClusterFile(
       "name: demo",
       `primaryPort: ${opts.port ?? 29500}`,
       `ssh: { user: root, identityFile: ${c.privateKey}, knownHosts: ${opts.knownHosts ?? c.knownHosts} }`,
-      "gpusPerNode: auto",
+      `gpusPerNode: ${opts.gpusPerNode ?? "auto"}`,
       `network: { interface: ${opts.interface ?? "auto"} }`,
       ...(opts.extra ? [opts.extra] : []),
       "nodes:",
@@ -72,3 +79,42 @@ export function checkRows(
 }
 
 export const failures = (stdout: string) => checkRows(stdout).filter((r) => r.result === "FAIL");
+
+/** The JSON line every torchrun rank of allreduce_check.py prints, with the node it ran on. */
+export function torchrunRanks(
+  stdout: string,
+): Array<Record<string, unknown> & { node: number; rank: number }> {
+  return stdout
+    .split("\n")
+    .map((l) => /^\[node-(\d)\] \[default\d\]:(\{.*\})$/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ node: Number(m[1]), ...JSON.parse(m[2]!) }));
+}
+
+/**
+ * `podkit cluster run` of `echo started; sleep 60`; once every node has said "started", `onStarted`
+ * acts (Ctrl-C, a lost connection…). Resolves with the exit code and what podkit printed.
+ */
+export function runUntilStarted(
+  file: string,
+  nodes: number,
+  onStarted: (child: ChildProcess) => void,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [MAIN, "cluster", "run", "-f", file, "--", "echo started; sleep 60"]);
+  let stdout = "";
+  let stderr = "";
+  let acted = false;
+  child.stderr.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
+  return new Promise((resolve) => {
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+      if (!acted && (stdout.match(/started/g) ?? []).length === nodes) {
+        acted = true;
+        onStarted(child);
+      }
+    });
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}

@@ -55,6 +55,8 @@ export interface NetnsOptions {
   fakeGpus?: number;
   /** Nodes (by index) built without ens1. */
   withoutEns1?: number[];
+  /** Give every node an empty, writable /sys/class/infiniband for fake RDMA trees (see rdma-tree.ts). */
+  rdma?: boolean;
 }
 
 const run = (cmd: string, args: string[]) =>
@@ -246,6 +248,7 @@ export async function startNetnsCluster(opts: NetnsOptions): Promise<NetnsCluste
           nodeDir,
           String(gpus),
           REPO_ROOT,
+          opts.rdma ? "1" : "",
         ],
         { detached: true, stdio: ["ignore", logFd, logFd] },
       );

@@ -2,7 +2,7 @@
 # PID 1 of one simulated node (run inside its netns with new mount, UTS and PID namespaces):
 # copy-on-write root over the host's /, private /dev /run /tmp /root, its own hostname, then sshd.
 set -e
-i="$1"; dir="$2"; gpus="$3"; repo="${4:-}"
+i="$1"; dir="$2"; gpus="$3"; repo="${4:-}"; rdma="${5:-}"
 M="$dir/root"; RW="$dir/rw"
 mkdir -p "$M" "$RW"
 mount -t tmpfs -o size=2g,mode=0755 "pk-rw-$i" "$RW"
@@ -11,6 +11,15 @@ mount -t overlay "pk-node-$i" -o "lowerdir=/,upperdir=$RW/upper,workdir=$RW/work
 mount -t proc proc "$M/proc"
 mount -t sysfs sysfs "$M/sys"
 if mountpoint -q /sys/fs/cgroup; then mount --rbind /sys/fs/cgroup "$M/sys/fs/cgroup"; fi
+if [ "$rdma" = 1 ]; then
+  # No RDMA hardware here: tests write fake /sys/class/infiniband trees. sysfs takes no new
+  # directory, so this node's /sys/class becomes a tmpfs of binds of the real classes plus an
+  # empty, writable infiniband/.
+  S="$dir/sysclass"; mkdir -p "$S"; mount -t tmpfs -o mode=0755 "sysclass-node-$i" "$S"
+  for c in "$M"/sys/class/*; do mkdir "$S/${c##*/}"; mount --bind "$c" "$S/${c##*/}"; done
+  mkdir "$S/infiniband"
+  mount --move "$S" "$M/sys/class"
+fi
 mount -t tmpfs -o mode=0755,nosuid,size=1m "dev-node-$i" "$M/dev"
 for d in null zero full random urandom tty; do : > "$M/dev/$d"; mount --bind "/dev/$d" "$M/dev/$d"; done
 mkdir -p "$M/dev/pts" "$M/dev/shm"

@@ -1,11 +1,10 @@
-import { readFileSync } from "node:fs";
 import { EXIT_CODES, isPodkitError } from "@podkit/core";
 import { Command, CommanderError } from "commander";
 import { type Output, processOutput } from "./output.js";
 
-export const VERSION: string = (
-  JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
-).version;
+import { VERSION } from "./version.js";
+
+export { VERSION };
 
 type Registrar = (program: Command, output: Output) => void;
 

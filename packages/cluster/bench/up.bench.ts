@@ -1,10 +1,11 @@
 /**
- * Benchmark: `cluster up` (parallel fan-out over ssh2) against the same steps run node by node with
- * the OpenSSH client in a loop, on 3, 8 and 16 namespace nodes; and how fast the pre-flight reports
- * a blocked primary port, against torchrun left to find out by itself (opt-in, it takes minutes).
+ * Benchmark: `cluster up` and `cluster check` (parallel fan-out over ssh2) on 1, 4 and 8 namespace
+ * nodes, against the plainest baseline, a sequential `ssh node true` loop over the same nodes; the
+ * target is check at 8 nodes ≤ 2× one node's check. Also how fast the pre-flight reports a blocked
+ * primary port, against torchrun left to find out by itself (opt-in, it takes minutes).
  *
- *   pnpm --filter @podkit/cluster bench                      # sizes 3,8,16, 3 repeats (about 2 min)
- *   BENCH_SIZES=3,8,16,32 BENCH_REPEATS=5 BENCH_TORCHRUN_HANG=1 pnpm --filter @podkit/cluster bench
+ *   pnpm --filter @podkit/cluster bench                      # sizes 1,4,8, 3 repeats (about 2 min)
+ *   BENCH_SIZES=1,4,8,16 BENCH_REPEATS=5 BENCH_UP_LOOP=1 BENCH_TORCHRUN_HANG=1 pnpm --filter @podkit/cluster bench
  *
  * Needs root (it builds network namespaces) and the Debian packages of scripts/test-deps/cluster.txt.
  */
@@ -15,7 +16,7 @@ import { changedFiles, desiredFiles, writeScript } from "../src/apply/desired-fi
 import { clusterCheck, clusterDown, clusterUp, openCluster, planCluster, runOnAll } from "../src/index.js";
 import { FACTS_SCRIPT, parseFacts } from "../src/probe/node-facts.js";
 
-const sizes = (process.env.BENCH_SIZES ?? "3,8,16").split(",").map(Number);
+const sizes = (process.env.BENCH_SIZES ?? "1,4,8").split(",").map(Number);
 const repeats = Number(process.env.BENCH_REPEATS ?? "3");
 
 const median = (xs: number[]) => {
@@ -66,37 +67,71 @@ function sequentialUp(c: NetnsCluster): number {
   return performance.now() - t0;
 }
 
+/** The plainest baseline: `ssh node true` to every node, one after another (OpenSSH, host keys checked). */
+function sshTrueLoop(c: NetnsCluster): number {
+  const t0 = performance.now();
+  for (const n of c.nodes) {
+    const r = c.ssh(n.index, "true");
+    if (r.code !== 0) throw new Error(`ssh node-${n.index} true: ${r.stderr}`);
+  }
+  return performance.now() - t0;
+}
+
+/** `check` on a cluster that is up: connect, probe, plan, every pre-flight check. */
+async function parallelCheck(c: NetnsCluster): Promise<number> {
+  const t0 = performance.now();
+  const ctx = await openCluster(specOf(c));
+  const report = await clusterCheck(ctx);
+  ctx.close();
+  if (!report.ok) throw new Error(`check failed: ${JSON.stringify(report.checks.filter((x) => !x.ok))}`);
+  return performance.now() - t0;
+}
+
+const cell = (ms: number, width: number) => ms.toFixed(0).padStart(width);
+
 async function main() {
   console.log(
-    `cluster up: parallel fan-out (ssh2) vs node-by-node OpenSSH loop; ${repeats} repeats, medians`,
+    `cluster up and check against a sequential \`ssh node true\` loop; ${repeats} repeats, medians`,
   );
   console.log(
-    `(${cpus().length} CPUs, load average ${loadavg()
+    `(${cpus().length} CPUs, load average at start ${loadavg()
       .map((l) => l.toFixed(2))
       .join(" ")})\n`,
   );
-  console.log("nodes  podkit up (ms)  loop (ms)  loop/podkit");
+  console.log(
+    "nodes  ssh-true loop (ms)  podkit up (ms)  podkit check (ms)  check / 1-node check  loop / check",
+  );
+  let oneNodeCheck: number | undefined;
   for (const n of sizes) {
     const c = await startNetnsCluster({ nodes: n, fakeGpus: 2 });
     try {
-      const fast: number[] = [];
-      const slow: number[] = [];
+      const loop: number[] = [];
+      const up: number[] = [];
+      const check: number[] = [];
       for (let r = 0; r < repeats; r++) {
-        fast.push(await parallelUp(c));
-        await reset(c);
-        slow.push(sequentialUp(c));
+        loop.push(sshTrueLoop(c));
+        up.push(await parallelUp(c));
+        check.push(await parallelCheck(c));
         await reset(c);
       }
-      const f = median(fast);
-      const s = median(slow);
+      const [l, u, k] = [median(loop), median(up), median(check)];
+      if (n === 1) oneNodeCheck = k;
+      const vsOne = oneNodeCheck === undefined ? "-" : `${(k / oneNodeCheck).toFixed(2)}×`;
       console.log(
-        `${String(n).padStart(5)}  ${f.toFixed(0).padStart(14)}  ${s.toFixed(0).padStart(9)}  ${(s / f).toFixed(2).padStart(11)}`,
+        `${String(n).padStart(5)}  ${cell(l, 18)}  ${cell(u, 14)}  ${cell(k, 17)}  ${vsOne.padStart(20)}  ${`${(l / k).toFixed(2)}×`.padStart(12)}`,
       );
+      if (process.env.BENCH_UP_LOOP === "1") {
+        const slow: number[] = [];
+        for (let r = 0; r < repeats; r++) {
+          slow.push(sequentialUp(c));
+          await reset(c);
+        }
+        console.log(`       node-by-node OpenSSH loop of up's steps: ${cell(median(slow), 0)} ms`);
+      }
     } finally {
       c.down();
     }
   }
-
   console.log("\nblocked primary port (iptables DROP on node-0, 3 nodes): time to a clear failure");
   const c = await startNetnsCluster({ nodes: 3, fakeGpus: 2 });
   try {

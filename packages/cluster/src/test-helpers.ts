@@ -20,6 +20,8 @@ export function runpodLikeFacts(i: number, overrides: Partial<NodeFacts> = {}): 
     memoryMiB: 512_000,
     hasPython: true,
     hasMunge: true,
+    rdma: [],
+    sessionEnv: new Map(),
     files: {},
     ...overrides,
   };

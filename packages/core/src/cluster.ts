@@ -36,11 +36,18 @@ export const ClusterSpecSchema = z.object({
   primaryPort: z.number().int().min(1).max(65535).default(29500),
   ssh: SshSettingsSchema.default({ user: "root" }),
   gpusPerNode: z.union([z.literal("auto"), z.number().int().nonnegative()]).default("auto"),
+  /**
+   * CPU (gloo) work: this many trainer processes per node, GPUs or not. Makes every node CPU-only
+   * for the pre-flight; leave gpusPerNode at "auto" when it is set.
+   */
+  trainersPerNode: z.number().int().positive().optional(),
   network: z
     .object({
       interface: z.string().min(1).default("auto"),
       /** Interfaces that must never carry collectives. */
       exclude: z.array(z.string()).default(["eth0", "lo", "docker0"]),
+      /** "auto" (unset): NCCL uses the InfiniBand/RoCE ports found; "sockets": TCP on the cluster NIC only. */
+      transport: z.enum(["auto", "sockets"]).optional(),
     })
     .default({ interface: "auto", exclude: ["eth0", "lo", "docker0"] }),
   slurm: z

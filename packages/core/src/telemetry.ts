@@ -68,6 +68,17 @@ export const GpuSampleSchema = z.object({
   fanRatio: maybe.optional(),
   eccVolatileUncorrected: maybe.optional(),
   eccAggregateUncorrected: maybe.optional(),
+  /** Corrected (single-bit) ECC errors since the last driver load, and over the GPU's life. */
+  eccVolatileCorrected: maybe.optional(),
+  eccAggregateCorrected: maybe.optional(),
+  /** HBM rows remapped after correctable / uncorrectable errors (counts). */
+  remappedRowsCorrectable: maybe.optional(),
+  remappedRowsUncorrectable: maybe.optional(),
+  /** PCIe replays since the last GPU reset (link-level retransmissions). */
+  pcieReplays: maybe.optional(),
+  /** Fraction of time the video encoder / decoder was busy (0-1). */
+  encoderUtilizationRatio: maybe.optional(),
+  decoderUtilizationRatio: maybe.optional(),
   retiredPagesPending: z.boolean().nullable().optional(),
   remappedRowsPending: z.boolean().nullable().optional(),
   remappedRowsFailure: z.boolean().nullable().optional(),

@@ -16,6 +16,7 @@ import {
   evaluateHealth,
   gpuMetrics,
   healthMetrics,
+  NODE_FLAGS,
   Outbox,
   readingFromQueryText,
   startAgent,
@@ -167,12 +168,11 @@ async function benchScrape() {
 }
 
 // 3. RSS over many simulated cycles, in a child process of its own (so the figure is the agent's);
-//    this process scrapes it over HTTP meanwhile, like Prometheus would. Plain `node` (no flags, no
-//    forced GC before reading RSS): `tuned` is what `podkit agent run` does (tuneHeapForDaemon
-//    before the agent's modules load, a mark-compact after each cycle); untuned is an agent
-//    started in a process that does not tune its heap (e.g. in-process in `podkit up`).
-function child(script, onLine) {
-  const p = spawn(process.execPath, ["--input-type=module", "-e", script], {
+//    this process scrapes it over HTTP meanwhile, like Prometheus would (no forced GC before reading
+//    RSS): `tuned` is what the systemd unit starts (NODE_FLAGS on node's command line, a
+//    mark-compact after each cycle); untuned is node's defaults (by hand, or in-process in `podkit up`).
+function child(script, onLine, nodeFlags = []) {
+  const p = spawn(process.execPath, [...nodeFlags, "--input-type=module", "-e", script], {
     stdio: ["ignore", "pipe", "inherit"],
     cwd: fileURLToPath(new URL("..", import.meta.url)),
   });
@@ -234,12 +234,13 @@ async function benchRss(tuned) {
       url = m.url;
       samples.push(m);
     },
+    tuned ? NODE_FLAGS.split(" ") : [],
   );
   clearInterval(scraper);
   const mb = (b) => `${(b / 1048576).toFixed(1)} MB`;
   const last = samples[3];
   console.log(
-    `RSS (node defaults, ${tuned ? "tuned like `podkit agent run`" : "untuned, e.g. in-process"}): after start ${mb(samples[0].rss)}; after ${RSS_CYCLES}, ${2 * RSS_CYCLES}, ${3 * RSS_CYCLES} cycles with ${scrapes} scrapes meanwhile: ${samples
+    `RSS (${tuned ? "started with NODE_FLAGS like the systemd unit" : "untuned, e.g. in-process"}): after start ${mb(samples[0].rss)}; after ${RSS_CYCLES}, ${2 * RSS_CYCLES}, ${3 * RSS_CYCLES} cycles with ${scrapes} scrapes meanwhile: ${samples
       .slice(1)
       .map((m) => mb(m.rss))
       .join(

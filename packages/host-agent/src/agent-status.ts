@@ -38,6 +38,15 @@ export function buildAgentStatus(p: StatusParts): AgentStatus {
       nvlinkActiveLinks: p.gpu?.extras?.nvlink[g.index]?.activeLinks ?? null,
       migDevices: p.gpu?.extras?.migInstances[g.pciBusId] ?? null,
     })),
+    ...(p.gpu
+      ? {
+          gpuReading: {
+            at: p.gpu.at,
+            stale: p.gpu.stale !== undefined,
+            staleReason: p.gpu.stale?.reason ?? null,
+          },
+        }
+      : {}),
     topology: p.gpu?.extras?.topology ?? null,
     listedGpuCount: p.listedGpuCount,
     hostId: p.hostState?.hostId ?? p.hostId,

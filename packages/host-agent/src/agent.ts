@@ -6,6 +6,7 @@ import { buildAgentStatus } from "./agent-status.js";
 import { type GpuSource, NvidiaSmiSource, SimulatedGpuSource } from "./collectors/gpu.js";
 import type { KernelLogReading } from "./collectors/kernel-log-collector.js";
 import { createCollectors } from "./collectors/registry.js";
+import { controlPlaneBaseUrl } from "./control-plane-url.js";
 import { HealthMonitor } from "./health-monitor.js";
 import { serveAgentHttp } from "./http-server.js";
 import { buildMachineInfo, readBootId } from "./machine.js";
@@ -40,6 +41,11 @@ export interface StartAgentOptions {
   logger?: Logger;
   /** Run after each GPU cycle; `podkit agent run` passes `tuneHeapForDaemon().compact`. */
   compactHeap?: () => void;
+  /**
+   * Aborting it (SIGTERM) cuts the start short: runs in progress are aborted and their commands
+   * killed, enrolment stops retrying; the handle then only needs `close()`.
+   */
+  signal?: AbortSignal;
 }
 
 export interface AgentHandle {
@@ -48,21 +54,15 @@ export interface AgentHandle {
   /** Run one GPU + host collection and health evaluation now (tests, benchmarks). */
   collectNow(): Promise<void>;
   status(): AgentStatus;
+  /** Stop: runs in progress are aborted (a hung nvidia-smi is killed), then sockets close. Idempotent. */
   close(): Promise<void>;
 }
 
 const STATUS_FILE = "status.json";
 
-/**
- * Start the host agent: collectors on their own schedules (`collectors/registry.ts`), health,
- * Prometheus metrics, the durable outbox and (with a control plane) the WebSocket reporter.
- * Resolves once the metrics endpoint listens and the first collection has run.
- */
-export async function startAgent(options: StartAgentOptions): Promise<AgentHandle> {
-  const logger = options.logger ?? createLogger({ name: "podkit-agent" });
+/** The agent's parts, wired: readings flow from the scheduler into health and reports. */
+function assemble(options: StartAgentOptions, logger: Logger, onHostState: () => void) {
   const { stateDir } = options;
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  const startedAt = new Date().toISOString();
   const bootId = readBootId();
   // No prom-client default metrics: their names fail `promtool check metrics`.
   const registry = new Registry();
@@ -73,29 +73,32 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentHandl
       : new NvidiaSmiSource({ path: options.nvidiaSmiPath, timeoutMs: options.collectorTimeoutMs, logger }));
   if (source.simulated)
     logger.warn({ source: source.description }, "GPU data is SIMULATED, not read from hardware");
-
-  let metricsUrl = "";
   const gpuReading = (): GpuReadingWithMeta | null => scheduler.latest<GpuReadingWithMeta>("gpu");
   const hostSample = (): HostSample | null => scheduler.latest<HostSample>("host");
   const reporting = new Reporting({
     stateDir,
     registry,
     logger,
-    controlPlane: options.controlPlane,
+    ...(options.controlPlane ? { controlPlane: controlPlaneBaseUrl(options.controlPlane) } : {}),
     token: options.token,
     heartbeatIntervalMs: options.heartbeatIntervalMs,
     reconnectMaxMs: options.reconnectMaxMs,
-    onHostState: () => writeStatus(),
+    onHostState,
   });
   const health: HealthMonitor = new HealthMonitor({
     stateDir,
     bootId,
     registry,
     gpuReading,
-    onChange: (report) => reporting.health(report),
+    onChange: (report) => {
+      logger.info(
+        { state: report.machine.state, reasons: report.machine.reasons.map((r) => r.code) },
+        "machine health changed",
+      );
+      reporting.health(report);
+    },
     onGpuLost: (event, id) => reporting.event(event, id),
   });
-  const kmsgPath = options.kmsgPath === undefined ? "/dev/kmsg" : options.kmsgPath;
   const scheduler: Scheduler = new Scheduler(
     createCollectors({
       ...options,
@@ -103,7 +106,7 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentHandl
       bootId,
       logger,
       gpuSource: source,
-      kmsgPath,
+      kmsgPath: options.kmsgPath === undefined ? "/dev/kmsg" : options.kmsgPath,
       listedIndexes: (): number[] => health.listed?.map((l) => l.index) ?? [],
       gpuIndexByBusId: () => health.gpuIndexByBusId(),
     }),
@@ -111,11 +114,33 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentHandl
     logger,
   );
   scheduler.on<GpuReadingWithMeta>("gpu", (r) => health.gpuRead(r));
-  scheduler.on<KernelLogReading>("kernel-log", (r) => {
-    for (const e of r.errors) if (e.reportId) reporting.event({ kind: "xid", xid: e.xid }, e.reportId);
-    health.xidsSeen(r.errors.map((e) => e.xid));
-  });
+  // No kernel-log collector without a kernel log (kmsgPath null, e.g. `podkit up` on a simulation).
+  if (scheduler.has("kernel-log")) {
+    scheduler.on<KernelLogReading>("kernel-log", (r) => {
+      for (const e of r.errors) if (e.reportId) reporting.event({ kind: "xid", xid: e.xid }, e.reportId);
+      health.xidsSeen(r.errors.map((e) => e.xid));
+    });
+  }
+  return { registry, source, reporting, health, scheduler, gpuReading, hostSample };
+}
 
+/**
+ * Start the host agent: collectors on their own schedules (`collectors/registry.ts`), health,
+ * Prometheus metrics, the durable outbox and (with a control plane) the WebSocket reporter.
+ * The metrics endpoint listens at once (collectors not yet read show 0 runs); resolves once the
+ * first collection has run and, with a control plane, the host token is known.
+ */
+export async function startAgent(options: StartAgentOptions): Promise<AgentHandle> {
+  const logger = options.logger ?? createLogger({ name: "podkit-agent" });
+  const { stateDir } = options;
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const startedAt = new Date().toISOString();
+  let metricsUrl = "";
+  const { registry, source, reporting, health, scheduler, gpuReading, hostSample } = assemble(
+    options,
+    logger,
+    () => writeStatus(),
+  );
   const status = (): AgentStatus =>
     buildAgentStatus({
       startedAt,
@@ -130,36 +155,48 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentHandl
       controlPlane: reporting.status(),
     });
   const writeStatus = () => writeFileAtomic(join(stateDir, STATUS_FILE), JSON.stringify(status(), null, 2));
-  const afterGpuCycle = () => {
+  scheduler.on("gpu", () => {
     writeStatus();
     options.compactHeap?.();
-  };
+  });
 
-  // First collection before anything is served, so the first scrape already has GPUs.
-  await scheduler.run("host");
-  await scheduler.run("gpu");
   const http = await serveAgentHttp(options.metricsListen ?? "127.0.0.1:9101", registry, status);
   metricsUrl = http.metricsUrl;
-  scheduler.on("gpu", afterGpuCycle);
+  logger.info({ metricsUrl }, "metrics endpoint listening");
+  let closing: Promise<void> | null = null;
+  const close = () => {
+    closing ??= (async () => {
+      reporting.stopTelemetry();
+      scheduler.stop();
+      await scheduler.settled();
+      await reporting.close();
+      await http.close();
+    })();
+    return closing;
+  };
+  options.signal?.addEventListener("abort", () => scheduler.stop(), { once: true });
+
+  // The first collection before the handle is returned, so a caller's first scrape has GPUs.
+  await scheduler.runAll();
   scheduler.start();
-  const telemetry = reporting.wantsTelemetry
-    ? setInterval(() => {
-        try {
-          const host = hostSample();
-          if (host) reporting.telemetry(host, gpuReading()?.gpus ?? []);
-          if (health.current) reporting.health(health.current);
-        } catch (err) {
-          logger.error({ err: (err as Error).message }, "agent loop error");
-        }
-      }, options.reportIntervalMs ?? 15_000)
-    : null;
-  await reporting.connect(() => buildMachineInfo(gpuReading(), hostSample(), source));
+  reporting.startTelemetry(options.reportIntervalMs ?? 15_000, () => ({
+    host: hostSample(),
+    gpus: gpuReading()?.gpus ?? [],
+    health: health.current,
+  }));
+  try {
+    await reporting.connect(() => buildMachineInfo(gpuReading(), hostSample(), source), options.signal);
+  } catch (err) {
+    if (!options.signal?.aborted) {
+      await close();
+      throw err;
+    }
+  }
   writeStatus();
   logger.info(
     { metricsUrl, stateDir, gpus: gpuReading()?.gpus.length ?? 0, simulated: source.simulated },
     "podkit agent running",
   );
-
   return {
     metricsUrl,
     stateDir,
@@ -168,11 +205,6 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentHandl
       await scheduler.run("gpu");
     },
     status,
-    async close() {
-      if (telemetry) clearInterval(telemetry);
-      scheduler.stop();
-      await reporting.close();
-      await http.close();
-    },
+    close,
   };
 }

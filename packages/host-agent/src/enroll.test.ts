@@ -138,4 +138,38 @@ describe("host credentials", () => {
       server.close();
     }
   });
+
+  it("gives up on an answer that never comes (timeout per request) and refuses an answer without a host token", async () => {
+    let mode: "hang" | "junk" = "hang";
+    const server = createServer((req, res) => {
+      req.resume();
+      if (mode === "junk")
+        res.writeHead(200, { "content-type": "text/html" }).end("<html>proxy login</html>");
+      // "hang": never answer, like a black-holed proxy.
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const stateDir = mkdtempSync(join(tmpdir(), "podkit-enroll-"));
+    const enrol = () =>
+      resolveHostToken({
+        controlPlane: url,
+        token: "pke_t",
+        stateDir,
+        machineInfo,
+        logger,
+        attempts: 1,
+        requestTimeoutMs: 300,
+      });
+    try {
+      await expect(enrol()).rejects.toThrow(
+        /cannot reach the control plane at .* to enrol: no answer within 0.3 s/,
+      );
+      mode = "junk";
+      await expect(enrol()).rejects.toThrow(/answered HTTP 200 without a host id and host token/);
+      expect(() => readFileSync(join(stateDir, "credentials.json"))).toThrow(/ENOENT/);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
 });

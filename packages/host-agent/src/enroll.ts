@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { AuthError, type Logger, type MachineInfo, UnavailableError } from "@podkit/core";
+import { z } from "zod";
 import { Backoff } from "./report/backoff.js";
 import { readJsonFile, writeFileAtomic } from "./state-files.js";
 
@@ -21,6 +22,10 @@ export async function resolveHostToken(options: {
   machineInfo: MachineInfo;
   logger: Logger;
   attempts?: number;
+  /** How long one enrolment request may take (default 30 s). */
+  requestTimeoutMs?: number;
+  /** Aborting stops the retries (the agent is stopping). */
+  signal?: AbortSignal;
 }): Promise<Credentials> {
   const file = join(options.stateDir, "credentials.json");
   const stored = readJsonFile<Credentials>(file);
@@ -55,21 +60,28 @@ export async function resolveHostToken(options: {
     options.controlPlane.endsWith("/") ? options.controlPlane : `${options.controlPlane}/`,
   );
   const backoff = new Backoff(500, 30_000);
+  const timeoutMs = options.requestTimeoutMs ?? 30_000;
   for (let attempt = 1; ; attempt++) {
     const lastAttempt = attempt >= (options.attempts ?? Number.POSITIVE_INFINITY);
+    stopIfAborted(options.signal);
     let res: Response;
     try {
+      const timeout = AbortSignal.timeout(timeoutMs);
       res = await fetch(url, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ enrollmentToken: token, machine: options.machineInfo }),
+        signal: options.signal ? AbortSignal.any([timeout, options.signal]) : timeout,
       });
     } catch (err) {
+      stopIfAborted(options.signal);
+      const why =
+        (err as Error).name === "TimeoutError"
+          ? `no answer within ${timeoutMs / 1000} s`
+          : (err as Error).message;
       if (lastAttempt)
-        throw new UnavailableError(
-          `cannot reach the control plane at ${url.origin} to enrol: ${(err as Error).message}`,
-        );
-      await retryLater(backoff, options.logger, (err as Error).message, "control plane unreachable");
+        throw new UnavailableError(`cannot reach the control plane at ${url.origin} to enrol: ${why}`);
+      await retryLater(backoff, options.logger, why, "control plane unreachable", options.signal);
       continue;
     }
     if (res.status === 401)
@@ -78,11 +90,17 @@ export async function resolveHostToken(options: {
       );
     // A server error leaves the token unspent (the enrolment is one transaction), so trying again is safe.
     if (res.status >= 500 && !lastAttempt) {
-      await retryLater(backoff, options.logger, `HTTP ${res.status} ${await res.text()}`, "enrolment failed");
+      await retryLater(
+        backoff,
+        options.logger,
+        `HTTP ${res.status} ${await res.text()}`,
+        "enrolment failed",
+        options.signal,
+      );
       continue;
     }
     if (!res.ok) throw new UnavailableError(`enrolment failed: HTTP ${res.status} ${await res.text()}`);
-    const body = (await res.json()) as { hostId: string; hostToken: string };
+    const body = await enrolmentAnswer(res, url.origin);
     const creds = { hostId: body.hostId, hostToken: body.hostToken, controlPlane: options.controlPlane };
     writeFileAtomic(file, JSON.stringify(creds), 0o600);
     options.logger.info({ hostId: body.hostId }, "enrolled with the control plane");
@@ -90,8 +108,52 @@ export async function resolveHostToken(options: {
   }
 }
 
-async function retryLater(backoff: Backoff, logger: Logger, reason: string, what: string): Promise<void> {
+/** The control plane's answer, checked: a host id and a `pkh_` host token, nothing else is stored. */
+const EnrolmentAnswerSchema = z.object({
+  hostId: z.string().min(1),
+  hostToken: z.string().startsWith("pkh_"),
+});
+
+async function enrolmentAnswer(
+  res: Response,
+  origin: string,
+): Promise<z.infer<typeof EnrolmentAnswerSchema>> {
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  const parsed = EnrolmentAnswerSchema.safeParse(json);
+  if (!parsed.success)
+    throw new UnavailableError(
+      `enrolment failed: ${origin} answered HTTP ${res.status} without a host id and host token (is --control-plane the Podkit control plane?)`,
+    );
+  return parsed.data;
+}
+
+function stopIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new UnavailableError("enrolment stopped: the agent is stopping");
+}
+
+async function retryLater(
+  backoff: Backoff,
+  logger: Logger,
+  reason: string,
+  what: string,
+  signal: AbortSignal | undefined,
+): Promise<void> {
   const delay = backoff.next();
   logger.warn({ retryInMs: delay, err: reason }, `${what}; will retry enrolment`);
-  await new Promise((r) => setTimeout(r, delay));
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(done, delay);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+  stopIfAborted(signal);
 }

@@ -6,6 +6,8 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   /** Output beyond this is dropped (a runaway tool must not eat the agent's memory). */
   maxOutputBytes?: number;
+  /** Aborting kills the command like the deadline does (the agent is stopping, or the run overran its budget). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -28,6 +30,7 @@ export function runCommand(
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      options.signal?.removeEventListener("abort", kill);
       resolve(r);
     };
     const child = spawn(command, args, {
@@ -41,7 +44,7 @@ export function runCommand(
     };
     child.stdout.on("data", collect(out));
     child.stderr.on("data", collect(err));
-    const timer = setTimeout(() => {
+    const kill = () => {
       try {
         if (child.pid) process.kill(-child.pid, "SIGKILL");
       } catch {
@@ -53,7 +56,10 @@ export function runCommand(
         exitCode: null,
         timedOut: true,
       });
-    }, options.timeoutMs);
+    };
+    const timer = setTimeout(kill, options.timeoutMs);
+    if (options.signal?.aborted) kill();
+    options.signal?.addEventListener("abort", kill, { once: true });
     child.on("error", (e) =>
       finish({ stdout: "", stderr: "", exitCode: null, timedOut: false, spawnError: (e as Error).message }),
     );

@@ -3,6 +3,7 @@ import type { AgentEvent, HealthState, XidEvent } from "@podkit/core";
 import { Gauge, type Registry } from "prom-client";
 import type { MetricSink } from "./collectors/collector.js";
 import { evaluateHealth, type HealthReport, type ListedGpu } from "./health.js";
+import { OptionalSeries } from "./optional-series.js";
 import type { GpuReadingWithMeta } from "./parse/reading.js";
 import { stableMessageId } from "./report/ids.js";
 import { readJsonFile, writeFileAtomic } from "./state-files.js";
@@ -155,24 +156,34 @@ export function healthMetrics(
     labelNames: ["state"],
     registers,
   });
-  const gpusExpected = new Gauge({
+  const gpuReason = new Gauge({
+    name: "podkit_gpu_health_reason",
+    help: "1 for each reason that holds the GPU below healthy (stable codes, docs/host.md), with the state it leads to.",
+    labelNames: ["gpu", "uuid", "reason", "state"],
+    registers,
+  });
+  const machineReason = new Gauge({
+    name: "podkit_machine_health_reason",
+    help: "1 for each reason that holds the machine below healthy (stable codes, docs/host.md), with the state it leads to.",
+    labelNames: ["reason", "state"],
+    registers,
+  });
+  // Absent until the machine is listed (its first complete reading): unknown is not 0.
+  const gpusExpected = new OptionalSeries(registry, {
     name: "podkit_gpus_expected",
     help: "GPUs the machine was listed with.",
-    registers,
   });
   return {
     update({ report, expected }) {
-      gpuHealth.reset();
-      machineHealth.reset();
+      for (const g of [gpuHealth, machineHealth, gpuReason, machineReason]) g.reset();
       for (const g of report.gpus) {
-        for (const s of STATES)
-          gpuHealth.set(
-            { gpu: String(g.index), uuid: g.uuid ?? "", state: s },
-            g.verdict.state === s ? 1 : 0,
-          );
+        const labels = { gpu: String(g.index), uuid: g.uuid ?? "" };
+        for (const s of STATES) gpuHealth.set({ ...labels, state: s }, g.verdict.state === s ? 1 : 0);
+        for (const r of g.verdict.reasons) gpuReason.set({ ...labels, reason: r.code, state: r.state }, 1);
       }
       for (const s of STATES) machineHealth.set({ state: s }, report.machine.state === s ? 1 : 0);
-      if (expected !== null) gpusExpected.set(expected);
+      for (const r of report.machine.reasons) machineReason.set({ reason: r.code, state: r.state }, 1);
+      gpusExpected.set(expected);
     },
   };
 }

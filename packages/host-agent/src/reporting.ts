@@ -8,9 +8,10 @@ import {
   type MachineInfo,
   PROTOCOL_VERSION,
 } from "@podkit/core";
-import { Gauge, type Registry } from "prom-client";
+import { Counter, Gauge, type Registry } from "prom-client";
 import { resolveHostToken } from "./enroll.js";
 import type { HealthReport } from "./health.js";
+import { OptionalSeries } from "./optional-series.js";
 import { Backoff } from "./report/backoff.js";
 import { type ConnectionStatus, ControlPlaneConnection, type HostState } from "./report/connection.js";
 import { newMessageId } from "./report/ids.js";
@@ -39,13 +40,14 @@ export interface ReportingOptions {
 export class Reporting {
   readonly outbox: Outbox;
   private connection: ControlPlaneConnection | null = null;
+  private telemetryTimer: NodeJS.Timeout | null = null;
   private enrolledHostId: string | null = null;
   private state: HostState | null;
   private readonly connected: Gauge;
-  private readonly lastHeartbeat: Gauge;
-  private readonly lastAck: Gauge;
+  private readonly lastHeartbeat: OptionalSeries;
+  private readonly lastAck: OptionalSeries;
   private readonly outboxPending: Gauge;
-  private readonly reconnects: Gauge;
+  private readonly reconnects: Counter;
 
   constructor(private readonly o: ReportingOptions) {
     this.outbox = new Outbox(join(o.stateDir, "outbox"));
@@ -55,22 +57,23 @@ export class Reporting {
       "podkit_agent_control_plane_connected",
       "1 while the WebSocket to the control plane is open.",
     );
-    this.lastHeartbeat = gauge(
-      "podkit_agent_control_plane_last_heartbeat_timestamp_seconds",
-      "When the last heartbeat was sent.",
-    );
-    this.lastAck = gauge(
-      "podkit_agent_control_plane_last_ack_timestamp_seconds",
-      "When the control plane last acknowledged a report.",
-    );
+    this.lastHeartbeat = new OptionalSeries(o.registry, {
+      name: "podkit_agent_control_plane_last_heartbeat_timestamp_seconds",
+      help: "When the last heartbeat was sent.",
+    });
+    this.lastAck = new OptionalSeries(o.registry, {
+      name: "podkit_agent_control_plane_last_ack_timestamp_seconds",
+      help: "When the control plane last acknowledged a report.",
+    });
     this.outboxPending = gauge(
       "podkit_agent_outbox_messages",
       "Reports waiting in the durable outbox for an acknowledgement.",
     );
-    this.reconnects = gauge(
-      "podkit_agent_control_plane_reconnects",
-      "Reconnect attempts since the agent started.",
-    );
+    this.reconnects = new Counter({
+      name: "podkit_agent_control_plane_reconnects_total",
+      help: "Reconnect attempts since the agent started.",
+      registers: [o.registry],
+    });
   }
 
   get hostState(): HostState | null {
@@ -81,9 +84,28 @@ export class Reporting {
     return this.state?.hostId ?? this.enrolledHostId;
   }
 
-  /** Periodic samples are for a control plane; standalone they would pile up in the outbox for ever. */
-  get wantsTelemetry(): boolean {
-    return this.o.controlPlane !== undefined;
+  /**
+   * Telemetry and the current health every `intervalMs`. Only with a control plane: standalone they
+   * would pile up in the outbox for ever (health changes and events are still queued: they are facts).
+   */
+  startTelemetry(
+    intervalMs: number,
+    sample: () => { host: HostSample | null; gpus: GpuSample[]; health: HealthReport | null },
+  ): void {
+    if (this.o.controlPlane === undefined) return;
+    this.telemetryTimer = setInterval(() => {
+      try {
+        const { host, gpus, health } = sample();
+        if (host) this.telemetry(host, gpus);
+        if (health) this.health(health);
+      } catch (err) {
+        this.o.logger.error({ err: (err as Error).message }, "agent loop error");
+      }
+    }, intervalMs);
+  }
+
+  stopTelemetry(): void {
+    if (this.telemetryTimer) clearInterval(this.telemetryTimer);
   }
 
   event(e: AgentEvent, id = newMessageId("evt")): void {
@@ -99,12 +121,12 @@ export class Reporting {
     );
   }
 
-  telemetry(host: HostSample, gpus: GpuSample[]): void {
+  private telemetry(host: HostSample, gpus: GpuSample[]): void {
     this.enqueue(envelope("telemetry", newMessageId("tel"), { host, gpus }));
   }
 
   /** Enrol if needed and connect (returns once the host token is known). Standalone: nothing. */
-  async connect(machineInfo: () => MachineInfo): Promise<void> {
+  async connect(machineInfo: () => MachineInfo, signal?: AbortSignal): Promise<void> {
     const { controlPlane } = this.o;
     if (controlPlane) {
       const credentials = await resolveHostToken({
@@ -113,6 +135,7 @@ export class Reporting {
         stateDir: this.o.stateDir,
         machineInfo: machineInfo(),
         logger: this.o.logger,
+        signal,
       });
       this.enrolledHostId = credentials.hostId;
       this.connection = new ControlPlaneConnection({
@@ -153,7 +176,9 @@ export class Reporting {
 
   private updateMetrics(s: ConnectionStatus): void {
     this.connected.set(s.connected ? 1 : 0);
-    this.reconnects.set(s.reconnects);
+    // The connection keeps the running count; the counter follows it.
+    this.reconnects.reset();
+    this.reconnects.inc(s.reconnects);
     this.outboxPending.set(this.outbox.size);
     if (s.lastHeartbeatAt) this.lastHeartbeat.set(Date.parse(s.lastHeartbeatAt) / 1000);
     if (s.lastAckAt) this.lastAck.set(Date.parse(s.lastAckAt) / 1000);

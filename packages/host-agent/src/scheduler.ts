@@ -1,6 +1,6 @@
 import type { Logger } from "@podkit/core";
-import { Gauge, type Registry } from "prom-client";
-import type { AnyCollector, MetricSink } from "./collectors/collector.js";
+import { Counter, Gauge, type Registry } from "prom-client";
+import { type AnyCollector, BudgetExceeded, type MetricSink } from "./collectors/collector.js";
 
 type Listener = (reading: unknown) => void;
 
@@ -12,8 +12,6 @@ interface Entry {
   running: Promise<void> | null;
   listeners: Listener[];
 }
-
-class BudgetExceeded extends Error {}
 
 /**
  * Runs each collector on its own interval, never two runs of one collector at once, each run
@@ -27,10 +25,12 @@ export class Scheduler {
   private readonly success: Gauge;
   private readonly duration: Gauge;
   private readonly lastSuccess: Gauge;
+  private readonly runs: Counter;
+  private stopped = false;
 
   constructor(
     collectors: readonly AnyCollector[],
-    private readonly registry: Registry,
+    registry: Registry,
     private readonly logger: Logger,
   ) {
     const gauge = (name: string, help: string) =>
@@ -41,7 +41,14 @@ export class Scheduler {
       "podkit_agent_collector_last_success_timestamp_seconds",
       "When the collector last succeeded.",
     );
+    this.runs = new Counter({
+      name: "podkit_agent_collector_runs_total",
+      help: "Finished runs of the collector; 0 while it has not been read yet (the agent is starting).",
+      labelNames: ["collector"],
+      registers: [registry],
+    });
     for (const collector of collectors) {
+      this.runs.inc({ collector: collector.name }, 0);
       this.entries.set(collector.name, {
         collector,
         sink: collector.metrics(registry),
@@ -53,9 +60,12 @@ export class Scheduler {
     }
   }
 
-  /** Call `listener` with every reading of collector `name` (also the stand-in for a failed run). */
+  /**
+   * Call `listener` with every reading of collector `name` (also the stand-in for a failed run);
+   * nothing happens for a collector that does not run here (no kernel log to follow).
+   */
   on<R>(name: string, listener: (reading: R) => void): void {
-    this.entry(name).listeners.push(listener as Listener);
+    this.entries.get(name)?.listeners.push(listener as Listener);
   }
 
   /** The latest reading of collector `name`, or null before its first run. */
@@ -71,14 +81,21 @@ export class Scheduler {
   /** Run collector `name` now; joins a run already in progress rather than starting a second. */
   run(name: string): Promise<void> {
     const e = this.entry(name);
+    if (this.stopped) return Promise.resolve();
     e.running ??= this.runEntry(e).finally(() => {
       e.running = null;
     });
     return e.running;
   }
 
+  /** Run every collector once, one after another in registration order (the agent's first collection). */
+  async runAll(): Promise<void> {
+    for (const name of this.entries.keys()) if (!this.stopped) await this.run(name);
+  }
+
   /** Start following (logs) and polling every collector on its interval. */
   start(): void {
+    if (this.stopped) return;
     for (const e of this.entries.values()) {
       e.collector.start?.();
       const t = setInterval(() => {
@@ -93,9 +110,16 @@ export class Scheduler {
 
   /** Stop the timers, abort runs in progress (their commands are killed) and stop following. */
   stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     for (const c of this.inFlight) c.abort(new Error("the agent is stopping"));
     for (const e of this.entries.values()) e.collector.stop?.();
+  }
+
+  /** Resolves once the runs in progress have ended (after `stop`, their commands are being killed). */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.entries.values()].map((e) => e.running));
   }
 
   private entry(name: string): Entry {
@@ -139,6 +163,7 @@ export class Scheduler {
       this.inFlight.delete(abort);
     }
     this.record(collector.name, ok, started);
+    if (this.stopped) return; // a run cut short by stop() is no reading
     e.latest = reading;
     e.hasReading = true;
     e.sink.update(reading);
@@ -146,6 +171,7 @@ export class Scheduler {
   }
 
   private record(name: string, ok: boolean, started: bigint): void {
+    this.runs.inc({ collector: name });
     this.success.set({ collector: name }, ok ? 1 : 0);
     this.duration.set({ collector: name }, Number(process.hrtime.bigint() - started) / 1e9);
     if (ok) this.lastSuccess.set({ collector: name }, Date.now() / 1000);

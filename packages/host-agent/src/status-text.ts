@@ -42,6 +42,10 @@ export function formatStatusText(s: AgentStatus, now: Date): string {
   lines.push(
     `GPUs:      ${s.gpus.length} present${s.listedGpuCount === null ? "" : ` of ${s.listedGpuCount} listed`}`,
   );
+  if (s.gpuReading?.stale) {
+    const age = Math.round((now.getTime() - Date.parse(s.gpuReading.at)) / 1000);
+    lines.push(`           stale: read ${age} s ago; newer reads are late (${s.gpuReading.staleReason})`);
+  }
   if (s.gpus.length > 0) {
     lines.push(
       table(

@@ -18,6 +18,8 @@ export interface AgentStatus {
   gpus: Array<
     GpuSample & { health: HealthVerdict; nvlinkActiveLinks: number | null; migDevices: number | null }
   >;
+  /** When the GPU values were read; `stale` when newer runs did not finish in time. */
+  gpuReading?: { at: string; stale: boolean; staleReason: string | null };
   /** `nvidia-smi topo -m`, when it could be read. */
   topology: TopologyMatrix | null;
   listedGpuCount: number | null;

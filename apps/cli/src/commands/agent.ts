@@ -2,11 +2,11 @@ import { realpathSync } from "node:fs";
 import { join } from "node:path";
 import { EXIT_CODES, loadConfig, NotFoundError, PodkitError } from "@podkit/core";
 import type { AgentStatus } from "@podkit/host-agent";
-// Only the light entry at start: `podkit agent run` tunes V8's heap before the agent's modules
-// load (they are imported in each action).
+// Only the light entry at start: the agent's modules are imported in each action.
 import { AGENT_CONFIG_PATH, STATE_DIR, tuneHeapForDaemon } from "@podkit/host-agent/daemon";
 import type { Command } from "commander";
 import { type Output, printJson } from "../output.js";
+import { selfArgv } from "../self.js";
 
 interface RunFlags {
   config?: string;
@@ -39,10 +39,20 @@ async function agentConfig(flags: RunFlags) {
   }).config;
 }
 
-/** The command a systemd unit should start: this very CLI, by absolute path, with the daemon's Node flags. */
-async function selfCommand(): Promise<string> {
+/**
+ * The command a systemd unit should start: this very CLI by absolute path (node with the daemon's
+ * flags and the script, or the single executable alone, which takes no Node flags and tunes its
+ * heap itself). Under `--root`, a program inside that root is named by its path there.
+ */
+async function selfCommand(root: string): Promise<string> {
   const { NODE_FLAGS } = await hostAgent();
-  return `${process.execPath} ${NODE_FLAGS} ${realpathSync(process.argv[1] ?? "podkit")}`;
+  const inRoot = (path: string): string => {
+    const prefix = realpathSync(root).replace(/\/$/, "");
+    return prefix && path.startsWith(`${prefix}/`) ? path.slice(prefix.length) : path;
+  };
+  const [command, ...script] = selfArgv();
+  if (script.length === 0) return inRoot(realpathSync(command));
+  return [command, NODE_FLAGS, ...script.map(inRoot)].join(" ");
 }
 
 export function registerAgentCommands(program: Command, output: Output): void {
@@ -69,10 +79,16 @@ export function registerAgentCommands(program: Command, output: Output): void {
       "replay a recorded capture instead of reading GPUs (h100-8x, rtx4090-8x); reported as simulated",
     )
     .action(async (flags: RunFlags) => {
-      // This process is the agent and nothing else: keep V8's heap sized for a daemon (README, Performance).
+      // The systemd unit starts node with NODE_FLAGS (README, Performance); by hand, Node's defaults.
       const heap = tuneHeapForDaemon();
       const cfg = await agentConfig(flags);
       const { startAgent } = await hostAgent();
+      // Listen for SIGTERM before starting: a stop during the first collection (a hung nvidia-smi)
+      // or enrolment aborts it and kills what it runs, instead of leaving the child behind.
+      const stopping = new AbortController();
+      const stop = () => stopping.abort();
+      process.once("SIGTERM", stop);
+      process.once("SIGINT", stop);
       const handle = await startAgent({
         compactHeap: heap.compact,
         stateDir: cfg.stateDir,
@@ -87,15 +103,13 @@ export function registerAgentCommands(program: Command, output: Output): void {
         heartbeatIntervalMs: cfg.heartbeatIntervalSeconds * 1000,
         collectorTimeoutMs: cfg.collectorTimeoutSeconds * 1000,
         reconnectMaxMs: cfg.reconnectMaxSeconds * 1000,
+        signal: stopping.signal,
       });
-      output.err(`podkit agent: metrics on ${handle.metricsUrl}, state in ${cfg.stateDir}`);
-      await new Promise<void>((resolve) => {
-        const stop = () => {
-          handle.close().then(resolve, resolve);
-        };
-        process.once("SIGTERM", stop);
-        process.once("SIGINT", stop);
-      });
+      if (!stopping.signal.aborted) {
+        output.err(`podkit agent: metrics on ${handle.metricsUrl}, state in ${cfg.stateDir}`);
+        await new Promise((resolve) => stopping.signal.addEventListener("abort", resolve, { once: true }));
+      }
+      await handle.close();
     });
 
   agent
@@ -140,7 +154,7 @@ export function registerAgentCommands(program: Command, output: Output): void {
         const { installAgent } = await hostAgent();
         const r = installAgent({
           root: flags.root,
-          execStart: await selfCommand(),
+          execStart: await selfCommand(flags.root),
           ...(flags.controlPlane ? { controlPlane: flags.controlPlane } : {}),
           ...(flags.token ? { token: flags.token } : {}),
           ...(flags.metricsListen ? { metricsListen: flags.metricsListen } : {}),

@@ -1,5 +1,6 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
+import { createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -54,4 +55,41 @@ describe("podkit cluster (no nodes needed)", { timeout: 30_000 }, () => {
     expect(r.code).toBe(4);
     expect(r.stderr).toContain('not part of a podkit cluster yet (run "podkit cluster up -f cluster.yaml"');
   });
+
+  const key = join(dir, "id_ed25519");
+  spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key]);
+  it.each(["plan", "up", "check"])(
+    "%s: a node that accepts TCP and never speaks is a FAIL line, not a crash",
+    async (verb) => {
+      const held: Socket[] = [];
+      const silent = createServer((s) => held.push(s));
+      await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+      const port = (silent.address() as { port: number }).port;
+      const file = join(dir, `silent-${verb}.yaml`);
+      writeFileSync(
+        file,
+        `ssh: { identityFile: ${key}, knownHosts: ${join(dir, "kh")} }\nnodes:\n  - host: 127.0.0.1\n    port: ${port}\n`,
+      );
+      if (verb === "plan")
+        spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(dir, "id_ed25519")]);
+      // Asynchronous: the listener lives in this process and must keep accepting while podkit waits.
+      const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [MAIN, "cluster", verb, "-f", file]);
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d: Buffer) => (stdout += d));
+        child.stderr.on("data", (d: Buffer) => (stderr += d));
+        child.on("close", (code) => resolve({ code, stdout, stderr }));
+      });
+      for (const s of held) s.destroy();
+      silent.close();
+      expect(r.stderr).not.toMatch(/Unhandled 'error' event|Connection lost before handshake/);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toMatch(
+        new RegExp(
+          `FAIL\\s+ssh\\s+node-0 \\(127\\.0\\.0\\.1\\)\\s+cannot reach root@\\[127\\.0\\.0\\.1\\]:${port}: the port accepted a TCP connection but sent no SSH greeting within 5 s`,
+        ),
+      );
+    },
+  );
 });

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import {
+  assignRanks,
   type CheckResult,
   type ClusterContext,
   type ClusterPlan,
@@ -18,7 +19,7 @@ import {
   runOnAll,
   torchrunLine,
 } from "@podkit/cluster";
-import { EXIT_CODES, NotFoundError, PodkitError, parseDuration } from "@podkit/core";
+import { type ClusterSpec, EXIT_CODES, NotFoundError, PodkitError, parseDuration } from "@podkit/core";
 import { type Command, Option } from "commander";
 import { formatTable, type Output, printJson } from "../output.js";
 
@@ -26,6 +27,8 @@ interface CommonOpts {
   file: string;
   json?: boolean;
   acceptNewHostKeys?: boolean;
+  /** false with --no-ib. */
+  ib?: boolean;
 }
 
 class ClusterCheckFailed extends PodkitError {
@@ -41,13 +44,48 @@ function withCommon(cmd: Command): Command {
     .option(
       "--accept-new-host-keys",
       "trust hosts missing from known_hosts on first use and record their keys",
+    )
+    .option(
+      "--no-ib",
+      "keep NCCL on sockets even where InfiniBand/RoCE ports exist (network.transport: sockets)",
     );
 }
 
+const verdictWord = (c: CheckResult) => (!c.ok ? "FAIL" : c.warning ? "WARN" : "PASS");
+
+/**
+ * The check table, a row at a time as each verdict arrives: the column widths are fixed up front
+ * (check names are known, node labels come from the file), so a node is reported the moment its
+ * verdict is known instead of after the slowest node.
+ */
+function checkStreamer(output: Output, spec: ClusterSpec): (c: CheckResult) => void {
+  const ranks = assignRanks(spec.nodes);
+  const labels = spec.nodes.map((n, i) => `node-${ranks[i]} (${n.host})`);
+  const widths = [6, "tcp-primary".length, Math.max(4, ...labels.map((l) => l.length))];
+  let header = false;
+  return (c) => {
+    if (!header) {
+      header = true;
+      output.out(["RESULT", "CHECK", "NODE", "EVIDENCE"].map((h, i) => h.padEnd(widths[i] ?? 0)).join("  "));
+    }
+    const cells = [verdictWord(c), c.check, c.node];
+    output.out(`${cells.map((x, i) => x.padEnd(widths[i] ?? 0)).join("  ")}  ${c.evidence}`);
+  };
+}
+
 /** Load the file, connect to every node, run `fn`, and always close the connections. */
-async function withCluster(opts: CommonOpts, fn: (ctx: ClusterContext) => Promise<void>): Promise<void> {
-  const { spec } = loadClusterSpec(opts.file);
-  const ctx = await openCluster(spec, { acceptNewHostKeys: opts.acceptNewHostKeys ?? false });
+async function withCluster(
+  opts: CommonOpts,
+  fn: (ctx: ClusterContext) => Promise<void>,
+  stream?: (spec: ClusterSpec) => (c: CheckResult) => void,
+): Promise<void> {
+  const loaded = loadClusterSpec(opts.file).spec;
+  const spec =
+    opts.ib === false ? { ...loaded, network: { ...loaded.network, transport: "sockets" as const } } : loaded;
+  const ctx = await openCluster(spec, {
+    acceptNewHostKeys: opts.acceptNewHostKeys ?? false,
+    ...(stream ? { onCheck: stream(spec) } : {}),
+  });
   try {
     await fn(ctx);
   } finally {
@@ -59,7 +97,7 @@ function printChecks(output: Output, checks: readonly CheckResult[]): void {
   output.out(
     formatTable(
       ["RESULT", "CHECK", "NODE", "EVIDENCE"],
-      checks.map((c) => [c.ok ? "PASS" : "FAIL", c.check, c.node, c.evidence]),
+      checks.map((c) => [verdictWord(c), c.check, c.node, c.evidence]),
     ),
   );
 }
@@ -117,20 +155,24 @@ export function registerClusterCommands(program: Command, output: Output): void 
       "check every node, then write the cluster env, /etc/hosts, node list and hostfile (idempotent)",
     )
     .action(async (opts: CommonOpts) => {
-      await withCluster(opts, async (ctx) => {
-        const report = await clusterUp(ctx, { withMunge: false });
-        if (opts.json) printJson(output, report);
-        else {
-          printChecks(output, report.checks);
-          for (const c of report.changes) {
-            output.out(`${c.node}: ${c.files.length === 0 ? "unchanged" : `wrote ${c.files.join(", ")}`}`);
+      const stream = opts.json ? undefined : (spec: ClusterSpec) => checkStreamer(output, spec);
+      await withCluster(
+        opts,
+        async (ctx) => {
+          const report = await clusterUp(ctx, { withMunge: false });
+          if (opts.json) printJson(output, report);
+          else {
+            for (const c of report.changes) {
+              output.out(`${c.node}: ${c.files.length === 0 ? "unchanged" : `wrote ${c.files.join(", ")}`}`);
+            }
           }
-        }
-        if (!report.ok)
-          throw new ClusterCheckFailed(
-            report.stoppedBefore ?? "some checks failed after writing; see FAIL lines",
-          );
-      });
+          if (!report.ok)
+            throw new ClusterCheckFailed(
+              report.stoppedBefore ?? "some checks failed after writing; see FAIL lines",
+            );
+        },
+        stream,
+      );
     });
 
   withCommon(cluster.command("check"))
@@ -139,13 +181,17 @@ export function registerClusterCommands(program: Command, output: Output): void 
     )
     .option("--munge", "also check a cross-node munge round trip (on by default when the file has slurm:)")
     .action(async (opts: CommonOpts & { munge?: boolean }) => {
-      await withCluster(opts, async (ctx) => {
-        const report = await clusterCheck(ctx, { withMunge: opts.munge ?? ctx.spec.slurm !== undefined });
-        if (opts.json) printJson(output, { ok: report.ok, checks: report.checks });
-        else printChecks(output, report.checks);
-        if (!report.ok)
-          throw new ClusterCheckFailed(`${report.checks.filter((c) => !c.ok).length} check(s) failed`);
-      });
+      const stream = opts.json ? undefined : (spec: ClusterSpec) => checkStreamer(output, spec);
+      await withCluster(
+        opts,
+        async (ctx) => {
+          const report = await clusterCheck(ctx, { withMunge: opts.munge ?? ctx.spec.slurm !== undefined });
+          if (opts.json) printJson(output, { ok: report.ok, checks: report.checks });
+          if (!report.ok)
+            throw new ClusterCheckFailed(`${report.checks.filter((c) => !c.ok).length} check(s) failed`);
+        },
+        stream,
+      );
     });
 
   cluster
@@ -328,11 +374,20 @@ async function runAndReport(
       },
     );
   }
-  if (report.firstFailure) {
+  const first = report.firstFailure;
+  if (first?.lost) {
+    // 255, like OpenSSH, when the connection (not the command) failed.
+    throw new PodkitError(
+      "E_NODE_LOST",
+      `${first.lost}; its command's fate is unknown, and the other nodes were stopped`,
+      { exitCode: 255 },
+    );
+  }
+  if (first) {
     throw new PodkitError(
       "E_NODE_FAILED",
-      `${report.firstFailure.node} exited with ${report.firstFailure.code}; the other nodes were stopped`,
-      { exitCode: report.firstFailure.code && report.firstFailure.code > 0 ? report.firstFailure.code : 1 },
+      `${first.node} exited with ${first.code}; the other nodes were stopped`,
+      { exitCode: first.code && first.code > 0 ? first.code : 1 },
     );
   }
 }

@@ -1,10 +1,10 @@
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { ConflictError, createLogger, NotFoundError, PodkitError, UnavailableError } from "@podkit/core";
 import type { Command } from "commander";
 import { type Output, printJson } from "../output.js";
+import { selfArgv } from "../self.js";
 import { type StackInfo, stackJson, stackScreen } from "../up/screen.js";
 import { writePrivateFile } from "../up/secrets.js";
 import { startStack } from "../up/stack.js";
@@ -124,9 +124,8 @@ async function runDetached(flags: UpFlags, argv: string[], output: Output): Prom
   rmSync(join(dataDir, STACK_FILE), { force: true });
   writePrivateFile(join(dataDir, LOG_FILE), "");
   const log = openSync(join(dataDir, LOG_FILE), "a");
-  const main = fileURLToPath(new URL("../main.js", import.meta.url));
-  const childArgs = argv;
-  const child = spawn(process.execPath, [main, ...childArgs, "--data", dataDir], {
+  const [command, ...self] = selfArgv();
+  const child = spawn(command, [...self, ...argv, "--data", dataDir], {
     detached: true,
     stdio: ["ignore", log, log],
     env: process.env,

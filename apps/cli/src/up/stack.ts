@@ -1,11 +1,11 @@
 import { accessSync, constants, existsSync, mkdirSync, realpathSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { startControlPlane } from "@podkit/control-plane";
 import { createLogger, type Logger } from "@podkit/core";
 import { SIMULATED_CAPTURES, startAgent } from "@podkit/host-agent";
 import { startS3Gateway } from "@podkit/s3-gateway";
 import { startRelay } from "@podkit/transfer";
+import { selfArgv } from "../self.js";
 import type { StackInfo } from "./screen.js";
 import { keepJson, randomSecret } from "./secrets.js";
 
@@ -59,18 +59,19 @@ function kernelLogReadable(): boolean {
   }
 }
 
-/** How a person runs this very CLI from a shell: `podkit` if that is what PATH finds, else node + path. */
+/** How a person runs this very CLI from a shell: `podkit` if that is what PATH finds, else its path. */
 export function podkitCommandLine(): string {
-  const main = realpathSync(fileURLToPath(new URL("../main.js", import.meta.url)));
+  const self = selfArgv();
+  const main = self[self.length - 1] as string;
   for (const dir of (process.env.PATH ?? "").split(":")) {
     if (!dir) continue;
     try {
-      if (realpathSync(join(dir, "podkit")) === main) return "podkit";
+      if (realpathSync(join(dir, "podkit")) === realpathSync(main)) return "podkit";
     } catch {
       // no podkit here
     }
   }
-  return `node ${main}`;
+  return self.length === 1 ? main : `node ${main}`;
 }
 
 /**

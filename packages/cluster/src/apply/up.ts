@@ -1,8 +1,9 @@
 import type { CheckReport } from "../check/cluster-check.js";
-import { infraChecks, injectedChecks, mungeChecks } from "../check/on-nodes.js";
+import { nodeLabel } from "../check/from-facts.js";
+import { infraChecks, mungeChecks } from "../check/on-nodes.js";
+import { writtenChecks } from "../check/written.js";
 import type { ClusterContext } from "../plan/open-cluster.js";
-import type { ClusterPlan } from "../plan/planner.js";
-import type { CheckResult } from "../probe/verdicts.js";
+import { type CheckResult, sshCheck } from "../probe/verdicts.js";
 import { onEachNode } from "../ssh/fan-out.js";
 import { changedFiles, desiredFiles, type NodeChange, writeScript } from "./desired-files.js";
 
@@ -18,6 +19,10 @@ export interface UpReport extends CheckReport {
  */
 export async function clusterUp(ctx: ClusterContext, opts: { withMunge?: boolean } = {}): Promise<UpReport> {
   const checks = [...ctx.checks];
+  const add = (results: readonly CheckResult[]) => {
+    checks.push(...results);
+    ctx.emit(results);
+  };
   if (!ctx.plan || checks.some((c) => !c.ok)) {
     return {
       ok: false,
@@ -27,7 +32,7 @@ export async function clusterUp(ctx: ClusterContext, opts: { withMunge?: boolean
     };
   }
   const plan = ctx.plan;
-  const infra = await infraChecks(ctx.conns, ctx.timed, plan);
+  const infra = await infraChecks(ctx.conns, ctx.timed, plan, ctx.emit);
   checks.push(...infra);
   if (infra.some((c) => !c.ok)) {
     return {
@@ -45,6 +50,7 @@ export async function clusterUp(ctx: ClusterContext, opts: { withMunge?: boolean
     const changed = changedFiles(facts.files, desired);
     if (changed.length > 0) {
       const r = await session.exec(writeScript(desired, changed), { timeoutMs: 15_000 });
+      if (r.lost) throw new Error(`lost the SSH connection while writing ${changed.join(", ")}: ${r.lost}`);
       if (r.code !== 0) throw new Error(`writing ${changed.join(", ")} failed: ${r.stderr.trim()}`);
     }
     return { node: node.alias, files: changed };
@@ -52,21 +58,18 @@ export async function clusterUp(ctx: ClusterContext, opts: { withMunge?: boolean
   const changes: NodeChange[] = [];
   writes.forEach((w, i) => {
     if (w.ok) changes.push(w.value);
-    else checks.push({ check: "env", node: `node-${ctx.ranks[i]}`, ok: false, evidence: w.error });
+    else {
+      const node = plan.nodes.find((n) => n.index === i)!;
+      add([{ check: "env", node: nodeLabel(node), ok: false, evidence: w.error }]);
+    }
   });
   const fresh = await ctx.reconnect();
   const lost = fresh.filter((c) => !c.session);
   if (lost.length > 0) {
-    for (const c of lost)
-      checks.push({
-        check: "ssh",
-        node: `node-${ctx.ranks[c.index]} (${c.host})`,
-        ok: false,
-        evidence: c.error ?? "",
-      });
+    add(lost.map((c) => sshCheck(c, ctx.ranks[c.index]!)));
     return { ok: false, plan, checks, changes };
   }
-  checks.push(...(await injectedChecks(fresh, plan)));
-  if (opts.withMunge) checks.push(...(await mungeChecks(ctx.conns, plan)));
+  add(await writtenChecks(fresh, plan));
+  if (opts.withMunge) add(await mungeChecks(ctx.conns, plan));
   return { ok: checks.every((c) => c.ok), plan, checks, changes };
 }

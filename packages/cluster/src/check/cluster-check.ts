@@ -1,7 +1,8 @@
 import type { ClusterContext } from "../plan/open-cluster.js";
 import type { ClusterPlan } from "../plan/planner.js";
 import type { CheckResult } from "../probe/verdicts.js";
-import { infraChecks, injectedChecks, mungeChecks } from "./on-nodes.js";
+import { infraChecks, mungeChecks } from "./on-nodes.js";
+import { writtenChecksFromFacts } from "./written.js";
 
 export interface CheckReport {
   ok: boolean;
@@ -17,11 +18,14 @@ export async function clusterCheck(
   const checks = [...ctx.checks];
   if (!ctx.plan || checks.some((c) => !c.ok)) return { ok: false, checks };
   const plan = ctx.plan;
-  const [infra, injected] = await Promise.all([
-    infraChecks(ctx.conns, ctx.timed, plan),
-    injectedChecks(ctx.conns, plan),
-  ]);
-  checks.push(...infra, ...injected);
-  if (opts.withMunge) checks.push(...(await mungeChecks(ctx.conns, plan)));
+  const written = writtenChecksFromFacts(ctx.timed, plan);
+  ctx.emit(written);
+  const infra = await infraChecks(ctx.conns, ctx.timed, plan, ctx.emit);
+  checks.push(...infra, ...written);
+  if (opts.withMunge) {
+    const munge = await mungeChecks(ctx.conns, plan);
+    ctx.emit(munge);
+    checks.push(...munge);
+  }
   return { ok: checks.every((c) => c.ok), plan, checks };
 }

@@ -40,6 +40,29 @@ describe("gpuChecks", () => {
   });
 });
 
+describe("gpuChecks on CPU-only clusters", () => {
+  it("passes GPU-less nodes when the file says trainersPerNode, and notes unused GPUs", () => {
+    const { plan, timed } = setup(
+      [{ gpuCount: 0, gpuSource: "none" }, { gpuCount: 2 }],
+      specFor(2, { trainersPerNode: 2 }),
+    );
+    expect(summary(gpuChecks(timed, plan))).toEqual([
+      "PASS node-0: CPU-only: NUM_TRAINERS=2 CPU process(es) (gloo); 0 GPU(s) found",
+      "PASS node-1: CPU-only: NUM_TRAINERS=2 CPU process(es) (gloo); 2 GPU(s) found, not used",
+    ]);
+  });
+
+  it("still fails declared GPUs that are not there, and says how to ask for CPU work", () => {
+    const { plan, timed } = setup(
+      [0, 1].map(() => ({ gpuCount: 0, gpuSource: "none" as const })),
+      specFor(2, { gpusPerNode: 2 }),
+    );
+    expect(summary(gpuChecks(timed, plan))[0]).toBe(
+      "FAIL node-0: 0 GPU(s) found (none), but NUM_TRAINERS=2 (for CPU/gloo work on GPU-less nodes set trainersPerNode instead)",
+    );
+  });
+});
+
 describe("versionChecks", () => {
   it.each([
     {

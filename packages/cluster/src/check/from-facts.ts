@@ -29,12 +29,20 @@ export function clockChecks(timed: ReadonlyArray<TimedFacts | undefined>, plan: 
 export function gpuChecks(timed: ReadonlyArray<TimedFacts | undefined>, plan: ClusterPlan): CheckResult[] {
   return plan.nodes.map((n) => {
     const f = timed[n.index]!.facts;
+    if (plan.cpuOnly) {
+      return {
+        check: "gpus",
+        node: label(n),
+        ok: true,
+        evidence: `CPU-only: NUM_TRAINERS=${plan.numTrainers} CPU process(es) (gloo); ${f.gpuCount} GPU(s) found${f.gpuCount > 0 ? ", not used" : ""}`,
+      };
+    }
     const ok = f.gpuCount === plan.numTrainers;
     return {
       check: "gpus",
       node: label(n),
       ok,
-      evidence: `${f.gpuCount} GPU(s) found (${f.gpuSource})${ok ? " = " : ", but "}NUM_TRAINERS=${plan.numTrainers}`,
+      evidence: `${f.gpuCount} GPU(s) found (${f.gpuSource})${ok ? " = " : ", but "}NUM_TRAINERS=${plan.numTrainers}${f.gpuCount === 0 ? " (for CPU/gloo work on GPU-less nodes set trainersPerNode instead)" : ""}`,
     };
   });
 }
@@ -78,7 +86,7 @@ export function versionChecks(
 }
 
 /** The value most nodes have; undefined on a tie, where no node can be called the odd one out. */
-function mode(values: readonly string[]): string | undefined {
+export function mode(values: readonly string[]): string | undefined {
   const counts = new Map<string, number>();
   for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
   const ranked = [...counts.entries()].sort((a, b) => b[1] - a[1]);

@@ -1,18 +1,25 @@
 /**
- * The TCP pre-flight: a throwaway listener on every node (and on PRIMARY_ADDR:PRIMARY_PORT on the
- * primary), then every node connects to the primary port and to its peers' listeners, all at once.
- * Python is used on the node because every training image has it; a connect that answers proves it
- * reached *our* listener (it sends a token), not some other service on the port.
+ * The network pre-flight on the nodes: a throwaway listener on every node (and on
+ * PRIMARY_ADDR:PRIMARY_PORT on the primary), then every node connects to the primary port and to its
+ * peers' listeners, all at once. Python is used on the node because every training image has it; a
+ * connect that answers proves it reached *our* listener (it sends a token), not some other service.
  */
 import { shellQuote } from "../ssh/shell-quote.js";
 
 export const PROBE_TOKEN = "podkit-probe";
 
-const LISTENER_PY = `
-import socket, sys, threading
+/**
+ * One Python process per node: listen, print READY, then read one line of probe targets from stdin,
+ * connect to them all at once, print PROBE lines and DONE, and keep listening until stdin closes
+ * (other nodes may still be probing this one). One process and one SSH session per node keep the
+ * check cheap where many nodes share a host's CPUs.
+ */
+const NODE_PY = `
+import socket, sys, threading, time
 token = sys.argv[1].encode()
+timeout = float(sys.argv[2])
 socks = []
-for spec in sys.argv[2:]:
+for spec in sys.argv[3:]:
     host, port = spec.rsplit(":", 1)
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -35,13 +42,6 @@ def serve(s):
 for s in socks:
     threading.Thread(target=serve, args=(s,), daemon=True).start()
 print("READY", flush=True)
-sys.stdin.read()
-`;
-
-const PROBE_PY = `
-import socket, sys, time, threading
-token = sys.argv[1].encode()
-timeout = float(sys.argv[2])
 out = {}
 def probe(label, host, port):
     t0 = time.time()
@@ -56,26 +56,40 @@ def probe(label, host, port):
     except OSError as e:
         out[label] = "FAIL %s" % (e.strerror or e)
 threads = []
-for spec in sys.argv[3:]:
+for spec in sys.stdin.readline().split():
     label, host, port = spec.split("|")
     t = threading.Thread(target=probe, args=(label, host, port))
     t.start(); threads.append(t)
 for t in threads: t.join()
 for label in sorted(out): print("PROBE %s %s" % (label, out[label]))
+print("DONE", flush=True)
+sys.stdin.read()
 `;
 
-/** Listen on every `addr:port` (port 0 = ephemeral); stdin EOF (or 60 s) stops it. */
-export function listenerCommand(binds: readonly string[]): string {
-  const py = shellQuote(LISTENER_PY);
-  return `command -v python3 >/dev/null || { echo "NOPYTHON"; exit 0; }; exec timeout 60 python3 -c ${py} ${PROBE_TOKEN} ${binds.map(shellQuote).join(" ")}`;
+/**
+ * A node's whole network check in one session: the route to the primary (a ROUTE line), then the
+ * listener/prober above on every `addr:port` of `binds` (port 0 = ephemeral); 60 s at most.
+ */
+export function nodeCheckCommand(primary: string, binds: readonly string[], timeoutS = 3): string {
+  return [
+    `echo "ROUTE $(PATH=$PATH:/usr/sbin:/sbin ip -o route get ${shellQuote(primary)} 2>&1 | head -n1)"`,
+    `command -v python3 >/dev/null || { echo "NOPYTHON"; exit 0; }`,
+    // -S skips the site import: the script needs only the standard library.
+    `exec timeout 60 python3 -S -c ${shellQuote(NODE_PY)} ${PROBE_TOKEN} ${timeoutS} ${binds.map(shellQuote).join(" ")}`,
+  ].join("\n");
 }
 
-export function probeCommand(
+/** The line of targets a node's script reads on stdin. */
+export function probeTargetsLine(
   targets: ReadonlyArray<{ label: string; host: string; port: number }>,
-  timeoutS = 3,
 ): string {
-  const args = targets.map((t) => shellQuote(`${t.label}|${t.host}|${t.port}`)).join(" ");
-  return `command -v python3 >/dev/null || { echo "NOPYTHON"; exit 0; }; python3 -c ${shellQuote(PROBE_PY)} ${PROBE_TOKEN} ${timeoutS} ${args}`;
+  return `${targets.map((t) => `${t.label}|${t.host}|${t.port}`).join(" ")}\n`;
+}
+
+/** The ROUTE line: the device the route to the primary leaves by, and the raw text for the evidence. */
+export function parseRouteLine(text: string): { dev: string | undefined; raw: string } {
+  const raw = /^ROUTE (.*)$/m.exec(text)?.[1]?.trim() ?? "";
+  return { dev: /\bdev (\S+)/.exec(raw)?.[1], raw };
 }
 
 export interface ListenerStatus {

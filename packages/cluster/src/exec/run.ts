@@ -19,6 +19,8 @@ export interface NodeRunResult {
   code: number | null;
   /** Stopped by podkit because another node failed or the deadline passed. */
   stopped: boolean;
+  /** Why the SSH connection to the node was lost mid-command (the node died, rebooted or left the network). */
+  lost?: string;
 }
 
 export interface RunReport {
@@ -97,7 +99,7 @@ export async function runOnAll(
         stopped.add(n.rank);
         const pgid = pgids.get(n.rank);
         const session = conns[n.index]!.session!;
-        if (pgid === undefined) return;
+        if (pgid === undefined || session.lost) return;
         await session
           .exec(
             `kill -TERM -- -${pgid} 2>/dev/null; for i in $(seq ${grace * 10}); do kill -0 -- -${pgid} 2>/dev/null || exit 0; sleep 0.1; done; kill -KILL -- -${pgid} 2>/dev/null; true`,
@@ -149,11 +151,12 @@ export async function runOnAll(
         code: r.code,
         stopped: stopped.has(n.rank),
       };
+      if (r.lost) result.lost = `lost the SSH connection to ${n.alias} (${n.sshHost}) mid-command: ${r.lost}`;
       if (r.code !== 0 && !result.stopped && !timedOut && !interrupted) {
         if (!firstFailure) {
           firstFailure = result;
           opts.onLine(
-            `[podkit] ${n.alias} exited with ${r.code ?? r.signal}: stopping the other nodes`,
+            `[podkit] ${result.lost ?? `${n.alias} exited with ${r.code ?? `signal ${r.signal}`}`}: stopping the other nodes`,
             "stderr",
           );
         }

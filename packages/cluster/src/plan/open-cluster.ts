@@ -1,12 +1,15 @@
 import type { ClusterSpec } from "@podkit/core";
 import { FACTS_SCRIPT, parseFacts } from "../probe/node-facts.js";
-import { type CheckResult, sshChecks, type TimedFacts } from "../probe/verdicts.js";
-import { closeAll, connectAll, type NodeConnection, onEachNode } from "../ssh/fan-out.js";
+import { type CheckResult, sshCheck, type TimedFacts } from "../probe/verdicts.js";
+import { closeAll, connectAll, connectNode, type NodeConnection } from "../ssh/fan-out.js";
+import type { SshSession } from "../ssh/session.js";
 import { assignRanks, type ClusterPlan, type NodeProblem, planCluster } from "./planner.js";
 
 export interface ConnectOptions {
   acceptNewHostKeys?: boolean;
   connectTimeoutMs?: number;
+  /** Called with each verdict line the moment it is known (a node's ssh line does not wait for the others). */
+  onCheck?: (check: CheckResult) => void;
 }
 
 /** Connected nodes, their facts and the plan: what every `podkit cluster` verb starts from. */
@@ -20,6 +23,8 @@ export interface ClusterContext {
   /** ssh lines for every node, plus probe and planning failures. */
   checks: CheckResult[];
   problems: NodeProblem[];
+  /** Pass verdicts on to the `onCheck` listener as they become known. */
+  emit(results: readonly CheckResult[]): void;
   /**
    * New SSH connections to every node. sshd applies /etc/environment (pam_env) once per connection,
    * so only a new connection shows what a job launched after `up` will see.
@@ -28,42 +33,48 @@ export interface ClusterContext {
   close(): void;
 }
 
-export async function discover(
-  conns: readonly NodeConnection[],
-): Promise<Array<TimedFacts | { error: string }>> {
-  const results = await onEachNode(conns, async (session) => {
-    const sentAtMs = Date.now();
-    const r = await session.exec(FACTS_SCRIPT, { timeoutMs: 15_000 });
-    const receivedAtMs = Date.now();
-    return { facts: parseFacts(r.stdout), sentAtMs, receivedAtMs };
-  });
-  return results.map((r) => (r.ok ? r.value : { error: r.error }));
+async function probeNode(session: SshSession): Promise<TimedFacts> {
+  const sentAtMs = Date.now();
+  const r = await session.exec(FACTS_SCRIPT, { timeoutMs: 15_000 });
+  const receivedAtMs = Date.now();
+  if (r.lost) throw new Error(`lost the SSH connection during the probe: ${r.lost}`);
+  return { facts: parseFacts(r.stdout), sentAtMs, receivedAtMs };
 }
 
-/** Connect to all nodes at once, probe them at once, and plan. Never throws for a node's failure. */
+/**
+ * Connect to all nodes and probe them, each node on its own (a node that answers is probed while a
+ * dead one is still timing out), then plan. Never throws for a node's failure: it becomes its line.
+ */
 export async function openCluster(spec: ClusterSpec, opts: ConnectOptions = {}): Promise<ClusterContext> {
   const ranks = assignRanks(spec.nodes);
   const connectOpts = {
     acceptNewHostKeys: opts.acceptNewHostKeys ?? false,
     ...(opts.connectTimeoutMs ? { timeoutMs: opts.connectTimeoutMs } : {}),
   };
-  const conns = await connectAll(spec, connectOpts);
-  const checks = sshChecks(conns, ranks);
-  const found = await discover(conns);
+  const emit = (results: readonly CheckResult[]) => {
+    for (const r of results) opts.onCheck?.(r);
+  };
+  const label = (i: number) => `node-${ranks[i]} (${spec.nodes[i]!.host})`;
   const problems: NodeProblem[] = [];
-  const timed = found.map((f, i) => {
-    if ("error" in f) {
-      if (conns[i]!.session) {
-        problems.push({
-          index: i,
-          label: `node-${ranks[i]} (${spec.nodes[i]!.host})`,
-          message: `probe failed: ${f.error}`,
-        });
+  const sshLines: CheckResult[] = [];
+  const nodes = await Promise.all(
+    spec.nodes.map(async (_, i) => {
+      const conn = await connectNode(spec, i, connectOpts);
+      const ssh = sshCheck(conn, ranks[i]!);
+      sshLines[i] = ssh;
+      emit([ssh]);
+      if (!conn.session) return { conn, timed: undefined };
+      try {
+        return { conn, timed: await probeNode(conn.session) };
+      } catch (err) {
+        problems.push({ index: i, label: label(i), message: `probe failed: ${(err as Error).message}` });
+        return { conn, timed: undefined };
       }
-      return undefined;
-    }
-    return f;
-  });
+    }),
+  );
+  const conns = nodes.map((n) => n.conn);
+  const timed = nodes.map((n) => n.timed);
+  const checks = [...sshLines];
   const extra: NodeConnection[] = [];
   const ctx: ClusterContext = {
     spec,
@@ -72,6 +83,7 @@ export async function openCluster(spec: ClusterSpec, opts: ConnectOptions = {}):
     timed,
     checks,
     problems,
+    emit,
     reconnect: async () => {
       const fresh = await connectAll(spec, connectOpts);
       extra.push(...fresh);
@@ -87,7 +99,11 @@ export async function openCluster(spec: ClusterSpec, opts: ConnectOptions = {}):
     if (result.ok) ctx.plan = result.plan;
     else problems.push(...result.problems);
   }
-  for (const p of problems)
-    checks.push({ check: "interface", node: p.label, ok: false, evidence: p.message });
+  problems.sort((a, b) => a.index - b.index);
+  const planning = problems.map(
+    (p): CheckResult => ({ check: "interface", node: p.label, ok: false, evidence: p.message }),
+  );
+  checks.push(...planning);
+  emit(planning);
   return ctx;
 }

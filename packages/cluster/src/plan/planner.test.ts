@@ -118,6 +118,26 @@ describe("planCluster", () => {
     if (!auto.ok) expect(auto.problems[0]!.message).toMatch(/has 8 GPUs while another node has 4/);
   });
 
+  it.each([
+    { name: "trainersPerNode: 2", extra: { trainersPerNode: 2 }, trainers: 2, warned: false },
+    { name: "gpusPerNode: auto", extra: {}, trainers: 1, warned: true },
+    { name: "gpusPerNode: 0", extra: { gpusPerNode: 0 }, trainers: 1, warned: true },
+  ])("plans GPU-less nodes with $name so every variable matches what torchrun launches", (t) => {
+    const facts = [0, 1, 2].map((i) => runpodLikeFacts(i, { gpuCount: 0, gpuSource: "none" }));
+    const result = planCluster(specFor(3, t.extra), facts);
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const { plan } = result;
+    expect(plan.cpuOnly).toBe(true);
+    expect(envOf(plan.nodes[1]!.env)).toMatchObject({
+      NUM_TRAINERS: String(t.trainers),
+      WORLD_SIZE: String(3 * t.trainers),
+    });
+    expect(plan.hostfile).toBe(
+      ["10.65.0.2", "10.65.0.3", "10.65.0.4"].map((a) => `${a} slots=${t.trainers}\n`).join(""),
+    );
+    expect(plan.warnings.some((w) => /no GPUs planned on any node/.test(w))).toBe(t.warned);
+  });
+
   it("reports a node without the cluster NIC instead of guessing", () => {
     const lonely = runpodLikeFacts(2);
     lonely.interfaces = lonely.interfaces.filter((i) => i.name !== "ens1");

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { type ClusterSpec, ConfigError } from "@podkit/core";
 import type { NodeFacts } from "../probe/node-facts.js";
 import { selectClusterInterfaces } from "./interfaces.js";
+import { rdmaEnv, type Transport } from "./rdma.js";
 
 /** Where the files `up` writes live on every node (also exported in the env so scripts can find them). */
 export const NODE_PATHS = {
@@ -60,6 +61,10 @@ export interface ClusterPlan {
   primaryPort: number;
   numNodes: number;
   numTrainers: number;
+  /** Whether NCCL may use the InfiniBand/RoCE ports found ("auto") or must stay on sockets. */
+  transport: Transport;
+  /** Trainers are CPU processes (trainersPerNode, or no GPUs anywhere): GPUs are neither needed nor counted. */
+  cpuOnly: boolean;
   worldSize: number;
   envHash: string;
   /** Sorted by rank: nodes[0] is the primary. */
@@ -137,8 +142,12 @@ export function planCluster(spec: ClusterSpec, facts: ReadonlyArray<NodeFacts>):
 
   const gpusOf = (i: number) => spec.nodes[i]!.gpus ?? facts[i]!.gpuCount;
   let numTrainers: number;
+  let cpuOnly = false;
   const warnings: string[] = [];
-  if (spec.gpusPerNode === "auto") {
+  if (spec.trainersPerNode !== undefined) {
+    numTrainers = spec.trainersPerNode;
+    cpuOnly = true;
+  } else if (spec.gpusPerNode === "auto") {
     const counts = spec.nodes.map((_, i) => gpusOf(i));
     numTrainers = Math.min(...counts);
     if (new Set(counts).size > 1) {
@@ -154,6 +163,14 @@ export function planCluster(spec: ClusterSpec, facts: ReadonlyArray<NodeFacts>):
     }
   } else {
     numTrainers = spec.gpusPerNode;
+  }
+  // Zero GPUs everywhere: torchrun still starts one process per node, so say so in every variable.
+  if (numTrainers === 0 && problems.length === 0) {
+    numTrainers = 1;
+    cpuOnly = true;
+    warnings.push(
+      "no GPUs planned on any node: one CPU trainer per node (NUM_TRAINERS=1); set trainersPerNode for more",
+    );
   }
   if (problems.length > 0) return { ok: false, problems: problems.sort((a, b) => a.index - b.index) };
 
@@ -198,6 +215,7 @@ export function planCluster(spec: ClusterSpec, facts: ReadonlyArray<NodeFacts>):
       ["GLOO_SOCKET_IFNAME", choice.interface],
       ["TP_SOCKET_IFNAME", choice.interface],
       ["OMPI_MCA_btl_tcp_if_include", choice.interface],
+      ...rdmaEnv(facts[i]!.rdma, spec.network.transport ?? "auto"),
       ["PODKIT_CLUSTER_ENV_HASH", envHash],
     ];
     const node = spec.nodes[i]!;
@@ -232,7 +250,7 @@ export function planCluster(spec: ClusterSpec, facts: ReadonlyArray<NodeFacts>):
     } else if (!names.includes(n.alias)) names.push(n.alias);
     return `${n.address} ${names.join(" ")}`;
   });
-  const slots = Math.max(1, numTrainers);
+  const slots = numTrainers;
   return {
     ok: true,
     plan: {
@@ -241,6 +259,8 @@ export function planCluster(spec: ClusterSpec, facts: ReadonlyArray<NodeFacts>):
       primaryPort: spec.primaryPort,
       numNodes,
       numTrainers,
+      cpuOnly,
+      transport: spec.network.transport ?? "auto",
       worldSize,
       envHash,
       nodes,

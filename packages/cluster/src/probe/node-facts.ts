@@ -1,3 +1,7 @@
+import { shellQuote } from "../ssh/shell-quote.js";
+import { parseEnvLines } from "./env-lines.js";
+import { parseRdma, type RdmaPort, rdmaScript } from "./rdma.js";
+
 /**
  * What `up` learns about a node before planning: one shell script run over SSH, its output cut into
  * `@@section` blocks and parsed by a pure function (so the parser is tested on recorded output).
@@ -25,6 +29,10 @@ export interface NodeFacts {
   driverVersion?: string;
   hasPython: boolean;
   hasMunge: boolean;
+  /** RDMA ports (InfiniBand or RoCE) from /sys/class/infiniband; empty on plain Ethernet nodes. */
+  rdma: RdmaPort[];
+  /** The environment of the probe's SSH session (pam_env applied: what a job launched now sees). */
+  sessionEnv: Map<string, string>;
   /** Current content of the files `up` manages; null when the file does not exist. */
   files: Record<string, string | null>;
 }
@@ -37,8 +45,19 @@ export const MANAGED_TEXT_FILES = [
   "/etc/podkit/cluster/hostfile",
 ] as const;
 
-const FILE_SECTION = (path: string) =>
+/** A `@@file <path>` section with the file's bytes in base64, or `@@nofile <path>`. */
+export const FILE_SECTION = (path: string) =>
   `if [ -f ${path} ]; then echo "@@file ${path}"; base64 -w0 < ${path}; echo; else echo "@@nofile ${path}"; fi`;
+
+const PKGS_PY = `import os, sys
+seen = set()
+for d in sys.path:
+  try: names = os.listdir(d or ".")
+  except OSError: continue
+  for n in names:
+    for pkg in ("torch", "nvidia_nccl_cu12", "nvidia_nccl_cu11"):
+      if pkg not in seen and n.startswith(pkg + "-") and n.endswith((".dist-info", ".egg-info")):
+        seen.add(pkg); print(pkg.replace("_", "-"), n[len(pkg) + 1:].rsplit(".", 1)[0].split("-py")[0])`;
 
 /** Runs with /bin/sh on the node; every probe is optional and quick (no `import torch`). */
 export const FACTS_SCRIPT = [
@@ -54,9 +73,13 @@ export const FACTS_SCRIPT = [
   'echo "@@cpus"; nproc',
   'echo "@@meminfo"; grep -E "^MemTotal:" /proc/meminfo',
   'echo "@@python"; command -v python3',
-  'echo "@@pkgs"; command -v python3 >/dev/null 2>&1 && python3 -c \'import importlib.metadata as m\nfor p in ("torch", "nvidia-nccl-cu12", "nvidia-nccl-cu11"):\n  try: print(p, m.version(p))\n  except Exception: pass\' 2>/dev/null',
+  // Package versions from the dist-info/egg-info names on sys.path: importlib.metadata gives the same
+  // answer at twice the CPU, and 8 nodes sharing a host run this at once.
+  `echo "@@pkgs"; command -v python3 >/dev/null 2>&1 && python3 -c ${shellQuote(PKGS_PY)} 2>/dev/null`,
   "echo \"@@libnccl\"; ldconfig -p 2>/dev/null | grep -o 'libnccl\\.so\\.[0-9.]*' | head -n1",
   'echo "@@munge"; command -v munge',
+  `echo "@@rdma"\n${rdmaScript()}`,
+  'echo "@@env"; env',
   ...MANAGED_TEXT_FILES.map(FILE_SECTION),
   'echo "@@end"',
 ].join("\n");
@@ -74,6 +97,17 @@ export function splitSections(output: string): Map<string, string[]> {
     }
   }
   return sections;
+}
+
+/** The files FILE_SECTION printed: path → content, null where the file does not exist. */
+export function fileSections(sections: Map<string, string[]>): Record<string, string | null> {
+  const files: Record<string, string | null> = {};
+  for (const [name, lines] of sections) {
+    if (name.startsWith("file "))
+      files[name.slice(5)] = Buffer.from(lines.join(""), "base64").toString("utf8");
+    else if (name.startsWith("nofile ")) files[name.slice(7)] = null;
+  }
+  return files;
 }
 
 const nonEmpty = (lines: string[] | undefined) => (lines ?? []).map((l) => l.trim()).filter((l) => l !== "");
@@ -120,12 +154,7 @@ export function parseFacts(output: string): NodeFacts {
   const versions = parseVersions(nonEmpty(s.get("pkgs")));
   const libnccl = nonEmpty(s.get("libnccl"))[0]?.replace(/^libnccl\.so\./, "");
   const mem = /MemTotal:\s+(\d+)\s*kB/.exec(nonEmpty(s.get("meminfo"))[0] ?? "");
-  const files: Record<string, string | null> = {};
-  for (const [name, lines] of s) {
-    if (name.startsWith("file "))
-      files[name.slice(5)] = Buffer.from(lines.join(""), "base64").toString("utf8");
-    else if (name.startsWith("nofile ")) files[name.slice(7)] = null;
-  }
+  const files = fileSections(s);
   const resolved = nonEmpty(s.get("resolve"))
     .map((l) => l.split(/\s+/)[0]!)
     .filter((a, i, all) => all.indexOf(a) === i);
@@ -140,6 +169,8 @@ export function parseFacts(output: string): NodeFacts {
     memoryMiB: mem ? Math.floor(Number(mem[1]) / 1024) : 0,
     hasPython: nonEmpty(s.get("python")).length > 0,
     hasMunge: nonEmpty(s.get("munge")).length > 0,
+    rdma: parseRdma(nonEmpty(s.get("rdma"))),
+    sessionEnv: parseEnvLines((s.get("env") ?? []).join("\n")),
     files,
   };
   if (versions.torch) facts.torchVersion = versions.torch;

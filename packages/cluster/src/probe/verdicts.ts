@@ -17,13 +17,16 @@ export type CheckName =
   | "gpus"
   | "versions"
   | "munge"
-  | "slurm";
+  | "slurm"
+  | "rdma";
 
 export interface CheckResult {
   check: CheckName;
   /** `node-<rank> (<ssh host>)`. */
   node: string;
   ok: boolean;
+  /** Passed, but something deserves a look (printed WARN). */
+  warning?: boolean;
   evidence: string;
 }
 
@@ -34,12 +37,27 @@ export interface TimedFacts {
   receivedAtMs: number;
 }
 
-/** The `ssh` check line of every node, and whether all connected. */
-export function sshChecks(conns: readonly NodeConnection[], ranks: readonly number[]): CheckResult[] {
-  return conns.map((c) => ({
-    check: "ssh" as const,
-    node: `node-${ranks[c.index]} (${c.host})`,
-    ok: c.session !== undefined,
-    evidence: c.session ? `connected in ${c.connectMs} ms, host key verified` : (c.error ?? "not connected"),
-  }));
+/** A node's `ssh` line: known the moment its connection succeeds or fails. */
+export function sshCheck(conn: NodeConnection, rank: number): CheckResult {
+  return {
+    check: "ssh",
+    node: `node-${rank} (${conn.host})`,
+    ok: conn.session !== undefined,
+    evidence: conn.session
+      ? `connected in ${conn.connectMs} ms, host key verified`
+      : (conn.error ?? "not connected"),
+  };
+}
+
+/** A check run on one node: an error (connection lost, command timed out) becomes that node's FAIL line. */
+export async function guarded(
+  check: CheckName,
+  node: string,
+  fn: () => Promise<CheckResult>,
+): Promise<CheckResult> {
+  try {
+    return await fn();
+  } catch (err) {
+    return { check, node, ok: false, evidence: (err as Error).message };
+  }
 }

@@ -36,4 +36,10 @@ describe("parseClusterSpec", () => {
   ])("explains $error", ({ text, error }) => {
     expect(() => parseClusterSpec(text, "/x", "cluster.yaml")).toThrow(error);
   });
+
+  it("refuses a numeric gpusPerNode together with trainersPerNode", () => {
+    expect(() =>
+      parseClusterSpec("gpusPerNode: 2\ntrainersPerNode: 4\nnodes: [{ host: a }]\n", "/c", "c.yaml"),
+    ).toThrow(/c\.yaml: gpusPerNode \(2\) and trainersPerNode \(4\) both say how many processes a node runs/);
+  });
 });

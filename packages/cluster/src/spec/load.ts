@@ -34,6 +34,11 @@ export function parseClusterSpec(text: string, baseDir: string, source = "<inlin
     const id = abs(n.identityFile);
     return id === undefined ? n : { ...n, identityFile: id };
   });
+  if (spec.trainersPerNode !== undefined && spec.gpusPerNode !== "auto") {
+    throw new ConfigError(
+      `${source}: gpusPerNode (${spec.gpusPerNode}) and trainersPerNode (${spec.trainersPerNode}) both say how many processes a node runs; keep gpusPerNode for GPU work or trainersPerNode for CPU/gloo work`,
+    );
+  }
   const seen = new Set<string>();
   for (const n of nodes) {
     const key = `${n.host}:${n.port ?? ssh.port ?? 22}`;

@@ -11,41 +11,46 @@ export interface NodeConnection {
   connectMs: number;
 }
 
-/** Open SSH to every node at once; a node that fails carries its error instead of a session. */
-export async function connectAll(
+type ConnectOpts = { acceptNewHostKeys?: boolean; timeoutMs?: number };
+
+/** Open SSH to one node of the spec; a failure comes back as the connection's error, never thrown. */
+export async function connectNode(
   spec: ClusterSpec,
-  opts: { acceptNewHostKeys?: boolean; timeoutMs?: number } = {},
-): Promise<NodeConnection[]> {
+  index: number,
+  opts: ConnectOpts = {},
+): Promise<NodeConnection> {
   const trust: SshTrust = { knownHostsFile: spec.ssh.knownHosts, acceptNew: opts.acceptNewHostKeys ?? false };
-  return Promise.all(
-    spec.nodes.map(async (node, index): Promise<NodeConnection> => {
-      const port = node.port ?? spec.ssh.port ?? 22;
-      const started = Date.now();
-      try {
-        const session = await SshSession.connect(
-          {
-            host: node.host,
-            port,
-            user: node.user ?? spec.ssh.user,
-            identityFile: node.identityFile ?? spec.ssh.identityFile,
-            hostKeyFingerprint: node.hostKeyFingerprint,
-          },
-          trust,
-          opts.timeoutMs ?? spec.ssh.connectTimeoutMs ?? 5000,
-        );
-        return { index, host: node.host, port, session, connectMs: Date.now() - started };
-      } catch (err) {
-        return {
-          index,
-          host: node.host,
-          port,
-          error: (err as Error).message,
-          hostKeyProblem: err instanceof SshConnectError && err.hostKeyProblem,
-          connectMs: Date.now() - started,
-        };
-      }
-    }),
-  );
+  const node = spec.nodes[index]!;
+  const port = node.port ?? spec.ssh.port ?? 22;
+  const started = Date.now();
+  try {
+    const session = await SshSession.connect(
+      {
+        host: node.host,
+        port,
+        user: node.user ?? spec.ssh.user,
+        identityFile: node.identityFile ?? spec.ssh.identityFile,
+        hostKeyFingerprint: node.hostKeyFingerprint,
+      },
+      trust,
+      opts.timeoutMs ?? spec.ssh.connectTimeoutMs ?? 5000,
+    );
+    return { index, host: node.host, port, session, connectMs: Date.now() - started };
+  } catch (err) {
+    return {
+      index,
+      host: node.host,
+      port,
+      error: (err as Error).message,
+      hostKeyProblem: err instanceof SshConnectError && err.hostKeyProblem,
+      connectMs: Date.now() - started,
+    };
+  }
+}
+
+/** Open SSH to every node at once; a node that fails carries its error instead of a session. */
+export function connectAll(spec: ClusterSpec, opts: ConnectOpts = {}): Promise<NodeConnection[]> {
+  return Promise.all(spec.nodes.map((_, index) => connectNode(spec, index, opts)));
 }
 
 export function closeAll(conns: readonly NodeConnection[]): void {
@@ -68,3 +73,7 @@ export function onEachNode<T>(
     }),
   );
 }
+
+/** The session of a node known to be connected (the verbs only run checks once every node is). */
+export const sessionOf = (conns: readonly NodeConnection[], node: { index: number }): SshSession =>
+  conns[node.index]!.session!;

@@ -28,6 +28,8 @@ export interface SshTrust {
 export interface ExecResult {
   code: number | null;
   signal?: string | undefined;
+  /** Set when the command ended because the SSH connection was lost (no exit status came back). */
+  lost?: string | undefined;
   stdout: string;
   stderr: string;
 }
@@ -76,10 +78,19 @@ function loadKnownHosts(file: string): KnownHostEntry[] {
 
 /** One verified SSH connection to a node (ssh2), with `exec` that collects or streams output. */
 export class SshSession {
+  /** Why the connection ended, once it has (set by ssh2's error/close events; undefined while alive). */
+  lostReason: string | undefined;
+  private closing = false;
+
   private constructor(
     readonly target: SshTarget,
     private readonly client: Client,
   ) {}
+
+  /** Why the connection was lost, or undefined if it is alive or podkit closed it on purpose. */
+  get lost(): string | undefined {
+    return this.closing ? undefined : this.lostReason;
+  }
 
   static connect(target: SshTarget, trust: SshTrust, timeoutMs = 8000): Promise<SshSession> {
     const knownHostsFile = trust.knownHostsFile ?? join(homedir(), ".ssh", "known_hosts");
@@ -87,6 +98,7 @@ export class SshSession {
     const privateKey = readPrivateKey(target);
     const client = new Client();
     let refusal: string | undefined;
+    let settled = false;
     const config: ConnectConfig = {
       host: target.host,
       port: target.port,
@@ -115,10 +127,10 @@ export class SshSession {
     };
     // Ask for the key type known_hosts holds for this host, so an RSA+ed25519 host is checked against the right one.
     const name = knownHostsName(target.host, target.port);
-    const types = known
-      .filter((e) => !e.revoked && hostMatches(e.patterns, name))
-      .map((e) => e.keyType)
-      .filter((t) => ["ssh-ed25519", "ecdsa-sha2-nistp256", "rsa-sha2-512", "ssh-rsa"].includes(t));
+    const heldTypes = known.filter((e) => !e.revoked && hostMatches(e.patterns, name)).map((e) => e.keyType);
+    const types = heldTypes.filter((t) =>
+      ["ssh-ed25519", "ecdsa-sha2-nistp256", "rsa-sha2-512", "ssh-rsa"].includes(t),
+    );
     if (types.length > 0 && !target.hostKeyFingerprint) {
       const algos = types.flatMap((t) =>
         t === "ssh-rsa" ? ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] : [t],
@@ -127,25 +139,59 @@ export class SshSession {
     }
     if (privateKey) config.privateKey = privateKey;
     else if (process.env.SSH_AUTH_SOCK) config.agent = process.env.SSH_AUTH_SOCK;
+    // ssh2 logs the server's host key algorithms during key exchange: the evidence when none matches known_hosts.
+    let offered: string | undefined;
+    config.debug = (line: string) => {
+      const m = /^Handshake: \(remote\) Host key format: (.*)$/.exec(line);
+      if (m) offered = m[1];
+    };
+    let tcpConnected = false;
     return new Promise((resolve, reject) => {
+      let session: SshSession | undefined;
+      const fail = (why: string, hostKeyProblem = false) => {
+        client.end();
+        reject(new SshConnectError(why, hostKeyProblem));
+      };
+      // `on`, not `once`: ssh2 can emit a second error (e.g. "Connection lost before handshake" after a
+      // handshake timeout), and an error event without a listener would crash the whole process.
       client
-        .once("ready", () => resolve(new SshSession(target, client)))
-        .once("error", (err: Error & { level?: string }) => {
-          client.end();
-          if (refusal) reject(new SshConnectError(refusal, true));
+        .on("connect", () => {
+          tcpConnected = true;
+        })
+        .on("error", (err: Error & { level?: string }) => {
+          if (session) {
+            session.lostReason ??= err.message;
+            return;
+          }
+          if (settled) return;
+          settled = true;
+          if (refusal) fail(refusal, true);
           else if (err.level === "client-authentication") {
-            reject(
-              new SshConnectError(
-                `${target.user}@${name} refused our key (check ssh.identityFile and authorized_keys)`,
-              ),
+            fail(`${target.user}@${name} refused our key (check ssh.identityFile and authorized_keys)`);
+          } else if (/no matching host key format/.test(err.message)) {
+            fail(
+              `${name} offers host keys of type ${offered ?? "(unknown)"}, but known_hosts holds only ${[...new Set(heldTypes)].join(", ")} for it; add one of the offered keys to ${knownHostsFile} (ssh-keyscan -t ${(offered ?? "ed25519").split(",")[0]} -p ${target.port} ${target.host}) or pin hostKeyFingerprint`,
+              true,
             );
           } else if (/Timed out while waiting for handshake/.test(err.message)) {
-            reject(
-              new SshConnectError(
-                `cannot reach ${target.user}@${name}: no SSH answer within ${Math.round(timeoutMs / 1000)} s (machine down, wrong address or port, or a firewall)`,
-              ),
+            fail(
+              tcpConnected
+                ? `cannot reach ${target.user}@${name}: the port accepted a TCP connection but sent no SSH greeting within ${Math.round(timeoutMs / 1000)} s (not an SSH server, or sshd is stuck)`
+                : `cannot reach ${target.user}@${name}: no SSH answer within ${Math.round(timeoutMs / 1000)} s (machine down, wrong address or port, or a firewall)`,
             );
-          } else reject(new SshConnectError(`cannot reach ${target.user}@${name}: ${err.message}`));
+          } else fail(`cannot reach ${target.user}@${name}: ${err.message}`);
+        })
+        .on("close", () => {
+          if (session) session.lostReason ??= "the connection closed";
+          else if (!settled) {
+            settled = true;
+            fail(`cannot reach ${target.user}@${name}: the connection closed before the SSH handshake`);
+          }
+        })
+        .once("ready", () => {
+          settled = true;
+          session = new SshSession(target, client);
+          resolve(session);
         })
         .connect(config);
     });
@@ -167,10 +213,11 @@ export class SshSession {
         stream.on("data", (c: Buffer) => (opts.onStdout ? opts.onStdout(c) : out.push(c)));
         stream.stderr.on("data", (c: Buffer) => (opts.onStderr ? opts.onStderr(c) : errs.push(c)));
         const result = new Promise<ExecResult>((done) =>
-          stream.on("close", (code: number | null, signal?: string) =>
+          stream.on("close", (code: number | null | undefined, signal?: string) =>
             done({
               code: code ?? null,
               signal,
+              lost: code == null && signal == null ? (this.lost ?? "no exit status came back") : undefined,
               stdout: Buffer.concat(out).toString("utf8"),
               stderr: Buffer.concat(errs).toString("utf8"),
             }),
@@ -222,6 +269,7 @@ export class SshSession {
   }
 
   close(): void {
+    this.closing = true;
     this.client.end();
   }
 }

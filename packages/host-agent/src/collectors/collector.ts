@@ -2,6 +2,9 @@ import type { Logger } from "@podkit/core";
 import type { Registry } from "prom-client";
 import type { GpuSource } from "./gpu.js";
 
+/** A run that overran its budget (it was aborted): slow, which is not the same as failed. */
+export class BudgetExceeded extends Error {}
+
 /** What a run is given: its signal aborts when the run overruns its budget or the agent stops. */
 export interface CollectContext {
   signal: AbortSignal;
@@ -51,6 +54,8 @@ export interface CollectorContext {
   /** Kernel log to follow, or null for none. */
   kmsgPath: string | null;
   listedIndexes: () => number[];
+  /** How long the last complete GPU reading may stand in for runs that overran their budget (default 120 s). */
+  gpuStaleLimitMs?: number;
   gpuIndexByBusId: () => ReadonlyMap<string, number>;
 }
 

@@ -1,5 +1,6 @@
 import type { GpuSample } from "@podkit/core";
-import { Gauge, type Registry } from "prom-client";
+import { Counter, Gauge, type Registry } from "prom-client";
+import { OptionalSeries } from "../optional-series.js";
 import type { GpuExtras, GpuReadingWithMeta } from "../parse/reading.js";
 import type { MetricSink } from "./collector.js";
 
@@ -31,6 +32,36 @@ const GPU_GAUGES: Array<[GpuNumberField, string, string]> = [
     "eccVolatileUncorrected",
     "podkit_gpu_ecc_uncorrected_volatile_errors",
     "Uncorrected ECC errors since the last GPU reset.",
+  ],
+  [
+    "eccVolatileCorrected",
+    "podkit_gpu_ecc_corrected_volatile_errors",
+    "Corrected (single-bit) ECC errors since the last driver load.",
+  ],
+  [
+    "eccAggregateCorrected",
+    "podkit_gpu_ecc_corrected_aggregate_errors",
+    "Corrected (single-bit) ECC errors over the GPU's life.",
+  ],
+  [
+    "remappedRowsCorrectable",
+    "podkit_gpu_remapped_rows_correctable",
+    "HBM rows remapped after correctable errors.",
+  ],
+  [
+    "remappedRowsUncorrectable",
+    "podkit_gpu_remapped_rows_uncorrectable",
+    "HBM rows remapped after an uncorrectable error.",
+  ],
+  [
+    "encoderUtilizationRatio",
+    "podkit_gpu_encoder_utilization_ratio",
+    "Fraction of time the video encoder was busy (0-1).",
+  ],
+  [
+    "decoderUtilizationRatio",
+    "podkit_gpu_decoder_utilization_ratio",
+    "Fraction of time the video decoder was busy (0-1).",
   ],
   [
     "eccAggregateUncorrected",
@@ -100,7 +131,18 @@ export function gpuMetrics(registry: Registry, isSimulated: boolean): MetricSink
     "1 while the reason holds clocks below maximum (nvidia-smi clocks event / throttle reasons); only reasons the GPU reports.",
     ["gpu", "uuid", "reason"],
   );
-  const present = gauge("podkit_gpus_present", "GPUs nvidia-smi reported this cycle.", []);
+  const optional = (name: string, help: string) => new OptionalSeries(registry, { name, help });
+  const performanceState = gauge(
+    "podkit_gpu_performance_state",
+    "Performance state: 0 for P0 (maximum performance) up to 15 (P15, minimum).",
+  );
+  const pcieReplays = new Counter({
+    name: "podkit_gpu_pcie_replays_total",
+    help: "PCIe replays (link-level retransmissions) since the last GPU reset.",
+    labelNames: GPU_LABELS,
+    registers,
+  });
+  const present = optional("podkit_gpus_present", "GPUs nvidia-smi reported this cycle.");
   const simulated = gauge(
     "podkit_agent_simulated_gpus",
     "1 when GPU data is replayed from a recorded capture, not read from hardware.",
@@ -113,12 +155,22 @@ export function gpuMetrics(registry: Registry, isSimulated: boolean): MetricSink
     "link",
   ]);
   const migInstances = gauge("podkit_gpu_mig_devices", "MIG devices configured on the GPU.");
+  const stale = optional(
+    "podkit_gpu_reading_stale",
+    "1 while the GPU values are the last complete reading, kept because newer runs did not finish in time.",
+  );
+  const readingTime = optional(
+    "podkit_gpu_reading_timestamp_seconds",
+    "When the GPU values shown were read (stale readings keep their time).",
+  );
 
   const updateSamples = (reading: GpuReadingWithMeta) => {
     for (const [, g] of perField) g.reset();
     info.reset();
     for (const g of Object.values(flags)) g.reset();
     clocksEventReason.reset();
+    performanceState.reset();
+    pcieReplays.reset();
     for (const s of reading.gpus) {
       const labels = { gpu: String(s.index), uuid: s.uuid };
       for (const [field, g] of perField) {
@@ -131,6 +183,9 @@ export function gpuMetrics(registry: Registry, isSimulated: boolean): MetricSink
       flag(flags.remapPending, s.remappedRowsPending);
       flag(flags.remapFailure, s.remappedRowsFailure);
       flag(flags.retiredPending, s.retiredPagesPending);
+      const pstate = /^P(\d+)$/.exec(s.pstate ?? "");
+      if (pstate) performanceState.set(labels, Number(pstate[1]));
+      if (typeof s.pcieReplays === "number") pcieReplays.inc(labels, s.pcieReplays);
       for (const [reason, active] of Object.entries(s.clocksEventReasons ?? {}))
         clocksEventReason.set({ ...labels, reason }, active ? 1 : 0);
       info.set(
@@ -170,6 +225,8 @@ export function gpuMetrics(registry: Registry, isSimulated: boolean): MetricSink
 
   return {
     update(reading) {
+      stale.set(reading.stale ? 1 : 0);
+      readingTime.set(Date.parse(reading.at) / 1000);
       updateSamples(reading);
       updateExtras(reading.gpus, reading.extras);
     },

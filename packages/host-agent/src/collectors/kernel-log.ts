@@ -54,6 +54,7 @@ export class KernelLogFollower {
   }
 
   close(): void {
+    if (this.stopped) return;
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.stopStream?.();

@@ -26,12 +26,16 @@ export interface GpuExtras {
   /** PCI bus id → number of MIG devices. */
   migInstances: Record<string, number>;
   topology: TopologyMatrix | null;
+  /** PCI bus id → PCIe replays since the last GPU reset (not in `--query-gpu`). */
+  pcieReplays?: Record<string, number>;
 }
 
 export interface GpuReadingWithMeta extends GpuReading {
   driverVersion: string | null;
   cudaVersion: string | null;
   extras?: GpuExtras;
+  /** Set when this is the last complete reading standing in for runs that did not finish in time. */
+  stale?: { reason: string; since: string };
 }
 
 function commandFailure(result: CommandResult, what: string): NvidiaSmiFailure | null {

@@ -56,7 +56,13 @@ export async function joinRooms(
     })),
   );
   const joined = settled.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
-  if (joined.length === 0) throw (settled[0] as PromiseRejectedResult).reason;
+  // The sender's own relay is reached only through what the public relay passes on (the receiver asks
+  // there for its addresses), so without a public room nobody can ever find this sender.
+  if (!joined.some((j) => !j.candidate.local)) {
+    for (const j of joined) j.rc.conn.close();
+    const failed = settled.find((s, i) => s.status === "rejected" && !candidates[i]?.local);
+    throw (failed as PromiseRejectedResult).reason;
+  }
   return joined;
 }
 

@@ -1,0 +1,171 @@
+"use strict";
+// The podkit launcher: answers `--version` itself, and otherwise runs the CLI's bundle (app.cjs)
+// through a V8 code cache kept per build and user (Node 20 has no built-in compile cache), so
+// start-up skips parsing megabytes of JavaScript. It also tells the bundle where its files
+// (native addons, data) live: beside it in the npm package; inside the single executable they
+// are assets, written once to the per-build cache directory and loaded from there.
+const VERSION = __PODKIT_VERSION__;
+const BUILD_ID = __PODKIT_BUILD_ID__;
+const FILES = __PODKIT_FILES__; // { "native/x.node": size, … }: what files/ holds
+
+const argv = process.argv.slice(2);
+if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
+  // Before any module loads: scripts ask for the version often, and it should cost no more than node.
+  process.stdout.write(`${VERSION}\n`);
+} else {
+  launch();
+}
+
+function launch() {
+  const fs = require("node:fs");
+  const os = require("node:os");
+  const path = require("node:path");
+  const { pathToFileURL } = require("node:url");
+  const vm = require("node:vm");
+
+  let sea = false;
+  try {
+    sea = require("node:sea").isSea();
+  } catch {
+    // Node without SEA support: not a single executable
+  }
+
+  let root;
+  let cache;
+
+  /** A directory only this user can write: anything else could plant code we would load. */
+  function privateDir(dir) {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const st = fs.lstatSync(dir);
+    if (!st.isDirectory() || (process.getuid && st.uid !== process.getuid()) || (st.mode & 0o022) !== 0) {
+      throw new Error(
+        `podkit: ${dir} is not a private directory of this user; remove it or set XDG_CACHE_HOME`,
+      );
+    }
+    return dir;
+  }
+
+  function cacheBase() {
+    if (process.env.XDG_CACHE_HOME) return path.join(process.env.XDG_CACHE_HOME, "podkit");
+    const home = os.homedir();
+    try {
+      fs.accessSync(home, fs.constants.W_OK);
+      return path.join(home, ".cache", "podkit");
+    } catch {
+      // no writable home (a system user): a per-user directory under the temporary directory
+      return path.join(os.tmpdir(), `podkit-${process.getuid ? process.getuid() : "user"}`);
+    }
+  }
+
+  function complete(dir) {
+    return Object.entries(FILES).every(([rel, size]) => {
+      try {
+        return fs.statSync(path.join(dir, rel)).size === size;
+      } catch {
+        return false;
+      }
+    });
+  }
+
+  /** This build's private cache directory (code cache; the single executable's files). */
+  function cacheDir() {
+    if (cache === undefined) {
+      const base = privateDir(cacheBase());
+      cache = privateDir(path.join(base, BUILD_ID));
+    }
+    return cache;
+  }
+
+  /** Write a file whole or not at all: a concurrent podkit never reads half of one. */
+  function writeAtomic(file, data) {
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, data, { mode: 0o600 });
+    fs.renameSync(tmp, file);
+  }
+
+  function extract() {
+    const dir = path.join(cacheDir(), "files");
+    if (complete(dir)) return dir;
+    const { getAsset } = require("node:sea");
+    for (const rel of Object.keys(FILES)) {
+      const file = path.join(dir, rel);
+      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+      writeAtomic(file, new Uint8Array(getAsset(rel)));
+    }
+    return dir;
+  }
+
+  function filesRoot() {
+    root ??= sea ? extract() : path.join(__dirname, "files");
+    return root;
+  }
+
+  globalThis.__podkitBundle = {
+    sea,
+    /** The script that started this process (for the single executable: the executable itself). */
+    script: sea ? process.execPath : fs.realpathSync(process.argv[1] || __filename),
+    filesRoot,
+  };
+
+  function __podkitSqliteModule() {
+    return path.join(filesRoot(), "native", "better-sqlite3.cjs");
+  }
+
+  /** `import.meta.url` of a workspace module, as if its file sat under the bundle's files. */
+  function __podkitFileUrl(rel) {
+    return pathToFileURL(path.join(filesRoot(), rel)).href;
+  }
+
+  /** A native addon shipped with the bundle. */
+  function __podkitAddon(name) {
+    const mod = { exports: {} };
+    process.dlopen(mod, path.join(filesRoot(), "native", name));
+    return mod.exports;
+  }
+
+  /** Run app.cjs like a CommonJS module, compiled from (or, the first time, into) the code cache. */
+  function runApp() {
+    const source = sea
+      ? require("node:sea").getAsset("app.cjs", "utf8")
+      : fs.readFileSync(path.join(__dirname, "app.cjs"), "utf8");
+    const filename = sea ? `${process.execPath}/app.cjs` : path.join(__dirname, "app.cjs");
+    let cacheFile;
+    let cachedData;
+    try {
+      cacheFile = path.join(cacheDir(), "app.cjs.cache");
+      cachedData = fs.readFileSync(cacheFile);
+    } catch {
+      // first run of this build, or no writable cache directory: compile from source
+    }
+    const script = new vm.Script(
+      `(function (exports, require, module, __filename, __dirname, __podkitFileUrl, __podkitAddon, __podkitSqliteModule) {${source}\n})`,
+      { filename, cachedData },
+    );
+    if (cacheFile && (cachedData === undefined || script.cachedDataRejected)) {
+      // At exit the cache also holds every function this run compiled, not just the top level.
+      process.once("exit", () => {
+        try {
+          writeAtomic(cacheFile, script.createCachedData());
+        } catch {
+          // a read-only cache only costs speed
+        }
+      });
+    }
+    const mod = { exports: {} };
+    script
+      .runInThisContext()
+      .call(
+        mod.exports,
+        mod.exports,
+        require,
+        mod,
+        filename,
+        path.dirname(filename),
+        __podkitFileUrl,
+        __podkitAddon,
+        __podkitSqliteModule,
+      );
+  }
+
+  runApp();
+}
