@@ -57,6 +57,21 @@ async function until(what: string, check: () => boolean, ms = 30_000): Promise<v
   }
 }
 
+/** Start `aws s3api put-object` of a big file; resolves once the gateway has written 16 MiB of it. */
+async function bigPutUnderway(
+  env: NodeJS.ProcessEnv,
+  key: string,
+  file: string,
+): Promise<Promise<number | null>> {
+  const args = ["s3api", "put-object", "--bucket", "vol-w", "--key", key, "--body", join(work, file)];
+  const put = spawn("/usr/bin/aws", ["--endpoint-url", env.ENDPOINT!, ...args], { env, stdio: "ignore" });
+  const exit = new Promise<number | null>((resolve) => put.once("exit", (code) => resolve(code)));
+  await until("the upload's temporary", () =>
+    temporaries().some((name) => statSync(join(tmpDir(), name)).size > 16 * MiB),
+  );
+  return { exit }; // wrapped: an async function returning a promise would wait for it
+}
+
 // Six boto3 clients with one keep-alive connection each; each first HEADs its own probe key
 // (so the access log says which worker holds its connection), then GETs a small object over
 // and over until told to stop, counting answers and failures per client.
@@ -106,26 +121,7 @@ describe("podkit s3 serve --workers 2", () => {
     await until("the boto3 clients", () => existsSync(ready));
 
     writeFileSync(join(work, "new.bin"), Buffer.alloc(300 * MiB, 9));
-    const put = spawn(
-      "/usr/bin/aws",
-      [
-        "--endpoint-url",
-        env.ENDPOINT!,
-        "s3api",
-        "put-object",
-        "--bucket",
-        "vol-w",
-        "--key",
-        "obj.bin",
-        "--body",
-        join(work, "new.bin"),
-      ],
-      { env, stdio: "ignore" },
-    );
-    const putExit = new Promise<number | null>((resolve) => put.once("exit", (code) => resolve(code)));
-    await until("the upload's temporary", () =>
-      temporaries().some((name) => statSync(join(tmpDir(), name)).size > 16 * MiB),
-    );
+    const { exit: putExit } = await bigPutUnderway(env, "obj.bin", "new.bin");
     // The temporary is named <host>-<pid>-…: that pid is the worker receiving the upload.
     const victim = Number(/-(\d+)-[0-9a-f]+$/.exec(temporaries()[0]!)![1]);
     expect(workersBefore).toContain(victim);
@@ -176,26 +172,7 @@ describe("podkit s3 serve --workers: one address, one metrics endpoint, one drai
 
     // SIGTERM while a big upload is in flight: the supervisor waits for it, then exits 0.
     writeFileSync(join(work, "drain.bin"), Buffer.alloc(300 * MiB, 5));
-    const put = spawn(
-      "/usr/bin/aws",
-      [
-        "--endpoint-url",
-        env.ENDPOINT!,
-        "s3api",
-        "put-object",
-        "--bucket",
-        "vol-w",
-        "--key",
-        "drained.bin",
-        "--body",
-        join(work, "drain.bin"),
-      ],
-      { env, stdio: "ignore" },
-    );
-    const putExit = new Promise<number | null>((resolve) => put.once("exit", (code) => resolve(code)));
-    await until("the upload's temporary", () =>
-      temporaries().some((name) => statSync(join(tmpDir(), name)).size > 16 * MiB),
-    );
+    const { exit: putExit } = await bigPutUnderway(env, "drained.bin", "drain.bin");
     await gw.stop(); // SIGTERM; throws unless the gateway exits 0
     expect(await putExit).toBe(0);
     expect(statSync(join(root, "vol-w", "drained.bin")).size).toBe(300 * MiB);
