@@ -189,11 +189,21 @@ describe.each(["sqlite", "postgres"] as const)("control plane on %s", (backend) 
     );
     await until("three nacks", async () => a.nacks.length >= before + 3);
     const nacks = a.nacks.slice(before);
-    expect(nacks[0]).toEqual({ id: null, reason: "not JSON: every frame is one JSON message envelope" });
+    // Each can never be stored: `rejected` (the agent sets it aside), with a stable code.
+    expect(nacks[0]).toEqual({
+      id: null,
+      kind: "rejected",
+      code: "NOT_JSON",
+      reason: "not JSON: every frame is one JSON message envelope",
+    });
     expect(nacks[1]!.id).toBe("bad-telemetry-1");
+    expect(nacks[1]!.kind).toBe("rejected");
+    expect(nacks[1]!.code).toBe("INVALID_MESSAGE");
     expect(nacks[1]!.reason).toMatch(/^invalid agent message: payload\.host: .*; payload\.gpus: /);
     expect(nacks[2]).toEqual({
       id: "future-version-1",
+      kind: "rejected",
+      code: "UNSUPPORTED_VERSION",
       reason: "protocol version 2 not supported (this control plane speaks 1)",
     });
     expect(a.open).toBe(true);
@@ -471,27 +481,44 @@ describe.each(["sqlite", "postgres"] as const)("control plane on %s", (backend) 
   });
 });
 
+/**
+ * Two replicas on one PostgreSQL database, sweeps an hour apart (so only LISTEN/NOTIFY, or a
+ * re-read, carries a change from one to the other in time), and a listed host enrolled through
+ * replica A whose agent is connected to replica B.
+ */
+async function replicasWithAgentOnB(
+  pg: EphemeralPostgres,
+  replicas: TestControlPlane[],
+  name: string,
+): Promise<{
+  a: TestControlPlane;
+  b: TestControlPlane;
+  dbUrl: string;
+  hostId: string;
+  agent: SimulatedAgent;
+}> {
+  const dbUrl = await pg.newDatabase(name);
+  const options = { adminToken: `pka_${name[0]!.repeat(40)}`, sweepIntervalMs: 3_600_000 };
+  // Both migrate at start; the second finds the schema in place.
+  replicas.push(await startTestControlPlane({ postgresUrl: dbUrl }, options));
+  replicas.push(await startTestControlPlane({ postgresUrl: dbUrl }, options));
+  const [a, b] = replicas as [TestControlPlane, TestControlPlane];
+  const info = machine(`gpu-${name}`, 2);
+  const { token } = await a.createEnrollmentToken();
+  const { hostId, hostToken } = await SimulatedAgent.enroll(a.url, token, info);
+  const agent = await SimulatedAgent.connect(b.url, hostToken);
+  await agent.register(info);
+  await agent.send(healthy(agent, 2));
+  await agent.waitForState((s) => s.listing.state === "listed");
+  return { a, b, dbUrl, hostId, agent };
+}
+
 describe("two control-plane replicas on one PostgreSQL", () => {
   it("agree on the fleet: what one replica is told reaches an agent connected to the other at once", async () => {
     const pg = await startEphemeralPostgres({ fsync: false });
     const replicas: TestControlPlane[] = [];
     try {
-      const db = { postgresUrl: await pg.newDatabase("replicas") };
-      const adminToken = `pka_${"r".repeat(40)}`;
-      // Both migrate at start; the second finds the schema in place. Their sweeps are an hour
-      // apart, so only PostgreSQL's LISTEN/NOTIFY can carry a change from one to the other in time.
-      const options = { adminToken, sweepIntervalMs: 3_600_000 };
-      replicas.push(await startTestControlPlane(db, options));
-      replicas.push(await startTestControlPlane(db, options));
-      const [a, b] = replicas as [TestControlPlane, TestControlPlane];
-      const info = machine("gpu-r", 2);
-      // Enrolled through replica A, connected to replica B.
-      const { token } = await a.createEnrollmentToken();
-      const { hostId, hostToken } = await SimulatedAgent.enroll(a.url, token, info);
-      const agent = await SimulatedAgent.connect(b.url, hostToken);
-      await agent.register(info);
-      await agent.send(healthy(agent, 2));
-      await agent.waitForState((s) => s.listing.state === "listed");
+      const { a, b, hostId, agent } = await replicasWithAgentOnB(pg, replicas, "replicas");
       expect((await apiHost(a, hostId)).listing).toBe("listed");
       // An immediate window scheduled on replica A unlists the host on both, and the agent on B hears it.
       const window = await api<MaintenanceWindow>(a, "POST", "/api/v1/maintenance", {
@@ -518,6 +545,36 @@ describe("two control-plane replicas on one PostgreSQL", () => {
       await api(a, "POST", "/api/v1/rentals", { hostId, renter: "acme" });
       await agent.waitForState((s) => s.rented, 3000);
       expect((await apiHost(b, hostId)).rented).toBe(true);
+      await agent.close();
+    } finally {
+      for (const r of replicas) await r.stop();
+      await pg.close();
+    }
+  });
+
+  it("re-reads what a replica missed while its LISTEN connection was down", async () => {
+    const pg = await startEphemeralPostgres({ fsync: false });
+    const replicas: TestControlPlane[] = [];
+    try {
+      const { a, dbUrl, hostId, agent } = await replicasWithAgentOnB(pg, replicas, "missed");
+      // The listening connections end (a restart, a failover); a window scheduled on A meanwhile
+      // is notified while B is not listening. Sweeps are an hour apart: only a re-read delivers it.
+      const killed = execFileSync(
+        "psql",
+        [
+          dbUrl,
+          "-Atc",
+          "select count(pg_terminate_backend(pid)) from pg_stat_activity where application_name = 'podkit-change-feed' or query ilike 'LISTEN %'",
+        ],
+        { encoding: "utf8" },
+      );
+      expect(Number(killed.trim())).toBe(2);
+      const window = await api<MaintenanceWindow>(a, "POST", "/api/v1/maintenance", {
+        hostId,
+        immediate: true,
+        duration: "1h",
+      });
+      await agent.waitForState((s) => s.maintenanceWindows.some((w) => w.id === window.id), 10_000);
       await agent.close();
     } finally {
       for (const r of replicas) await r.stop();
@@ -637,7 +694,12 @@ describe("the control plane process on PostgreSQL", () => {
       expect(Number(dropped.trim())).toBeGreaterThan(0);
       await until(
         "the control plane to notice",
-        async () => cp.proc.exitCode !== null || cp.logs().includes("lost an idle database connection"),
+        // Pooled connections idle for 10 s are closed by the pool; the LISTEN connection always stays.
+        async () =>
+          cp.proc.exitCode !== null ||
+          /lost an idle database connection|lost a database connection in use|host-change listener lost its connection/.test(
+            cp.logs(),
+          ),
       );
       await stillServing(cp, "after-failover");
     } finally {

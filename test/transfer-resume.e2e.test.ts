@@ -1,17 +1,10 @@
-import { createHash, randomBytes } from "node:crypto";
-import {
-  createReadStream,
-  createWriteStream,
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { events, podkit, type Running, startCliRelay } from "./transfer/cli.js";
+import { sha256File, writeRandomFile } from "./transfer/tree.js";
 
 // Interrupted transfers (kill -9 of either side) continue from where they stopped when both run again
 // with the same code, and a partial copy that cannot be repaired is re-sent once.
@@ -21,26 +14,25 @@ const SIZE = 64 * 1024 * 1024;
 let src: string;
 let srcHash: string;
 
-async function sha256File(path: string): Promise<string> {
-  const h = createHash("sha256");
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest("hex");
-}
-
 beforeAll(async () => {
   relay = await startCliRelay(PASS);
   src = join(mkdtempSync(join(tmpdir(), "podkit-resume-src-")), "model.bin");
-  const w = createWriteStream(src);
-  for (let i = 0; i < SIZE / (1024 * 1024); i++)
-    if (!w.write(randomBytes(1024 * 1024))) await new Promise<void>((r) => w.once("drain", () => r()));
-  await new Promise<void>((r) => w.end(() => r()));
+  await writeRandomFile(src, SIZE / (1024 * 1024));
   srcHash = await sha256File(src);
 });
 afterAll(async () => {
   await relay.stop();
 });
 
-const flags = (address = relay.address): string[] => ["--relay", address, "--relay-pass", PASS, "--json"];
+// Relay-only (--no-local): these tests interrupt and resume transfers that go through a relay.
+const flags = (address = relay.address): string[] => [
+  "--relay",
+  address,
+  "--relay-pass",
+  PASS,
+  "--json",
+  "--no-local",
+];
 
 function start(code: string, out: string, address?: string): { sender: Running; receiver: Promise<Running> } {
   const sender = podkit(["send", src, "--code", code, ...flags(address)]);

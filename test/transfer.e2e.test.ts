@@ -1,18 +1,10 @@
-import { createHash, randomBytes } from "node:crypto";
-import {
-  createReadStream,
-  createWriteStream,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  writeFileSync,
-} from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { events, podkit, relayForSuite } from "./transfer/cli.js";
-import { makeShapes, snapshot } from "./transfer/tree.js";
+import { makeShapes, sha256File, snapshot, writeRandomFile } from "./transfer/tree.js";
 
 // Podkit sender ↔ Podkit receiver through `podkit relay`, all three as separate processes on loopback.
 const PASS = "e2e-pass";
@@ -40,12 +32,6 @@ async function transfer(
   return { code, s, r };
 }
 
-async function sha256File(path: string): Promise<string> {
-  const h = createHash("sha256");
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest("hex");
-}
-
 describe("podkit send / receive", () => {
   for (const protocol of ["a", "b", "auto"]) {
     it(`moves every content shape exactly (protocol ${protocol})`, async () => {
@@ -67,10 +53,7 @@ describe("podkit send / receive", () => {
   it("sends a 200 MiB random file intact, with JSON progress events", async () => {
     const src = tmp("big");
     const file = join(src, "big.bin");
-    const w = createWriteStream(file);
-    for (let i = 0; i < 200; i++)
-      if (!w.write(randomBytes(1024 * 1024))) await new Promise<void>((r) => w.once("drain", () => r()));
-    await new Promise<void>((r) => w.end(() => r()));
+    await writeRandomFile(file, 200);
     const out = tmp("big-out");
     const { s, r } = await transfer([file], ["--out", out, "--json"]);
     expect([s.code, r.code]).toEqual([0, 0]);

@@ -8,6 +8,8 @@ export async function startControlPlaneProcess(options: {
   adminToken: string;
   /** A PostgreSQL URL; SQLite in the data directory when left out. */
   db?: string;
+  /** More `control-plane serve` flags. */
+  args?: string[];
 }) {
   const proc: ChildProcess = spawn(
     process.execPath,
@@ -20,6 +22,7 @@ export async function startControlPlaneProcess(options: {
       "--data-dir",
       options.dataDir,
       ...(options.db ? ["--db", options.db] : []),
+      ...(options.args ?? []),
     ],
     {
       env: { ...process.env, PODKIT_ADMIN_TOKEN: options.adminToken, PODKIT_LOG_LEVEL: "warn" },

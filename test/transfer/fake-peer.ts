@@ -5,10 +5,12 @@ import {
   type FramedSocket,
   joinRelayRoom,
   type Message,
+  open,
   Pake,
   parseRelayAddress,
   roomPlanB,
   type SenderInfo,
+  seal,
 } from "@podkit/transfer";
 
 /**
@@ -28,8 +30,27 @@ export async function hostileSender(options: {
   const data: FramedSocket[] = [];
   const seen: Message[] = [];
   try {
-    const first = await conn.read(30_000);
-    if (first.toString() !== "handshake") throw new Error(`unexpected first frame ${first.toString()}`);
+    // Before `handshake` a croc 10 receiver (Podkit's too) probes for a direct path; answer it as a
+    // croc sender without one does: pake2, then a sealed `null`.
+    let probeKey: Buffer | null = null;
+    for (;;) {
+      const frame = await conn.read(30_000);
+      if (frame.toString() === "handshake") break;
+      if (probeKey) {
+        if (open(probeKey, frame).toString() !== "ips?") throw new Error("unexpected probe");
+        await conn.write(seal(probeKey, Buffer.from("null")));
+        continue;
+      }
+      const probe = JSON.parse(frame.toString()) as { Kind?: string; Bytes?: string };
+      if (probe.Kind !== "pake1" || !probe.Bytes)
+        throw new Error(`unexpected first frame ${frame.toString()}`);
+      const pake = new Pake(plan.password, 1, "p256");
+      pake.update(Buffer.from(probe.Bytes, "base64"));
+      await conn.write(
+        Buffer.from(JSON.stringify({ Bytes: pake.bytes().toString("base64"), Kind: "pake2" })),
+      );
+      probeKey = pake.sessionKey;
+    }
     let key: Buffer | null = null;
     for (;;) {
       let msg: Message;

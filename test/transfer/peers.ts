@@ -85,11 +85,11 @@ export function run(
   let stdout = "";
   let stderr = "";
   const watchers = new Set<() => void>();
-  child.stdout.on("data", (d: Buffer) => {
+  child.stdout?.on("data", (d: Buffer) => {
     stdout += d.toString();
     for (const w of watchers) w();
   });
-  child.stderr.on("data", (d: Buffer) => {
+  child.stderr?.on("data", (d: Buffer) => {
     stderr += d.toString();
     for (const w of watchers) w();
   });

@@ -1,5 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import {
+  createReadStream,
+  createWriteStream,
   lstatSync,
   mkdirSync,
   readdirSync,
@@ -58,4 +60,19 @@ export function snapshot(dir: string, prefix = ""): Record<string, Entry> {
       };
   }
   return out;
+}
+
+/** SHA-256 of a file, streamed (files in these suites reach 1 GiB). */
+export async function sha256File(path: string): Promise<string> {
+  const h = createHash("sha256");
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest("hex");
+}
+
+/** Writes `mib` MiB of random bytes to `path`, a MiB at a time. */
+export async function writeRandomFile(path: string, mib: number): Promise<void> {
+  const w = createWriteStream(path);
+  for (let i = 0; i < mib; i++)
+    if (!w.write(randomBytes(1024 * 1024))) await new Promise<void>((r) => w.once("drain", () => r()));
+  await new Promise<void>((r) => w.end(() => r()));
 }

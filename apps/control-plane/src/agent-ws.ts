@@ -5,10 +5,13 @@ import {
   AgentMessageSchema,
   type ControlPlaneMessage,
   type Logger,
+  NACK_CODES,
+  type NackCode,
   PROTOCOL_VERSION,
   parseWith,
 } from "@podkit/core";
 import { WebSocket, WebSocketServer } from "ws";
+import { RetryLaterError } from "./errors.js";
 import { toStoredWindow } from "./facts.js";
 import type { Fleet } from "./fleet.js";
 import type { Ingest } from "./ingest.js";
@@ -32,15 +35,31 @@ function envelope<T extends ControlPlaneMessage["type"]>(
   });
 }
 
+/** A nack frame: its kind follows from the code (see `NACK_CODES` in the protocol). */
+function nack(id: string | null, code: NackCode, reason: string, retryAfterMs?: number): string {
+  return envelope("nack", {
+    id,
+    kind: NACK_CODES[code],
+    code,
+    reason,
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+  });
+}
+
 /** Why a frame is not a valid agent message, in words the agent's log can show. */
 export function checkAgentFrame(
   text: string,
-): { ok: true; message: AgentMessage } | { ok: false; id: string | null; reason: string } {
+): { ok: true; message: AgentMessage } | { ok: false; id: string | null; code: NackCode; reason: string } {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch {
-    return { ok: false, id: null, reason: "not JSON: every frame is one JSON message envelope" };
+    return {
+      ok: false,
+      id: null,
+      code: "NOT_JSON",
+      reason: "not JSON: every frame is one JSON message envelope",
+    };
   }
   const obj = (raw && typeof raw === "object" ? raw : {}) as Record<string, unknown>;
   const id = typeof obj.id === "string" && obj.id.length >= 8 && obj.id.length <= 128 ? obj.id : null;
@@ -48,13 +67,14 @@ export function checkAgentFrame(
     return {
       ok: false,
       id,
+      code: "UNSUPPORTED_VERSION",
       reason: `protocol version ${JSON.stringify(obj.v)} not supported (this control plane speaks ${PROTOCOL_VERSION})`,
     };
   }
   try {
     return { ok: true, message: parseWith(AgentMessageSchema, raw, "agent message") };
   } catch (err) {
-    return { ok: false, id, reason: (err as Error).message };
+    return { ok: false, id, code: "INVALID_MESSAGE", reason: (err as Error).message };
   }
 }
 
@@ -73,13 +93,55 @@ export class AgentGateway {
   private readonly sockets = new Map<string, Set<WebSocket>>();
   private readonly lastState = new WeakMap<WebSocket, string>();
   private readonly pendingAcks = new Map<WebSocket, string[]>();
+  /** Sockets that answered the last ping (or connected since). */
+  private readonly alive = new WeakSet<WebSocket>();
+  private readonly hostOf = new Map<WebSocket, string>();
+  private readonly pinger: NodeJS.Timeout;
 
   constructor(
     private readonly fleet: Fleet,
     private readonly ingest: Ingest,
     private readonly log: Logger,
+    /** A ping every this many ms; a socket with no pong by the next one is dead (default 15 s). */
+    pingIntervalMs = 15_000,
   ) {
     fleet.onHostChanged((ids) => void this.pushStates(ids));
+    this.pinger = setInterval(() => this.pingAll(), pingIntervalMs);
+    this.pinger.unref();
+  }
+
+  /**
+   * A link that died without a FIN or RST (NAT timeout, cable pulled, VM paused) looks open for
+   * as long as TCP takes to give up — many minutes. A socket that did not answer the previous
+   * ping is dropped at once and its host's link marked \`lost\`; the agent, which pings too,
+   * reconnects and sends again what was not acknowledged.
+   */
+  private pingAll(): void {
+    for (const [ws, hostId] of this.hostOf) {
+      if (!this.alive.has(ws)) {
+        this.log.warn({ hostId }, "agent link dead (no pong within the deadline); dropping the socket");
+        this.forget(ws, hostId, "lost");
+        ws.terminate();
+        continue;
+      }
+      this.alive.delete(ws);
+      ws.ping();
+    }
+  }
+
+  private forget(ws: WebSocket, hostId: string, state: "closed" | "lost"): void {
+    if (!this.hostOf.delete(ws)) return;
+    const set = this.sockets.get(hostId);
+    set?.delete(ws);
+    if (set && set.size === 0) this.sockets.delete(hostId);
+    // Another socket of the same host (a reconnect that came first) keeps the link up.
+    if (!this.sockets.has(hostId)) this.markLink(hostId, state);
+  }
+
+  private markLink(hostId: string, state: "connected" | "closed" | "lost"): void {
+    this.fleet
+      .markLink(hostId, state)
+      .catch((err: Error) => this.log.debug({ hostId, err: err.message }, "could not record the agent link"));
   }
 
   get connectedHosts(): number {
@@ -124,24 +186,22 @@ export class AgentGateway {
     const set = this.sockets.get(hostId) ?? new Set<WebSocket>();
     this.sockets.set(hostId, set);
     set.add(ws);
+    this.hostOf.set(ws, hostId);
+    this.alive.add(ws);
+    ws.on("pong", () => this.alive.add(ws));
+    this.markLink(hostId, "connected");
     this.log.info({ hostId }, "agent connected");
     ws.on("message", (data, isBinary) => {
       if (isBinary) {
         this.send(
           ws,
-          envelope("nack", {
-            id: null,
-            reason: "binary frames are not part of the protocol; send JSON text",
-          }),
+          nack(null, "BINARY_FRAME", "binary frames are not part of the protocol; send JSON text"),
         );
         return;
       }
       this.receive(ws, hostId, data.toString());
     });
-    ws.on("close", () => {
-      set.delete(ws);
-      if (set.size === 0) this.sockets.delete(hostId);
-    });
+    ws.on("close", () => this.forget(ws, hostId, "closed"));
     ws.on("error", (err) => this.log.warn({ hostId, err: err.message }, "agent socket error"));
   }
 
@@ -149,7 +209,7 @@ export class AgentGateway {
     const checked = checkAgentFrame(text);
     if (!checked.ok) {
       this.log.warn({ hostId, reason: checked.reason }, "rejected agent message");
-      this.send(ws, envelope("nack", { id: checked.id, reason: checked.reason }));
+      this.send(ws, nack(checked.id, checked.code, checked.reason));
       return;
     }
     const message = checked.message;
@@ -159,13 +219,21 @@ export class AgentGateway {
         if (message.type === "register") void this.pushStates([hostId], true);
       },
       (err: Error) => {
+        // Every message of a database outage gets here: the outage itself is logged once (server.ts).
+        if (err instanceof RetryLaterError) {
+          this.log.debug({ hostId, id: message.id, code: err.nackCode }, "agent message: retry later");
+          this.send(ws, nack(message.id, err.nackCode, err.message, err.retryAfterMs));
+          return;
+        }
         this.log.error({ hostId, id: message.id, err: err.message }, "could not store agent message");
         this.send(
           ws,
-          envelope("nack", {
-            id: message.id,
-            reason: "the control plane could not store this message; send it again later",
-          }),
+          nack(
+            message.id,
+            "STORE_FAILED",
+            "the control plane could not store this message; send it again later",
+            5000,
+          ),
         );
       },
     );
@@ -219,6 +287,7 @@ export class AgentGateway {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.pinger);
     for (const set of this.sockets.values())
       for (const ws of set) ws.close(1001, "control plane shutting down");
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));

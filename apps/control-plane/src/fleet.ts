@@ -71,6 +71,15 @@ export class Fleet {
     readonly clock: () => number,
   ) {}
 
+  /** Record how the agent's WebSocket stands (best effort: a database outage only loses the mark). */
+  async markLink(hostId: string, state: "connected" | "closed" | "lost"): Promise<void> {
+    await this.db
+      .updateTable("hosts")
+      .set({ link_state: state, link_since: this.clock() })
+      .where("id", "=", hostId)
+      .execute();
+  }
+
   onHostChanged(listener: HostChangedListener): void {
     this.listeners.push(listener);
   }
@@ -154,7 +163,7 @@ export class Fleet {
           health_state: null,
           health: null,
           gpu_health: "[]",
-          flags: "[]",
+          flags: JSON.stringify(machine.gpusKnown === false ? ["GPUS_UNKNOWN"] : []),
           listing_state: "unlisted",
           listing_reasons: JSON.stringify(["OFFLINE"]),
           listing_since: now,
@@ -163,13 +172,15 @@ export class Fleet {
           telemetry: null,
           telemetry_at: null,
           sample_at: null,
+          link_state: null,
+          link_since: null,
         })
         .execute();
       await this.recordEvent(
         trx,
         hostId,
         "enrolled",
-        `host ${hostId} enrolled (${machine.gpus.length} GPUs)`,
+        `host ${hostId} enrolled (${machine.gpusKnown === false ? "GPUs unknown" : `${machine.gpus.length} GPUs`})`,
       );
       await this.refresh(trx, [await this.resolveHost(trx, hostId)]);
       return { hostId, hostToken };

@@ -1,7 +1,9 @@
 import type { AgentEvent, AgentMessage, GpuSample, HealthVerdict, HostSample } from "@podkit/core";
 import { type Insertable, type Kysely, sql } from "kysely";
+import { RetryLaterError } from "./errors.js";
 import type { Fleet } from "./fleet.js";
 import { applyEventToFlags } from "./rules/listing.js";
+import { type Availability, DatabaseUnavailableError } from "./store/availability.js";
 import type { Database, GpuSamplesTable, HostsTable } from "./store/schema.js";
 import { newId } from "./tokens.js";
 import { parseJson } from "./views.js";
@@ -70,6 +72,8 @@ export interface IngestSettings {
   maxBatch: number;
   /** Transactions in flight at once (hosts are split between them). */
   lanes: number;
+  /** Messages waiting per lane before new ones are answered "retry later" (overloaded). */
+  maxQueued?: number;
 }
 
 interface Pending {
@@ -100,10 +104,12 @@ export class Ingest {
    * (PostgreSQL; SQLite has one writer and one lane).
    */
   private readonly lanes: Array<{ queue: Pending[]; running: Promise<void> | null }>;
+  private closing = false;
 
   constructor(
     private readonly fleet: Fleet,
     private readonly settings: IngestSettings,
+    private readonly availability: Availability,
   ) {
     this.lanes = Array.from({ length: Math.max(1, settings.lanes) }, () => ({ queue: [], running: null }));
   }
@@ -111,10 +117,34 @@ export class Ingest {
   /** Resolves `true` for a duplicate (already stored), `false` for a new message. */
   submit(hostId: string, message: AgentMessage): Promise<boolean> {
     const lane = this.lanes[laneOf(hostId, this.lanes.length)]!;
+    try {
+      if (this.closing)
+        throw new RetryLaterError(
+          "the control plane is shutting down; send it again to another replica or later",
+          {
+            nackCode: "SHUTTING_DOWN",
+          },
+        );
+      // While the database is away every message is answered at once, instead of each waiting for a timeout.
+      this.availability.check();
+      if (lane.queue.length >= (this.settings.maxQueued ?? 20_000))
+        throw new RetryLaterError("the control plane is overloaded; send it again later", {
+          nackCode: "OVERLOADED",
+          retryAfterMs: 5000,
+        });
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return new Promise((resolve, reject) => {
       lane.queue.push({ hostId, message, resolve, reject });
       if (!lane.running) lane.running = this.drain(lane);
     });
+  }
+
+  /** Refuse new messages (retry later), then wait for those already taken. */
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.idle();
   }
 
   /** Wait until everything submitted so far is stored. */
@@ -138,8 +168,23 @@ export class Ingest {
   private async writeBatch(batch: Pending[]): Promise<void> {
     let outcome: { duplicates: boolean[]; changed: string[] };
     try {
+      this.availability.check();
       outcome = await this.fleet.db.transaction().execute((trx) => this.store(trx, batch));
     } catch (batchErr) {
+      const fault = this.availability.observe(batchErr);
+      // The database is away (or this transaction lost a race): nothing in the batch is at fault,
+      // and every message is answered "retry later" at once; the agents keep them.
+      if (fault !== null) {
+        const err =
+          batchErr instanceof RetryLaterError
+            ? batchErr
+            : new DatabaseUnavailableError(
+                `the control plane could not store this message (${(batchErr as Error).message}); send it again later`,
+                { cause: batchErr, nackCode: fault === "retry" ? "STORE_FAILED" : "STORAGE_UNAVAILABLE" },
+              );
+        for (const p of batch) p.reject(err);
+        return;
+      }
       // One bad message must not sink its neighbours: store each on its own to find the culprit.
       if (batch.length === 1) {
         batch[0]!.reject(batchErr as Error);
@@ -148,6 +193,7 @@ export class Ingest {
       for (const p of batch) await this.writeBatch([p]);
       return;
     }
+    this.availability.succeeded();
     for (const [k, p] of batch.entries()) p.resolve(outcome.duplicates[k]!);
     this.fleet.notify(outcome.changed);
   }
@@ -246,7 +292,15 @@ export class Ingest {
   ): Promise<void> {
     switch (message.type) {
       case "register":
+        // Every register replaces the inventory: the agent sends one whenever its GPUs change.
         change(w, { machine: JSON.stringify(message.payload), hostname: message.payload.hostname });
+        this.setFlags(
+          w,
+          applyEventToFlags(this.flags(w), {
+            kind: "inventory",
+            gpusKnown: message.payload.gpusKnown !== false,
+          }),
+        );
         w.refresh = true;
         return;
       case "telemetry":

@@ -5,7 +5,7 @@ import { createLogger, isPodkitError, type Logger } from "@podkit/core";
 import Fastify, { type FastifyInstance } from "fastify";
 import { resolveAdminToken } from "./admin-token.js";
 import { AgentGateway } from "./agent-ws.js";
-import { HTTP_STATUS_BY_CODE } from "./errors.js";
+import { HTTP_STATUS_BY_CODE, RetryLaterError } from "./errors.js";
 import { Fleet } from "./fleet.js";
 import { registerApi } from "./http/api.js";
 import { isAdmin, refuseApi } from "./http/auth.js";
@@ -14,7 +14,7 @@ import { registerMetrics } from "./http/metrics.js";
 import { Ingest } from "./ingest.js";
 import { Operations } from "./operations.js";
 import { startChangeFeed } from "./store/change-feed.js";
-import { openDatabase } from "./store/open.js";
+import { type DatabaseTimeouts, openDatabase } from "./store/open.js";
 
 export interface ControlPlaneOptions {
   /** `host:port` (port 0 picks a free one). Default 127.0.0.1:8080. */
@@ -35,6 +35,15 @@ export interface ControlPlaneOptions {
   sampleEveryMs?: number;
   /** Serve /metrics without the admin token (for a Prometheus on a trusted network). */
   publicMetrics?: boolean;
+  /** Ping every agent socket this often; one that misses a pong by the next ping is dropped (default 15 s). */
+  pingIntervalMs?: number;
+  /**
+   * The longest any HTTP request waits for its answer (default 15 s): past it, 503 with
+   * Retry-After, whatever the database is doing. Above the database deadlines on purpose.
+   */
+  requestTimeoutMs?: number;
+  /** Statement, connection-acquisition and lock-wait limits (defaults in `store/open.ts`). */
+  dbTimeouts?: DatabaseTimeouts;
   /** The time, for tests that move it; default Date.now. */
   clock?: () => number;
   logger?: Logger;
@@ -72,7 +81,23 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const dbTarget = options.db ?? join(dataDir, "control-plane.sqlite");
   const admin = resolveAdminToken(options.adminToken, dataDir);
   const clock = options.clock ?? Date.now;
-  const store = await openDatabase(dbTarget, (err, what) => log.warn({ err: err.message }, what));
+  const store = await openDatabase(dbTarget, (err, what) => log.warn({ err: err.message }, what), {
+    timeouts: options.dbTimeouts,
+    // One line per outage, not one per failed message: agents are answered "retry later" meanwhile.
+    onAvailability: (state, snapshot, err) => {
+      if (state === "down")
+        log.error(
+          { err: (err as Error)?.message, db: store?.description },
+          "database unavailable: API answers 503, agents are told to retry later; probing every second",
+        );
+      else
+        log.warn(
+          { downSince: snapshot.since, lastError: snapshot.lastError },
+          "database available again; storing agent messages",
+        );
+    },
+  });
+  const availability = store.availability;
   const fleet = new Fleet(
     store.db,
     {
@@ -82,17 +107,27 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     clock,
   );
   const ops = new Operations(fleet);
-  const ingest = new Ingest(fleet, {
-    sampleEveryMs: options.sampleEveryMs ?? 60_000,
-    maxBatch: 1000,
-    // SQLite has a single writer; PostgreSQL commits several batches at once (the pool holds 10).
-    lanes: store.kind === "postgres" ? 4 : 1,
-  });
-  const gateway = new AgentGateway(fleet, ingest, log);
+  const ingest = new Ingest(
+    fleet,
+    {
+      sampleEveryMs: options.sampleEveryMs ?? 60_000,
+      maxBatch: 1000,
+      // SQLite has a single writer; PostgreSQL commits several batches at once (the pool holds 10).
+      lanes: store.kind === "postgres" ? 4 : 1,
+    },
+    availability,
+  );
+  const gateway = new AgentGateway(fleet, ingest, log, options.pingIntervalMs);
   // Replicas on one PostgreSQL tell each other about changed hosts, so their agents hear at once.
   const feed =
     store.kind === "postgres"
-      ? await startChangeFeed(dbTarget, (ids) => void gateway.pushStates(ids), log).catch(async (err) => {
+      ? await startChangeFeed(
+          dbTarget,
+          (ids) => void gateway.pushStates(ids),
+          log,
+          // Back after its listening connection was down: what changed meanwhile is read again.
+          () => void gateway.pushStates("connected"),
+        ).catch(async (err) => {
           await store.close();
           throw err;
         })
@@ -108,15 +143,60 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   }
 
   const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  const retryAfterSeconds = (ms: number) => String(Math.max(1, Math.ceil(ms / 1000)));
+  // A request that needs several queries can add their deadlines up; the client waits for one.
+  const requestTimeoutMs = options.requestTimeoutMs ?? 15_000;
+  app.addHook("onRequest", async (_req, reply) => {
+    const timer = setTimeout(() => {
+      if (reply.sent) return;
+      reply
+        .code(503)
+        .header("retry-after", retryAfterSeconds(2000))
+        .send({
+          error: {
+            code: "E_UNAVAILABLE",
+            message: `no answer within ${requestTimeoutMs} ms (the database is slow or away); try again shortly`,
+          },
+        });
+    }, requestTimeoutMs);
+    timer.unref();
+    reply.raw.once("close", () => clearTimeout(timer));
+  });
   app.addHook("onRequest", async (req, reply) => {
     const path = req.url.split("?")[0] ?? "";
-    if (path === "/api/v1/agents/enroll" || path === "/healthz") return;
+    if (path === "/healthz" || path === "/readyz") return;
+    // Every other path reads the database: while it is away, say so at once instead of hanging.
+    if (availability.state === "down") {
+      return reply
+        .code(503)
+        .header("retry-after", retryAfterSeconds(2000))
+        .send({
+          error: {
+            code: "E_UNAVAILABLE",
+            message: "the control plane's database is unavailable; try again shortly",
+            details: { database: availability.snapshot() },
+          },
+        });
+    }
+    if (path === "/api/v1/agents/enroll") return;
     if (path === "/metrics" && options.publicMetrics) return;
     if (path.startsWith("/api/") || path === "/metrics") {
       if (!isAdmin(req, admin.token)) return refuseApi(reply);
     }
   });
   app.setErrorHandler((err, req, reply) => {
+    if (err instanceof RetryLaterError || availability.observe(err) !== null) {
+      const wait = err instanceof RetryLaterError ? err.retryAfterMs : 2000;
+      return reply
+        .code(503)
+        .header("retry-after", retryAfterSeconds(wait))
+        .send({
+          error: {
+            code: "E_UNAVAILABLE",
+            message: `the control plane's database is unavailable (${(err as Error).message}); try again shortly`,
+          },
+        });
+    }
     if (isPodkitError(err)) {
       return reply.code(HTTP_STATUS_BY_CODE[err.code] ?? 500).send({ error: err.toJSON() });
     }
@@ -129,7 +209,15 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       .code(500)
       .send({ error: { code: "E_INTERNAL", message: "internal error; see the control plane's log" } });
   });
-  app.get("/healthz", async () => ({ ok: true, db: store.kind }));
+  // Liveness: the process answers (a load balancer must not restart it for a database outage).
+  app.get("/healthz", async () => ({ ok: true, db: store.kind, database: availability.snapshot() }));
+  // Readiness: take this replica out of rotation while its database is away.
+  app.get("/readyz", async (_req, reply) => {
+    const database = availability.snapshot();
+    const ready = database.state !== "down";
+    if (!ready) reply.header("retry-after", retryAfterSeconds(2000));
+    return reply.code(ready ? 200 : 503).send({ ready, db: store.kind, database });
+  });
   registerApi(app, fleet, ops);
   registerMetrics(app, fleet, () => gateway.connectedHosts);
   registerDashboard(app, fleet, ops, admin.token);
@@ -150,7 +238,10 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const timer = setInterval(() => {
     if (sweeping) return;
     sweeping = sweep()
-      .catch((err: Error) => log.error({ err: err.message }, "sweep failed"))
+      .catch((err: Error) => {
+        // A database outage is logged once by the availability breaker.
+        if (availability.observe(err) === null) log.error({ err: err.message }, "sweep failed");
+      })
       .finally(() => {
         sweeping = null;
       });
@@ -186,9 +277,10 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     close: async () => {
       clearInterval(timer);
       while (sweeping) await sweeping;
+      // Messages arriving from now on are answered "retry later" (SHUTTING_DOWN): the agents keep them.
+      await ingest.close();
       await gateway.close();
       await app.close();
-      await ingest.idle();
       await feed?.close();
       await store.close();
     },

@@ -30,6 +30,8 @@ export interface HostView {
   id: string;
   hostname: string;
   gpus: GpuView[];
+  /** False when the agent could not read the GPUs: `gpus` is then empty because they are unknown. */
+  gpusKnown: boolean;
   /** The machine's health state, or null before its first health report. */
   health: HealthState | null;
   healthReasons: HealthReason[];
@@ -40,6 +42,12 @@ export interface HostView {
   /** Ratio in [0, 1] over the last 30 days. */
   reliability: number;
   online: boolean;
+  /**
+   * The agent's WebSocket as the replica that held it last saw it: `connected`, `closed`, or
+   * `lost` (it stopped answering pings: a half-open link, dropped by the control plane); null
+   * before the first connection.
+   */
+  link: { state: "connected" | "closed" | "lost"; since: string } | null;
   lastSeenAt: string | null;
   enrolledAt: string;
   rented: boolean;
@@ -137,6 +145,7 @@ export function toHostView(row: HostsTable, extras: HostViewExtras): HostView {
     id: row.id,
     hostname: row.hostname,
     gpus,
+    gpusKnown: machine.gpusKnown !== false,
     health: (row.health_state as HealthState | null) ?? null,
     healthReasons: health?.reasons ?? [],
     listing: row.listing_state as ListingState,
@@ -144,6 +153,13 @@ export function toHostView(row: HostsTable, extras: HostViewExtras): HostView {
     listingSince: new Date(row.listing_since).toISOString(),
     reliability: row.reliability,
     online: isOnline(row.last_seen_at, extras.now, extras.offlineAfterMs),
+    link:
+      row.link_state && row.link_since !== null
+        ? {
+            state: row.link_state as "connected" | "closed" | "lost",
+            since: new Date(row.link_since).toISOString(),
+          }
+        : null,
     lastSeenAt: iso(row.last_seen_at),
     enrolledAt: new Date(row.enrolled_at).toISOString(),
     rented: extras.rental !== null,

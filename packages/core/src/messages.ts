@@ -76,7 +76,41 @@ export type AgentMessageType = AgentMessage["type"];
 
 /** Control plane → agent. */
 export const AckMessageSchema = envelope("ack", z.object({ ids: z.array(messageId).min(1) }));
-export const NackMessageSchema = envelope("nack", z.object({ id: messageId.nullable(), reason: z.string() }));
+/**
+ * Why a message was not stored, and what the agent does about it:
+ * - `retry-later`: the control plane could not take it now (storage unavailable, overloaded,
+ *   shutting down). The agent keeps it in its outbox and sends it again, in order, after a back-off
+ *   (at least `retryAfterMs` when given).
+ * - `rejected`: it can never be accepted (not JSON, unknown protocol version, fails the schema,
+ *   not allowed). The agent sets it aside (outbox/rejected), counts and logs it.
+ */
+export const NACK_KINDS = ["retry-later", "rejected"] as const;
+export type NackKind = (typeof NACK_KINDS)[number];
+/** Stable codes under each kind (the reason is free text for people). */
+export const NACK_CODES = {
+  STORAGE_UNAVAILABLE: "retry-later",
+  STORE_FAILED: "retry-later",
+  OVERLOADED: "retry-later",
+  SHUTTING_DOWN: "retry-later",
+  NOT_JSON: "rejected",
+  BINARY_FRAME: "rejected",
+  UNSUPPORTED_VERSION: "rejected",
+  INVALID_MESSAGE: "rejected",
+  FORBIDDEN: "rejected",
+} as const satisfies Record<string, NackKind>;
+export type NackCode = keyof typeof NACK_CODES;
+export const NackMessageSchema = envelope(
+  "nack",
+  z.object({
+    id: messageId.nullable(),
+    // Absent only from control planes older than the kinds: treated as retry-later, since
+    // keeping a message costs a resend while dropping one loses a fact.
+    kind: z.enum(NACK_KINDS).default("retry-later"),
+    code: z.string().optional(),
+    reason: z.string(),
+    retryAfterMs: z.number().int().nonnegative().optional(),
+  }),
+);
 export const HostStateMessageSchema = envelope(
   "host-state",
   z.object({

@@ -148,6 +148,11 @@ export const MachineInfoSchema = z.object({
       gpuTypeId: z.string().nullable(),
     }),
   ),
+  /**
+   * False when the agent could not read its GPUs (driver/library mismatch, nvidia-smi hung): `gpus`
+   * is then empty because they are unknown, not because there are none. Absent means known.
+   */
+  gpusKnown: z.boolean().optional(),
   /** True when the GPU source replays a recorded capture instead of real hardware. */
   simulated: z.boolean().default(false),
   simulatedSource: z.string().optional(),

@@ -34,6 +34,8 @@ export interface StartAgentOptions {
   hostIntervalMs?: number;
   reportIntervalMs?: number;
   heartbeatIntervalMs?: number;
+  /** WebSocket ping to the control plane; no pong by the next one and the link is dropped (default 15 s). */
+  pingIntervalMs?: number;
   /** Upper bound of the reconnect backoff (default 30 s). */
   reconnectMaxMs?: number;
   collectorTimeoutMs?: number;
@@ -82,6 +84,7 @@ function assemble(options: StartAgentOptions, logger: Logger, onHostState: () =>
     ...(options.controlPlane ? { controlPlane: controlPlaneBaseUrl(options.controlPlane) } : {}),
     token: options.token,
     heartbeatIntervalMs: options.heartbeatIntervalMs,
+    pingIntervalMs: options.pingIntervalMs,
     reconnectMaxMs: options.reconnectMaxMs,
     onHostState,
   });

@@ -15,6 +15,8 @@ export const AgentConfigSchema = z.object({
   gpuIntervalSeconds: z.number().positive().default(10),
   reportIntervalSeconds: z.number().positive().default(15),
   heartbeatIntervalSeconds: z.number().positive().default(15),
+  /** WebSocket ping; no pong (or no answer to a sent message) by the next ping and the link is dead. */
+  pingIntervalSeconds: z.number().positive().default(15),
   collectorTimeoutSeconds: z.number().positive().default(10),
   reconnectMaxSeconds: z.number().positive().default(30),
   burnHooksDir: z.string().default("/etc/podkit/burn.d"),

@@ -44,6 +44,8 @@ export function buildMachineInfo(
       memoryTotalBytes: g.memoryTotalBytes,
       gpuTypeId: findGpuType(g.name)?.id ?? null,
     })),
+    // A failed read (driver mismatch, nvidia-smi hung) says nothing about how many GPUs there are.
+    gpusKnown: reading !== null && (reading.failure === null || reading.gpus.length > 0),
     simulated: source.simulated,
     ...(source.simulated ? { simulatedSource: source.description } : {}),
   };

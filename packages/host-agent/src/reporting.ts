@@ -28,6 +28,8 @@ export interface ReportingOptions {
   /** `pke_…` enrolment token (used once) or `pkh_…` host token. */
   token?: string;
   heartbeatIntervalMs?: number;
+  pingIntervalMs?: number;
+  /** Upper bound of the reconnect back-off and of the resend back-off after a retry-later nack. */
   reconnectMaxMs?: number;
   /** The control plane sent new host state (rental, listing, windows); it is already stored. */
   onHostState: () => void;
@@ -48,6 +50,7 @@ export class Reporting {
   private readonly lastAck: OptionalSeries;
   private readonly outboxPending: Gauge;
   private readonly reconnects: Counter;
+  private readonly rejected: Counter;
 
   constructor(private readonly o: ReportingOptions) {
     this.outbox = new Outbox(join(o.stateDir, "outbox"));
@@ -69,6 +72,11 @@ export class Reporting {
       "podkit_agent_outbox_messages",
       "Reports waiting in the durable outbox for an acknowledgement.",
     );
+    this.rejected = new Counter({
+      name: "podkit_agent_outbox_rejected_total",
+      help: "Messages the control plane can never accept (schema, version), set aside in outbox/rejected.",
+      registers: [o.registry],
+    });
     this.reconnects = new Counter({
       name: "podkit_agent_control_plane_reconnects_total",
       help: "Reconnect attempts since the agent started.",
@@ -145,7 +153,10 @@ export class Reporting {
         machineInfo,
         logger: this.o.logger,
         heartbeatIntervalMs: this.o.heartbeatIntervalMs,
+        pingIntervalMs: this.o.pingIntervalMs,
         backoff: new Backoff(500, this.o.reconnectMaxMs ?? 30_000),
+        retryBackoff: new Backoff(1000, this.o.reconnectMaxMs ?? 30_000),
+        onRejected: () => this.rejected.inc(),
         onHostState: (s) => {
           this.state = s;
           writeFileAtomic(join(this.o.stateDir, HOST_STATE_FILE), JSON.stringify(s, null, 2));

@@ -1,5 +1,6 @@
-// One side of a benchmark run, in its own process: the Podkit `relay` (sender and receiver are the real
-// `podkit` commands), or the raw-TCP baseline `tcp-sink PORTFILE OUT` / `tcp-pipe PORTFILE TARGET` / `tcp-source FILE PORT`.
+// One side of a benchmark run, in its own process: the Podkit `relay [HOST]` (sender and receiver are the
+// real `podkit` commands), or the raw-TCP baseline `tcp-sink PORTFILE OUT [HOST]` /
+// `tcp-pipe PORTFILE TARGET` / `tcp-source FILE PORT [HOST]`.
 import { createReadStream, createWriteStream, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { pipeline } from "node:stream/promises";
@@ -16,14 +17,14 @@ function report() {
 }
 process.on("exit", report);
 if (role === "relay") {
-  const relay = await startRelay({ host: "127.0.0.1", ports: [0, 0, 0, 0, 0] });
+  const relay = await startRelay({ host: args[0] ?? "127.0.0.1", ports: [0, 0, 0, 0, 0] });
   process.stdout.write(`${relay.address}\n`);
   process.on("SIGTERM", () => relay.close().then(() => process.exit(0)));
 } else if (role === "tcp-sink") {
   const server = createServer((socket) => {
     pipeline(socket, createWriteStream(args[1])).then(() => process.exit(0));
   });
-  server.listen(0, "127.0.0.1", () => writeFileSync(args[0], String(server.address().port)));
+  server.listen(0, args[2] ?? "127.0.0.1", () => writeFileSync(args[0], String(server.address().port)));
 } else if (role === "tcp-pipe") {
   const server = createServer((a) => {
     const b = connect(Number(args[1]), "127.0.0.1");
@@ -33,6 +34,6 @@ if (role === "relay") {
   });
   server.listen(0, "127.0.0.1", () => writeFileSync(args[0], String(server.address().port)));
 } else if (role === "tcp-source") {
-  const socket = connect(Number(args[1]), "127.0.0.1");
+  const socket = connect(Number(args[1]), args[2] ?? "127.0.0.1");
   await pipeline(createReadStream(args[0], { highWaterMark: 1024 * 1024 }), socket);
 }

@@ -101,6 +101,7 @@ export function registerAgentCommands(program: Command, output: Output): void {
         gpuIntervalMs: cfg.gpuIntervalSeconds * 1000,
         reportIntervalMs: cfg.reportIntervalSeconds * 1000,
         heartbeatIntervalMs: cfg.heartbeatIntervalSeconds * 1000,
+        pingIntervalMs: cfg.pingIntervalSeconds * 1000,
         collectorTimeoutMs: cfg.collectorTimeoutSeconds * 1000,
         reconnectMaxMs: cfg.reconnectMaxSeconds * 1000,
         signal: stopping.signal,

@@ -147,6 +147,11 @@ export function registerControlPlaneCommands(program: Command, output: Output): 
       "maintenance above this share of 30 days is reported as excessive",
       "0.1",
     )
+    .option(
+      "--ping-interval <duration>",
+      "ping every agent's WebSocket this often; one without a pong by the next ping is dropped as dead",
+      "15s",
+    )
     .option("--public-metrics", "serve /metrics without the admin token")
     .action(async (opts: Record<string, string | boolean | undefined>) => {
       const env = process.env;
@@ -165,6 +170,7 @@ export function registerControlPlaneCommands(program: Command, output: Output): 
         adminToken: (opts.adminToken as string | undefined) ?? env.PODKIT_ADMIN_TOKEN,
         offlineAfterMs: msOption(opts.offlineAfter as string, "--offline-after"),
         sweepIntervalMs: msOption(opts.sweepInterval as string, "--sweep-interval"),
+        pingIntervalMs: msOption(opts.pingInterval as string, "--ping-interval"),
         maxMaintenanceShare: share,
         publicMetrics: opts.publicMetrics === true,
       });

@@ -7,6 +7,7 @@ import { type ApiFlags, api, withApiOptions } from "./control-plane.js";
 const pct = (r: number) => `${(r * 100).toFixed(2)}%`;
 
 function gpuSummary(h: HostView): string {
+  if (h.gpusKnown === false) return "unknown";
   const counts = new Map<string, number>();
   for (const g of h.gpus) counts.set(g.name, (counts.get(g.name) ?? 0) + 1);
   return [...counts].map(([name, n]) => `${n}x ${name}`).join(", ") || "-";

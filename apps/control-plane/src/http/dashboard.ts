@@ -12,6 +12,7 @@ import { lineChart } from "./svg.js";
 const DAY_MS = 86_400_000;
 
 function gpuSummary(h: HostView): string {
+  if (h.gpusKnown === false) return '<span class="badge degraded">GPUs unknown</span>';
   const counts = new Map<string, number>();
   for (const g of h.gpus) counts.set(g.name, (counts.get(g.name) ?? 0) + 1);
   const summary =
@@ -25,7 +26,7 @@ function hostsTable(hosts: readonly HostView[]): string {
     (
       h,
     ) => `<tr data-host="${esc(h.id)}"><td><a href="/hosts/${encodeURIComponent(h.id)}">${esc(h.id)}</a></td>
-<td class="gpus">${gpuSummary(h)}</td><td>${h.gpus.length}</td><td class="health">${badge(h.health)}</td>
+<td class="gpus">${gpuSummary(h)}</td><td>${h.gpusKnown === false ? "unknown" : h.gpus.length}</td><td class="health">${badge(h.health)}</td>
 <td class="listing">${badge(h.listing)} <span class="muted">${esc(h.listingReasons.join(", "))}</span></td>
 <td class="reliability">${percent(h.reliability)}</td><td>${h.online ? "online" : '<span class="muted">offline</span>'}</td>
 <td>${h.rented ? esc(h.renter) : ""}</td>

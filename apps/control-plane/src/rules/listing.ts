@@ -3,7 +3,13 @@ import { maintenanceListingReason, type StoredWindow } from "./maintenance.js";
 import { isBelowMinimum } from "./reliability.js";
 
 /** Reasons that agents' events set on a host and that stay until the matching all-clear. */
-export const HOST_FLAGS = ["BURN_TEST_RUNNING", "BURN_TEST_FAILED", "GPU_LOST", "HOST_REQUEST"] as const;
+export const HOST_FLAGS = [
+  "BURN_TEST_RUNNING",
+  "BURN_TEST_FAILED",
+  "GPU_LOST",
+  "HOST_REQUEST",
+  "GPUS_UNKNOWN",
+] as const;
 export type HostFlag = (typeof HOST_FLAGS)[number];
 
 export interface ListingInput {
@@ -56,7 +62,8 @@ export function applyEventToFlags(
     | { kind: "burn-test"; phase: "started" | "passed" | "failed" }
     | { kind: "gpu-lost" }
     | { kind: "listing-request"; listed: boolean }
-    | { kind: "health-clear" },
+    | { kind: "health-clear" }
+    | { kind: "inventory"; gpusKnown: boolean },
 ): string[] {
   const set = new Set(flags);
   switch (event.kind) {
@@ -72,6 +79,11 @@ export function applyEventToFlags(
     case "listing-request":
       if (event.listed) set.delete("HOST_REQUEST");
       else set.add("HOST_REQUEST");
+      break;
+    case "inventory":
+      // A machine whose GPUs could not be read cannot be offered: nobody knows what it has.
+      if (event.gpusKnown) set.delete("GPUS_UNKNOWN");
+      else set.add("GPUS_UNKNOWN");
       break;
     case "health-clear":
       // A healthy verdict after the loss means the GPUs are back (reset, reboot or repair).

@@ -117,6 +117,14 @@ const MIGRATIONS: Record<string, Migration> = {
         .execute();
     },
   },
+  "0002_agent_link": {
+    // The agent's WebSocket as the replica holding it last saw it: connected, closed, or lost
+    // (no pong within the deadline: a half-open link), and since when.
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable("hosts").addColumn("link_state", "text").execute();
+      await db.schema.alterTable("hosts").addColumn("link_since", "bigint").execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -5,8 +5,10 @@ import { ConfigError, UnavailableError } from "@podkit/core";
 import SQLite from "better-sqlite3";
 import { Kysely, PostgresDialect, SqliteDialect, sql } from "kysely";
 import pg from "pg";
+import { Availability, type AvailabilityOptions } from "./availability.js";
 import { type Checkpointer, startCheckpointer } from "./checkpointer.js";
 import { migrateToLatest } from "./migrations.js";
+import { resilientPool } from "./pg-pool.js";
 import type { Database } from "./schema.js";
 import { withStatementCache } from "./statement-cache.js";
 
@@ -17,7 +19,18 @@ export interface OpenedDatabase {
   kind: DbKind;
   /** Where it is, without any password (for logs and the dashboard). */
   description: string;
+  /** Whether the database takes writes now (a circuit breaker fed by every caller). */
+  availability: Availability;
   close(): Promise<void>;
+}
+
+export interface DatabaseTimeouts {
+  /** Longest a PostgreSQL statement may run (server-side `statement_timeout`; the client gives up 2 s later). Default 8 s. */
+  statementMs?: number;
+  /** Longest a caller waits for a PostgreSQL connection from the pool, connecting included. Default 5 s. */
+  acquireMs?: number;
+  /** Longest a SQLite write waits for another process's lock (`busy_timeout`; it blocks the event loop). Default 1 s. */
+  sqliteBusyMs?: number;
 }
 
 /** `postgres://…` / `postgresql://…` is PostgreSQL; anything else is a SQLite file path. */
@@ -47,10 +60,14 @@ const PG_INT8 = 20;
 export async function openDatabase(
   target: string,
   onBackgroundError: (err: Error, what: string) => void = () => {},
+  options: { timeouts?: DatabaseTimeouts; onAvailability?: AvailabilityOptions["onChange"] } = {},
 ): Promise<OpenedDatabase> {
   const kind = dbKindOf(target);
+  const timeouts = options.timeouts ?? {};
   let db: Kysely<Database>;
   let checkpointer: Checkpointer | null = null;
+  let probe: () => Promise<void>;
+  let closeProbe = () => {};
   if (kind === "sqlite") {
     if (target !== ":memory:") mkdirSync(dirname(target), { recursive: true });
     let sqlite: SQLite.Database;
@@ -64,7 +81,9 @@ export async function openDatabase(
     sqlite.pragma("journal_mode = WAL");
     // FULL: an acknowledged message survives a power cut, not just a crash. Batched commits keep it cheap.
     sqlite.pragma("synchronous = FULL");
-    sqlite.pragma("busy_timeout = 5000");
+    // Short: better-sqlite3 waits for a lock synchronously, stalling every socket meanwhile. A write
+    // that finds the database locked longer is answered "retry later" (see availability.ts).
+    sqlite.pragma(`busy_timeout = ${Math.round(timeouts.sqliteBusyMs ?? 1000)}`);
     if (target !== ":memory:") {
       sqlite.pragma("wal_autocheckpoint = 20000");
       checkpointer = startCheckpointer(
@@ -78,10 +97,20 @@ export async function openDatabase(
       );
     }
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+    // The probe asks for the write lock on its own connection without waiting: it must not block
+    // the event loop while another process holds the lock.
+    let prober: SQLite.Database | null = null;
+    probe = async () => {
+      prober ??= new SQLite(target, { timeout: 0 });
+      prober.exec("BEGIN IMMEDIATE; ROLLBACK");
+    };
+    closeProbe = () => prober?.close();
   } else {
-    const pool = new pg.Pool({
+    const pool = resilientPool({
       connectionString: target,
       max: 10,
+      statementTimeoutMs: timeouts.statementMs ?? 8000,
+      acquireTimeoutMs: timeouts.acquireMs ?? 5000,
       // Epoch milliseconds are bigint columns; they fit a JS number, so parse them as one.
       types: {
         getTypeParser: ((oid: number, format?: "text" | "binary") =>
@@ -89,13 +118,14 @@ export async function openDatabase(
             ? (v: string) => Number(v)
             : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
       },
+      onBackgroundError,
     });
-    // Without a listener, pg re-throws an idle connection's error and the process stops.
-    pool.on("error", (err) =>
-      onBackgroundError(err, "lost an idle database connection; a new one is opened when needed"),
-    );
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    probe = async () => {
+      await sql`select 1`.execute(db);
+    };
   }
+  const availability = new Availability({ probe, onChange: options.onAvailability });
   try {
     if (kind === "postgres") await sql`select 1`.execute(db);
   } catch (err) {
@@ -106,6 +136,8 @@ export async function openDatabase(
     );
   }
   const close = async () => {
+    availability.close();
+    closeProbe();
     await checkpointer?.stop();
     await db.destroy();
   };
@@ -115,5 +147,5 @@ export async function openDatabase(
     await close().catch(() => {});
     throw err;
   }
-  return { db, kind, description: `${kind} ${redactDbUrl(target)}`, close };
+  return { db, kind, description: `${kind} ${redactDbUrl(target)}`, availability, close };
 }

@@ -31,6 +31,8 @@ export interface HostsTable {
   telemetry: string | null;
   telemetry_at: number | null;
   sample_at: number | null;
+  link_state: string | null;
+  link_since: number | null;
 }
 
 export interface MessagesTable {

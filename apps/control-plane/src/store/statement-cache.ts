@@ -25,7 +25,23 @@ export function withStatementCache(sqlite: SQLite.Database, capacity = 256): Sql
         if (cache.size >= capacity) cache.delete(cache.keys().next().value!);
       }
       cache.set(sql, stmt);
+      if (/^\s*rollback\s*$/i.test(sql)) return rollbackIfOpen(sqlite, stmt);
       return stmt as unknown as SqliteStatement;
     },
   };
+}
+
+/**
+ * SQLite rolls a transaction back by itself when a write fails with SQLITE_FULL or SQLITE_IOERR;
+ * Kysely's ROLLBACK then fails with "no transaction is active" and that error replaces the one
+ * that says what happened (a full disk). Rolling back only what is still open keeps the cause.
+ */
+function rollbackIfOpen(sqlite: SQLite.Database, stmt: SQLite.Statement): SqliteStatement {
+  return {
+    reader: false,
+    all: (parameters: ReadonlyArray<unknown>) => (sqlite.inTransaction ? stmt.all(...parameters) : []),
+    run: (parameters: ReadonlyArray<unknown>) =>
+      sqlite.inTransaction ? stmt.run(...parameters) : { changes: 0, lastInsertRowid: 0 },
+    iterate: (parameters: ReadonlyArray<unknown>) => stmt.iterate(...parameters),
+  } as unknown as SqliteStatement;
 }

@@ -17,7 +17,7 @@ type HostState = Extract<ControlPlaneMessage, { type: "host-state" }>["payload"]
  * from `@podkit/core` over a real WebSocket, without collectors. `send` resolves on the message's ack.
  */
 export class SimulatedAgent {
-  readonly nacks: Array<{ id: string | null; reason: string }> = [];
+  readonly nacks: Array<Extract<ControlPlaneMessage, { type: "nack" }>["payload"]> = [];
   readonly states: HostState[] = [];
   private readonly waiting = new Map<
     string,

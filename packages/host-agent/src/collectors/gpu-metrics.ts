@@ -3,6 +3,7 @@ import { Counter, Gauge, type Registry } from "prom-client";
 import { OptionalSeries } from "../optional-series.js";
 import type { GpuExtras, GpuReadingWithMeta } from "../parse/reading.js";
 import type { MetricSink } from "./collector.js";
+import { EnergyIntegrator } from "./gpu-energy.js";
 
 type GpuNumberField = Exclude<
   {
@@ -142,6 +143,13 @@ export function gpuMetrics(registry: Registry, isSimulated: boolean): MetricSink
     labelNames: GPU_LABELS,
     registers,
   });
+  const energy = new Counter({
+    name: "podkit_gpu_energy_joules_total",
+    help: "Energy the GPU used since the agent started: its power draw integrated over the agent's readings (nvidia-smi has no energy counter).",
+    labelNames: GPU_LABELS,
+    registers,
+  });
+  const energyIntegrator = new EnergyIntegrator();
   const present = optional("podkit_gpus_present", "GPUs nvidia-smi reported this cycle.");
   const simulated = gauge(
     "podkit_agent_simulated_gpus",
@@ -186,6 +194,9 @@ export function gpuMetrics(registry: Registry, isSimulated: boolean): MetricSink
       const pstate = /^P(\d+)$/.exec(s.pstate ?? "");
       if (pstate) performanceState.set(labels, Number(pstate[1]));
       if (typeof s.pcieReplays === "number") pcieReplays.inc(labels, s.pcieReplays);
+      // A stale reading is the same power at the same time again: it adds nothing.
+      if (typeof s.powerWatts === "number" && !reading.stale)
+        energy.inc(labels, energyIntegrator.add(s.uuid, Date.parse(reading.at), s.powerWatts));
       for (const [reason, active] of Object.entries(s.clocksEventReasons ?? {}))
         clocksEventReason.set({ ...labels, reason }, active ? 1 : 0);
       info.set(

@@ -96,4 +96,25 @@ describe("the counters dcgm-exporter users expect, from recorded nvidia-smi outp
     expect(body).toMatch(/^podkit_gpu_encoder_utilization_ratio\{gpu="0",uuid="[^"]+"\} 0$/m);
     expect(body).toMatch(/^podkit_gpu_decoder_utilization_ratio\{gpu="0",uuid="[^"]+"\} 0$/m);
   });
+
+  it("counts each GPU's energy as its power draw integrated between readings", async () => {
+    const registry = new Registry();
+    const metrics = gpuMetrics(registry, false);
+    const first = readingFromQueryText(ok("query-text/gpud__nvidia-smi-query.535.161.08.out.0.valid.txt"));
+    const watts = first.gpus[0]?.powerWatts as number;
+    expect(watts).toBeGreaterThan(0);
+    const at = Date.parse(first.at);
+    metrics.update(first);
+    metrics.update({ ...first, at: new Date(at + 10_000).toISOString() });
+    // a stale reading standing in for a late run adds nothing
+    metrics.update({
+      ...first,
+      at: new Date(at + 20_000).toISOString(),
+      stale: { reason: "slow", since: first.at },
+    });
+    const body = await registry.metrics();
+    expect(body).toMatch(/^# TYPE podkit_gpu_energy_joules_total counter$/m);
+    const line = body.split("\n").find((l) => l.startsWith('podkit_gpu_energy_joules_total{gpu="0"'));
+    expect(Number(line?.split(" ")[1])).toBeCloseTo(watts * 10, 6);
+  });
 });

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RelayHandle, startRelay } from "../relay/server.js";
 import { send } from "../sender/sender.js";
+import { localAddresses } from "../session/local.js";
 import { crocLikeReceive, runpodctlLikeSend } from "./croc-peer.js";
 
 // Podkit's sender against receivers that follow stock croc's wire behaviour step by step.
@@ -42,9 +43,8 @@ describe("podkit send → croc-like receivers", () => {
         relay: relay.address,
         relayPass: "pw",
         protocol: "auto",
-        // relay-only, as runpodctl sends: the answer to the local-relay probe is then `null`
-        // whatever addresses this machine has (the direct path has its own e2e tests)
-        local: false,
+        // p256 (croc's default) with the sender's direct path offered, the other curves without it.
+        local: curve === "p256",
       });
       await new Promise((r) => setTimeout(r, 300));
       const got = await crocLikeReceive({ relay: at(), pass: "pw", code, generation, curve });
@@ -52,8 +52,17 @@ describe("podkit send → croc-like receivers", () => {
       expect(sent.generation).toBe(generation);
       expect(got.files.get("./big.bin")?.equals(big)).toBe(true);
       expect(got.files.get("./text.txt")?.toString()).toBe("compressible text\n".repeat(5000));
-      // A: plaintext `ips?` answered `null`; B: pake2 then encrypted `null` — no local relay offered
-      expect(got.messages[0]).toBe(generation === "a" ? "ips:null" : "pake2:null");
+      // A: plaintext `ips?`; B: pake2 then encrypted `ips?`. The answer is croc's `[port, ip…]` of the
+      // sender's own relay, or `null` with --no-local (or on a machine with no address but loopback).
+      const [probe, answer] = (got.messages[0] as string).split(/:(.*)/s) as [string, string];
+      expect(probe).toBe(generation === "a" ? "ips" : "pake2");
+      const addresses = localAddresses();
+      if (curve !== "p256" || addresses.length === 0) expect(answer).toBe("null");
+      else {
+        const [port, ...ips] = JSON.parse(answer) as string[];
+        expect(Number(port)).toBeGreaterThan(0);
+        expect(ips).toEqual(addresses);
+      }
       expect(got.messages.slice(1)).toEqual([
         "pake",
         "externalip",

@@ -108,6 +108,10 @@ describe("send ↔ receive through a Podkit relay", () => {
     await expect(
       send({ paths: [join(src, "missing")], code: "8765-missing", relay: relay.address, relayPass: "pw" }),
     ).rejects.toThrow(/no such file or folder/);
+    // Its own relay (direct path) never stands in for a relay that refused it.
+    await expect(
+      send({ paths: [join(src, "f")], code: "8766-badpass", relay: relay.address, relayPass: "nope" }),
+    ).rejects.toThrow(/bad password/);
     expect(relay.roomCount()).toBe(before);
   });
 

@@ -74,6 +74,13 @@ export interface RelayHandle {
   ports: number[];
   /** Rooms currently open, per port (for tests and metrics). */
   roomCount(): number;
+  /**
+   * Takes the place of a room's other member on port `index` in-process: resolves with the socket of
+   * the client that joins (or already waits in) `room`, framed, its relay handshake done. A sender
+   * running its own relay claims its data rooms this way, so chunks go straight to the receiver's
+   * socket instead of through a second socket and a pipe in the same process.
+   */
+  claim(index: number, room: string, signal?: AbortSignal): Promise<FramedSocket>;
   close(): Promise<void>;
 }
 
@@ -86,6 +93,7 @@ interface Room {
 
 class RelayPort {
   readonly rooms = new Map<string, Room>();
+  private readonly claims = new Map<string, (conn: FramedSocket) => void>();
   private pending = 0;
   readonly sockets = new Set<Socket>();
   banner = RELAY_OK;
@@ -146,11 +154,7 @@ class RelayPort {
     const password = open(key, await conn.read()).toString("utf8");
     if (!relayPasswordMatches(password, this.pass)) {
       await conn.write(seal(key, Buffer.from(RELAY_BAD_PASSWORD)));
-      // A graceful close: destroying at once can reset the connection before the client has read the
-      // answer, and croc then shows no reason at all.
-      this.emit({ type: "refused", port: this.port, reason: "bad password", client });
-      conn.socket.end();
-      return;
+      throw new Error("bad password");
     }
     await conn.write(seal(key, Buffer.from(encodeWelcome(this.banner, client))));
     const roomBytes = open(key, await conn.read());
@@ -162,6 +166,13 @@ class RelayPort {
   private join(name: string, conn: FramedSocket, key: Buffer): void {
     const answer = (text: string): void =>
       void conn.write(seal(key, Buffer.from(text))).catch(() => conn.close());
+    const claimed = this.claims.get(name);
+    if (claimed) {
+      this.claims.delete(name);
+      answer(RELAY_OK);
+      claimed(reframe(conn));
+      return;
+    }
     const room = this.rooms.get(name);
     if (!room) {
       if (this.rooms.size >= this.limits.maxRooms) {
@@ -233,6 +244,30 @@ class RelayPort {
     sb.resume();
   }
 
+  claim(name: string, signal?: AbortSignal): Promise<FramedSocket> {
+    return new Promise((resolve, reject) => {
+      const waiting = this.rooms.get(name);
+      if (waiting && !waiting.paired) {
+        waiting.paired = true;
+        this.dropRoom(name, waiting);
+        resolve(reframe(waiting.first));
+        return;
+      }
+      if (this.claims.has(name)) throw new Error(`room ${name} is already claimed`);
+      const onAbort = (): void => {
+        if (this.claims.get(name) !== done) return;
+        this.claims.delete(name);
+        reject(signal?.reason ?? new Error("aborted"));
+      };
+      const done = (conn: FramedSocket): void => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve(conn);
+      };
+      this.claims.set(name, done);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
   private dropRoom(name: string, room: Room): void {
     clearInterval(room.ping);
     clearTimeout(room.timer);
@@ -243,6 +278,15 @@ class RelayPort {
     for (const [name, room] of this.rooms) this.dropRoom(name, room);
     for (const s of this.sockets) s.destroy();
   }
+}
+
+/** A relay-side connection, handshake done, as a peer's framed socket (no handshake frame limit). */
+function reframe(conn: FramedSocket): FramedSocket {
+  const rest = conn.detach();
+  if (rest.length) conn.socket.unshift(rest);
+  const framed = new FramedSocket(conn.socket);
+  conn.socket.resume();
+  return framed;
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {
@@ -289,6 +333,11 @@ export async function startRelay(options: RelayOptions = {}): Promise<RelayHandl
     host,
     ports,
     roomCount: () => relays.reduce((n, r) => n + r.rooms.size, 0),
+    claim: (index, room, signal) => {
+      const port = relays[index];
+      if (!port) throw new RangeError(`no relay port #${index}`);
+      return port.claim(room, signal);
+    },
     close: async () => {
       await Promise.all(
         relays.map(

@@ -9,7 +9,7 @@ import { chooseRelays, RUNPODCTL_RELAYS } from "../relays.js";
 import { ControlChannel, isClosed, isDecryptError } from "../session/control.js";
 import { openDataConnections } from "../session/data.js";
 import { aborted, peerGone, TransferError, wrongCode } from "../session/errors.js";
-import { ipsAnswer, startLocalRelay } from "../session/local.js";
+import { claimDataConnections, ipsAnswer, localAddresses, startLocalRelay } from "../session/local.js";
 import { senderAwaitHandshake } from "../session/probe.js";
 import {
   awaitReceiver,
@@ -68,19 +68,11 @@ export async function send(options: SendOptions): Promise<SendResult> {
   if (options.signal) setMaxListeners(100, options.signal);
   const emit = options.onEvent ?? (() => {});
   const stepTimeout = options.stepTimeoutMs ?? 30_000;
-  // A missing path fails before any network work; the walk and hashing (seconds for big files) then
-  // run while the rooms are joined and the receiver is awaited: it speaks first anyway.
+  // A missing path fails before any network work; the walk and hashing (seconds for big files) start
+  // once the rooms are joined, so they do not slow the joining down, and run while the receiver is
+  // awaited: it speaks first, and the file list is sent only after the PAKE.
   await checkPaths(options.paths);
-  const collecting = collectFiles(options.paths, {
-    zip: options.zip,
-    noCompress: options.noCompress,
-    stdin: options.stdin,
-    signal: options.signal,
-  });
-  let collectError: unknown = null;
-  collecting.catch((err: unknown) => {
-    collectError = err;
-  });
+  let collecting: Promise<Offer> | null = null;
   let joined: Joined[] = [];
   let localRelay: RelayHandle | null = null;
   try {
@@ -91,20 +83,38 @@ export async function send(options: SendOptions): Promise<SendResult> {
     const flags = options.relay
       ? ` --relay ${options.relay}${options.relayPass ? " --relay-pass <pass>" : ""}`
       : "";
-    // runpodctl's own relays mean runpodctl's mode: relay-only, like runpodctl.
-    const direct = candidates.filter(
-      (c) => options.local !== false && !(c.generation === "a" && relayIndexOf(code) !== null),
-    );
-    if (direct.length > 0) {
+    // runpodctl's own relays mean runpodctl's mode: relay-only, like runpodctl. Without an address
+    // other machines could reach there is nothing to offer.
+    const direct =
+      options.local === false || localAddresses().length === 0
+        ? []
+        : candidates.filter((c) => !(c.generation === "a" && relayIndexOf(code) !== null));
+    if (direct.length > 0)
       localRelay = await startLocalRelay((direct[0] as RoomCandidate).profile.password, LOCAL_DATA_PORTS);
-      const here = { host: "127.0.0.1", port: localRelay.ports[0] as number };
-      for (const c of direct) candidates.push({ ...c, profile: { ...c.profile, relay: here }, local: true });
-    }
     const ips = ipsAnswer(localRelay ? (localRelay.ports[0] as number) : null);
     // Into the rooms first, and only then show the code: a croc 10 or runpodctl receiver that finds an
-    // empty room reads the relay's keep-alive byte as the sender's answer and gives up.
+    // empty room reads the relay's keep-alive byte as the sender's answer and gives up. On our own
+    // relay the rooms are claimed in-process: no connection and no handshake of our own there.
     joined = await joinRooms(candidates, options.signal);
-    if (collectError) throw collectError;
+    const claiming = new AbortController();
+    const own = localRelay;
+    const later = own
+      ? direct.map(async (c): Promise<Joined> => {
+          const conn = await own.claim(0, c.room, claiming.signal);
+          const here = { host: "127.0.0.1", port: own.ports[0] as number };
+          return {
+            candidate: { ...c, profile: { ...c.profile, relay: here }, local: true },
+            rc: { conn, dataPorts: own.ports.slice(1), externalAddress: conn.remoteAddress },
+          };
+        })
+      : [];
+    const offering = collectFiles(options.paths, {
+      zip: options.zip,
+      noCompress: options.noCompress,
+      stdin: options.stdin,
+      signal: options.signal,
+    });
+    collecting = offering;
     emit({ type: "code", code, receiveCommand: `podkit receive ${code}${flags}`, relay: relayText });
     emit({ type: "waiting", relay: relayText });
 
@@ -120,11 +130,12 @@ export async function send(options: SendOptions): Promise<SendResult> {
             j.candidate.local ? Buffer.from("null") : ips,
           ),
         options.signal,
-      ),
-      collecting.then(() => new Promise<never>(() => {})),
+        later,
+      ).finally(() => claiming.abort()),
+      offering.then(() => new Promise<never>(() => {})),
     ]);
     joined = [met];
-    const offer = await collecting;
+    const offer = await offering;
     const generation = met.candidate.generation as Generation;
     const plan = roomPlan(code, generation);
     const control = met.rc.conn;
@@ -139,13 +150,17 @@ export async function send(options: SendOptions): Promise<SendResult> {
         channel: new ControlChannel(control),
         protocol: new SenderProtocol(plan.password, offer.info, met.rc.externalAddress),
         openData: async () => {
-          const conns = await openDataConnections({
-            relay: met.candidate.profile.relay,
-            password: met.candidate.profile.password,
-            dataPorts: met.rc.dataPorts,
-            plan,
-            signal: options.signal,
-          });
+          // On our own relay the receiver's data connections are taken over in-process.
+          const conns =
+            met.candidate.local && localRelay
+              ? await claimDataConnections(localRelay, plan, stepTimeout, options.signal)
+              : await openDataConnections({
+                  relay: met.candidate.profile.relay,
+                  password: met.candidate.profile.password,
+                  dataPorts: met.rc.dataPorts,
+                  plan,
+                  signal: options.signal,
+                });
           // The transfer may already have failed (a wrong code is noticed while these are joining):
           // close late connections at once so nothing keeps the process alive.
           if (finished) for (const c of conns) c.close();
@@ -162,7 +177,7 @@ export async function send(options: SendOptions): Promise<SendResult> {
   } finally {
     for (const j of joined) j.rc.conn.close();
     await localRelay?.close();
-    await collecting.then(
+    await collecting?.then(
       (offer) => offer.cleanup(),
       () => {},
     );

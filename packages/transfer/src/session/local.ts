@@ -1,7 +1,10 @@
 import { networkInterfaces } from "node:os";
+import type { RoomPlan } from "../code/code.js";
+import type { FramedSocket } from "../framing/framed-socket.js";
 import type { RelayConnection } from "../relay/client.js";
 import { joinRelayRoom } from "../relay/client.js";
 import { type RelayHandle, startRelay } from "../relay/server.js";
+import { peerGone } from "./errors.js";
 
 /**
  * Direct transfers (croc's local mode): the sender runs a relay of its own on free ports of every
@@ -85,5 +88,36 @@ export async function joinDirect(options: {
     return won;
   } catch {
     return null;
+  }
+}
+
+/**
+ * Sender on its own relay: the receiver's data connection j (port j + 1, room `dataRoom(j)`) becomes
+ * the sender's data connection j itself, with no second socket and no pipe in between.
+ */
+export async function claimDataConnections(
+  relay: RelayHandle,
+  plan: RoomPlan,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<FramedSocket[]> {
+  const stop = new AbortController();
+  const timer = setTimeout(() => stop.abort(peerGone("receiver")), timeoutMs);
+  const onAbort = (): void => stop.abort(signal?.reason);
+  signal?.addEventListener("abort", onAbort, { once: true });
+  const claims = relay.ports.slice(1).map((_, j) => relay.claim(j + 1, plan.dataRoom(j), stop.signal));
+  try {
+    return await Promise.all(claims);
+  } catch (err) {
+    stop.abort(err);
+    for (const c of claims)
+      c.then(
+        (conn) => conn.close(),
+        () => {},
+      );
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", onAbort);
   }
 }

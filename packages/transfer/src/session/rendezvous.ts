@@ -76,9 +76,12 @@ export async function awaitReceiver(
   joined: readonly Joined[],
   handshake: (j: Joined, firstFrame: Buffer) => Promise<void>,
   signal?: AbortSignal,
+  /** Rooms whose receiver connection is still to come (the sender's own relay hands it over). */
+  later: ReadonlyArray<Promise<Joined>> = [],
 ): Promise<Joined> {
+  const all = [...joined];
   const closeAll = (): void => {
-    for (const j of joined) j.rc.conn.close();
+    for (const j of all) j.rc.conn.close();
   };
   return await new Promise((resolve, reject) => {
     let open = joined.length;
@@ -96,14 +99,14 @@ export async function awaitReceiver(
       });
     if (signal?.aborted) return onAbort();
     signal?.addEventListener("abort", onAbort, { once: true });
-    for (const j of joined) {
+    const watch = (j: Joined): void => {
       j.rc.conn
         .read()
         .then((first) => handshake(j, first))
         .then(
           () =>
             finish(() => {
-              for (const other of joined) if (other !== j) other.rc.conn.close();
+              for (const other of all) if (other !== j) other.rc.conn.close();
               resolve(j);
             }),
           (err: unknown) => {
@@ -116,7 +119,20 @@ export async function awaitReceiver(
               });
           },
         );
-    }
+    };
+    for (const j of joined) watch(j);
+    for (const pending of later)
+      pending.then(
+        (j) => {
+          all.push(j);
+          if (done) j.rc.conn.close();
+          else {
+            open++;
+            watch(j);
+          }
+        },
+        () => {},
+      );
   });
 }
 
