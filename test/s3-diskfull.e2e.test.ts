@@ -3,33 +3,34 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { boto3Async, clientEnv, type RunningGateway, startGateway } from "./s3/gateway.js";
+import { boto3Async, clientEnv, type RunningGateway, startGateway, WORKER_COUNTS } from "./s3/gateway.js";
 
-// A volume that fills up while the gateway writes (a 12 MiB tmpfs): CompleteMultipartUpload of two
-// 5 MiB parts has no room to assemble them, and a PutObject loses its room to a Pod mid-body.
-// The client runs asynchronously so a gateway that died would show (it once did: a failed write
-// rejected while no one awaited it yet, an unhandled rejection that ended the process).
-describe("a volume that fills up mid-write", () => {
-  const root = mkdtempSync(join(tmpdir(), "podkit-s3-full-"));
-  const volume = join(root, "vol-full");
-  let gw: RunningGateway;
+describe.each(WORKER_COUNTS)("podkit s3 serve --workers %i", (workers) => {
+  // A volume that fills up while the gateway writes (a 12 MiB tmpfs): CompleteMultipartUpload of two
+  // 5 MiB parts has no room to assemble them, and a PutObject loses its room to a Pod mid-body.
+  // The client runs asynchronously so a gateway that died would show (it once did: a failed write
+  // rejected while no one awaited it yet, an unhandled rejection that ended the process).
+  describe("a volume that fills up mid-write", () => {
+    const root = mkdtempSync(join(tmpdir(), "podkit-s3-full-"));
+    const volume = join(root, "vol-full");
+    let gw: RunningGateway;
 
-  beforeAll(async () => {
-    mkdirSync(volume);
-    execFileSync("mount", ["-t", "tmpfs", "-o", "size=12m", "podkit-s3-full", volume]);
-    gw = await startGateway(root);
-  });
+    beforeAll(async () => {
+      mkdirSync(volume);
+      execFileSync("mount", ["-t", "tmpfs", "-o", "size=12m", "podkit-s3-full", volume]);
+      gw = await startGateway(root, [], workers);
+    });
 
-  afterAll(async () => {
-    await gw?.stop();
-    execFileSync("umount", [volume]);
-    rmSync(root, { recursive: true, force: true });
-  });
+    afterAll(async () => {
+      await gw?.stop();
+      execFileSync("umount", [volume]);
+      rmSync(root, { recursive: true, force: true });
+    });
 
-  it("answers 507 InsufficientStorage, shows no partial object, and the upload can be retried", async () => {
-    const r = await boto3Async(
-      { ...clientEnv(gw), VOLUME: volume },
-      `
+    it("answers 507 InsufficientStorage, shows no partial object, and the upload can be retried", async () => {
+      const r = await boto3Async(
+        { ...clientEnv(gw), VOLUME: volume },
+        `
 import http.client, os, time, urllib.parse, boto3, botocore
 s3 = boto3.client("s3", endpoint_url=os.environ["ENDPOINT"], region_name="us-east-1",
                   config=botocore.config.Config(signature_version="s3v4", retries={"max_attempts": 1}))
@@ -80,22 +81,23 @@ os.remove(os.path.join(vol, "pod-filler.bin"))
 s3.put_object(Bucket="vol-full", Key="small.txt", Body=b"still usable")
 print("AFTER", s3.get_object(Bucket="vol-full", Key="small.txt")["Body"].read().decode())
 `,
-    );
-    expect(
-      r.code,
-      `${r.stderr.slice(-600)}\ngateway exit ${gw.proc.exitCode} ${gw.proc.signalCode}; log:\n${gw.log().slice(-3000)}`,
-    ).toBe(0);
-    expect(r.stdout.trim().split("\n")).toEqual([
-      "COMPLETE 507 InsufficientStorage",
-      "OBJECTS 0",
-      "PARTS 2",
-      "PUT 507 True",
-      "HEAD 404",
-      "TEMPS []",
-      "AFTER still usable",
-    ]);
-    // Nothing half-written is left beside the keys: only the small object and the hidden upload area.
-    expect(readdirSync(volume).sort()).toEqual([".s3compat_uploads", "small.txt"].sort());
-    expect(gw.proc.exitCode).toBeNull();
+      );
+      expect(
+        r.code,
+        `${r.stderr.slice(-600)}\ngateway exit ${gw.proc.exitCode} ${gw.proc.signalCode}; log:\n${gw.log().slice(-3000)}`,
+      ).toBe(0);
+      expect(r.stdout.trim().split("\n")).toEqual([
+        "COMPLETE 507 InsufficientStorage",
+        "OBJECTS 0",
+        "PARTS 2",
+        "PUT 507 True",
+        "HEAD 404",
+        "TEMPS []",
+        "AFTER still usable",
+      ]);
+      // Nothing half-written is left beside the keys: only the small object and the hidden upload area.
+      expect(readdirSync(volume).sort()).toEqual([".s3compat_uploads", "small.txt"].sort());
+      expect(gw.proc.exitCode).toBeNull();
+    });
   });
 });

@@ -14,18 +14,41 @@ export interface RunningGateway {
   proc: ChildProcess;
   /** Everything the gateway wrote to stderr (the access log). */
   log: () => string;
+  /** What it printed on stdout (the --json line). */
+  stdout: () => string;
   stop(): Promise<void>;
   kill9(): Promise<void>;
 }
 
+/** The e2e suites run against a single-process gateway and against one with two workers. */
+export const WORKER_COUNTS = [1, 2] as const;
+
 /** Start `podkit s3 serve` on an ephemeral loopback port and wait for its endpoint. */
-export async function startGateway(root: string, extraArgs: string[] = []): Promise<RunningGateway> {
+export async function startGateway(
+  root: string,
+  extraArgs: string[] = [],
+  /** `--workers`; "default" leaves the flag out. */
+  workers: number | "default" = 1,
+): Promise<RunningGateway> {
   const proc = spawn(
     process.execPath,
-    [PODKIT, "s3", "serve", "--root", root, "--listen", "127.0.0.1:0", "--json", ...extraArgs],
+    [
+      PODKIT,
+      "s3",
+      "serve",
+      "--root",
+      root,
+      "--listen",
+      "127.0.0.1:0",
+      "--json",
+      ...(workers === "default" ? [] : ["--workers", String(workers)]),
+      ...extraArgs,
+    ],
     {
       env: { ...process.env, PODKIT_S3_ACCESS_KEY: ACCESS_KEY, PODKIT_S3_SECRET_KEY: SECRET_KEY },
       stdio: ["ignore", "pipe", "pipe"],
+      // Its own process group, so kill9 takes the workers down with the supervisor.
+      detached: true,
     },
   );
   let stdout = "";
@@ -50,6 +73,7 @@ export async function startGateway(root: string, extraArgs: string[] = []): Prom
     port: Number(new URL(endpoint).port),
     proc,
     log: () => stderr,
+    stdout: () => stdout,
     // A gateway that died during a test (a crash the clients might only see as a refused
     // connection) fails the suite here, with what it printed.
     stop: async () => {
@@ -64,9 +88,18 @@ export async function startGateway(root: string, extraArgs: string[] = []): Prom
           `podkit s3 serve exited with ${proc.exitCode ?? proc.signalCode} on SIGTERM: ${stderr.slice(-2000)}`,
         );
     },
+    // The whole gateway at once (supervisor and workers), as a machine losing it would.
     kill9: async () => {
-      proc.kill("SIGKILL");
+      process.kill(-proc.pid!, "SIGKILL");
       await exited;
+      for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
+        try {
+          process.kill(-proc.pid!, 0);
+        } catch {
+          return; // every process of the group is gone
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
     },
   };
 }

@@ -1,6 +1,15 @@
+import cluster from "node:cluster";
 import { existsSync, statSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { ConfigError } from "@podkit/core";
-import { DEFAULT_TIMEOUTS, loadCredentials, startS3Gateway } from "@podkit/s3-gateway";
+import {
+  DEFAULT_TIMEOUTS,
+  loadCredentials,
+  runS3Worker,
+  type S3GatewayOptions,
+  startS3Cluster,
+  startS3Gateway,
+} from "@podkit/s3-gateway";
 import type { Command } from "commander";
 import { type Output, printJson } from "../output.js";
 
@@ -18,6 +27,16 @@ interface ServeFlags {
   headerTimeout: string;
   idleTimeout: string;
   keepAliveTimeout: string;
+  workers: string;
+  drainTimeout: string;
+}
+
+function workersFlag(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n < 1 || n > 1024) {
+    throw new ConfigError(`--workers must be a whole number from 1 to 1024 (got "${value}")`);
+  }
+  return n;
 }
 
 /** Seconds from a flag (fractions allowed) as milliseconds; a clear error for anything else. */
@@ -65,6 +84,16 @@ export function registerS3Commands(program: Command, output: Output): void {
       "close an idle keep-alive connection after this long",
       String(DEFAULT_TIMEOUTS.keepAliveMs / 1000),
     )
+    .option(
+      "--workers <n>",
+      "worker processes sharing the listening address (default: the CPUs this process may use; 1: a single process)",
+      String(availableParallelism()),
+    )
+    .option(
+      "--drain-timeout <seconds>",
+      "on SIGTERM, how long requests in flight may take to finish before their connections are closed",
+      "10",
+    )
     .option("--json", "print the endpoint as JSON once listening")
     .action(async (flags: ServeFlags) => {
       if (!existsSync(flags.root) || !statSync(flags.root).isDirectory()) {
@@ -78,11 +107,13 @@ export function registerS3Commands(program: Command, output: Output): void {
       const headerTimeoutMs = secondsFlag("header-timeout", flags.headerTimeout);
       const idleTimeoutMs = secondsFlag("idle-timeout", flags.idleTimeout);
       const keepAliveTimeoutMs = secondsFlag("keep-alive-timeout", flags.keepAliveTimeout);
+      const workers = workersFlag(flags.workers);
+      const drainMs = secondsFlag("drain-timeout", flags.drainTimeout);
       const credentials = loadCredentials({
         ...(flags.credentials ? { file: flags.credentials } : {}),
         env: process.env,
       });
-      const gateway = await startS3Gateway({
+      const options: S3GatewayOptions = {
         root: flags.root,
         listen: flags.listen,
         region: flags.region,
@@ -95,7 +126,12 @@ export function registerS3Commands(program: Command, output: Output): void {
         ...(flags.domain ? { domain: flags.domain } : {}),
         ...(flags.metricsListen ? { metricsListen: flags.metricsListen } : {}),
         ...(flags.accessLog ? {} : { accessLog: false }),
-      });
+      };
+      // node:cluster re-runs this command in each worker; there it serves until the supervisor
+      // says stop, and exits.
+      if (cluster.isWorker) return runS3Worker(options);
+      const gateway =
+        workers > 1 ? await startS3Cluster({ ...options, workers, drainMs }) : await startS3Gateway(options);
       if (flags.json) {
         printJson(output, {
           endpoint: gateway.endpoint,
@@ -113,7 +149,7 @@ export function registerS3Commands(program: Command, output: Output): void {
         const stop = () => {
           process.off("SIGINT", stop);
           process.off("SIGTERM", stop);
-          void gateway.close().then(resolve);
+          void gateway.close({ graceMs: drainMs }).then(resolve);
         };
         process.on("SIGINT", stop);
         process.on("SIGTERM", stop);

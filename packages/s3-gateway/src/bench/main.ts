@@ -13,7 +13,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { Agent, request } from "node:http";
-import { cpus, loadavg, tmpdir } from "node:os";
+import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   GetObjectCommand,
@@ -105,8 +105,9 @@ function memory(pid: number, field: "VmHWM" | "VmRSS"): number {
 }
 
 /** One gateway in its own process (its memory measured alone). */
-async function startServe(root: string): Promise<{ proc: ChildProcess; endpoint: string }> {
-  const proc = spawn(process.execPath, [new URL("./serve.js", import.meta.url).pathname, root, KEY, SECRET], {
+async function startServe(root: string, workers = 1): Promise<{ proc: ChildProcess; endpoint: string }> {
+  const serveJs = new URL("./serve.js", import.meta.url).pathname;
+  const proc = spawn(process.execPath, [serveJs, root, KEY, SECRET, String(workers)], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   const endpoint = await new Promise<string>((resolve) => {
@@ -214,6 +215,37 @@ async function main(): Promise<void> {
     say(
       `4 KiB objects (${SMALL_COUNT}, ${CONCURRENCY} concurrent): PUT ${ops(tPut)} ops/s, GET ${ops(tGet)} ops/s, HEAD ${ops(tHead)} ops/s; nginx GET ${ops(tNginx)} ops/s (gateway GET ratio ${(tNginx / tGet).toFixed(2)})`,
     );
+    // The same with as many gateway workers and nginx worker processes as the CPUs this process may
+    // use, beside the single-process figures just measured (same run, same objects).
+    const workers = availableParallelism();
+    if (workers > 1) {
+      const multi = await startServe(root, workers);
+      const multiNginx = await startNginx(root, scratch, workers);
+      try {
+        const multiClient = new S3Client({
+          endpoint: multi.endpoint,
+          region: "us-east-1",
+          forcePathStyle: true,
+          credentials: { accessKeyId: KEY, secretAccessKey: SECRET },
+        });
+        const urls = (make: (k: string) => PutObjectCommand | GetObjectCommand | HeadObjectCommand) =>
+          Promise.all(keys.map((k) => getSignedUrl(multiClient, make(k), { expiresIn: 3600 })));
+        const mPut = await urls((k) => new PutObjectCommand({ Bucket: "vol-bench", Key: k }));
+        const mGet = await urls((k) => new GetObjectCommand({ Bucket: "vol-bench", Key: k }));
+        const mHead = await urls((k) => new HeadObjectCommand({ Bucket: "vol-bench", Key: k }));
+        const tmPut = await timed(() => pool(mPut, (u) => httpPut(u, 4096, small)));
+        const tmGet = await timed(() => pool(mGet, (u) => httpGet(u)));
+        const tmHead = await timed(() => pool(mHead, (u) => httpGet(u, "HEAD")));
+        const tmNginx = await timed(() => pool(keys, (k) => httpGet(`${multiNginx.url}/vol-bench/${k}`)));
+        multiClient.destroy();
+        say(
+          `4 KiB objects, ${workers} workers (nginx ${workers} worker processes): PUT ${ops(tmPut)} ops/s (${(tPut / tmPut).toFixed(2)}x 1 worker), GET ${ops(tmGet)} ops/s (${(tGet / tmGet).toFixed(2)}x), HEAD ${ops(tmHead)} ops/s (${(tHead / tmHead).toFixed(2)}x); nginx GET ${ops(tmNginx)} ops/s (gateway GET ratio ${(tmNginx / tmGet).toFixed(2)})`,
+        );
+      } finally {
+        await multiNginx.stop();
+        multi.proc.kill("SIGTERM");
+      }
+    }
     // ListObjectsV2 over many keys written "from a Pod" (no cached MD5 yet)
     for (let i = 0; i < LIST_KEYS; i++)
       writeFileSync(join(vol, "list", `k${String(i).padStart(7, "0")}`), "x");

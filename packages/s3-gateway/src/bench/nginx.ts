@@ -15,18 +15,19 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** nginx-light serving `root` over loopback: the GET baseline (sendfile, one worker). */
+/** nginx-light serving `root` over loopback: the GET baseline (sendfile, `workers` processes). */
 export async function startNginx(
   root: string,
   scratch: string,
+  workers = 1,
 ): Promise<{ url: string; stop: () => Promise<void> }> {
   const port = await freePort();
   const conf = join(scratch, "nginx.conf");
   writeFileSync(
     conf,
     `${process.getuid?.() === 0 ? "user root;\n" : ""}daemon off;
-worker_processes 1;
-pid ${join(scratch, "nginx.pid")};
+worker_processes ${workers};
+pid ${join(scratch, `nginx-${port}.pid`)};
 error_log ${join(scratch, "nginx-error.log")};
 events { worker_connections 1024; }
 http {

@@ -36,30 +36,42 @@ export class GatewayMetrics {
   }
 
   /** Serve GET /metrics on its own listener, away from the S3 port. */
-  async listen(host: string, port: number): Promise<{ server: Server; url: string }> {
-    const server = createServer((req, res) => {
-      if (req.method === "GET" && (req.url ?? "").split("?")[0] === "/metrics") {
-        this.registry.metrics().then(
-          (text) => {
-            res.writeHead(200, { "content-type": this.registry.contentType });
-            res.end(text);
-          },
-          () => {
-            res.writeHead(500);
-            res.end();
-          },
-        );
-        return;
-      }
-      res.writeHead(404, { "content-type": "text/plain" });
-      res.end("only /metrics is served here\n");
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(port, host, () => resolve());
-    });
-    const address = server.address();
-    const actual = typeof address === "object" && address ? address.port : port;
-    return { server, url: `http://${host.includes(":") ? `[${host}]` : host}:${actual}/metrics` };
+  listen(host: string, port: number): Promise<{ server: Server; url: string }> {
+    return listenMetrics(host, port, async () => ({
+      text: await this.registry.metrics(),
+      contentType: this.registry.contentType,
+    }));
   }
+}
+
+/** An HTTP listener that answers GET /metrics with what `render` gives (404 for anything else). */
+export async function listenMetrics(
+  host: string,
+  port: number,
+  render: () => Promise<{ text: string; contentType: string }>,
+): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    if (req.method === "GET" && (req.url ?? "").split("?")[0] === "/metrics") {
+      render().then(
+        ({ text, contentType }) => {
+          res.writeHead(200, { "content-type": contentType });
+          res.end(text);
+        },
+        () => {
+          res.writeHead(500);
+          res.end();
+        },
+      );
+      return;
+    }
+    res.writeHead(404, { "content-type": "text/plain" });
+    res.end("only /metrics is served here\n");
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address();
+  const actual = typeof address === "object" && address ? address.port : port;
+  return { server, url: `http://${host.includes(":") ? `[${host}]` : host}:${actual}/metrics` };
 }

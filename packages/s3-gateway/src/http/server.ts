@@ -63,7 +63,13 @@ export interface S3Gateway {
   /** `http://host:port` to give clients as their endpoint URL. */
   endpoint: string;
   metricsUrl?: string;
-  close(): Promise<void>;
+  /** This gateway's metrics (a worker hands them to its supervisor, which serves the sum). */
+  metrics: GatewayMetrics;
+  /**
+   * Stop listening and end the connections. With `graceMs`, idle keep-alive connections close at
+   * once and requests in flight get that long to finish (a drain); without it, everything ends now.
+   */
+  close(options?: { graceMs?: number }): Promise<void>;
 }
 
 /** Sockets the gateway dropped for idling (told apart from clients that hung up themselves). */
@@ -109,8 +115,10 @@ export async function startS3Gateway(options: S3GatewayOptions): Promise<S3Gatew
     idleMs: options.idleTimeoutMs ?? DEFAULT_TIMEOUTS.idleMs,
     keepAliveMs: options.keepAliveTimeoutMs ?? DEFAULT_TIMEOUTS.keepAliveMs,
   };
+  let inFlight = 0;
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now();
+    inFlight += 1;
     heapTrim.requestStarted();
     // Re-armed per request: Node clears the socket timeout when a keep-alive socket starts one.
     req.socket.setTimeout(timeouts.idleMs);
@@ -148,6 +156,7 @@ export async function startS3Gateway(options: S3GatewayOptions): Promise<S3Gatew
       if (aborted === undefined) bytesOut = sendError(req, res, failure, s3?.rawPath ?? req.url ?? "/");
     }
     const done = () => {
+      inFlight -= 1;
       heapTrim.requestEnded();
       const ms = performance.now() - started;
       aborted ??= abortReason(req, res);
@@ -246,18 +255,18 @@ export async function startS3Gateway(options: S3GatewayOptions): Promise<S3Gatew
   return {
     endpoint,
     ...(metricsUrl ? { metricsUrl } : {}),
-    close: async () => {
+    metrics,
+    close: async ({ graceMs = 0 } = {}) => {
       backend.etags.stop();
       const closing = [server, metricsServer].filter((s): s is Server => s !== undefined);
-      await Promise.all(
-        closing.map(
-          (s) =>
-            new Promise<void>((resolve) => {
-              s.close(() => resolve());
-              s.closeAllConnections();
-            }),
-        ),
-      );
+      const closed = closing.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+      if (graceMs > 0) {
+        server.closeIdleConnections();
+        const deadline = Date.now() + graceMs;
+        while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      }
+      for (const s of closing) s.closeAllConnections();
+      await Promise.all(closed);
     },
   };
 }

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { type FileHandle, open, stat } from "node:fs/promises";
 import { CHUNK_BYTES, giveBack, takeChunk } from "./chunk-pool.js";
+import { tryClaim } from "./key-lock.js";
 import type { MetaLocation, MetaStore, StoredRecord } from "./meta-store.js";
 import { stampMatches } from "./meta-store.js";
 
@@ -117,15 +118,32 @@ export class LazyEtags {
     while (this.queue.length > 0 && !this.stopped) {
       const job = this.queue.shift()!;
       try {
-        const before = await stat(job.at.path);
-        const etag = await md5OfFile(job.at.path, before.size);
-        await this.remember(job.at, before, etag, job.base);
+        await this.hashOnce(job.at, job.base);
       } catch {
         // vanished meanwhile
       }
       this.queued.delete(job.at.path);
     }
     this.running = false;
+  }
+
+  /**
+   * Hash a big file once for every gateway process on the volume: skipped when its MD5 is already
+   * stored (another worker or gateway got there first), or while another live process holds the
+   * claim (its record is read on the next request).
+   */
+  private async hashOnce(at: MetaLocation, base: StoredRecord | undefined): Promise<void> {
+    const before = await stat(at.path);
+    if (stampMatches(await this.store.read(at), before)) return;
+    const name = `md5-${createHash("sha256").update(at.key).digest("hex")}`;
+    const release = await tryClaim(at.bucketDir, name);
+    if (!release) return;
+    try {
+      if (stampMatches(await this.store.read(at), before)) return;
+      await this.remember(at, before, await md5OfFile(at.path, before.size), base);
+    } finally {
+      await release();
+    }
   }
 
   /** Stop background hashing (gateway shutdown). */

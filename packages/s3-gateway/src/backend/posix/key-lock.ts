@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { mkdir, readFile, unlink, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { S3Error } from "../../errors/s3-errors.js";
 import { isAbandoned, ownerTag } from "./files.js";
 import { RESERVED_DIR } from "./keys.js";
@@ -15,26 +15,10 @@ const LOCK_WAIT_MS = 10_000;
  * is taken over.
  */
 export async function withKeyLock<T>(bucketDir: string, key: string, work: () => Promise<T>): Promise<T> {
-  const dir = join(bucketDir, RESERVED_DIR, "locks");
-  const file = join(dir, createHash("sha256").update(key).digest("hex"));
+  const file = join(bucketDir, RESERVED_DIR, "locks", createHash("sha256").update(key).digest("hex"));
   const deadline = Date.now() + LOCK_WAIT_MS;
   for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
-    try {
-      await writeFile(file, ownerTag(), { flag: "wx" });
-      break;
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === "ENOENT") {
-        await mkdir(dir, { recursive: true });
-        continue;
-      }
-      if (code !== "EEXIST") throw err;
-    }
-    const owner = await readFile(file, "utf8").catch(() => "");
-    if (owner && (await isAbandoned(file, owner))) {
-      await unlink(file).catch(() => undefined);
-      continue;
-    }
+    if (await takeOwnerFile(file)) break;
     if (Date.now() > deadline) {
       throw new S3Error(
         "ConditionalRequestConflict",
@@ -51,4 +35,39 @@ export async function withKeyLock<T>(bucketDir: string, key: string, work: () =>
   } finally {
     await unlink(file).catch(() => undefined);
   }
+}
+
+/**
+ * Claim a piece of work for this process across every gateway on the volume, without waiting:
+ * an O_EXCL file `.s3compat_uploads/locks/<name>` (taken over when its owner is gone). Resolves
+ * to the release function, or undefined while another live process holds the claim.
+ */
+export async function tryClaim(bucketDir: string, name: string): Promise<(() => Promise<void>) | undefined> {
+  const file = join(bucketDir, RESERVED_DIR, "locks", name);
+  if (!(await takeOwnerFile(file))) return undefined;
+  return () => unlink(file).catch(() => undefined);
+}
+
+/**
+ * Create `file` with O_EXCL naming this process (and its folder if missing); a file left by a
+ * process that is gone is removed and taken. False while a live owner holds it.
+ */
+async function takeOwnerFile(file: string): Promise<boolean> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      await writeFile(file, ownerTag(), { flag: "wx" });
+      return true;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") {
+        await mkdir(dirname(file), { recursive: true });
+        continue;
+      }
+      if (code !== "EEXIST") throw err;
+    }
+    const owner = await readFile(file, "utf8").catch(() => "");
+    if (!owner || !(await isAbandoned(file, owner))) return false;
+    await unlink(file).catch(() => undefined);
+  }
+  return false;
 }
