@@ -2,14 +2,8 @@ import cluster from "node:cluster";
 import { existsSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { ConfigError } from "@podkit/core";
-import {
-  DEFAULT_TIMEOUTS,
-  loadCredentials,
-  runS3Worker,
-  type S3GatewayOptions,
-  startS3Cluster,
-  startS3Gateway,
-} from "@podkit/s3-gateway";
+import type { S3GatewayOptions } from "@podkit/s3-gateway";
+import { DEFAULT_TIMEOUTS } from "@podkit/s3-gateway/defaults";
 import type { Command } from "commander";
 import { type Output, printJson } from "../output.js";
 
@@ -109,6 +103,10 @@ export function registerS3Commands(program: Command, output: Output): void {
       const keepAliveTimeoutMs = secondsFlag("keep-alive-timeout", flags.keepAliveTimeout);
       const workers = workersFlag(flags.workers);
       const drainMs = secondsFlag("drain-timeout", flags.drainTimeout);
+      // The gateway loads when the command runs, not for its --help.
+      const { loadCredentials, runS3Worker, startS3Cluster, startS3Gateway } = await import(
+        "@podkit/s3-gateway"
+      );
       const credentials = loadCredentials({
         ...(flags.credentials ? { file: flags.credentials } : {}),
         env: process.env,

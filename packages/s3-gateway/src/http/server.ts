@@ -10,6 +10,7 @@ import { isS3Error, S3Error, s3ErrorFromFs } from "../errors/s3-errors.js";
 import { requireAccess } from "../ops/body.js";
 import type { OpContext } from "../ops/context.js";
 import { route } from "../ops/router.js";
+import { DEFAULT_TIMEOUTS } from "./defaults.js";
 import { IdleHeapTrim } from "./idle-heap-trim.js";
 import { GatewayMetrics } from "./metrics.js";
 import { parseS3Request, type S3Request } from "./request.js";
@@ -54,7 +55,7 @@ export interface S3GatewayOptions {
   keepAliveTimeoutMs?: number;
 }
 
-export const DEFAULT_TIMEOUTS = { headerMs: 20_000, idleMs: 60_000, keepAliveMs: 65_000 } as const;
+export { DEFAULT_TIMEOUTS };
 
 /** Status the access log and metrics give a request whose client went away (nginx's 499). */
 const CLIENT_CLOSED = 499;
