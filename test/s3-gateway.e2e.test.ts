@@ -323,6 +323,7 @@ except ClientError as e:
         {
           env: { PATH: process.env.PATH },
           encoding: "utf8",
+          timeout: 30_000,
         },
       );
       expect(noCreds.status).toBe(2);
@@ -330,6 +331,7 @@ except ClientError as e:
       const noRoot = spawnSync(process.execPath, [PODKIT, "s3", "serve", "--root", join(root, "missing")], {
         env: { PATH: process.env.PATH, PODKIT_S3_ACCESS_KEY: "abc", PODKIT_S3_SECRET_KEY: "secret-123" },
         encoding: "utf8",
+        timeout: 30_000,
       });
       expect(noRoot.status).toBe(2);
       expect(noRoot.stderr).toContain("is not a directory");

@@ -2,6 +2,7 @@ import cluster, { type Worker } from "node:cluster";
 import type { Server } from "node:http";
 import { createLogger } from "@podkit/core";
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from "prom-client";
+import { CredentialStore } from "../auth/credentials.js";
 import { listenMetrics } from "./metrics.js";
 import { parseListen, type S3Gateway, type S3GatewayOptions, startS3Gateway } from "./server.js";
 
@@ -39,6 +40,8 @@ export type S3GatewayCluster = Omit<S3Gateway, "metrics">;
  */
 export async function startS3Cluster(options: S3ClusterOptions): Promise<S3GatewayCluster> {
   if (!cluster.isPrimary) throw new Error("startS3Cluster runs in the supervisor; workers call runS3Worker");
+  // A configuration every worker would refuse is refused here, before any worker starts.
+  new CredentialStore(options.credentials);
   const log = createLogger({ name: "s3-gateway" });
   const ready = new Set<Worker>();
   let stopping = false;
@@ -150,7 +153,13 @@ export async function startS3Cluster(options: S3ClusterOptions): Promise<S3Gatew
 export async function runS3Worker(options: S3GatewayOptions): Promise<void> {
   if (!cluster.isWorker) throw new Error("runS3Worker runs in a node:cluster worker");
   const { metricsListen: _notHere, ...own } = options;
-  const gateway = await startS3Gateway({ ...own, listen: process.env[LISTEN_ENV] ?? own.listen });
+  const gateway = await startS3Gateway({ ...own, listen: process.env[LISTEN_ENV] ?? own.listen }).catch(
+    (err: unknown) => {
+      // The supervisor's channel would keep this process alive; let it go so the failure ends it.
+      process.disconnect?.();
+      throw err;
+    },
+  );
   for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => undefined);
   await new Promise<void>((resolve) => {
     process.on("message", (msg: ToWorker) => {
