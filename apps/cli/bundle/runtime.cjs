@@ -8,6 +8,11 @@ const VERSION = __PODKIT_VERSION__;
 const BUILD_ID = __PODKIT_BUILD_ID__;
 const FILES = __PODKIT_FILES__; // { "native/x.node": size, … }: what files/ holds
 
+// node:cluster starts a worker as `execPath <script> args…`; in the single executable the script is
+// the executable itself, which would otherwise arrive as the command's first argument.
+if (process.argv[2] && isThisExecutable(process.argv[2]) && require("node:cluster").isWorker) {
+  process.argv.splice(2, 1);
+}
 const argv = process.argv.slice(2);
 if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
   // Before any module loads: scripts ask for the version often, and it should cost no more than node.
@@ -168,4 +173,13 @@ function launch() {
   }
 
   runApp();
+}
+
+function isThisExecutable(arg) {
+  try {
+    const fs = require("node:fs");
+    return require("node:sea").isSea() && fs.realpathSync(arg) === fs.realpathSync(process.execPath);
+  } catch {
+    return false; // not a path, or a Node without SEA support
+  }
 }

@@ -108,6 +108,9 @@ export async function send(options: SendOptions): Promise<SendResult> {
           };
         })
       : [];
+    // Claims still waiting when a receiver is met (or the wait fails) end with an AbortError that
+    // nobody needs: mark them handled so they cannot become unhandled rejections.
+    for (const claim of later) claim.catch(() => undefined);
     const offering = collectFiles(options.paths, {
       zip: options.zip,
       noCompress: options.noCompress,
