@@ -206,6 +206,13 @@ export function gpuSampleFromXml(node: XmlNode, busIdAttr: string, index: number
   const busId = normalizePciBusId(xmlText(node, "pci", "pci_bus_id") ?? busIdAttr);
   if (!uuid || !busId) return null;
   const powerNode = (node.gpu_power_readings ?? node.power_readings) as XmlNode | undefined;
+  // ECC counts: DRAM and SRAM on ≥535 drivers, single/double bit on older ones; summed.
+  const eccSum = (scope: "volatile" | "aggregate", kind: "correctable" | "uncorrectable") =>
+    sumOrNull(
+      num(xmlText(node, "ecc_errors", scope, `dram_${kind}`)),
+      num(xmlText(node, "ecc_errors", scope, `sram_${kind}`)),
+      num(xmlText(node, "ecc_errors", scope, kind === "correctable" ? "single_bit" : "double_bit", "total")),
+    );
   return {
     index: num(xmlText(node, "minor_number")) ?? index,
     uuid,
@@ -227,26 +234,10 @@ export function gpuSampleFromXml(node: XmlNode, busIdAttr: string, index: number
     smClockHz: baseUnits(xmlText(node, "clocks", "sm_clock")),
     memClockHz: baseUnits(xmlText(node, "clocks", "mem_clock")),
     fanRatio: baseUnits(xmlText(node, "fan_speed")),
-    eccVolatileUncorrected: sumOrNull(
-      num(xmlText(node, "ecc_errors", "volatile", "dram_uncorrectable")),
-      num(xmlText(node, "ecc_errors", "volatile", "sram_uncorrectable")),
-      num(xmlText(node, "ecc_errors", "volatile", "double_bit", "total")),
-    ),
-    eccAggregateUncorrected: sumOrNull(
-      num(xmlText(node, "ecc_errors", "aggregate", "dram_uncorrectable")),
-      num(xmlText(node, "ecc_errors", "aggregate", "sram_uncorrectable")),
-      num(xmlText(node, "ecc_errors", "aggregate", "double_bit", "total")),
-    ),
-    eccVolatileCorrected: sumOrNull(
-      num(xmlText(node, "ecc_errors", "volatile", "dram_correctable")),
-      num(xmlText(node, "ecc_errors", "volatile", "sram_correctable")),
-      num(xmlText(node, "ecc_errors", "volatile", "single_bit", "total")),
-    ),
-    eccAggregateCorrected: sumOrNull(
-      num(xmlText(node, "ecc_errors", "aggregate", "dram_correctable")),
-      num(xmlText(node, "ecc_errors", "aggregate", "sram_correctable")),
-      num(xmlText(node, "ecc_errors", "aggregate", "single_bit", "total")),
-    ),
+    eccVolatileUncorrected: eccSum("volatile", "uncorrectable"),
+    eccAggregateUncorrected: eccSum("aggregate", "uncorrectable"),
+    eccVolatileCorrected: eccSum("volatile", "correctable"),
+    eccAggregateCorrected: eccSum("aggregate", "correctable"),
     remappedRowsCorrectable: num(xmlText(node, "remapped_rows", "remapped_row_corr")),
     remappedRowsUncorrectable: num(xmlText(node, "remapped_rows", "remapped_row_unc")),
     pcieReplays: num(xmlText(node, "pci", "replay_counter")),
