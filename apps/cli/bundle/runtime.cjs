@@ -10,7 +10,13 @@ const FILES = __PODKIT_FILES__; // { "native/x.node": size, … }: what files/ h
 
 // node:cluster starts a worker as `execPath <script> args…`; in the single executable the script is
 // the executable itself, which would otherwise arrive as the command's first argument.
-if (process.argv[2] && isThisExecutable(process.argv[2]) && require("node:cluster").isWorker) {
+// Only a forked process has an IPC channel: ordinary starts skip the checks.
+if (
+  process.channel &&
+  process.argv[2] &&
+  require("node:cluster").isWorker &&
+  isThisExecutable(process.argv[2])
+) {
   process.argv.splice(2, 1);
 }
 const argv = process.argv.slice(2);
