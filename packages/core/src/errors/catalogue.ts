@@ -93,6 +93,7 @@ export const ERROR_CATALOGUE = {
   E_DECRYPT: { exit: "failure", meaning: "a message did not decrypt (wrong key or tampered)" },
   E_FRAMING: { exit: "failure", meaning: "a frame on the wire is malformed" },
   E_CLOSED: { exit: "failure", meaning: "the connection closed" },
+  E_READ_TIMEOUT: { exit: "failure", meaning: "the other side sent nothing within the wait" },
 } as const satisfies Record<`E_${string}`, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
