@@ -62,6 +62,7 @@ export const ERROR_CATALOGUE = {
   // Host agent.
   E_ACTION_FAILED: { exit: "failure", meaning: "a maintenance action (e.g. a GPU reset) failed" },
   E_BURN_TEST_FAILED: { exit: "failure", meaning: "the burn test found problems" },
+  E_COLLECTOR_BUDGET: { exit: "failure", meaning: "a collector did not finish within its time budget" },
   // Cluster runs.
   E_CLUSTER_CHECK: { exit: "failure", meaning: "a cluster check failed" },
   E_INTERRUPTED: { exit: "interrupted", meaning: "interrupted; the command was stopped on every node" },
