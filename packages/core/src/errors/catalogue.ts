@@ -65,6 +65,7 @@ export const ERROR_CATALOGUE = {
   E_COLLECTOR_BUDGET: { exit: "failure", meaning: "a collector did not finish within its time budget" },
   // Cluster runs.
   E_CLUSTER_CHECK: { exit: "failure", meaning: "a cluster check failed" },
+  E_SSH_CONNECT: { exit: "failure", meaning: "an SSH connection to a node could not be opened" },
   E_INTERRUPTED: { exit: "interrupted", meaning: "interrupted; the command was stopped on every node" },
   E_TIMEOUT: { exit: "timeout", meaning: "a run passed its deadline and was stopped" },
   E_NODE_LOST: { exit: "connectionLost", meaning: "the connection to a node was lost" },
