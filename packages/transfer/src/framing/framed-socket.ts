@@ -1,4 +1,5 @@
 import type { Socket } from "node:net";
+import { WIRE_CHUNK_BYTES } from "../crypto/chunks.js";
 import { CopyingFrameDecoder, encodeFrameHeader, FrameDecoder, isPing, MAX_FRAME_BYTES } from "./frame.js";
 
 export class ConnectionClosedError extends Error {
@@ -9,14 +10,17 @@ export class ReadTimeoutError extends Error {
   readonly code = "E_TIMEOUT";
 }
 
-/** Pause the socket once this many decoded-but-unread bytes are queued (back-pressure). */
-const QUEUE_HIGH_WATER = 256 * 1024;
+/**
+ * Pause the socket once this many decoded-but-unread bytes are queued (back-pressure): a few whole
+ * data chunks, so a reader is not paused and resumed for every chunk.
+ */
+const QUEUE_HIGH_WATER = 1024 * 1024;
 
 /** The one buffer a client socket reads into (net's `onread`), instead of a fresh Buffer per read. */
 const READ_BUFFER_BYTES = 64 * 1024;
-/** Frames up to this size (any data chunk: 32 KiB + offset, deflate, nonce and tag) are pooled. */
-const POOLED_FRAME_BYTES = 34 * 1024;
-const POOL_MAX = 32;
+/** Frames up to this size (a whole-file data chunk with its offset, deflate, nonce and tag) are pooled. */
+const POOLED_FRAME_BYTES = WIRE_CHUNK_BYTES + 2 * 1024;
+const POOL_MAX = 16;
 
 /**
  * Hands a socket's reads to a `FramedSocket` from one reused buffer: pass `onread` to `net.connect`,

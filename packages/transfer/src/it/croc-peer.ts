@@ -72,6 +72,9 @@ export async function crocLikeReceive(options: {
     await next(key);
     const info = SenderInfoSchema.parse(JSON.parse(((await next(key)).bytes as Buffer).toString()));
     const files = new Map<string, Buffer>();
+    // One read in flight per data connection, kept across files (a read nobody waits for any more would
+    // take the next file's first chunk).
+    const reads: Array<Promise<{ j: number; frame: Buffer }> | null> = data.map(() => null);
     for (const [index, f] of (info.FilesToTransfer ?? []).entries()) {
       if (f.s === 0 || f.sy) continue;
       const ranges = index === 0 ? (options.firstFileRanges ?? null) : null;
@@ -80,7 +83,7 @@ export async function crocLikeReceive(options: {
             .slice(1)
             .filter((_, i) => i % 2 === 1)
             .reduce((a, b) => a + b, 0)
-        : Math.ceil(f.s / 32768);
+        : 0;
       await conn.write(
         encodeMessage(
           {
@@ -97,23 +100,20 @@ export async function crocLikeReceive(options: {
         ),
       );
       const content = Buffer.alloc(f.s);
+      // Like croc's receiveData: every connection is read until the bytes add up to the file size (or,
+      // resuming, the chunks asked for have all come), whatever size each chunk has.
       let got = 0;
-      await Promise.all(
-        data.map(async (d, j) => {
-          // round robin: connection j carries chunks j, j+N, …; count what this connection must deliver
-          const mine = Array.from({ length: Math.ceil(f.s / 32768) }, (_, k) => k).filter(
-            (k) => k % data.length === j && (!ranges || inRanges(ranges, k * 32768)),
-          ).length;
-          for (let i = 0; i < mine; i++) {
-            const plain = decodeChunk(
-              info.NoCompress ? open(key, await d.read(10_000)) : decompress(open(key, await d.read(10_000))),
-            );
-            plain.data.copy(content, plain.offset);
-            got++;
-          }
-        }),
-      );
-      if (got !== expectChunks) throw new Error(`expected ${expectChunks} chunks, got ${got}`);
+      let bytes = 0;
+      while (ranges ? got < expectChunks : bytes < f.s) {
+        const { j, frame } = await nextFrame(data, reads);
+        reads[j] = null;
+        const plain = decodeChunk(info.NoCompress ? open(key, frame) : decompress(open(key, frame)));
+        if (plain.data.length === 0) continue; // runpodctl's trailing empty chunk
+        plain.data.copy(content, plain.offset);
+        got++;
+        bytes += plain.data.length;
+      }
+      if (ranges && got !== expectChunks) throw new Error(`expected ${expectChunks} chunks, got ${got}`);
       await conn.write(encodeMessage({ type: "close-sender" }, key));
       await next(key);
       if (!ranges && !xxhashBytes(content).equals(Buffer.from(f.h as string, "base64")))
@@ -224,4 +224,23 @@ export async function runpodctlLikeSend(options: {
     conn.close();
     for (const d of data) d.close();
   }
+}
+
+/** The next data frame from whichever connection has one (10 s at most). */
+function nextFrame(
+  data: readonly FramedSocket[],
+  reads: Array<Promise<{ j: number; frame: Buffer }> | null>,
+): Promise<{ j: number; frame: Buffer }> {
+  for (const [j, d] of data.entries()) {
+    if (reads[j]) continue;
+    const read = d.read().then((frame) => ({ j, frame }));
+    read.catch(() => {}); // connections close at the end with reads still waiting
+    reads[j] = read;
+  }
+  return Promise.race([
+    ...(reads as Array<Promise<{ j: number; frame: Buffer }>>),
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error("no data chunk within 10 s")), 10_000).unref(),
+    ),
+  ]);
 }
