@@ -14,7 +14,7 @@ import {
   WIRE_CHUNK_BYTES,
 } from "./chunks.js";
 import { compress, decompress, inflateChunk, storedBlocks } from "./compress.js";
-import { imohashFile, md5File, symlinkHash, xxhashBytes, xxhashFile } from "./hash.js";
+import { ArrivalXxhash, imohashFile, md5File, symlinkHash, xxhashBytes, xxhashFile } from "./hash.js";
 
 const vectors = JSON.parse(readFileSync(new URL("../../testdata/vectors.json", import.meta.url), "utf8"));
 
@@ -95,6 +95,30 @@ describe("file hashes (vectors.json file_hashes)", () => {
     const info = JSON.parse(vectors.json_shapes.SenderInfo);
     const link = info.FilesToTransfer[2];
     expect(symlinkHash(link.sy).toString("base64")).toBe(link.h);
+  });
+});
+
+describe("XXH64 of chunks as they arrive", () => {
+  const data = randomBytes(10 * 1000 + 7);
+  const cut = (offsets: number[]) =>
+    offsets.map((o, i) => ({ offset: o, pieces: [data.subarray(o, offsets[i + 1] ?? data.length)] }));
+  const parts = cut([0, 1000, 3000, 6000, 9000]);
+  const run = (order: number[], maxWaiting?: number) => {
+    const h = new ArrivalXxhash(data.length, maxWaiting);
+    for (const i of order) h.add(parts[i]?.offset as number, parts[i]?.pieces as Buffer[]);
+    return h.digest();
+  };
+
+  it("equals the file's hash in order and nearly in order (several connections)", () => {
+    expect(run([0, 1, 2, 3, 4])?.equals(xxhashBytes(data))).toBe(true);
+    expect(run([1, 0, 3, 4, 2])?.equals(xxhashBytes(data))).toBe(true);
+  });
+
+  it("gives up (null: hash the file instead) on a gap, a repeat or too much waiting", () => {
+    expect(run([0, 1, 3, 4])).toBeNull();
+    expect(run([0, 1, 1, 2, 3, 4])).toBeNull();
+    expect(run([0, 2, 2, 1, 3, 4])).toBeNull();
+    expect(run([4, 3, 2, 1, 0], 2000)).toBeNull();
   });
 });
 

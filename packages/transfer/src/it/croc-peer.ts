@@ -25,7 +25,7 @@ export async function crocLikeReceive(options: {
   curve: string;
   /** Chunk ranges to request for file 0 (croc's resume list); the rest is zero-filled. */
   firstFileRanges?: number[];
-}): Promise<{ files: Map<string, Buffer>; messages: string[] }> {
+}): Promise<{ files: Map<string, Buffer>; chunks: Map<string, number>; messages: string[] }> {
   const plan = roomPlan(options.code, options.generation);
   const rc = await joinRelayRoom({ relay: options.relay, password: options.pass, room: plan.controlRoom });
   const conn = rc.conn;
@@ -72,6 +72,7 @@ export async function crocLikeReceive(options: {
     await next(key);
     const info = SenderInfoSchema.parse(JSON.parse(((await next(key)).bytes as Buffer).toString()));
     const files = new Map<string, Buffer>();
+    const chunks = new Map<string, number>();
     // One read in flight per data connection, kept across files (a read nobody waits for any more would
     // take the next file's first chunk).
     const reads: Array<Promise<{ j: number; frame: Buffer }> | null> = data.map(() => null);
@@ -119,10 +120,11 @@ export async function crocLikeReceive(options: {
       if (!ranges && !xxhashBytes(content).equals(Buffer.from(f.h as string, "base64")))
         throw new Error(`hash mismatch for ${f.n}`);
       files.set(`${f.fr}${f.n}`, content);
+      chunks.set(`${f.fr}${f.n}`, got);
     }
     await conn.write(encodeMessage({ type: "finished" }, key));
     await next(key);
-    return { files, messages };
+    return { files, chunks, messages };
   } finally {
     conn.close();
     for (const d of data) d.close();
@@ -148,7 +150,10 @@ export async function runpodctlLikeSend(options: {
   pass: string;
   code: string;
   files: Array<{ name: string; content: Buffer }>;
+  /** runpodctl's (croc's) 32 KiB, or bigger ones as Podkit sends whole files. */
+  chunkBytes?: number;
 }): Promise<string[]> {
+  const size = options.chunkBytes ?? 32768;
   const plan = roomPlan(options.code, "a");
   const rc = await joinRelayRoom({ relay: options.relay, password: options.pass, room: plan.controlRoom });
   const conn = rc.conn;
@@ -202,11 +207,11 @@ export async function runpodctlLikeSend(options: {
       } else if (msg.type === "recipientready") {
         const req = JSON.parse((msg.bytes as Buffer).toString()) as { FilesToTransferCurrentNum: number };
         const content = (options.files[req.FilesToTransferCurrentNum] as { content: Buffer }).content;
-        const chunks = Math.ceil(content.length / 32768);
-        const total = content.length % 32768 === 0 ? chunks + 1 : chunks; // runpodctl's trailing empty chunk
+        const chunks = Math.ceil(content.length / size);
+        const total = content.length % size === 0 ? chunks + 1 : chunks; // runpodctl's trailing empty chunk
         for (let k = 0; k < total; k++) {
-          const plain = Buffer.concat([Buffer.alloc(8), content.subarray(k * 32768, (k + 1) * 32768)]);
-          plain.writeBigUInt64LE(BigInt(k * 32768));
+          const plain = Buffer.concat([Buffer.alloc(8), content.subarray(k * size, (k + 1) * size)]);
+          plain.writeBigUInt64LE(BigInt(k * size));
           const packed = deflateRawSync(plain, { strategy: constants.Z_HUFFMAN_ONLY });
           await (data[k % data.length] as FramedSocket).write(seal(key as Buffer, packed));
         }

@@ -3,6 +3,7 @@ import type { FileHandle } from "node:fs/promises";
 import { open } from "../crypto/aead.js";
 import { CHUNK_BYTES, decodeChunkParts, MAX_CHUNK_BYTES } from "../crypto/chunks.js";
 import { inflateChunk } from "../crypto/compress.js";
+import type { ArrivalXxhash } from "../crypto/hash.js";
 import type { FramedSocket } from "../framing/framed-socket.js";
 import { chunkGarbage } from "../memory/garbage.js";
 import { TransferError } from "../session/errors.js";
@@ -21,6 +22,8 @@ export class FileSink {
     readonly size: number,
     readonly expectedChunks: number | null,
     private readonly onProgress: (bytes: number) => void,
+    /** Hashes the bytes as they are written (a fresh download), sparing a pass over the file. */
+    readonly arrivalHash: ArrivalXxhash | null = null,
   ) {
     this.done = new Promise((resolve, reject) => {
       this.resolveDone = resolve;
@@ -46,6 +49,7 @@ export class FileSink {
     // Positional writes land in the page cache; doing them synchronously avoids a thread-pool round
     // trip per chunk, which dominated the receiver's time. One writev per chunk, whatever its pieces.
     writeAllAt(this.handle.fd, data, length, offset);
+    this.arrivalHash?.add(offset, data);
     this.bytes += length;
     this.chunks++;
     this.onProgress(this.bytes);
