@@ -131,15 +131,6 @@ export async function crocLikeReceive(options: {
   }
 }
 
-function inRanges(ranges: number[], offset: number): boolean {
-  const [size, ...pairs] = ranges as [number, ...number[]];
-  for (let i = 0; i < pairs.length; i += 2) {
-    const start = pairs[i] as number;
-    if (offset >= start && offset < start + (pairs[i + 1] as number) * size) return true;
-  }
-  return false;
-}
-
 /**
  * A sender that behaves like runpodctl (croc 9.6.1 logic) on the wire (test only): Huffman-only
  * chunks, an extra zero-length chunk when a file is an exact multiple of 32 KiB, absolute `fs`
