@@ -1,10 +1,13 @@
 import { createCipheriv, createDecipheriv, pbkdf2Sync, randomBytes } from "node:crypto";
+import { PodkitError } from "@podkit/core";
 
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 
-export class DecryptError extends Error {
-  readonly code = "E_DECRYPT";
+export class DecryptError extends PodkitError<"E_DECRYPT"> {
+  constructor(message: string) {
+    super("E_DECRYPT", message);
+  }
 }
 
 /** croc's `crypt.New`: PBKDF2-HMAC-SHA256 with only 100 iterations, 32-byte key. */

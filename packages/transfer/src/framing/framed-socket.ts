@@ -1,13 +1,18 @@
 import type { Socket } from "node:net";
+import { PodkitError } from "@podkit/core";
 import { WIRE_CHUNK_BYTES } from "../crypto/chunks.js";
 import { CopyingFrameDecoder, encodeFrameHeader, FrameDecoder, isPing, MAX_FRAME_BYTES } from "./frame.js";
 
-export class ConnectionClosedError extends Error {
-  readonly code = "E_CLOSED";
+export class ConnectionClosedError extends PodkitError<"E_CLOSED"> {
+  constructor(message: string) {
+    super("E_CLOSED", message);
+  }
 }
 
-export class ReadTimeoutError extends Error {
-  readonly code = "E_TIMEOUT";
+export class ReadTimeoutError extends PodkitError<"E_READ_TIMEOUT"> {
+  constructor(message: string) {
+    super("E_READ_TIMEOUT", message);
+  }
 }
 
 /**

@@ -67,13 +67,12 @@ export async function receiveFiles(ctx: Context): Promise<{ files: string[]; byt
     throw err;
   };
   if (ctx.confirm && !(await ctx.confirm(offer)))
-    await refuse(new TransferError("E_REFUSED", "transfer refused; nothing was written", { exitCode: 1 }));
+    await refuse(new TransferError("E_REFUSED", "transfer refused; nothing was written"));
   if (conflicts.length && !ctx.overwrite) {
     await refuse(
       new TransferError(
         "E_EXISTS",
         `${conflicts.map((c) => `"${c}"`).join(", ")} already exist with other content; pass --overwrite to replace them`,
-        { exitCode: 6 },
       ),
     );
   }
