@@ -104,7 +104,7 @@ function peer(args, ns = "a") {
 
 /** A `podkit` command as users run it; resolves with the CPU seconds and peak RSS it reports. */
 function runPodkit(args, report, ns = "a") {
-  const [cmd, ...argv] = inNs(ns, [process.execPath, "--import", REPORT, PODKIT, ...args]);
+  const [cmd, ...argv] = inNs(ns, [process.execPath, "--expose-gc", "--import", REPORT, PODKIT, ...args]);
   const child = track(
     spawn(cmd, argv, {
       stdio: ["ignore", "pipe", "pipe"],

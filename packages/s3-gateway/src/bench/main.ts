@@ -67,7 +67,8 @@ interface Gateway {
 /** One gateway in its own process (its memory and CPU measured alone); workers > 1: a supervisor and workers. */
 async function startGateway(root: string, workers: number): Promise<Gateway> {
   const serveJs = new URL("./serve.js", import.meta.url).pathname;
-  const proc = spawn(process.execPath, [serveJs, root, KEY, SECRET, String(workers)], {
+  // Started as the podkit launcher starts node (--expose-gc: the gateway paces its collections).
+  const proc = spawn(process.execPath, ["--expose-gc", serveJs, root, KEY, SECRET, String(workers)], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   const endpoint = await new Promise<string>((resolve) => {
