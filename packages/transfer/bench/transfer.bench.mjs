@@ -181,7 +181,11 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
  */
 async function podkitRun(i, direct = false) {
   const path = direct ? "direct" : "relay";
-  const relay = peer(["relay", direct ? "10.66.0.1" : "127.0.0.1"], "a", direct ? [] : profile(`${path}-${i}/relay`));
+  const relay = peer(
+    ["relay", direct ? "10.66.0.1" : "127.0.0.1"],
+    "a",
+    direct ? [] : profile(`${path}-${i}/relay`),
+  );
   const address = await firstLine(relay.child);
   const out = join(dir, `out-${i}`);
   const code = `${1000 + i}-bench-run-${i}${direct ? "-direct" : ""}`;
