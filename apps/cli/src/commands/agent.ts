@@ -57,6 +57,7 @@ async function selfCommand(root: string): Promise<string> {
 }
 
 export function registerAgentCommands(program: Command, output: Output): void {
+  // Long but flat: one commander block per verb (its options and a short handler), in `--help` order.
   const agent = program
     .command("agent")
     .description(

@@ -89,6 +89,7 @@ function relayPassword(value: string): string {
 }
 
 export function registerTransferCommands(program: Command, output: Output): void {
+  // Long but flat: one commander block per verb (its options and a short handler), in `--help` order.
   program
     .command("send")
     .description(
