@@ -1,4 +1,6 @@
+import { AuthError } from "@podkit/core";
 import type { FastifyReply, FastifyRequest } from "fastify";
+import { sendError } from "../errors.js";
 import { bearerToken, secretsEqual } from "../tokens.js";
 
 export const ADMIN_COOKIE = "podkit_admin";
@@ -21,14 +23,10 @@ export function isAdmin(req: FastifyRequest, adminToken: string): boolean {
 }
 
 export function refuseApi(reply: FastifyReply): FastifyReply {
-  return reply
-    .code(401)
-    .header("www-authenticate", 'Bearer realm="podkit"')
-    .send({
-      error: {
-        code: "E_AUTH",
-        message:
-          "admin token required: pass --admin-token or set PODKIT_ADMIN_TOKEN (Authorization: Bearer pka_…)",
-      },
-    });
+  return sendError(
+    reply.header("www-authenticate", 'Bearer realm="podkit"'),
+    new AuthError(
+      "admin token required: pass --admin-token or set PODKIT_ADMIN_TOKEN (Authorization: Bearer pka_…)",
+    ),
+  );
 }
