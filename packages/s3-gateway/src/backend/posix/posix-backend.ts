@@ -1,7 +1,7 @@
 import type { Stats } from "node:fs";
 import { lstat, mkdir, rm, rmdir, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { S3Error, s3ErrorFromFs } from "../../errors/s3-errors.js";
+import { S3Error, s3ErrorFor, s3ErrorFromFs } from "../../errors/s3-errors.js";
 import type {
   Backend,
   BucketInfo,
@@ -162,7 +162,7 @@ export class PosixBackend implements Backend {
     const stats = await stat(path);
     const isDir = stats.isDirectory();
     // "dir/" names a directory, "file" a file; the other way round there is no such object.
-    if (isDir !== kp.isDirectory) throw new S3Error("NoSuchKey", undefined, { Key: key });
+    if (isDir !== kp.isDirectory) throw s3ErrorFor("key-not-found", { Key: key });
     return { bucketDir, path, isDirectory: isDir, stats };
   }
 
