@@ -1,8 +1,8 @@
 import { MachineInfoSchema, parseDuration, parseWith, ValidationError } from "@podkit/core";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import type { Fleet } from "../fleet.js";
-import type { Operations } from "../operations.js";
+import type { Fleet } from "../fleet/fleet.js";
+import type { Operations } from "../fleet/operations.js";
 
 const isoTime = z.string().datetime({ offset: true });
 const durationSchema = z.union([z.number().int().positive(), z.string().min(1)]);

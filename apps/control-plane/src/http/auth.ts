@@ -1,7 +1,7 @@
 import { AuthError } from "@podkit/core";
 import type { FastifyReply, FastifyRequest } from "fastify";
+import { bearerToken, secretsEqual } from "../auth/tokens.js";
 import { sendError } from "../errors.js";
-import { bearerToken, secretsEqual } from "../tokens.js";
 
 export const ADMIN_COOKIE = "podkit_admin";
 

@@ -1,9 +1,9 @@
 import { formatBytes } from "@podkit/core";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { Fleet } from "../fleet.js";
-import type { Operations } from "../operations.js";
-import { secretsEqual } from "../tokens.js";
-import type { FleetEvent, HostView } from "../views.js";
+import { secretsEqual } from "../auth/tokens.js";
+import type { Fleet } from "../fleet/fleet.js";
+import type { FleetEvent, HostView } from "../fleet/host-view.js";
+import type { Operations } from "../fleet/operations.js";
 import { ADMIN_COOKIE, isAdmin } from "./auth.js";
 import { maintenanceCalendar } from "./calendar.js";
 import { badge, esc, page, percent } from "./html.js";

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { Gauge, Registry } from "prom-client";
-import type { Fleet } from "../fleet.js";
+import type { Fleet } from "../fleet/fleet.js";
 
 const HEALTH_LABELS = ["healthy", "degraded", "reset-required", "reboot-required", "failed", "unknown"];
 const LISTING_LABELS = ["listed", "unlisted", "removed"];

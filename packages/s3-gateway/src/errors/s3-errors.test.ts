@@ -41,7 +41,11 @@ describe("S3 reasons", () => {
   it("turns anything else into an InternalError without details, and passes S3 errors through", () => {
     for (const err of [fsError("EIO"), new Error("boom"), undefined, fsError("toString")]) {
       expect(fsReason(err)).toBe("unexpected");
-      expect(s3ErrorFromFs(err, { key: "k" })).toMatchObject({ code: "InternalError", status: 500, extra: {} });
+      expect(s3ErrorFromFs(err, { key: "k" })).toMatchObject({
+        code: "InternalError",
+        status: 500,
+        extra: {},
+      });
     }
     const already = new S3Error("PreconditionFailed");
     expect(s3ErrorFromFs(already, { key: "k" })).toBe(already);

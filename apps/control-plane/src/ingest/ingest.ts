@@ -1,12 +1,12 @@
 import type { AgentEvent, AgentMessage, GpuSample, HealthVerdict, HostSample } from "@podkit/core";
 import { type Insertable, type Kysely, sql } from "kysely";
-import { RetryLaterError } from "./errors.js";
-import type { Fleet } from "./fleet.js";
-import { applyEventToFlags } from "./rules/listing.js";
-import { type Availability, DatabaseUnavailableError } from "./store/availability.js";
-import type { Database, GpuSamplesTable, HostsTable } from "./store/schema.js";
-import { newId } from "./tokens.js";
-import { parseJson } from "./views.js";
+import { newId } from "../auth/tokens.js";
+import { RetryLaterError } from "../errors.js";
+import type { Fleet } from "../fleet/fleet.js";
+import { parseJson } from "../fleet/host-view.js";
+import { applyEventToFlags } from "../rules/listing.js";
+import { type Availability, DatabaseUnavailableError } from "../store/availability.js";
+import type { Database, GpuSamplesTable, HostsTable } from "../store/schema.js";
 
 /** The columns a batch reads per host: not the machine description or the latest telemetry. */
 const INGEST_COLUMNS = [

@@ -6,9 +6,9 @@ import type {
   MachineInfo,
   MaintenanceWindow,
 } from "@podkit/core";
-import { isOnline } from "./evaluate.js";
-import type { LatestTelemetry } from "./ingest.js";
-import type { HostsTable } from "./store/schema.js";
+import type { LatestTelemetry } from "../ingest/ingest.js";
+import { isOnline } from "../rules/evaluate.js";
+import type { HostsTable } from "../store/schema.js";
 
 /** One GPU as the API shows it: what the agent registered, plus its latest sample and verdict. */
 export interface GpuView {

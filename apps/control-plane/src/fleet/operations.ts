@@ -1,18 +1,18 @@
 import { ConflictError, type MaintenanceWindow, NotFoundError } from "@podkit/core";
 import type { Kysely } from "kysely";
-import { RuleViolation } from "./errors.js";
-import { toStoredWindow } from "./facts.js";
-import type { Fleet } from "./fleet.js";
+import { newId } from "../auth/tokens.js";
+import { RuleViolation } from "../errors.js";
 import {
   checkMaintenanceRequest,
   isExcessiveMaintenance,
   maintenanceShare,
   toMaintenanceWindow,
   windowStatus,
-} from "./rules/maintenance.js";
-import type { Database } from "./store/schema.js";
-import { newId } from "./tokens.js";
-import { parseJson, type Rental } from "./views.js";
+} from "../rules/maintenance.js";
+import type { Database } from "../store/schema.js";
+import { toStoredWindow } from "./facts.js";
+import type { Fleet } from "./fleet.js";
+import { parseJson, type Rental } from "./host-view.js";
 
 /** Maintenance windows and rentals: the admin's writes, each checked by the rules, then the host re-judged. */
 export class Operations {

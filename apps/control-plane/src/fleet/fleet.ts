@@ -1,17 +1,17 @@
 import { AuthError, type MachineInfo, NotFoundError } from "@podkit/core";
 import type { Kysely } from "kysely";
+import { hashToken, newId, newToken } from "../auth/tokens.js";
 import {
   type EvaluationSettings,
   evaluateHost,
   type HostEvaluation,
   type HostFacts,
   hostReliabilityHistory,
-} from "./evaluate.js";
+} from "../rules/evaluate.js";
+import type { Database, HostsTable } from "../store/schema.js";
 import { loadFacts } from "./facts.js";
-import { FleetViews } from "./fleet-views.js";
-import type { Database, HostsTable } from "./store/schema.js";
-import { hashToken, newId, newToken } from "./tokens.js";
-import { type FleetEvent, type HostView, parseJson } from "./views.js";
+import { type FleetEvent, type HostView, parseJson } from "./host-view.js";
+import { FleetViews } from "./views.js";
 
 export type FleetSettings = EvaluationSettings;
 

@@ -1,16 +1,16 @@
 import type { HealthVerdict, MachineInfo } from "@podkit/core";
 import type { Selectable } from "kysely";
-import { isOnline } from "./evaluate.js";
-import { FACTS_LOOKBACK_MS, toStoredWindow } from "./facts.js";
-import type { Fleet } from "./fleet.js";
+import { isOnline } from "../rules/evaluate.js";
 import {
   isExcessiveMaintenance,
   maintenanceShare,
   type StoredWindow,
   toMaintenanceWindow,
-} from "./rules/maintenance.js";
-import type { HostsTable } from "./store/schema.js";
-import { type HostView, parseJson, toHostView, unknownMachine } from "./views.js";
+} from "../rules/maintenance.js";
+import type { HostsTable } from "../store/schema.js";
+import { FACTS_LOOKBACK_MS, toStoredWindow } from "./facts.js";
+import type { Fleet } from "./fleet.js";
+import { type HostView, parseJson, toHostView, unknownMachine } from "./host-view.js";
 
 type GpuHealth = Array<{ index: number; verdict: HealthVerdict }>;
 

@@ -11,13 +11,13 @@ import {
   parseWith,
 } from "@podkit/core";
 import { WebSocket, WebSocketServer } from "ws";
-import { RetryLaterError } from "./errors.js";
-import { toStoredWindow } from "./facts.js";
-import type { Fleet } from "./fleet.js";
+import { bearerToken, newId } from "../auth/tokens.js";
+import { RetryLaterError } from "../errors.js";
+import { toStoredWindow } from "../fleet/facts.js";
+import type { Fleet } from "../fleet/fleet.js";
+import { parseJson } from "../fleet/host-view.js";
+import { toMaintenanceWindow } from "../rules/maintenance.js";
 import type { Ingest } from "./ingest.js";
-import { toMaintenanceWindow } from "./rules/maintenance.js";
-import { bearerToken, newId } from "./tokens.js";
-import { parseJson } from "./views.js";
 
 export const AGENT_WS_PATH = "/api/v1/agent/ws";
 type HostStatePayload = Extract<ControlPlaneMessage, { type: "host-state" }>["payload"];
