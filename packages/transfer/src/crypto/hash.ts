@@ -58,7 +58,7 @@ export class ArrivalXxhash {
 
   constructor(
     private readonly size: number,
-    private readonly maxWaitingBytes = 16 * 1024 * 1024,
+    private readonly maxWaitingBytes = 4 * 1024 * 1024,
   ) {}
 
   /** A chunk's bytes, as written at `offset` (the pieces must stay unchanged while they wait). */

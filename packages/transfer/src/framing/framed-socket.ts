@@ -19,7 +19,7 @@ export class ReadTimeoutError extends PodkitError<"E_READ_TIMEOUT"> {
  * Pause the socket once this many decoded-but-unread bytes are queued (back-pressure): a few whole
  * data chunks, so a reader is not paused and resumed for every chunk.
  */
-const QUEUE_HIGH_WATER = 1024 * 1024;
+const QUEUE_HIGH_WATER = 512 * 1024;
 
 /** The one buffer a client socket reads into (net's `onread`), instead of a fresh Buffer per read. */
 const READ_BUFFER_BYTES = 64 * 1024;
