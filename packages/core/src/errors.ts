@@ -66,8 +66,8 @@ export class UnavailableError extends PodkitError {
 }
 
 /**
- * Exit codes shared by every `podkit` command (documented in the CLI README):
- * 0 ok, 1 failure, 2 usage or invalid input, 4 not found, 5 auth, 6 conflict, 7 unavailable, 130 interrupted.
+ * Exit codes shared by every `podkit` command; their meanings are listed once, in the CLI's `--help`
+ * (apps/cli/src/help.ts).
  */
 export const EXIT_CODES = {
   ok: 0,
@@ -77,7 +77,11 @@ export const EXIT_CODES = {
   auth: 5,
   conflict: 6,
   unavailable: 7,
+  /** `cluster run` / `torchrun` passed its deadline (as coreutils' `timeout`). */
+  timeout: 124,
   interrupted: 130,
+  /** `cluster run` / `torchrun` lost a node's SSH connection mid-command (as OpenSSH). */
+  connectionLost: 255,
 } as const;
 
 export function isPodkitError(err: unknown): err is PodkitError {

@@ -1,0 +1,131 @@
+import { EXIT_CODES } from "@podkit/core";
+import type { Command } from "commander";
+
+/**
+ * Every exit code a `podkit` command ends with, and what it means: the one list `podkit --help` and
+ * the CLI README show. The numbers come from `EXIT_CODES`, so the list cannot name a code that no
+ * error uses.
+ */
+export const EXIT_CODE_MEANINGS: ReadonlyArray<readonly [number, string]> = [
+  [EXIT_CODES.ok, "ok"],
+  [EXIT_CODES.failure, "failure (a check failed, a peer refused, a command failed)"],
+  [EXIT_CODES.usage, "usage or invalid input"],
+  [EXIT_CODES.notFound, "not found (also: a transfer with no peer, a script missing on cluster nodes)"],
+  [EXIT_CODES.auth, "authentication (also: a wrong transfer code phrase)"],
+  [EXIT_CODES.conflict, "conflict (also: files already there without --overwrite)"],
+  [EXIT_CODES.unavailable, "service unavailable"],
+  [EXIT_CODES.timeout, "cluster run/torchrun passed its --timeout"],
+  [EXIT_CODES.interrupted, "interrupted (Ctrl-C, SIGTERM)"],
+  [EXIT_CODES.connectionLost, "cluster run/torchrun lost the SSH connection to a node"],
+];
+
+export function exitCodesHelp(): string {
+  const lines = EXIT_CODE_MEANINGS.map(([code, meaning]) => `  ${String(code).padStart(3)}  ${meaning}`);
+  return [
+    "Exit codes:",
+    ...lines,
+    "  cluster run/torchrun otherwise exit with the first failing node's own code.",
+  ].join("\n");
+}
+
+/**
+ * At least one example per command, keyed by the command's path. Kept in one table (not beside each
+ * command) so a test can walk the tree and find any command without one.
+ */
+export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
+  gpus: ["podkit gpus", "podkit gpus --pool ADA_80_PRO --json"],
+  "control-plane": ["podkit control-plane serve --listen 127.0.0.1:8080 --data-dir ./cp"],
+  "control-plane serve": [
+    "podkit control-plane serve --listen 0.0.0.0:8080 --data-dir /var/lib/podkit/control-plane",
+    "PODKIT_ADMIN_TOKEN=… podkit control-plane serve --db postgres://podkit@db/podkit   # replicas share the token",
+  ],
+  hosts: [
+    "export PODKIT_CONTROL_PLANE=http://127.0.0.1:8080 PODKIT_ADMIN_TOKEN=…   # or --control-plane / --admin-token",
+    "podkit hosts list",
+  ],
+  "hosts list": ["podkit hosts list --control-plane http://127.0.0.1:8080 --json"],
+  "hosts show": ["podkit hosts show gpu-host-1 --control-plane http://127.0.0.1:8080"],
+  "hosts enroll": [
+    "podkit hosts enroll --control-plane http://127.0.0.1:8080 --ttl 1h",
+    "# then, on the new host: podkit agent install --control-plane URL --token pke_…",
+  ],
+  "hosts rent": ["podkit hosts rent gpu-host-1 --renter alice --control-plane URL"],
+  "hosts free": ["podkit hosts free gpu-host-1 --control-plane URL"],
+  maintenance: ["podkit maintenance list --control-plane URL"],
+  "maintenance schedule": [
+    "podkit maintenance schedule gpu-host-1 --start \"$(date -u -d '+8 days' +%FT%TZ)\" --duration 2h --reason 'driver update' --control-plane URL",
+    "podkit maintenance schedule gpu-host-1 --immediate --duration 30m --reason 'failing fan' --control-plane URL",
+  ],
+  "maintenance list": ["podkit maintenance list --host gpu-host-1 --all --control-plane URL"],
+  "maintenance cancel": [
+    "podkit maintenance cancel WINDOW_ID --control-plane URL   # the id from maintenance list",
+  ],
+  agent: ["podkit agent install --control-plane https://cp.example.com --token pke_…", "podkit agent status"],
+  "agent run": [
+    "podkit agent run --control-plane https://cp.example.com --token pke_…",
+    "podkit agent run --simulate h100-8x --metrics-listen 127.0.0.1:9400",
+  ],
+  "agent status": ["podkit agent status", "podkit agent status --json"],
+  "agent install": ["podkit agent install --control-plane https://cp.example.com --token pke_…"],
+  "agent uninstall": ["podkit agent uninstall", "podkit agent uninstall --purge"],
+  "agent reset-gpu": ["podkit agent reset-gpu --gpu 3 --dry-run"],
+  "agent reboot": ["podkit agent reboot --dry-run"],
+  "agent burn-test": ["podkit agent burn-test --gpu-seconds 60 --cpu-seconds 30 --json"],
+  send: [
+    "podkit send ./checkpoints ./dataset.tar",
+    "podkit send model.bin --relay relay.example.com:9009 --relay-pass /etc/podkit/relay-pass",
+  ],
+  receive: [
+    "podkit receive 8338-galaxy-basket-finger --out /workspace",
+    "podkit receive 8338-galaxy-basket-finger --yes --overwrite --out /workspace   # no questions",
+  ],
+  relay: ["podkit relay --host 0.0.0.0 --ports 9009,9010,9011,9012,9013 --relay-pass /etc/podkit/relay-pass"],
+  cluster: ["podkit cluster up -f cluster.yaml", "podkit cluster torchrun -f cluster.yaml --upload train.py"],
+  "cluster plan": ["podkit cluster plan -f cluster.yaml", "podkit cluster plan -f cluster.yaml --json"],
+  "cluster up": [
+    "podkit cluster up -f cluster.yaml",
+    "podkit cluster up -f cluster.yaml --accept-new-host-keys",
+  ],
+  "cluster check": [
+    "podkit cluster check -f cluster.yaml",
+    "podkit cluster check -f cluster.yaml --munge --json",
+  ],
+  "cluster env": ["podkit cluster env", "podkit cluster env --json"],
+  "cluster down": ["podkit cluster down -f cluster.yaml"],
+  "cluster run": [
+    "podkit cluster run -f cluster.yaml -- nvidia-smi -L",
+    "podkit cluster run -f cluster.yaml --timeout 90s -- python3 /workspace/eval.py",
+  ],
+  "cluster torchrun": [
+    "podkit cluster torchrun -f cluster.yaml /workspace/train.py --epochs 3",
+    "podkit cluster torchrun -f cluster.yaml --upload ./train.py   # copy the local script first",
+  ],
+  "cluster slurm": ["podkit cluster slurm -f cluster.yaml", "srun -N3 hostname   # afterwards, on a node"],
+  s3: ["podkit s3 serve --root /srv/volumes --credentials /etc/podkit/s3-credentials.toml"],
+  "s3 serve": [
+    "podkit s3 serve --root /srv/volumes --credentials /etc/podkit/s3-credentials.toml --listen 0.0.0.0:9000",
+    "podkit s3 serve --root /srv/volumes --credentials creds.toml --workers 4 --metrics-listen 127.0.0.1:9101",
+  ],
+  up: ["podkit up", "podkit up --detach --data ./podkit-data"],
+  down: ["podkit down", "podkit down --data ./podkit-data"],
+};
+
+/** The command's path below `podkit`, e.g. "cluster up". */
+export function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
+  return names.join(" ");
+}
+
+/** Adds the examples (and, on the root, the exit codes) after every command's help. */
+export function addHelpExtras(program: Command): void {
+  program.addHelpText("after", `\n${exitCodesHelp()}`);
+  const visit = (cmd: Command): void => {
+    for (const sub of cmd.commands) {
+      const examples = EXAMPLES[commandPath(sub)];
+      if (examples) sub.addHelpText("after", `\nExamples:\n${examples.map((e) => `  ${e}`).join("\n")}`);
+      visit(sub);
+    }
+  };
+  visit(program);
+}
