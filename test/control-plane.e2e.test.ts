@@ -1,12 +1,12 @@
 import { execFileSync } from "node:child_process";
 import { connect } from "node:net";
 import { join } from "node:path";
+import type { HostView } from "@podkit/control-plane";
 import {
   type EphemeralPostgres,
-  type HostView,
   SimulatedAgent,
   startEphemeralPostgres,
-} from "@podkit/control-plane";
+} from "@podkit/control-plane/testing";
 import type { MaintenanceWindow } from "@podkit/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";

@@ -1,30 +1,13 @@
-import { EXIT_CODES } from "@podkit/core";
+import { EXIT_CODE_TABLE } from "@podkit/core";
 import type { Command } from "commander";
 
-/**
- * Every exit code a `podkit` command ends with, and what it means: the one list `podkit --help` and
- * the CLI README show. The numbers come from `EXIT_CODES`, so the list cannot name a code that no
- * error uses.
- */
-export const EXIT_CODE_MEANINGS: ReadonlyArray<readonly [number, string]> = [
-  [EXIT_CODES.ok, "ok"],
-  [EXIT_CODES.failure, "failure (a check failed, a peer refused, a command failed)"],
-  [EXIT_CODES.usage, "usage or invalid input"],
-  [EXIT_CODES.notFound, "not found (also: a transfer with no peer, a script missing on cluster nodes)"],
-  [EXIT_CODES.auth, "authentication (also: a wrong transfer code phrase)"],
-  [EXIT_CODES.conflict, "conflict (also: files already there without --overwrite)"],
-  [EXIT_CODES.unavailable, "service unavailable"],
-  [EXIT_CODES.timeout, "cluster run/torchrun passed its --timeout"],
-  [EXIT_CODES.interrupted, "interrupted (Ctrl-C, SIGTERM)"],
-  [EXIT_CODES.connectionLost, "cluster run/torchrun lost the SSH connection to a node"],
-];
-
+/** The exit statuses, from core's error catalogue (the one list of them), as `podkit --help` shows them. */
 export function exitCodesHelp(): string {
-  const lines = EXIT_CODE_MEANINGS.map(([code, meaning]) => `  ${String(code).padStart(3)}  ${meaning}`);
+  const lines = EXIT_CODE_TABLE.map(({ exit, meaning }) => `  ${String(exit).padStart(3)}  ${meaning}`);
   return [
     "Exit codes:",
     ...lines,
-    "  cluster run/torchrun otherwise exit with the first failing node's own code.",
+    "  cluster run and torchrun otherwise exit with the first failing node's own status.",
   ].join("\n");
 }
 

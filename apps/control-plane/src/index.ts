@@ -1,8 +1,10 @@
 // Public entry of the control plane.
-export { AGENT_WS_PATH, checkAgentFrame } from "./agent-ws.js";
+
 export { RuleViolation } from "./errors.js";
-export type { EvaluationSettings, HostEvaluation, HostFacts } from "./evaluate.js";
-export { evaluateHost } from "./evaluate.js";
+export type { FleetEvent, GpuView, HostView, Rental } from "./fleet/host-view.js";
+export { AGENT_WS_PATH, checkAgentFrame } from "./ingest/agent-ws.js";
+export type { EvaluationSettings, HostEvaluation, HostFacts } from "./rules/evaluate.js";
+export { evaluateHost } from "./rules/evaluate.js";
 export * from "./rules/intervals.js";
 export * from "./rules/listing.js";
 export * from "./rules/maintenance.js";
@@ -14,6 +16,3 @@ export {
   startControlPlane,
 } from "./server.js";
 export { dbKindOf, redactDbUrl } from "./store/open.js";
-export { type EphemeralPostgres, startEphemeralPostgres } from "./testing/postgres.js";
-export { SimulatedAgent } from "./testing/sim-agent.js";
-export type { FleetEvent, GpuView, HostView, Rental } from "./views.js";

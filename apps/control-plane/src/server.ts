@@ -3,16 +3,19 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { createLogger, isPodkitError, type Logger } from "@podkit/core";
 import Fastify, { type FastifyInstance } from "fastify";
-import { resolveAdminToken } from "./admin-token.js";
-import { AgentGateway } from "./agent-ws.js";
+import { resolveAdminToken } from "./auth/admin-token.js";
 import { HTTP_STATUS_BY_CODE, RetryLaterError } from "./errors.js";
-import { Fleet } from "./fleet.js";
+import { HostChanges } from "./fleet/changes.js";
+import { Fleet } from "./fleet/fleet.js";
+import { Judge } from "./fleet/judge.js";
+import { Operations } from "./fleet/operations.js";
+import { FleetViews } from "./fleet/views.js";
 import { registerApi } from "./http/api.js";
 import { isAdmin, refuseApi } from "./http/auth.js";
 import { registerDashboard } from "./http/dashboard.js";
 import { registerMetrics } from "./http/metrics.js";
-import { Ingest } from "./ingest.js";
-import { Operations } from "./operations.js";
+import { AgentGateway } from "./ingest/agent-ws.js";
+import { Ingest } from "./ingest/ingest.js";
 import { startChangeFeed } from "./store/change-feed.js";
 import { type DatabaseTimeouts, openDatabase } from "./store/open.js";
 
@@ -98,26 +101,33 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     },
   });
   const availability = store.availability;
-  const fleet = new Fleet(
-    store.db,
-    {
-      offlineAfterMs: options.offlineAfterMs ?? 60_000,
-      maxMaintenanceShare: options.maxMaintenanceShare ?? 0.1,
-    },
-    clock,
-  );
-  const ops = new Operations(fleet);
+  const settings = {
+    offlineAfterMs: options.offlineAfterMs ?? 60_000,
+    maxMaintenanceShare: options.maxMaintenanceShare ?? 0.1,
+  };
+  const db = store.db;
+  // Each part gets what it uses, nothing more: the store, the clock, its settings and its peers.
+  const changes = new HostChanges();
+  const judge = new Judge(db, clock, settings);
+  const fleet = new Fleet(db, clock, judge);
+  const views = new FleetViews(db, clock, settings);
+  const ops = new Operations(db, clock, settings.maxMaintenanceShare, judge, changes);
   const ingest = new Ingest(
-    fleet,
+    db,
+    clock,
     {
       sampleEveryMs: options.sampleEveryMs ?? 60_000,
       maxBatch: 1000,
       // SQLite has a single writer; PostgreSQL commits several batches at once (the pool holds 10).
       lanes: store.kind === "postgres" ? 4 : 1,
+      offlineAfterMs: settings.offlineAfterMs,
     },
+    judge,
+    changes,
     availability,
   );
-  const gateway = new AgentGateway(fleet, ingest, log, options.pingIntervalMs);
+  const gateway = new AgentGateway(fleet, ingest, db, clock, log, options.pingIntervalMs);
+  changes.on((ids) => void gateway.pushStates(ids));
   // Replicas on one PostgreSQL tell each other about changed hosts, so their agents hear at once.
   const feed =
     store.kind === "postgres"
@@ -133,7 +143,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         })
       : null;
   if (feed) {
-    fleet.onHostChanged((ids) =>
+    changes.on((ids) =>
       feed
         .publish(ids)
         .catch((err: Error) =>
@@ -218,16 +228,17 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     if (!ready) reply.header("retry-after", retryAfterSeconds(2000));
     return reply.code(ready ? 200 : 503).send({ ready, db: store.kind, database });
   });
-  registerApi(app, fleet, ops);
-  registerMetrics(app, fleet, () => gateway.connectedHosts);
-  registerDashboard(app, fleet, ops, admin.token);
+  const services = { fleet, judge, views, ops, clock };
+  registerApi(app, services);
+  registerMetrics(app, views, () => gateway.connectedHosts);
+  registerDashboard(app, services, admin.token);
   app.server.on("upgrade", (req, socket, head) => {
     if (!gateway.handleUpgrade(req, socket, head)) socket.destroy();
   });
 
   let prunedAt = 0;
   const sweep = async () => {
-    fleet.notify(await fleet.sweep());
+    changes.notify(await judge.sweep());
     if (clock() - prunedAt > 3_600_000) {
       prunedAt = clock();
       await fleet.prune();

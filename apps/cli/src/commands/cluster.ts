@@ -375,7 +375,6 @@ async function requireScript(
     "E_SCRIPT_MISSING",
     `${script} is not on ${missing.join(", ")} (looked for from the login directory, where the command starts); ` +
       `nothing was started. To copy your local ${script} to every node first, run: ${uploadCommand}`,
-    { exitCode: EXIT_CODES.notFound },
   );
 }
 

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { bearerToken, secretsEqual } from "../tokens.js";
+import { bearerToken, secretsEqual } from "../auth/tokens.js";
 
 export const ADMIN_COOKIE = "podkit_admin";
 

@@ -7,7 +7,7 @@ import {
   PROTOCOL_VERSION,
 } from "@podkit/core";
 import WebSocket from "ws";
-import { AGENT_WS_PATH } from "../agent-ws.js";
+import { AGENT_WS_PATH } from "../ingest/agent-ws.js";
 
 type Payload<T extends AgentMessage["type"]> = Extract<AgentMessage, { type: T }>["payload"];
 type HostState = Extract<ControlPlaneMessage, { type: "host-state" }>["payload"];

@@ -1,13 +1,13 @@
 import type { HealthState, ReliabilityWindow } from "@podkit/core";
-import type { Interval } from "./rules/intervals.js";
-import { decideListing, type ListingDecision } from "./rules/listing.js";
+import type { Interval } from "./intervals.js";
+import { decideListing, type ListingDecision } from "./listing.js";
 import {
   isExcessiveMaintenance,
   maintenanceIntervals,
   maintenanceShare,
   type StoredWindow,
-} from "./rules/maintenance.js";
-import { computeReliability, reliabilityHistory, type StateChange } from "./rules/reliability.js";
+} from "./maintenance.js";
+import { computeReliability, reliabilityHistory, type StateChange } from "./reliability.js";
 
 /** Everything the rules need to judge one host at one moment, loaded from the store. */
 export interface HostFacts {

@@ -1,15 +1,15 @@
 import type { HealthState } from "@podkit/core";
 import type { Kysely } from "kysely";
-import type { HostFacts } from "./evaluate.js";
-import type { StoredWindow } from "./rules/maintenance.js";
-import type { Database, HostsTable, MaintenanceWindowsTable } from "./store/schema.js";
+import type { HostFacts } from "../rules/evaluate.js";
+import type { StoredWindow } from "../rules/maintenance.js";
+import type { Database, HostsTable, MaintenanceWindowsTable } from "../store/schema.js";
 
 type FactColumns = Pick<
   HostsTable,
   "id" | "first_seen_at" | "last_seen_at" | "health_state" | "flags" | "listing_reasons"
 >;
 
-import { parseJson } from "./views.js";
+import { parseJson } from "../store/json.js";
 
 const DAY_MS = 86_400_000;
 /** Reliability looks back 30 days, and its history chart 30 days before that. */
