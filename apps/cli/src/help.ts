@@ -20,10 +20,10 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   "control-plane": ["podkit control-plane serve --listen 127.0.0.1:8080 --data-dir ./cp"],
   "control-plane serve": [
     "podkit control-plane serve --listen 0.0.0.0:8080 --data-dir /var/lib/podkit/control-plane",
-    "PODKIT_ADMIN_TOKEN=… podkit control-plane serve --db postgres://podkit@db/podkit   # replicas share the token",
+    "podkit control-plane serve --db postgres://podkit@db/podkit --admin-token-file /etc/podkit/admin-token",
   ],
   hosts: [
-    "export PODKIT_CONTROL_PLANE=http://127.0.0.1:8080 PODKIT_ADMIN_TOKEN=…   # or --control-plane / --admin-token",
+    "export PODKIT_CONTROL_PLANE=http://127.0.0.1:8080 PODKIT_ADMIN_TOKEN_FILE=/etc/podkit/admin-token",
     "podkit hosts list",
   ],
   "hosts list": ["podkit hosts list --control-plane http://127.0.0.1:8080 --json"],

@@ -54,9 +54,22 @@ function defaultAdminTokenFile(env: NodeJS.ProcessEnv): string {
   return join(base, "podkit", "control-plane", "admin-token");
 }
 
+/** The admin token kept in FILE (`--admin-token-file`, PODKIT_ADMIN_TOKEN_FILE): one line, pka_…. */
+export function readAdminTokenFile(file: string): string {
+  let token: string;
+  try {
+    token = readFileSync(file, "utf8").trim();
+  } catch (err) {
+    throw new ConfigError(`cannot read the admin token file ${file}: ${(err as Error).message}`);
+  }
+  if (!token) throw new ConfigError(`the admin token file ${file} is empty`);
+  return token;
+}
+
 export function adminTokenFrom(flags: ApiFlags, env = process.env): string {
   const token = flags.adminToken ?? env.PODKIT_ADMIN_TOKEN;
   if (token) return token;
+  if (env.PODKIT_ADMIN_TOKEN_FILE) return readAdminTokenFile(env.PODKIT_ADMIN_TOKEN_FILE);
   const file = defaultAdminTokenFile(env);
   if (existsSync(file)) return readFileSync(file, "utf8").trim();
   throw new AuthError("no admin token: pass --admin-token or set PODKIT_ADMIN_TOKEN");
@@ -112,6 +125,18 @@ export async function api<T>(flags: ApiFlags, method: string, path: string, body
   return parsed as T;
 }
 
+/** --admin-token, --admin-token-file, PODKIT_ADMIN_TOKEN, PODKIT_ADMIN_TOKEN_FILE: the first given. */
+function givenAdminToken(
+  opts: Record<string, string | boolean | undefined>,
+  env: NodeJS.ProcessEnv,
+): string | undefined {
+  if (typeof opts.adminToken === "string") return opts.adminToken;
+  if (typeof opts.adminTokenFile === "string") return readAdminTokenFile(opts.adminTokenFile);
+  if (env.PODKIT_ADMIN_TOKEN) return env.PODKIT_ADMIN_TOKEN;
+  if (env.PODKIT_ADMIN_TOKEN_FILE) return readAdminTokenFile(env.PODKIT_ADMIN_TOKEN_FILE);
+  return undefined;
+}
+
 function msOption(text: string, flag: string): number {
   try {
     return parseDuration(text);
@@ -142,6 +167,10 @@ export function registerControlPlaneCommands(program: Command, output: Output): 
       "--admin-token <token>",
       "admin token (default: PODKIT_ADMIN_TOKEN, else kept in DATA_DIR/admin-token, generated on first start)",
     )
+    .option(
+      "--admin-token-file <file>",
+      "read the admin token from FILE (default: PODKIT_ADMIN_TOKEN_FILE): give every replica of one database the same",
+    )
     .option("--offline-after <duration>", "a host without a message for this long is offline", "60s")
     .option("--sweep-interval <duration>", "how often time-based rules are applied to every host", "15s")
     .option(
@@ -169,7 +198,7 @@ export function registerControlPlaneCommands(program: Command, output: Output): 
         listen: (opts.listen as string | undefined) ?? env.PODKIT_CONTROL_PLANE_LISTEN ?? "127.0.0.1:8080",
         db: (opts.db as string | undefined) ?? env.PODKIT_CONTROL_PLANE_DB,
         dataDir: (opts.dataDir as string | undefined) ?? env.PODKIT_CONTROL_PLANE_DATA_DIR,
-        adminToken: (opts.adminToken as string | undefined) ?? env.PODKIT_ADMIN_TOKEN,
+        adminToken: givenAdminToken(opts, env),
         offlineAfterMs: msOption(opts.offlineAfter as string, "--offline-after"),
         sweepIntervalMs: msOption(opts.sweepInterval as string, "--sweep-interval"),
         pingIntervalMs: msOption(opts.pingInterval as string, "--ping-interval"),
@@ -180,8 +209,12 @@ export function registerControlPlaneCommands(program: Command, output: Output): 
       output.out(
         handle.adminTokenFile
           ? `admin token kept in ${handle.adminTokenFile} (export PODKIT_ADMIN_TOKEN=$(cat ${handle.adminTokenFile}))`
-          : "admin token: the one given (PODKIT_ADMIN_TOKEN or --admin-token)",
+          : "admin token: the one given (--admin-token, --admin-token-file, PODKIT_ADMIN_TOKEN or PODKIT_ADMIN_TOKEN_FILE)",
       );
+      if (handle.adminTokenFile && handle.db.startsWith("postgres"))
+        output.out(
+          `note: that token is this replica's own; replicas of one database need one shared token (--admin-token-file or PODKIT_ADMIN_TOKEN on each)`,
+        );
       output.out(
         `dashboard: ${handle.url}/  agents: podkit agent run --control-plane ${handle.url} --token <podkit hosts enroll>`,
       );
