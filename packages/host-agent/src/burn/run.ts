@@ -118,91 +118,12 @@ export async function runBurnTest(options: BurnTestOptions): Promise<BurnReport>
   const hooks = await runHooks(hooksDir, "before");
   for (const h of hooks) if (!h.passed) problems.push(`before-hook ${h.hook} failed (exit ${h.exitCode})`);
 
-  // Watch the kernel log for NVIDIA errors that appear while we burn.
-  const xids: XidEvent[] = [];
-  const parser = new KernelLogParser();
-  const catalog = loadXidCatalog();
-  let follower: KernelLogFollower | null = null;
-  if (options.kmsgPath) {
-    let warm = true;
-    follower = new KernelLogFollower({
-      path: options.kmsgPath,
-      onLines: (lines) => {
-        for (const l of lines) {
-          const errors = parser.feed(l.text);
-          if (warm) continue; // what was logged before the test started is not this test's fault
-          for (const e of errors)
-            xids.push(classifyKernelError(e, catalog, new Map(), new Date().toISOString()));
-        }
-      },
-    });
-    follower.start();
-    await new Promise((r) => setTimeout(r, 300));
-    warm = false;
-  }
-  const maxTemp: Record<string, number> = {};
-  const sampleTemps = async () => {
-    if (!options.gpuSource) return;
-    const reading = await options.gpuSource.read([]);
-    for (const g of reading.gpus)
-      if (g.temperatureCelsius !== null)
-        maxTemp[g.index] = Math.max(maxTemp[g.index] ?? 0, g.temperatureCelsius);
-  };
-  const tempTimer = setInterval(() => void sampleTemps().catch(() => undefined), 5000);
-  await sampleTemps().catch(() => undefined);
-
-  let gpuBurn: BurnReport["gpuBurn"];
-  const gpuBurnPath = options.gpuBurnPath ?? onPath("gpu_burn") ?? onPath("gpu-burn");
-  const gpuSeconds = options.gpuSeconds ?? 3600;
-  if (!gpuBurnPath)
-    gpuBurn = { skipped: "gpu-burn is not installed (looked for gpu_burn and gpu-burn on PATH)" };
-  else if (gpuSeconds <= 0) gpuBurn = { skipped: "--gpu-seconds 0" };
-  else {
-    const r = await runCommand(gpuBurnPath, [String(gpuSeconds)], { timeoutMs: (gpuSeconds + 120) * 1000 });
-    const parsed = parseGpuBurn(r.stdout + r.stderr);
-    if (r.timedOut) parsed.problems.push("gpu-burn did not finish in time");
-    gpuBurn = {
-      ...parsed,
-      passed: parsed.passed && !r.timedOut,
-      exitCode: r.exitCode,
-      command: `${gpuBurnPath} ${gpuSeconds}`,
-    };
-    for (const p of gpuBurn.problems) problems.push(`gpu-burn: ${p}`);
-  }
-
-  let stressNg: BurnReport["stressNg"];
-  const stressPath = options.stressNgPath ?? onPath("stress-ng");
-  const cpuSeconds = options.cpuSeconds ?? 600;
-  if (cpuSeconds <= 0) stressNg = { skipped: "--cpu-seconds 0" };
-  else if (!stressPath) {
-    stressNg = { skipped: "stress-ng is not installed (apt-get install stress-ng)" };
-    problems.push("stress-ng is not installed: CPU, memory and disk were not tested");
-  } else {
-    const yamlPath = join(tmpdir(), `podkit-burn-${id}.yaml`);
-    const args = ["--cpu", "0", "--cpu-method", "matrixprod"];
-    const expected = ["cpu"];
-    if (options.memory) {
-      args.push("--vm", "1", "--vm-bytes", options.memoryBytes ?? "75%", "--verify");
-      expected.push("vm");
-    }
-    if (options.disk) {
-      args.push("--hdd", "1", "--hdd-bytes", options.diskBytes ?? "1G", "--temp-path", options.disk);
-      expected.push("hdd");
-    }
-    args.push("--timeout", `${cpuSeconds}s`, "--metrics-brief", "--yaml", yamlPath);
-    const r = await runCommand(stressPath, args, { timeoutMs: (cpuSeconds + 120) * 1000 });
-    const parsed = parseStressNg(r.stdout + r.stderr, r.exitCode, expected);
-    if (existsSync(yamlPath)) {
-      const fromYaml = parseStressNgYaml(readFileSync(yamlPath, "utf8"));
-      if (parsed.metrics.length === 0) parsed.metrics = fromYaml;
-      rmSync(yamlPath, { force: true });
-    }
-    stressNg = { ...parsed, command: `${stressPath} ${args.join(" ")}` };
-    for (const p of parsed.problems) problems.push(`stress-ng: ${p}`);
-  }
-  clearInterval(tempTimer);
-  await sampleTemps().catch(() => undefined);
-  follower?.close();
+  const xidWatch = await watchXids(options.kmsgPath);
+  const temps = await watchTemperatures(options.gpuSource);
+  const gpuBurn = await runGpuBurn(options, problems);
+  const stressNg = await runStressNg(options, id, problems);
+  const maxTemp = await temps.stop();
+  const xids = xidWatch.stop();
   for (const x of xids)
     if (x.action !== "none") problems.push(`XID ${x.xid} during the test (${x.action}): ${x.raw}`);
   const limit = options.thermalLimitCelsius ?? 90;
@@ -264,4 +185,112 @@ export async function runBurnTest(options: BurnTestOptions): Promise<BurnReport>
     report: report as unknown as Record<string, unknown>,
   });
   return report;
+}
+
+/** Follows the kernel log for NVIDIA errors that appear while we burn (none when there is no kmsg). */
+async function watchXids(kmsgPath: string | null | undefined): Promise<{ stop(): XidEvent[] }> {
+  const xids: XidEvent[] = [];
+  if (!kmsgPath) return { stop: () => xids };
+  const parser = new KernelLogParser();
+  const catalog = loadXidCatalog();
+  let warm = true;
+  const follower = new KernelLogFollower({
+    path: kmsgPath,
+    onLines: (lines) => {
+      for (const l of lines) {
+        const errors = parser.feed(l.text);
+        if (warm) continue; // what was logged before the test started is not this test's fault
+        for (const e of errors)
+          xids.push(classifyKernelError(e, catalog, new Map(), new Date().toISOString()));
+      }
+    },
+  });
+  follower.start();
+  await new Promise((r) => setTimeout(r, 300));
+  warm = false;
+  return {
+    stop: () => {
+      follower.close();
+      return xids;
+    },
+  };
+}
+
+/** Samples GPU temperatures every 5 s (and at start and stop); stop() gives each GPU's maximum. */
+async function watchTemperatures(
+  gpuSource: GpuSource | undefined,
+): Promise<{ stop(): Promise<Record<string, number>> }> {
+  const maxTemp: Record<string, number> = {};
+  const sampleTemps = async () => {
+    if (!gpuSource) return;
+    const reading = await gpuSource.read([]);
+    for (const g of reading.gpus)
+      if (g.temperatureCelsius !== null)
+        maxTemp[g.index] = Math.max(maxTemp[g.index] ?? 0, g.temperatureCelsius);
+  };
+  const tempTimer = setInterval(() => void sampleTemps().catch(() => undefined), 5000);
+  await sampleTemps().catch(() => undefined);
+  return {
+    stop: async () => {
+      clearInterval(tempTimer);
+      await sampleTemps().catch(() => undefined);
+      return maxTemp;
+    },
+  };
+}
+
+/** gpu-burn for `gpuSeconds`, judged from its output; its problems are added to `problems`. */
+async function runGpuBurn(options: BurnTestOptions, problems: string[]): Promise<BurnReport["gpuBurn"]> {
+  const gpuBurnPath = options.gpuBurnPath ?? onPath("gpu_burn") ?? onPath("gpu-burn");
+  const gpuSeconds = options.gpuSeconds ?? 3600;
+  if (!gpuBurnPath)
+    return { skipped: "gpu-burn is not installed (looked for gpu_burn and gpu-burn on PATH)" };
+  if (gpuSeconds <= 0) return { skipped: "--gpu-seconds 0" };
+  const r = await runCommand(gpuBurnPath, [String(gpuSeconds)], { timeoutMs: (gpuSeconds + 120) * 1000 });
+  const parsed = parseGpuBurn(r.stdout + r.stderr);
+  if (r.timedOut) parsed.problems.push("gpu-burn did not finish in time");
+  const gpuBurn = {
+    ...parsed,
+    passed: parsed.passed && !r.timedOut,
+    exitCode: r.exitCode,
+    command: `${gpuBurnPath} ${gpuSeconds}`,
+  };
+  for (const p of gpuBurn.problems) problems.push(`gpu-burn: ${p}`);
+  return gpuBurn;
+}
+
+/** stress-ng on the CPU (and memory and disk when asked); its problems are added to `problems`. */
+async function runStressNg(
+  options: BurnTestOptions,
+  id: string,
+  problems: string[],
+): Promise<BurnReport["stressNg"]> {
+  const stressPath = options.stressNgPath ?? onPath("stress-ng");
+  const cpuSeconds = options.cpuSeconds ?? 600;
+  if (cpuSeconds <= 0) return { skipped: "--cpu-seconds 0" };
+  if (!stressPath) {
+    problems.push("stress-ng is not installed: CPU, memory and disk were not tested");
+    return { skipped: "stress-ng is not installed (apt-get install stress-ng)" };
+  }
+  const yamlPath = join(tmpdir(), `podkit-burn-${id}.yaml`);
+  const args = ["--cpu", "0", "--cpu-method", "matrixprod"];
+  const expected = ["cpu"];
+  if (options.memory) {
+    args.push("--vm", "1", "--vm-bytes", options.memoryBytes ?? "75%", "--verify");
+    expected.push("vm");
+  }
+  if (options.disk) {
+    args.push("--hdd", "1", "--hdd-bytes", options.diskBytes ?? "1G", "--temp-path", options.disk);
+    expected.push("hdd");
+  }
+  args.push("--timeout", `${cpuSeconds}s`, "--metrics-brief", "--yaml", yamlPath);
+  const r = await runCommand(stressPath, args, { timeoutMs: (cpuSeconds + 120) * 1000 });
+  const parsed = parseStressNg(r.stdout + r.stderr, r.exitCode, expected);
+  if (existsSync(yamlPath)) {
+    const fromYaml = parseStressNgYaml(readFileSync(yamlPath, "utf8"));
+    if (parsed.metrics.length === 0) parsed.metrics = fromYaml;
+    rmSync(yamlPath, { force: true });
+  }
+  for (const p of parsed.problems) problems.push(`stress-ng: ${p}`);
+  return { ...parsed, command: `${stressPath} ${args.join(" ")}` };
 }

@@ -106,6 +106,8 @@ const GPU_LABELS = ["gpu", "uuid"] as const;
  * identity (`simulated` when replayed from a capture), NVLink and MIG. A value nvidia-smi could not give has no series (never a 0).
  */
 export function gpuMetrics(registry: Registry, isSimulated: boolean): MetricSink<GpuReadingWithMeta> {
+  // Long on purpose: it declares every metric this collector owns, side by side; the per-cycle work
+  // is in updateSamples and updateExtras below.
   const registers = [registry];
   const gauge = (name: string, help: string, labelNames: readonly string[] = GPU_LABELS) =>
     new Gauge({ name, help, labelNames, registers });

@@ -1,7 +1,7 @@
 import type { Stats } from "node:fs";
-import { lstat, mkdir, rm, rmdir, stat, unlink } from "node:fs/promises";
+import { mkdir, rm, rmdir, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { S3Error, s3ErrorFor, s3ErrorFromFs } from "../../errors/s3-errors.js";
+import { S3Error, s3ErrorFor } from "../../errors/s3-errors.js";
 import type {
   Backend,
   BucketInfo,
@@ -18,9 +18,11 @@ import type {
   WriteCondition,
   WriteInput,
 } from "../types.js";
+import { copyOpened } from "./copy.js";
+import { deleteObjectAt } from "./delete.js";
+import { putDirectoryMarker } from "./directory-marker.js";
 import { EMPTY_MD5, LazyEtags } from "./etags.js";
-import { pruneEmptyParents, VolumeRoot } from "./files.js";
-import { withKeyLock } from "./key-lock.js";
+import { VolumeRoot } from "./files.js";
 import { keyToPath } from "./keys.js";
 import {
   AutoMetaStore,
@@ -33,15 +35,7 @@ import { Multipart } from "./multipart.js";
 import { sendRange } from "./send-range.js";
 import { openedPath, openSnapshot, type Snapshot } from "./snapshot.js";
 import { walkKeys } from "./walker.js";
-import {
-  type CommitGuard,
-  checkFreeSpace,
-  checkIfMatch,
-  commitAtKey,
-  copyToTemp,
-  refuseDirectory,
-  writeTemp,
-} from "./write.js";
+import { type CommitGuard, checkFreeSpace, checkTarget, commitAtKey, writeTemp } from "./write.js";
 
 export interface PosixBackendOptions {
   root: string;
@@ -52,21 +46,6 @@ export interface PosixBackendOptions {
 const EMPTY_META: ObjectMeta = { headers: {}, userMeta: {} };
 /** Bodies above this size are refused for a file-or-directory conflict before they are received. */
 const EARLY_CHECK_MIN_BYTES = 64 * 1024;
-
-/** Drain a body that must be empty (directory markers); anything in it is refused. */
-async function expectEmpty(input: WriteInput, key: string): Promise<void> {
-  let bytes = 0;
-  for await (const chunk of input.body) bytes += (chunk as Buffer).length;
-  if (bytes > 0) {
-    throw new S3Error(
-      "InvalidArgument",
-      "A key ending in / is a directory marker and must have an empty body.",
-      {
-        Key: key,
-      },
-    );
-  }
-}
 
 /** Each top-level directory of the root is a bucket; each file below it an object. */
 export class PosixBackend implements Backend {
@@ -211,14 +190,14 @@ export class PosixBackend implements Backend {
     if (kp.isDirectory) {
       if (condition)
         throw new S3Error("NotImplemented", "Conditional writes of directory markers are not supported.");
-      return this.putDirectoryMarker(bucketDir, key, kp.segments, input, meta);
+      return putDirectoryMarker(this, bucketDir, key, kp.segments, input, meta);
     }
     await checkFreeSpace(bucketDir, input.declaredSize);
     // Checked before the body, created only after it: a refused body leaves no directory behind.
     // The commit checks the same again; a small body is not worth three more file-system calls.
     const size = input.declaredSize;
     if (size === undefined || size > EARLY_CHECK_MIN_BYTES)
-      await this.checkTarget(bucketDir, kp.segments, key);
+      await checkTarget(this.volumes, bucketDir, kp.segments, key);
     const tmp = await this.volumes.tempPath(bucketDir);
     const written = await writeTemp(tmp, input.body);
     let record: StoredRecord;
@@ -243,12 +222,6 @@ export class PosixBackend implements Backend {
     };
   }
 
-  /** Refuse early what a commit would refuse: a file in the parent path, a directory at the key. */
-  private async checkTarget(bucketDir: string, segments: readonly string[], key: string): Promise<void> {
-    const parent = await this.volumes.checkParent(bucketDir, segments, key);
-    if (parent !== undefined) await refuseDirectory(join(parent, segments[segments.length - 1]!), key);
-  }
-
   private commitInto(
     bucketDir: string,
     segments: readonly string[],
@@ -267,7 +240,7 @@ export class PosixBackend implements Backend {
   }
 
   /** ETag and inode of the file at `path` now, or undefined if there is none. */
-  private async currentVersion(
+  async currentVersion(
     bucketDir: string,
     key: string,
     path: string,
@@ -283,31 +256,6 @@ export class PosixBackend implements Backend {
     return { etag: snapshot.info.etag, ino: snapshot.stats.ino };
   }
 
-  private async putDirectoryMarker(
-    bucketDir: string,
-    key: string,
-    segments: string[],
-    input: WriteInput,
-    meta: ObjectMeta,
-  ): Promise<ObjectInfo> {
-    await expectEmpty(input, key);
-    const { parent } = await this.volumes.prepareParent(bucketDir, segments, key);
-    const dir = join(parent, segments[segments.length - 1]!);
-    try {
-      await mkdir(dir);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw s3ErrorFromFs(err, { key });
-      if (!(await stat(dir)).isDirectory())
-        throw new S3Error("ObjectParentIsFile", "A file already has this name.", { Key: key });
-    }
-    const info = await stat(dir);
-    await this.meta.write(
-      { bucketDir, key, path: dir },
-      { etag: EMPTY_MD5, size: 0, mtimeMs: info.mtimeMs, ino: info.ino, meta, directoryMarker: true },
-    );
-    return { key, size: 0, lastModified: info.mtime, etag: EMPTY_MD5, meta };
-  }
-
   async copyObject(
     source: { bucket: string; key: string },
     target: { bucket: string; key: string },
@@ -316,7 +264,7 @@ export class PosixBackend implements Backend {
   ): Promise<ObjectInfo> {
     const src = await this.openSource(source.bucket, source.key);
     try {
-      return await this.copyOpened(src, source, target, meta, condition);
+      return await copyOpened(this, src, source, target, meta, condition);
     } finally {
       await src.handle.close();
     }
@@ -331,128 +279,8 @@ export class PosixBackend implements Backend {
     return { ...snapshot, path: src.path };
   }
 
-  private async copyOpened(
-    src: Snapshot & { path: string },
-    source: { bucket: string; key: string },
-    target: { bucket: string; key: string },
-    meta: ObjectMeta | undefined,
-    condition?: WriteCondition,
-  ): Promise<ObjectInfo> {
-    const srcInfo = src.info;
-    const bucketDir = await this.volumes.bucketDir(target.bucket);
-    const kp = keyToPath(target.key);
-    if (kp.isDirectory)
-      throw new S3Error("InvalidRequest", "Cannot copy an object onto a directory marker key.");
-    const newMeta = meta ?? srcInfo.meta;
-    if (source.bucket === target.bucket && source.key === target.key) {
-      if (!meta) {
-        throw new S3Error(
-          "InvalidRequest",
-          "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata.",
-        );
-      }
-      // Same object, new metadata: rewrite the record only; the data stays where it is.
-      const info = src.stats;
-      await this.meta.write(
-        { bucketDir, key: target.key, path: src.path },
-        {
-          etag: srcInfo.etag,
-          size: info.size,
-          mtimeMs: info.mtimeMs,
-          ino: info.ino,
-          meta: { ...newMeta, checksum: srcInfo.meta.checksum },
-        },
-      );
-      return { ...srcInfo, meta: newMeta };
-    }
-    await this.checkTarget(bucketDir, kp.segments, target.key);
-    await checkFreeSpace(bucketDir, srcInfo.size);
-    const tmp = await this.volumes.tempPath(bucketDir);
-    const written = await copyToTemp(openedPath(src.handle, src.path), tmp);
-    const record: StoredRecord = {
-      etag: srcInfo.etag,
-      ...written,
-      meta: { ...newMeta, ...(srcInfo.meta.checksum ? { checksum: srcInfo.meta.checksum } : {}) },
-    };
-    await this.commitInto(bucketDir, kp.segments, target.key, tmp, record, condition);
-    return {
-      key: target.key,
-      size: written.size,
-      lastModified: new Date(written.mtimeMs),
-      etag: record.etag,
-      meta: record.meta,
-    };
-  }
-
   async deleteObject(bucket: string, key: string, condition?: WriteCondition): Promise<void> {
-    const bucketDir = await this.volumes.bucketDir(bucket);
-    const kp = keyToPath(key);
-    if (condition?.ifMatch !== undefined) {
-      const ifMatch = condition.ifMatch;
-      if (kp.isDirectory)
-        throw new S3Error("NotImplemented", "Conditional deletes of directory markers are not supported.");
-      // Checked and removed under the key's lock; the inode check catches an unconditional write.
-      await withKeyLock(bucketDir, key, async () => {
-        const path = await this.volumes.resolveExisting(bucketDir, kp.segments, key).catch(() => undefined);
-        const now = path === undefined ? undefined : await this.currentVersion(bucketDir, key, path);
-        checkIfMatch(now?.etag, ifMatch, key);
-        await this.removeFile(bucketDir, key, path!, now!.ino);
-      });
-      return;
-    }
-    const parentReal = await this.volumes
-      .resolveExisting(bucketDir, kp.segments.slice(0, -1), key)
-      .catch((err: S3Error) => {
-        if (err.code === "NoSuchKey" || err.code === "ObjectParentIsFile") return undefined;
-        throw err;
-      });
-    if (parentReal === undefined) return; // nothing there: S3 deletes are idempotent
-    const path = join(parentReal, kp.segments[kp.segments.length - 1]!);
-    const info = await lstat(path).catch(() => undefined);
-    if (!info) return;
-    const at = { bucketDir, key, path };
-    if (kp.isDirectory) {
-      if (!info.isDirectory()) return;
-      try {
-        await rmdir(path);
-      } catch {
-        await this.meta.remove(at); // still has content: only the marker goes
-        return;
-      }
-    } else {
-      if (info.isDirectory()) return;
-      await unlink(path).catch((err: unknown) => {
-        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw s3ErrorFromFs(err, { key });
-      });
-    }
-    await this.afterRemoval(at);
-  }
-
-  /** Unlink the file a conditional delete checked, unless another write replaced it meanwhile. */
-  private async removeFile(bucketDir: string, key: string, path: string, ino: number): Promise<void> {
-    if ((await lstat(path).catch(() => undefined))?.ino !== ino) {
-      throw new S3Error(
-        "ConditionalRequestConflict",
-        "Another write replaced the object while this delete was checked.",
-        {
-          Key: key,
-        },
-      );
-    }
-    await unlink(path).catch((err: unknown) => {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw s3ErrorFromFs(err, { key });
-    });
-    await this.afterRemoval({ bucketDir, key, path });
-  }
-
-  /** Drop a removed object's sidecar record and the directories it leaves empty. */
-  private async afterRemoval(at: { bucketDir: string; key: string; path: string }): Promise<void> {
-    const { bucketDir, path } = at;
-    if (!(await this.meta.attachesToFile(bucketDir))) await this.meta.remove(at);
-    await pruneEmptyParents(bucketDir, path, async (dir) => {
-      const rel = `${dir.slice(bucketDir.length + 1)}/`;
-      return (await this.meta.read({ bucketDir, key: rel, path: dir }))?.directoryMarker === true;
-    });
+    return deleteObjectAt(this, await this.volumes.bucketDir(bucket), key, condition);
   }
 
   async *list(bucket: string, query: ListQuery): AsyncIterable<ListEntry> {

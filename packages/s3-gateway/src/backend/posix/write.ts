@@ -305,6 +305,17 @@ export async function refuseDirectory(target: string, key: string): Promise<Stat
   return existing;
 }
 
+/** Refuse early what a commit would refuse: a file in the parent path, a directory at the key. */
+export async function checkTarget(
+  volumes: VolumeRoot,
+  bucketDir: string,
+  segments: readonly string[],
+  key: string,
+): Promise<void> {
+  const parent = await volumes.checkParent(bucketDir, segments, key);
+  if (parent !== undefined) await refuseDirectory(join(parent, segments[segments.length - 1]!), key);
+}
+
 /**
  * Rename a finished temporary over the key, creating the key's parent directories only now (so a
  * body refused earlier never made any); if the commit fails they are removed again while empty,
