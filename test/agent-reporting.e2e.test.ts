@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { startEphemeralPostgres } from "@podkit/control-plane";
+import { startEphemeralPostgres } from "@podkit/control-plane/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { startControlPlaneProcess } from "./agent/control-plane-process.js";
 import {

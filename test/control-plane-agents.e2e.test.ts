@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { type EphemeralPostgres, startEphemeralPostgres } from "@podkit/control-plane";
+import { type EphemeralPostgres, startEphemeralPostgres } from "@podkit/control-plane/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { podkit as agentCli } from "./agent/helpers.js";
 import {

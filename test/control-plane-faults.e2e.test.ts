@@ -2,7 +2,11 @@ import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type EphemeralPostgres, SimulatedAgent, startEphemeralPostgres } from "@podkit/control-plane";
+import {
+  type EphemeralPostgres,
+  SimulatedAgent,
+  startEphemeralPostgres,
+} from "@podkit/control-plane/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { startControlPlaneProcess } from "./agent/control-plane-process.js";
 import { freePort, waitFor } from "./agent/helpers.js";

@@ -7,10 +7,9 @@ import {
   type ControlPlaneHandle,
   type ControlPlaneOptions,
   type HostView,
-  SimulatedAgent,
   startControlPlane,
-  startEphemeralPostgres,
 } from "@podkit/control-plane";
+import { SimulatedAgent, startEphemeralPostgres } from "@podkit/control-plane/testing";
 import { createLogger, type MachineInfo, type MaintenanceWindow } from "@podkit/core";
 import { expect } from "vitest";
 

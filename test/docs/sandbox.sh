@@ -47,11 +47,11 @@ __pkdoc_fg() {
 }
 
 # Start block N in the background (a server, a receiver) in a process group of its own, as a
-# second terminal would; its output goes on to N.out.
+# second terminal would; its output goes on to N.out, its status to N.exit when it ends.
 __pkdoc_jobs=()
 __pkdoc_bg() {
   set -m
-  (set -o pipefail; source "$out/$1.sh") </dev/null >"$out/$1.out" 2>&1 &
+  ( (set -o pipefail; source "$out/$1.sh") </dev/null >"$out/$1.out" 2>&1; echo $? >"$out/$1.exit") &
   __pkdoc_jobs+=("$!")
   set +m
   echo "__pkdoc__ $1 0"

@@ -103,6 +103,15 @@ class Session {
     return { id, rc, output: () => this.output(id) };
   }
 
+  /** The status of a background block that has ended, or null while it runs. */
+  ended(id: string): string | null {
+    try {
+      return readFileSync(join(this.out, `${id}.exit`), "utf8").trim();
+    } catch {
+      return null;
+    }
+  }
+
   output(id: string): string {
     try {
       return readFileSync(join(this.out, `${id}.out`), "utf8");
@@ -171,10 +180,19 @@ export async function runGuide(repo: string, file: string): Promise<GuideRun> {
         background.length = 0;
       }
       let output = "";
+      const capture = (required: boolean) => {
+        for (const c of block.captures) {
+          const m = c.pattern.exec(output);
+          if (m) values.set(c.name, m[1] ?? m[0]);
+          else if (required) fail(block, `nothing to capture for ${c.name} (${c.pattern})`, output);
+        }
+      };
       for (const hidden of block.before) {
         const r = await session.run(substitute(hidden, values), { timeoutSeconds: block.timeoutSeconds });
         output += r.output();
         if (r.rc !== 0) fail(block, `its set-up (${hidden}) ended with ${r.rc}`, output);
+        // What the set-up printed (the operator's token) is what later set-up and the block use.
+        capture(false);
       }
       const text = substitute(block.text, values);
       const r = await session.run(text, {
@@ -191,21 +209,33 @@ export async function runGuide(repo: string, file: string): Promise<GuideRun> {
             fail(block, `nothing listens on port ${port} after ${block.timeoutSeconds}s`, r.output());
         }
         const line = block.waitLine;
-        if (line && !(await waitUntil(() => line.test(r.output()), block.timeoutSeconds * 1000)))
-          fail(block, `no line matching ${line} after ${block.timeoutSeconds}s`, r.output());
+        if (line) {
+          const seen = () => line.test(r.output()) || session.ended(r.id) !== null;
+          await waitUntil(seen, block.timeoutSeconds * 1000);
+          if (!line.test(r.output())) {
+            const ended = session.ended(r.id);
+            fail(
+              block,
+              ended === null
+                ? `no line matching ${line} after ${block.timeoutSeconds}s`
+                : `it ended (status ${ended}) before a line matching ${line}`,
+              r.output(),
+            );
+          }
+        }
       } else if (r.rc === "timeout") {
         fail(block, `still running after ${block.timeoutSeconds}s`, r.output());
       } else if (r.rc !== block.exit) {
         fail(block, `exit status ${r.rc}, expected ${block.exit}`, output + r.output());
       }
       output += r.output();
-      for (const pattern of block.expect)
+      for (const expected of block.expect) {
+        // A placeholder in the pattern stands for its value, literally.
+        const escaped = new Map([...values].map(([k, v]) => [k, v.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")]));
+        const pattern = new RegExp(substitute(expected.source, escaped), expected.flags);
         if (!pattern.test(output)) fail(block, `output does not match ${pattern}`, output);
-      for (const c of block.captures) {
-        const m = c.pattern.exec(output);
-        if (!m) fail(block, `nothing to capture for ${c.name} (${c.pattern})`, output);
-        values.set(c.name, m![1] ?? m![0]);
       }
+      capture(true);
       result.ran++;
     }
     return result;

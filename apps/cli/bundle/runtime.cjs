@@ -4,6 +4,13 @@
 // start-up skips parsing megabytes of JavaScript. It also tells the bundle where its files
 // (native addons, data) live: beside it in the npm package; inside the single executable they
 // are assets, written once to the per-build cache directory and loaded from there.
+//
+// V8 flags are set where the process starts, never flipped at run time: the npm package's and the
+// workspace build's `podkit` start `node --expose-gc` (their shebang), so the S3 gateway and the
+// transfer loops can pace their collections (core's gc.ts). The single executable takes no Node
+// flags on its command line, and Node 20's SEA config has no `execArgv` (later Node versions add
+// one): it honours NODE_OPTIONS (`NODE_OPTIONS=--expose-gc podkit …`), and without the flag it runs
+// as well, using somewhat more memory in long transfers and uploads.
 const VERSION = __PODKIT_VERSION__;
 const BUILD_ID = __PODKIT_BUILD_ID__;
 const FILES = __PODKIT_FILES__; // { "native/x.node": size, … }: what files/ holds
@@ -118,10 +125,6 @@ function launch() {
     filesRoot,
   };
 
-  function __podkitSqliteModule() {
-    return path.join(filesRoot(), "native", "better-sqlite3.cjs");
-  }
-
   /** `import.meta.url` of a workspace module, as if its file sat under the bundle's files. */
   function __podkitFileUrl(rel) {
     return pathToFileURL(path.join(filesRoot(), rel)).href;
@@ -149,7 +152,7 @@ function launch() {
       // first run of this build, or no writable cache directory: compile from source
     }
     const script = new vm.Script(
-      `(function (exports, require, module, __filename, __dirname, __podkitFileUrl, __podkitAddon, __podkitSqliteModule) {${source}\n})`,
+      `(function (exports, require, module, __filename, __dirname, __podkitFileUrl, __podkitAddon) {${source}\n})`,
       { filename, cachedData },
     );
     if (cacheFile && (cachedData === undefined || script.cachedDataRejected)) {
@@ -174,7 +177,6 @@ function launch() {
         path.dirname(filename),
         __podkitFileUrl,
         __podkitAddon,
-        __podkitSqliteModule,
       );
   }
 

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type EphemeralPostgres, startEphemeralPostgres } from "../src/index.js";
+import { type EphemeralPostgres, startEphemeralPostgres } from "../src/testing/index.js";
 
 const PODKIT = fileURLToPath(new URL("../../cli/dist/main.js", import.meta.url));
 const ACK_SERVER = fileURLToPath(new URL("./ack-server.mjs", import.meta.url));

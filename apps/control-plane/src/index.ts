@@ -16,5 +16,3 @@ export {
   startControlPlane,
 } from "./server.js";
 export { dbKindOf, redactDbUrl } from "./store/open.js";
-export { type EphemeralPostgres, startEphemeralPostgres } from "./testing/postgres.js";
-export { SimulatedAgent } from "./testing/sim-agent.js";

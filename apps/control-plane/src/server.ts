@@ -1,14 +1,17 @@
 import type { AddressInfo } from "node:net";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { createLogger, isPodkitError, type Logger } from "@podkit/core";
+import { createLogger, isPodkitError, type Logger, PodkitError, UnavailableError } from "@podkit/core";
 import Fastify, { type FastifyInstance } from "fastify";
 import { resolveAdminToken } from "./auth/admin-token.js";
-import { HTTP_STATUS_BY_CODE, RetryLaterError } from "./errors.js";
+import { RetryLaterError, sendError } from "./errors.js";
+import { HostChanges } from "./fleet/changes.js";
 import { Fleet } from "./fleet/fleet.js";
+import { Judge } from "./fleet/judge.js";
 import { Operations } from "./fleet/operations.js";
+import { FleetViews } from "./fleet/views.js";
 import { registerApi } from "./http/api.js";
-import { isAdmin, refuseApi } from "./http/auth.js";
+import { isAdmin, presentedAdminToken, refuseApi } from "./http/auth.js";
 import { registerDashboard } from "./http/dashboard.js";
 import { registerMetrics } from "./http/metrics.js";
 import { AgentGateway } from "./ingest/agent-ws.js";
@@ -98,26 +101,33 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     },
   });
   const availability = store.availability;
-  const fleet = new Fleet(
-    store.db,
-    {
-      offlineAfterMs: options.offlineAfterMs ?? 60_000,
-      maxMaintenanceShare: options.maxMaintenanceShare ?? 0.1,
-    },
-    clock,
-  );
-  const ops = new Operations(fleet);
+  const settings = {
+    offlineAfterMs: options.offlineAfterMs ?? 60_000,
+    maxMaintenanceShare: options.maxMaintenanceShare ?? 0.1,
+  };
+  const db = store.db;
+  // Each part gets what it uses, nothing more: the store, the clock, its settings and its peers.
+  const changes = new HostChanges();
+  const judge = new Judge(db, clock, settings);
+  const fleet = new Fleet(db, clock, judge);
+  const views = new FleetViews(db, clock, settings);
+  const ops = new Operations(db, clock, settings.maxMaintenanceShare, judge, changes);
   const ingest = new Ingest(
-    fleet,
+    db,
+    clock,
     {
       sampleEveryMs: options.sampleEveryMs ?? 60_000,
       maxBatch: 1000,
       // SQLite has a single writer; PostgreSQL commits several batches at once (the pool holds 10).
       lanes: store.kind === "postgres" ? 4 : 1,
+      offlineAfterMs: settings.offlineAfterMs,
     },
+    judge,
+    changes,
     availability,
   );
-  const gateway = new AgentGateway(fleet, ingest, log, options.pingIntervalMs);
+  const gateway = new AgentGateway(fleet, ingest, db, clock, log, options.pingIntervalMs);
+  changes.on((ids) => void gateway.pushStates(ids));
   // Replicas on one PostgreSQL tell each other about changed hosts, so their agents hear at once.
   const feed =
     store.kind === "postgres"
@@ -133,7 +143,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         })
       : null;
   if (feed) {
-    fleet.onHostChanged((ids) =>
+    changes.on((ids) =>
       feed
         .publish(ids)
         .catch((err: Error) =>
@@ -149,15 +159,12 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   app.addHook("onRequest", async (_req, reply) => {
     const timer = setTimeout(() => {
       if (reply.sent) return;
-      reply
-        .code(503)
-        .header("retry-after", retryAfterSeconds(2000))
-        .send({
-          error: {
-            code: "E_UNAVAILABLE",
-            message: `no answer within ${requestTimeoutMs} ms (the database is slow or away); try again shortly`,
-          },
-        });
+      sendError(
+        reply.header("retry-after", retryAfterSeconds(2000)),
+        new UnavailableError(
+          `no answer within ${requestTimeoutMs} ms (the database is slow or away); try again shortly`,
+        ),
+      );
     }, requestTimeoutMs);
     timer.unref();
     reply.raw.once("close", () => clearTimeout(timer));
@@ -167,47 +174,37 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     if (path === "/healthz" || path === "/readyz") return;
     // Every other path reads the database: while it is away, say so at once instead of hanging.
     if (availability.state === "down") {
-      return reply
-        .code(503)
-        .header("retry-after", retryAfterSeconds(2000))
-        .send({
-          error: {
-            code: "E_UNAVAILABLE",
-            message: "the control plane's database is unavailable; try again shortly",
-            details: { database: availability.snapshot() },
-          },
-        });
+      return sendError(
+        reply.header("retry-after", retryAfterSeconds(2000)),
+        new PodkitError("E_UNAVAILABLE", "the control plane's database is unavailable; try again shortly", {
+          details: { database: availability.snapshot() },
+        }),
+      );
     }
     if (path === "/api/v1/agents/enroll") return;
     if (path === "/metrics" && options.publicMetrics) return;
     if (path.startsWith("/api/") || path === "/metrics") {
-      if (!isAdmin(req, admin.token)) return refuseApi(reply);
+      if (!isAdmin(req, admin.token)) return refuseApi(reply, presentedAdminToken(req) !== null);
     }
   });
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof RetryLaterError || availability.observe(err) !== null) {
       const wait = err instanceof RetryLaterError ? err.retryAfterMs : 2000;
-      return reply
-        .code(503)
-        .header("retry-after", retryAfterSeconds(wait))
-        .send({
-          error: {
-            code: "E_UNAVAILABLE",
-            message: `the control plane's database is unavailable (${(err as Error).message}); try again shortly`,
-          },
-        });
+      return sendError(
+        reply.header("retry-after", retryAfterSeconds(wait)),
+        new UnavailableError(
+          `the control plane's database is unavailable (${(err as Error).message}); try again shortly`,
+        ),
+      );
     }
-    if (isPodkitError(err)) {
-      return reply.code(HTTP_STATUS_BY_CODE[err.code] ?? 500).send({ error: err.toJSON() });
-    }
+    if (isPodkitError(err)) return sendError(reply, err);
+    // Fastify's own 4xx (a body too large, a wrong content type) keep their status.
     const status = (err as { statusCode?: number }).statusCode;
     if (status && status >= 400 && status < 500) {
-      return reply.code(status).send({ error: { code: "E_INVALID_INPUT", message: (err as Error).message } });
+      return sendError(reply, new PodkitError("E_INVALID_INPUT", (err as Error).message), status);
     }
     log.error({ err, url: req.url }, "request failed");
-    return reply
-      .code(500)
-      .send({ error: { code: "E_INTERNAL", message: "internal error; see the control plane's log" } });
+    return sendError(reply, new PodkitError("E_INTERNAL", "internal error; see the control plane's log"));
   });
   // Liveness: the process answers (a load balancer must not restart it for a database outage).
   app.get("/healthz", async () => ({ ok: true, db: store.kind, database: availability.snapshot() }));
@@ -218,16 +215,17 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     if (!ready) reply.header("retry-after", retryAfterSeconds(2000));
     return reply.code(ready ? 200 : 503).send({ ready, db: store.kind, database });
   });
-  registerApi(app, fleet, ops);
-  registerMetrics(app, fleet, () => gateway.connectedHosts);
-  registerDashboard(app, fleet, ops, admin.token);
+  const services = { fleet, judge, views, ops, clock };
+  registerApi(app, services);
+  registerMetrics(app, views, () => gateway.connectedHosts);
+  registerDashboard(app, services, admin.token);
   app.server.on("upgrade", (req, socket, head) => {
     if (!gateway.handleUpgrade(req, socket, head)) socket.destroy();
   });
 
   let prunedAt = 0;
   const sweep = async () => {
-    fleet.notify(await fleet.sweep());
+    changes.notify(await judge.sweep());
     if (clock() - prunedAt > 3_600_000) {
       prunedAt = clock();
       await fleet.prune();

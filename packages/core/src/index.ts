@@ -11,3 +11,4 @@ export * from "./telemetry.js";
 export * from "./transfer.js";
 export * from "./validate.js";
 export * from "./volume.js";
+export * from "./worker-module.js";

@@ -109,7 +109,16 @@ function peer(args, ns = "a", prof = []) {
 
 /** A `podkit` command as users run it; resolves with the CPU seconds and peak RSS it reports. */
 function runPodkit(args, report, ns = "a", prof = []) {
-  const [cmd, ...argv] = inNs(ns, [process.execPath, ...prof, "--import", REPORT, PODKIT, ...args]);
+  // --expose-gc: started as the podkit launcher starts node (the chunk loops pace their collections).
+  const [cmd, ...argv] = inNs(ns, [
+    process.execPath,
+    "--expose-gc",
+    ...prof,
+    "--import",
+    REPORT,
+    PODKIT,
+    ...args,
+  ]);
   const child = track(
     spawn(cmd, argv, {
       stdio: ["ignore", "pipe", "pipe"],

@@ -5,6 +5,8 @@ import {
   AuthError,
   ConfigError,
   ConflictError,
+  codeForHttpStatus,
+  httpStatusOf,
   isErrorCode,
   NotFoundError,
   PodkitError,
@@ -54,9 +56,22 @@ function defaultAdminTokenFile(env: NodeJS.ProcessEnv): string {
   return join(base, "podkit", "control-plane", "admin-token");
 }
 
+/** The admin token kept in FILE (`--admin-token-file`, PODKIT_ADMIN_TOKEN_FILE): one line, pka_…. */
+export function readAdminTokenFile(file: string): string {
+  let token: string;
+  try {
+    token = readFileSync(file, "utf8").trim();
+  } catch (err) {
+    throw new ConfigError(`cannot read the admin token file ${file}: ${(err as Error).message}`);
+  }
+  if (!token) throw new ConfigError(`the admin token file ${file} is empty`);
+  return token;
+}
+
 export function adminTokenFrom(flags: ApiFlags, env = process.env): string {
   const token = flags.adminToken ?? env.PODKIT_ADMIN_TOKEN;
   if (token) return token;
+  if (env.PODKIT_ADMIN_TOKEN_FILE) return readAdminTokenFile(env.PODKIT_ADMIN_TOKEN_FILE);
   const file = defaultAdminTokenFile(env);
   if (existsSync(file)) return readFileSync(file, "utf8").trim();
   throw new AuthError("no admin token: pass --admin-token or set PODKIT_ADMIN_TOKEN");
@@ -67,13 +82,25 @@ function errorFor(
   body: { error?: { code?: string; message?: string; details?: Record<string, unknown> } },
 ): PodkitError {
   const message = body.error?.message ?? `control plane answered HTTP ${status}`;
-  if (status === 401 || status === 403) return new AuthError(message);
-  if (status === 404) return new NotFoundError(message, body.error?.details);
-  if (status === 409) return new ConflictError(message, body.error?.details);
-  if (status === 400 || status === 422) return new ValidationError("request", [{ path: "", message }]);
-  if (status === 503) return new UnavailableError(message);
+  // The catalogue says which code each API status stands for; 403 is the API's other "auth" and a
+  // broken rule (422) is invalid input to a script.
+  switch (status === 403 ? "E_AUTH" : status === 422 ? "E_INVALID_INPUT" : codeForHttpStatus(status)) {
+    case "E_AUTH":
+      return new AuthError(message);
+    case "E_NOT_FOUND":
+      return new NotFoundError(message, body.error?.details);
+    case "E_CONFLICT":
+      return new ConflictError(message, body.error?.details);
+    case "E_INVALID_INPUT":
+      return new ValidationError("request", [{ path: "", message }]);
+    case "E_UNAVAILABLE":
+      return new UnavailableError(message);
+  }
   const code = body.error?.code;
-  return new PodkitError(isErrorCode(code) ? code : "E_CONTROL_PLANE", message);
+  return new PodkitError(
+    isErrorCode(code) && httpStatusOf(code) === status ? code : "E_CONTROL_PLANE",
+    message,
+  );
 }
 
 /** One JSON request to the control plane's API; HTTP errors become PodkitErrors with matching exit codes. */
@@ -112,6 +139,18 @@ export async function api<T>(flags: ApiFlags, method: string, path: string, body
   return parsed as T;
 }
 
+/** --admin-token, --admin-token-file, PODKIT_ADMIN_TOKEN, PODKIT_ADMIN_TOKEN_FILE: the first given. */
+function givenAdminToken(
+  opts: Record<string, string | boolean | undefined>,
+  env: NodeJS.ProcessEnv,
+): string | undefined {
+  if (typeof opts.adminToken === "string") return opts.adminToken;
+  if (typeof opts.adminTokenFile === "string") return readAdminTokenFile(opts.adminTokenFile);
+  if (env.PODKIT_ADMIN_TOKEN) return env.PODKIT_ADMIN_TOKEN;
+  if (env.PODKIT_ADMIN_TOKEN_FILE) return readAdminTokenFile(env.PODKIT_ADMIN_TOKEN_FILE);
+  return undefined;
+}
+
 function msOption(text: string, flag: string): number {
   try {
     return parseDuration(text);
@@ -142,6 +181,10 @@ export function registerControlPlaneCommands(program: Command, output: Output): 
       "--admin-token <token>",
       "admin token (default: PODKIT_ADMIN_TOKEN, else kept in DATA_DIR/admin-token, generated on first start)",
     )
+    .option(
+      "--admin-token-file <file>",
+      "read the admin token from FILE (default: PODKIT_ADMIN_TOKEN_FILE): give every replica of one database the same",
+    )
     .option("--offline-after <duration>", "a host without a message for this long is offline", "60s")
     .option("--sweep-interval <duration>", "how often time-based rules are applied to every host", "15s")
     .option(
@@ -169,7 +212,7 @@ export function registerControlPlaneCommands(program: Command, output: Output): 
         listen: (opts.listen as string | undefined) ?? env.PODKIT_CONTROL_PLANE_LISTEN ?? "127.0.0.1:8080",
         db: (opts.db as string | undefined) ?? env.PODKIT_CONTROL_PLANE_DB,
         dataDir: (opts.dataDir as string | undefined) ?? env.PODKIT_CONTROL_PLANE_DATA_DIR,
-        adminToken: (opts.adminToken as string | undefined) ?? env.PODKIT_ADMIN_TOKEN,
+        adminToken: givenAdminToken(opts, env),
         offlineAfterMs: msOption(opts.offlineAfter as string, "--offline-after"),
         sweepIntervalMs: msOption(opts.sweepInterval as string, "--sweep-interval"),
         pingIntervalMs: msOption(opts.pingInterval as string, "--ping-interval"),
@@ -180,8 +223,12 @@ export function registerControlPlaneCommands(program: Command, output: Output): 
       output.out(
         handle.adminTokenFile
           ? `admin token kept in ${handle.adminTokenFile} (export PODKIT_ADMIN_TOKEN=$(cat ${handle.adminTokenFile}))`
-          : "admin token: the one given (PODKIT_ADMIN_TOKEN or --admin-token)",
+          : "admin token: the one given (--admin-token, --admin-token-file, PODKIT_ADMIN_TOKEN or PODKIT_ADMIN_TOKEN_FILE)",
       );
+      if (handle.adminTokenFile && handle.db.startsWith("postgres"))
+        output.out(
+          `note: that token is this replica's own; replicas of one database need one shared token (--admin-token-file or PODKIT_ADMIN_TOKEN on each)`,
+        );
       output.out(
         `dashboard: ${handle.url}/  agents: podkit agent run --control-plane ${handle.url} --token <podkit hosts enroll>`,
       );

@@ -9,7 +9,7 @@ type FactColumns = Pick<
   "id" | "first_seen_at" | "last_seen_at" | "health_state" | "flags" | "listing_reasons"
 >;
 
-import { parseJson } from "./host-view.js";
+import { parseJson } from "../store/json.js";
 
 const DAY_MS = 86_400_000;
 /** Reliability looks back 30 days, and its history chart 30 days before that. */

@@ -1,22 +1,13 @@
-import { AuthError, type MachineInfo, NotFoundError } from "@podkit/core";
+import { AuthError, type MachineInfo } from "@podkit/core";
 import type { Kysely } from "kysely";
-import { hashToken, newId, newToken } from "../auth/tokens.js";
-import {
-  type EvaluationSettings,
-  evaluateHost,
-  type HostEvaluation,
-  type HostFacts,
-  hostReliabilityHistory,
-} from "../rules/evaluate.js";
+import { hashToken, newToken } from "../auth/tokens.js";
+import { parseJson } from "../store/json.js";
 import type { Database, HostsTable } from "../store/schema.js";
-import { loadFacts } from "./facts.js";
-import { type FleetEvent, type HostView, parseJson } from "./host-view.js";
-import { FleetViews } from "./views.js";
-
-export type FleetSettings = EvaluationSettings;
+import type { FleetEvent } from "./host-view.js";
+import type { Judge } from "./judge.js";
+import { recordEvent, resolveHost } from "./records.js";
 
 const DAY_MS = 86_400_000;
-const SWEEP_SLICE = 250;
 
 const ENROLL_ATTEMPTS = 20;
 
@@ -31,44 +22,17 @@ function isHostIdTaken(err: unknown): boolean {
   );
 }
 
-/** The columns the rules read; the sweep loads only these (not machine or telemetry JSON). */
-const JUDGE_COLUMNS = [
-  "id",
-  "first_seen_at",
-  "last_seen_at",
-  "health_state",
-  "flags",
-  "listing_state",
-  "listing_reasons",
-  "reliability",
-] as const;
-export type JudgedHost = Pick<HostsTable, (typeof JUDGE_COLUMNS)[number]>;
-
-interface HostChange {
-  row: JudgedHost;
-  ev: HostEvaluation;
-  reasons: string;
-  listingChanged: boolean;
-  recordState: boolean;
-}
-
-/** Called after a change an agent should hear about (listing, rental, maintenance). */
-export type HostChangedListener = (hostIds: string[]) => void;
-
 /**
- * The fleet as the rules see it: hosts, their listing and reliability. Every write that can change
- * a host's listing ends with `refresh`, which re-judges the host and records what changed.
+ * Hosts' membership and records: enrolment, host tokens, the agent link, chart samples, the event
+ * log and pruning. Judging hosts is the `Judge`'s; showing them is `FleetViews`'.
  */
 export class Fleet {
   private readonly tokenCache = new Map<string, string>();
-  private listeners: HostChangedListener[] = [];
-  /** Hosts as the API, dashboard and metrics show them. */
-  readonly views = new FleetViews(this);
 
   constructor(
-    readonly db: Kysely<Database>,
-    readonly settings: FleetSettings,
-    readonly clock: () => number,
+    private readonly db: Kysely<Database>,
+    private readonly clock: () => number,
+    private readonly judge: Judge,
   ) {}
 
   /** Record how the agent's WebSocket stands (best effort: a database outage only loses the mark). */
@@ -78,15 +42,6 @@ export class Fleet {
       .set({ link_state: state, link_since: this.clock() })
       .where("id", "=", hostId)
       .execute();
-  }
-
-  onHostChanged(listener: HostChangedListener): void {
-    this.listeners.push(listener);
-  }
-
-  notify(hostIds: string[]): void {
-    if (hostIds.length === 0) return;
-    for (const l of this.listeners) l(hostIds);
   }
 
   async createEnrollmentToken(ttlMs: number): Promise<{ token: string; expiresAt: string }> {
@@ -103,8 +58,9 @@ export class Fleet {
           host_id: null,
         })
         .execute();
-      await this.recordEvent(
+      await recordEvent(
         trx,
+        this.clock(),
         null,
         "enrollment-token",
         `enrolment token created, valid until ${new Date(now + ttlMs).toISOString()}`,
@@ -176,13 +132,14 @@ export class Fleet {
           link_since: null,
         })
         .execute();
-      await this.recordEvent(
+      await recordEvent(
         trx,
+        this.clock(),
         hostId,
         "enrolled",
         `host ${hostId} enrolled (${machine.gpusKnown === false ? "GPUs unknown" : `${machine.gpus.length} GPUs`})`,
       );
-      await this.refresh(trx, [await this.resolveHost(trx, hostId)]);
+      await this.judge.refresh(trx, [await resolveHost(trx, hostId)]);
       return { hostId, hostToken };
     });
   }
@@ -215,133 +172,6 @@ export class Fleet {
     if (!row) return null;
     this.tokenCache.set(hash, row.id);
     return row.id;
-  }
-
-  /** A host by id or hostname. */
-  async resolveHost(db: Kysely<Database>, idOrHostname: string): Promise<HostsTable> {
-    const row =
-      (await db.selectFrom("hosts").selectAll().where("id", "=", idOrHostname).executeTakeFirst()) ??
-      (await db.selectFrom("hosts").selectAll().where("hostname", "=", idOrHostname).executeTakeFirst());
-    if (!row)
-      throw new NotFoundError(`no host "${idOrHostname}"; see \`podkit hosts list\``, { host: idOrHostname });
-    return row;
-  }
-
-  async recordEvent(
-    db: Kysely<Database>,
-    hostId: string | null,
-    kind: string,
-    message: string,
-    data?: unknown,
-    at = this.clock(),
-  ): Promise<void> {
-    await db
-      .insertInto("events")
-      .values({
-        id: newId("ev"),
-        host_id: hostId,
-        at,
-        kind,
-        message,
-        data: data === undefined ? null : JSON.stringify(data),
-      })
-      .execute();
-  }
-
-  /**
-   * Re-judge hosts by the rules and store what changed (listing, reliability, a state-change row
-   * when health or listing moved). Returns the ids whose listing changed.
-   */
-  async refresh(
-    db: Kysely<Database>,
-    hosts: readonly JudgedHost[],
-    options: { healthChanged?: ReadonlySet<string> } = {},
-  ): Promise<string[]> {
-    const now = this.clock();
-    const facts = await loadFacts(db, hosts, now, true);
-    const changes = this.judge(hosts, facts, now, options.healthChanged);
-    await this.applyChanges(db, changes, now);
-    return changes.filter((c) => c.listingChanged).map((c) => c.row.id);
-  }
-
-  /**
-   * The periodic pass over every host for time-based rules (maintenance coming, offline,
-   * reliability). Reads outside any transaction, so agents' messages keep flowing; only hosts
-   * that changed are written, in one short transaction.
-   */
-  async sweep(): Promise<string[]> {
-    const now = this.clock();
-    const rows = await this.db.selectFrom("hosts").select(JUDGE_COLUMNS).orderBy("id").execute();
-    const facts = await loadFacts(this.db, rows, now, false);
-    // Judge in slices, yielding between them, so a large fleet's sweep never holds up agents' acks.
-    const changes: HostChange[] = [];
-    for (let k = 0; k < rows.length; k += SWEEP_SLICE) {
-      changes.push(...this.judge(rows.slice(k, k + SWEEP_SLICE), facts, now));
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    if (changes.length > 0)
-      await this.db.transaction().execute((trx) => this.applyChanges(trx, changes, now));
-    return changes.filter((c) => c.listingChanged).map((c) => c.row.id);
-  }
-
-  private judge(
-    rows: readonly JudgedHost[],
-    facts: Map<string, HostFacts>,
-    now: number,
-    healthChanged?: ReadonlySet<string>,
-  ): HostChange[] {
-    const changes: HostChange[] = [];
-    for (const row of rows) {
-      const ev = evaluateHost(facts.get(row.id)!, now, this.settings);
-      const reasons = JSON.stringify(ev.listing.reasons);
-      const listingChanged = row.listing_state !== ev.listing.state || row.listing_reasons !== reasons;
-      const reliabilityChanged = Math.abs(row.reliability - ev.reliability.reliability) > 1e-12;
-      const recordState = listingChanged || (healthChanged?.has(row.id) ?? false);
-      if (listingChanged || reliabilityChanged || recordState) {
-        changes.push({ row, ev, reasons, listingChanged, recordState });
-      }
-    }
-    return changes;
-  }
-
-  private async applyChanges(
-    db: Kysely<Database>,
-    changes: readonly HostChange[],
-    now: number,
-  ): Promise<void> {
-    for (const { row, ev, reasons, listingChanged, recordState } of changes) {
-      if (recordState) {
-        await db
-          .insertInto("state_changes")
-          .values({
-            id: newId("sc"),
-            host_id: row.id,
-            at: now,
-            health_state: row.health_state,
-            listing_state: ev.listing.state,
-            listing_reasons: reasons,
-          })
-          .execute();
-      }
-      if (listingChanged) {
-        await this.recordEvent(db, row.id, "listing", listingMessage(row, ev), {
-          from: row.listing_state,
-          to: ev.listing.state,
-          reasons: ev.listing.reasons,
-        });
-      }
-      await db
-        .updateTable("hosts")
-        .set({
-          reliability: ev.reliability.reliability,
-          reliability_at: now,
-          ...(listingChanged
-            ? { listing_state: ev.listing.state, listing_reasons: reasons, listing_since: now }
-            : {}),
-        })
-        .where("id", "=", row.id)
-        .execute();
-    }
   }
 
   /**
@@ -377,41 +207,9 @@ export class Fleet {
       .execute();
   }
 
-  async evaluate(idOrHostname: string): Promise<{
-    row: HostsTable;
-    evaluation: HostEvaluation;
-    history: ReturnType<typeof hostReliabilityHistory>;
-  }> {
-    const now = this.clock();
-    const row = await this.resolveHost(this.db, idOrHostname);
-    const facts = (await loadFacts(this.db, [row], now, true)).get(row.id)!;
-    return {
-      row,
-      evaluation: evaluateHost(facts, now, this.settings),
-      history: hostReliabilityHistory(facts, now, this.settings),
-    };
-  }
-
-  async listHosts(filter: (row: HostsTable) => boolean = () => true): Promise<HostView[]> {
-    return this.views.list(filter);
-  }
-
-  async getHost(idOrHostname: string): Promise<HostView> {
-    return this.views.one(idOrHostname);
-  }
-
-  /** Listed hosts, plus removed ones this renter has had (their data may still be there). */
-  async listPool(renter: string | null): Promise<HostView[]> {
-    const had = renter
-      ? new Set(
-          (await this.db.selectFrom("rentals").select("host_id").where("renter", "=", renter).execute()).map(
-            (r) => r.host_id,
-          ),
-        )
-      : new Set<string>();
-    return this.listHosts(
-      (row) => row.listing_state === "listed" || (row.listing_state === "removed" && had.has(row.id)),
-    );
+  /** A host by id or hostname. */
+  async host(idOrHostname: string): Promise<HostsTable> {
+    return resolveHost(this.db, idOrHostname);
   }
 
   /** Stored chart samples of one host since `since`, oldest first. */
@@ -450,9 +248,4 @@ export class Fleet {
       data: parseJson<unknown>(r.data, null),
     }));
   }
-}
-
-function listingMessage(row: JudgedHost, ev: HostEvaluation): string {
-  const why = ev.listing.reasons.length ? ` (${ev.listing.reasons.join(", ")})` : "";
-  return `${row.id}: ${row.listing_state} → ${ev.listing.state}${why}`;
 }

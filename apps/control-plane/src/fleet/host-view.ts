@@ -6,8 +6,8 @@ import type {
   MachineInfo,
   MaintenanceWindow,
 } from "@podkit/core";
-import type { LatestTelemetry } from "../ingest/ingest.js";
 import { isOnline } from "../rules/evaluate.js";
+import { type LatestTelemetry, parseJson } from "../store/json.js";
 import type { HostsTable } from "../store/schema.js";
 
 /** One GPU as the API shows it: what the agent registered, plus its latest sample and verdict. */
@@ -84,15 +84,6 @@ export interface FleetEvent {
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
-export function parseJson<T>(text: string | null, fallback: T): T {
-  if (text === null) return fallback;
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    return fallback;
-  }
-}
 
 export interface HostViewExtras {
   now: number;

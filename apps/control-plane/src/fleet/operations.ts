@@ -9,18 +9,24 @@ import {
   toMaintenanceWindow,
   windowStatus,
 } from "../rules/maintenance.js";
+import { parseJson } from "../store/json.js";
 import type { Database } from "../store/schema.js";
+import type { HostChanges } from "./changes.js";
 import { toStoredWindow } from "./facts.js";
-import type { Fleet } from "./fleet.js";
-import { parseJson, type Rental } from "./host-view.js";
+import type { Rental } from "./host-view.js";
+import type { Judge } from "./judge.js";
+import { recordEvent, resolveHost } from "./records.js";
 
 /** Maintenance windows and rentals: the admin's writes, each checked by the rules, then the host re-judged. */
 export class Operations {
-  constructor(private readonly fleet: Fleet) {}
-
-  private get db() {
-    return this.fleet.db;
-  }
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly clock: () => number,
+    /** Maintenance above this share of 30 days is reported as excessive. */
+    private readonly maxMaintenanceShare: number,
+    private readonly judge: Judge,
+    private readonly changes: HostChanges,
+  ) {}
 
   private async isRented(db: Kysely<Database>, hostId: string): Promise<boolean> {
     const row = await db
@@ -39,7 +45,7 @@ export class Operations {
     immediate: boolean;
     reason?: string;
   }): Promise<MaintenanceWindow> {
-    const now = this.fleet.clock();
+    const now = this.clock();
     if (!input.immediate && input.start === undefined) {
       throw new RuleViolation(
         "MAINTENANCE_START_MISSING",
@@ -47,7 +53,7 @@ export class Operations {
       );
     }
     const changed = await this.db.transaction().execute(async (trx) => {
-      const host = await this.fleet.resolveHost(trx, input.host);
+      const host = await resolveHost(trx, input.host);
       const existing = (
         await trx.selectFrom("maintenance_windows").selectAll().where("host_id", "=", host.id).execute()
       ).map(toStoredWindow);
@@ -76,34 +82,36 @@ export class Operations {
       };
       await trx.insertInto("maintenance_windows").values(row).execute();
       const window = toMaintenanceWindow(toStoredWindow(row), now);
-      await this.fleet.recordEvent(
+      await recordEvent(
         trx,
+        this.clock(),
         host.id,
         "maintenance-scheduled",
         `${input.immediate ? "immediate " : ""}maintenance ${window.start} – ${window.end}${input.reason ? `: ${input.reason}` : ""}`,
         window,
       );
       const share = maintenanceShare([...existing, toStoredWindow(row)], Math.max(now, decision.end));
-      if (isExcessiveMaintenance(share, this.fleet.settings.maxMaintenanceShare)) {
-        await this.fleet.recordEvent(
+      if (isExcessiveMaintenance(share, this.maxMaintenanceShare)) {
+        await recordEvent(
           trx,
+          this.clock(),
           host.id,
           "excessive-maintenance",
-          `${host.id}: ${(share * 100).toFixed(1)}% of 30 days in maintenance (limit ${(this.fleet.settings.maxMaintenanceShare * 100).toFixed(1)}%)`,
+          `${host.id}: ${(share * 100).toFixed(1)}% of 30 days in maintenance (limit ${(this.maxMaintenanceShare * 100).toFixed(1)}%)`,
           { share },
         );
       }
-      await this.fleet.refresh(trx, [host]);
+      await this.judge.refresh(trx, [host]);
       return { window, hostId: host.id };
     });
-    this.fleet.notify([changed.hostId]);
+    this.changes.notify([changed.hostId]);
     return changed.window;
   }
 
   async listMaintenance(filter: { host?: string; includePast?: boolean }): Promise<MaintenanceWindow[]> {
-    const now = this.fleet.clock();
+    const now = this.clock();
     let q = this.db.selectFrom("maintenance_windows").selectAll();
-    if (filter.host) q = q.where("host_id", "=", (await this.fleet.resolveHost(this.db, filter.host)).id);
+    if (filter.host) q = q.where("host_id", "=", (await resolveHost(this.db, filter.host)).id);
     const rows = await q.orderBy("start_at").execute();
     return rows
       .map((r) => toMaintenanceWindow(toStoredWindow(r), now))
@@ -111,7 +119,7 @@ export class Operations {
   }
 
   async getMaintenance(id: string): Promise<MaintenanceWindow> {
-    return toMaintenanceWindow(toStoredWindow(await windowRow(this.db, id)), this.fleet.clock());
+    return toMaintenanceWindow(toStoredWindow(await windowRow(this.db, id)), this.clock());
   }
 
   /**
@@ -122,7 +130,7 @@ export class Operations {
     id: string,
     patch: { start?: number; durationMs?: number; reason?: string },
   ): Promise<MaintenanceWindow> {
-    const now = this.fleet.clock();
+    const now = this.clock();
     const result = await this.db.transaction().execute(async (trx) => {
       const row = await windowRow(trx, id);
       const status = windowStatus(toStoredWindow(row), now);
@@ -159,23 +167,24 @@ export class Operations {
         toStoredWindow({ ...row, start_at: decision.start, end_at: decision.end, reason }),
         now,
       );
-      await this.fleet.recordEvent(
+      await recordEvent(
         trx,
+        this.clock(),
         row.host_id,
         "maintenance-moved",
         `maintenance ${id} moved to ${window.start} – ${window.end}`,
         window,
       );
-      await this.fleet.refresh(trx, [await this.fleet.resolveHost(trx, row.host_id)]);
+      await this.judge.refresh(trx, [await resolveHost(trx, row.host_id)]);
       return { hostId: row.host_id, window };
     });
-    this.fleet.notify([result.hostId]);
+    this.changes.notify([result.hostId]);
     return result.window;
   }
 
   /** Cancel a window that has not ended; the machine is relisted if nothing else holds it. */
   async cancelMaintenance(id: string): Promise<MaintenanceWindow> {
-    const now = this.fleet.clock();
+    const now = this.clock();
     const result = await this.db.transaction().execute(async (trx) => {
       const row = await windowRow(trx, id);
       const status = windowStatus(toStoredWindow(row), now);
@@ -185,13 +194,14 @@ export class Operations {
       // An active window ends now rather than vanishing: the time already spent stays maintenance.
       const patch = status === "active" ? { end_at: now } : { cancelled: 1 };
       await trx.updateTable("maintenance_windows").set(patch).where("id", "=", id).execute();
-      await this.fleet.recordEvent(
+      await recordEvent(
         trx,
+        this.clock(),
         row.host_id,
         "maintenance-cancelled",
         `maintenance ${id} ${status === "active" ? "ended early" : "cancelled"}`,
       );
-      await this.fleet.refresh(trx, [await this.fleet.resolveHost(trx, row.host_id)]);
+      await this.judge.refresh(trx, [await resolveHost(trx, row.host_id)]);
       const updated = await trx
         .selectFrom("maintenance_windows")
         .selectAll()
@@ -199,14 +209,14 @@ export class Operations {
         .executeTakeFirstOrThrow();
       return { hostId: row.host_id, window: toMaintenanceWindow(toStoredWindow(updated), now) };
     });
-    this.fleet.notify([result.hostId]);
+    this.changes.notify([result.hostId]);
     return result.window;
   }
 
   async rent(hostRef: string, renter: string): Promise<Rental> {
-    const now = this.fleet.clock();
+    const now = this.clock();
     const result = await this.db.transaction().execute(async (trx) => {
-      const host = await this.fleet.resolveHost(trx, hostRef);
+      const host = await resolveHost(trx, hostRef);
       if (await this.isRented(trx, host.id)) throw new ConflictError(`${host.id} is already rented`);
       if (host.listing_state !== "listed") {
         const reasons = parseJson<string[]>(host.listing_reasons, []).join(", ");
@@ -216,38 +226,38 @@ export class Operations {
       }
       const row = { id: newId("rt"), host_id: host.id, renter, started_at: now, ended_at: null };
       await trx.insertInto("rentals").values(row).execute();
-      await this.fleet.recordEvent(trx, host.id, "rented", `${host.id} rented by ${renter}`, {
+      await recordEvent(trx, this.clock(), host.id, "rented", `${host.id} rented by ${renter}`, {
         rentalId: row.id,
         renter,
       });
       return toRental(row);
     });
-    this.fleet.notify([result.hostId]);
+    this.changes.notify([result.hostId]);
     return result;
   }
 
   async endRental(rentalRef: { rentalId?: string; host?: string }): Promise<Rental> {
-    const now = this.fleet.clock();
+    const now = this.clock();
     const result = await this.db.transaction().execute(async (trx) => {
       let q = trx.selectFrom("rentals").selectAll().where("ended_at", "is", null);
       if (rentalRef.rentalId) q = q.where("id", "=", rentalRef.rentalId);
-      else q = q.where("host_id", "=", (await this.fleet.resolveHost(trx, rentalRef.host ?? "")).id);
+      else q = q.where("host_id", "=", (await resolveHost(trx, rentalRef.host ?? "")).id);
       const row = await q.executeTakeFirst();
       if (!row) throw new NotFoundError(`no active rental ${rentalRef.rentalId ?? `on ${rentalRef.host}`}`);
       await trx.updateTable("rentals").set({ ended_at: now }).where("id", "=", row.id).execute();
-      await this.fleet.recordEvent(trx, row.host_id, "freed", `${row.host_id} freed by ${row.renter}`, {
+      await recordEvent(trx, this.clock(), row.host_id, "freed", `${row.host_id} freed by ${row.renter}`, {
         rentalId: row.id,
       });
       return toRental({ ...row, ended_at: now });
     });
-    this.fleet.notify([result.hostId]);
+    this.changes.notify([result.hostId]);
     return result;
   }
 
   async listRentals(filter: { active?: boolean; host?: string }): Promise<Rental[]> {
     let q = this.db.selectFrom("rentals").selectAll();
     if (filter.active) q = q.where("ended_at", "is", null);
-    if (filter.host) q = q.where("host_id", "=", (await this.fleet.resolveHost(this.db, filter.host)).id);
+    if (filter.host) q = q.where("host_id", "=", (await resolveHost(this.db, filter.host)).id);
     return (await q.orderBy("started_at", "desc").limit(1000).execute()).map(toRental);
   }
 }

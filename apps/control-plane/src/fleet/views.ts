@@ -1,5 +1,5 @@
 import type { HealthVerdict, MachineInfo } from "@podkit/core";
-import type { Selectable } from "kysely";
+import type { Kysely, Selectable } from "kysely";
 import { isOnline } from "../rules/evaluate.js";
 import {
   isExcessiveMaintenance,
@@ -7,10 +7,12 @@ import {
   type StoredWindow,
   toMaintenanceWindow,
 } from "../rules/maintenance.js";
-import type { HostsTable } from "../store/schema.js";
+import { parseJson } from "../store/json.js";
+import type { Database, HostsTable } from "../store/schema.js";
 import { FACTS_LOOKBACK_MS, toStoredWindow } from "./facts.js";
-import type { Fleet } from "./fleet.js";
-import { type HostView, parseJson, toHostView, unknownMachine } from "./host-view.js";
+import { type HostView, toHostView, unknownMachine } from "./host-view.js";
+import type { FleetSettings } from "./judge.js";
+import { resolveHost } from "./records.js";
 
 type GpuHealth = Array<{ index: number; verdict: HealthVerdict }>;
 
@@ -55,22 +57,40 @@ export class FleetViews {
   private readonly machines = new ParsedByText<MachineInfo>(unknownMachine);
   private readonly gpuHealth = new ParsedByText<GpuHealth>(() => []);
 
-  constructor(private readonly fleet: Fleet) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly clock: () => number,
+    private readonly settings: FleetSettings,
+  ) {}
 
   async list(filter: (row: HostsTable) => boolean = () => true): Promise<HostView[]> {
-    const rows = (await this.fleet.db.selectFrom("hosts").selectAll().orderBy("id").execute()).filter(filter);
+    const rows = (await this.db.selectFrom("hosts").selectAll().orderBy("id").execute()).filter(filter);
     return this.toViews(rows);
+  }
+
+  /** Listed hosts, plus removed ones this renter has had (their data may still be there). */
+  async pool(renter: string | null): Promise<HostView[]> {
+    const had = renter
+      ? new Set(
+          (await this.db.selectFrom("rentals").select("host_id").where("renter", "=", renter).execute()).map(
+            (r) => r.host_id,
+          ),
+        )
+      : new Set<string>();
+    return this.list(
+      (row) => row.listing_state === "listed" || (row.listing_state === "removed" && had.has(row.id)),
+    );
   }
 
   /** One host, reading only its own rows. */
   async one(idOrHostname: string): Promise<HostView> {
-    const row = await this.fleet.resolveHost(this.fleet.db, idOrHostname);
+    const row = await resolveHost(this.db, idOrHostname);
     return (await this.toViews([row], row.id))[0]!;
   }
 
   async summary(): Promise<FleetSummary> {
-    const { db, clock, settings } = this.fleet;
-    const now = clock();
+    const { db, settings } = this;
+    const now = this.clock();
     const rows = await db
       .selectFrom("hosts")
       .select(["id", "machine", "gpu_health", "health_state", "listing_state", "last_seen_at"])
@@ -121,8 +141,8 @@ export class FleetViews {
   }
 
   private async toViews(rows: Selectable<HostsTable>[], onlyHost?: string): Promise<HostView[]> {
-    const { db, clock, settings } = this.fleet;
-    const now = clock();
+    const { db, settings } = this;
+    const now = this.clock();
     const windows = await this.windowsByHost(now, onlyHost);
     let rentals = db.selectFrom("rentals").select(["host_id", "renter"]).where("ended_at", "is", null);
     if (onlyHost) rentals = rentals.where("host_id", "=", onlyHost);
@@ -146,7 +166,7 @@ export class FleetViews {
 
   /** Maintenance windows that reach into the look-back, by host, in start order. */
   private async windowsByHost(now: number, onlyHost?: string): Promise<Map<string, StoredWindow[]>> {
-    let q = this.fleet.db
+    let q = this.db
       .selectFrom("maintenance_windows")
       .selectAll()
       .where("end_at", ">=", now - FACTS_LOOKBACK_MS);

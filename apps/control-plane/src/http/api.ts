@@ -1,8 +1,7 @@
 import { MachineInfoSchema, parseDuration, parseWith, ValidationError } from "@podkit/core";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import type { Fleet } from "../fleet/fleet.js";
-import type { Operations } from "../fleet/operations.js";
+import type { HttpServices } from "./services.js";
 
 const isoTime = z.string().datetime({ offset: true });
 const durationSchema = z.union([z.number().int().positive(), z.string().min(1)]);
@@ -40,7 +39,7 @@ function durationMs(value: string | number, field: string): number {
 const DEFAULT_ENROLLMENT_TTL_MS = 24 * 3_600_000;
 
 /** JSON API under /api/v1 (admin token, except the agents' own enrolment). */
-export function registerApi(app: FastifyInstance, fleet: Fleet, ops: Operations): void {
+export function registerApi(app: FastifyInstance, { fleet, judge, views, ops, clock }: HttpServices): void {
   app.post("/api/v1/enrollment-tokens", async (req, reply) => {
     const body = parseWith(EnrollmentTokenRequest, req.body ?? {}, "enrolment token request");
     const ttl = body.ttl === undefined ? DEFAULT_ENROLLMENT_TTL_MS : durationMs(body.ttl, "ttl");
@@ -52,24 +51,24 @@ export function registerApi(app: FastifyInstance, fleet: Fleet, ops: Operations)
     return reply.code(201).send(await fleet.enroll(body.enrollmentToken, body.machine));
   });
 
-  app.get("/api/v1/hosts", async () => fleet.listHosts());
+  app.get("/api/v1/hosts", async () => views.list());
   app.get<{ Params: { id: string } }>("/api/v1/hosts/:id", async (req) => {
-    const { row, evaluation, history } = await fleet.evaluate(req.params.id);
+    const { row, evaluation, history } = await judge.evaluate(req.params.id);
     return {
-      ...(await fleet.getHost(row.id)),
+      ...(await views.one(row.id)),
       reliabilityWindow: evaluation.reliability,
       reliabilityHistory: history,
     };
   });
   app.get<{ Params: { id: string } }>("/api/v1/hosts/:id/reliability", async (req) => {
-    const { evaluation, history } = await fleet.evaluate(req.params.id);
+    const { evaluation, history } = await judge.evaluate(req.params.id);
     return { current: evaluation.reliability, history };
   });
   app.get<{ Params: { id: string }; Querystring: { since?: string } }>(
     "/api/v1/hosts/:id/samples",
     async (req) => {
-      const row = await fleet.resolveHost(fleet.db, req.params.id);
-      const since = req.query.since ? Date.parse(req.query.since) : fleet.clock() - 24 * 3_600_000;
+      const row = await fleet.host(req.params.id);
+      const since = req.query.since ? Date.parse(req.query.since) : clock() - 24 * 3_600_000;
       if (!Number.isFinite(since))
         throw new ValidationError("since", [{ path: "since", message: "not an ISO time" }]);
       const rows = await fleet.gpuSamples(row.id, since);
@@ -84,7 +83,7 @@ export function registerApi(app: FastifyInstance, fleet: Fleet, ops: Operations)
     },
   );
   app.get<{ Querystring: { renter?: string } }>("/api/v1/pool", async (req) =>
-    fleet.listPool(req.query.renter ?? null),
+    views.pool(req.query.renter ?? null),
   );
 
   app.get<{ Querystring: { host?: string; all?: string } }>("/api/v1/maintenance", async (req) =>
@@ -146,7 +145,7 @@ export function registerApi(app: FastifyInstance, fleet: Fleet, ops: Operations)
         throw new ValidationError("limit", [{ path: "limit", message: "a positive integer" }]);
       }
       return fleet.listEvents({
-        hostId: req.query.host ? (await fleet.resolveHost(fleet.db, req.query.host)).id : undefined,
+        hostId: req.query.host ? (await fleet.host(req.query.host)).id : undefined,
         kind: req.query.kind,
         limit,
         before: req.query.before ? Date.parse(req.query.before) : undefined,

@@ -1,5 +1,7 @@
+import { AuthError } from "@podkit/core";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { bearerToken, secretsEqual } from "../auth/tokens.js";
+import { sendError } from "../errors.js";
 
 export const ADMIN_COOKIE = "podkit_admin";
 
@@ -20,15 +22,10 @@ export function isAdmin(req: FastifyRequest, adminToken: string): boolean {
   return presented !== null && secretsEqual(presented, adminToken);
 }
 
-export function refuseApi(reply: FastifyReply): FastifyReply {
-  return reply
-    .code(401)
-    .header("www-authenticate", 'Bearer realm="podkit"')
-    .send({
-      error: {
-        code: "E_AUTH",
-        message:
-          "admin token required: pass --admin-token or set PODKIT_ADMIN_TOKEN (Authorization: Bearer pka_…)",
-      },
-    });
+/** 401 for the API: no token at all, or one that is not this control plane's (a replica with its own?). */
+export function refuseApi(reply: FastifyReply, presented: boolean): FastifyReply {
+  const message = presented
+    ? "wrong admin token: it is not this control plane's (replicas of one database must share one: --admin-token-file or PODKIT_ADMIN_TOKEN on each)"
+    : "admin token required: pass --admin-token or set PODKIT_ADMIN_TOKEN (Authorization: Bearer pka_…)";
+  return sendError(reply.header("www-authenticate", 'Bearer realm="podkit"'), new AuthError(message));
 }

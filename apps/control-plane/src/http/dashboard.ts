@@ -1,12 +1,11 @@
 import { formatBytes } from "@podkit/core";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { secretsEqual } from "../auth/tokens.js";
-import type { Fleet } from "../fleet/fleet.js";
 import type { FleetEvent, HostView } from "../fleet/host-view.js";
-import type { Operations } from "../fleet/operations.js";
 import { ADMIN_COOKIE, isAdmin } from "./auth.js";
 import { maintenanceCalendar } from "./calendar.js";
 import { badge, esc, page, percent } from "./html.js";
+import type { HttpServices } from "./services.js";
 import { lineChart } from "./svg.js";
 
 const DAY_MS = 86_400_000;
@@ -47,8 +46,7 @@ function eventsTable(events: readonly FleetEvent[], id: string): string {
 /** Server-rendered dashboard: the same admin token as the API, kept in an HttpOnly cookie after /login. */
 export function registerDashboard(
   app: FastifyInstance,
-  fleet: Fleet,
-  ops: Operations,
+  { fleet, judge, views, ops, clock }: HttpServices,
   adminToken: string,
 ): void {
   app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_req, body, done) => {
@@ -88,7 +86,7 @@ export function registerDashboard(
 
   app.get("/", async (req, reply) => {
     if (!guard(req, reply)) return reply;
-    const hosts = await fleet.listHosts();
+    const hosts = await views.list();
     const count = (pred: (h: HostView) => boolean) => hosts.filter(pred).length;
     const cards = [
       ["hosts", hosts.length],
@@ -108,9 +106,9 @@ export function registerDashboard(
 
   app.get<{ Params: { id: string } }>("/hosts/:id", async (req, reply) => {
     if (!guard(req, reply)) return reply;
-    const now = fleet.clock();
-    const { row, evaluation, history } = await fleet.evaluate(req.params.id);
-    const host = await fleet.getHost(row.id);
+    const now = clock();
+    const { row, evaluation, history } = await judge.evaluate(req.params.id);
+    const host = await views.one(row.id);
     const since = now - DAY_MS;
     const samples = await fleet.gpuSamples(row.id, since);
     // A host younger than a day gets a chart of its life so far, not a day of blank space.
@@ -186,7 +184,7 @@ ${lineChart({ title: "GPU utilisation (%)", series: series("utilization_ratio", 
     return reply.type("text/html").send(
       page(
         "Maintenance",
-        `<h2>Maintenance</h2>${maintenanceCalendar(windows, fleet.clock())}
+        `<h2>Maintenance</h2>${maintenanceCalendar(windows, clock())}
 <table id="maintenance"><thead><tr><th>ID</th><th>Host</th><th>Start</th><th>End</th><th>Status</th><th>Reason</th></tr></thead><tbody>${rows || '<tr><td colspan="6" class="muted">none</td></tr>'}</tbody></table>`,
       ),
     );

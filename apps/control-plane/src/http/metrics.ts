@@ -1,12 +1,16 @@
 import type { FastifyInstance } from "fastify";
 import { Gauge, Registry } from "prom-client";
-import type { Fleet } from "../fleet/fleet.js";
+import type { FleetViews } from "../fleet/views.js";
 
 const HEALTH_LABELS = ["healthy", "degraded", "reset-required", "reboot-required", "failed", "unknown"];
 const LISTING_LABELS = ["listed", "unlisted", "removed"];
 
 /** Fleet-level gauges, computed from the store at scrape time (every replica reports the whole fleet) from the judgement already stored on each host. */
-export function registerMetrics(app: FastifyInstance, fleet: Fleet, connectedAgents: () => number): void {
+export function registerMetrics(
+  app: FastifyInstance,
+  views: FleetViews,
+  connectedAgents: () => number,
+): void {
   const registry = new Registry();
   const hostsByListing = new Gauge({
     name: "podkit_fleet_hosts",
@@ -54,7 +58,7 @@ export function registerMetrics(app: FastifyInstance, fleet: Fleet, connectedAge
   });
 
   app.get("/metrics", async (_req, reply) => {
-    const summary = await fleet.views.summary();
+    const summary = await views.summary();
     for (const g of [hostsByListing, hostsByHealth, gpus, windows]) g.reset();
     for (const l of LISTING_LABELS) hostsByListing.set({ listing: l }, summary.hostsByListing.get(l) ?? 0);
     for (const s of HEALTH_LABELS) hostsByHealth.set({ health: s }, summary.hostsByHealth.get(s) ?? 0);

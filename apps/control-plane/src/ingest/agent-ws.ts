@@ -10,13 +10,15 @@ import {
   PROTOCOL_VERSION,
   parseWith,
 } from "@podkit/core";
+import type { Kysely } from "kysely";
 import { WebSocket, WebSocketServer } from "ws";
 import { bearerToken, newId } from "../auth/tokens.js";
 import { RetryLaterError } from "../errors.js";
 import { toStoredWindow } from "../fleet/facts.js";
 import type { Fleet } from "../fleet/fleet.js";
-import { parseJson } from "../fleet/host-view.js";
 import { toMaintenanceWindow } from "../rules/maintenance.js";
+import { parseJson } from "../store/json.js";
+import type { Database } from "../store/schema.js";
 import type { Ingest } from "./ingest.js";
 
 export const AGENT_WS_PATH = "/api/v1/agent/ws";
@@ -101,11 +103,12 @@ export class AgentGateway {
   constructor(
     private readonly fleet: Fleet,
     private readonly ingest: Ingest,
+    private readonly db: Kysely<Database>,
+    private readonly clock: () => number,
     private readonly log: Logger,
     /** A ping every this many ms; a socket with no pong by the next one is dead (default 15 s). */
     pingIntervalMs = 15_000,
   ) {
-    fleet.onHostChanged((ids) => void this.pushStates(ids));
     this.pinger = setInterval(() => this.pingAll(), pingIntervalMs);
     this.pinger.unref();
   }
@@ -275,7 +278,7 @@ export class AgentGateway {
   }
 
   private async pushSlice(ids: string[], force: boolean): Promise<void> {
-    const states = await hostStates(this.fleet, ids);
+    const states = await hostStates(this.db, this.clock(), ids);
     for (const [id, state] of states) {
       const frame = JSON.stringify(state);
       for (const ws of this.sockets.get(id) ?? []) {
@@ -302,16 +305,19 @@ function refuse(socket: Duplex, status: number, reason: string): void {
 }
 
 /** What each host's agent should know: rented, listing, its current and coming maintenance. */
-export async function hostStates(fleet: Fleet, ids: string[]): Promise<Map<string, HostStatePayload>> {
-  const now = fleet.clock();
-  const rows = await fleet.db
+async function hostStates(
+  db: Kysely<Database>,
+  now: number,
+  ids: string[],
+): Promise<Map<string, HostStatePayload>> {
+  const rows = await db
     .selectFrom("hosts")
     .select(["id", "listing_state", "listing_reasons", "listing_since"])
     .where("id", "in", ids)
     .execute();
   const rented = new Set(
     (
-      await fleet.db
+      await db
         .selectFrom("rentals")
         .select("host_id")
         .where("host_id", "in", ids)
@@ -319,7 +325,7 @@ export async function hostStates(fleet: Fleet, ids: string[]): Promise<Map<strin
         .execute()
     ).map((r) => r.host_id),
   );
-  const windows = await fleet.db
+  const windows = await db
     .selectFrom("maintenance_windows")
     .selectAll()
     .where("host_id", "in", ids)

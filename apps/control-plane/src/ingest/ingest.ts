@@ -1,11 +1,13 @@
-import type { AgentEvent, AgentMessage, GpuSample, HealthVerdict, HostSample } from "@podkit/core";
+import type { AgentEvent, AgentMessage, HealthVerdict, HostSample } from "@podkit/core";
 import { type Insertable, type Kysely, sql } from "kysely";
 import { newId } from "../auth/tokens.js";
 import { RetryLaterError } from "../errors.js";
-import type { Fleet } from "../fleet/fleet.js";
-import { parseJson } from "../fleet/host-view.js";
+import type { HostChanges } from "../fleet/changes.js";
+import type { Judge } from "../fleet/judge.js";
+import { recordEvent } from "../fleet/records.js";
 import { applyEventToFlags } from "../rules/listing.js";
 import { type Availability, DatabaseUnavailableError } from "../store/availability.js";
+import { compactTelemetry, parseJson } from "../store/json.js";
 import type { Database, GpuSamplesTable, HostsTable } from "../store/schema.js";
 
 /** The columns a batch reads per host: not the machine description or the latest telemetry. */
@@ -35,36 +37,6 @@ const HOT_SET = new Set<string>(HOT_COLUMNS);
 const ROWS_PER_STATEMENT = 500;
 type GpuSampleRow = Insertable<GpuSamplesTable>;
 
-/** What is kept of the latest report: the values the API and dashboard show, not the whole payload. */
-export interface LatestTelemetry {
-  host: Pick<
-    HostSample,
-    "at" | "cpuUtilizationRatio" | "load1" | "memoryTotalBytes" | "memoryAvailableBytes"
-  >;
-  gpus: Array<
-    Pick<GpuSample, "index" | "temperatureCelsius" | "utilizationRatio" | "memoryUsedBytes" | "powerWatts">
-  >;
-}
-
-function compactTelemetry(host: HostSample, gpus: LatestTelemetry["gpus"]): LatestTelemetry {
-  return {
-    host: {
-      at: host.at,
-      cpuUtilizationRatio: host.cpuUtilizationRatio,
-      load1: host.load1,
-      memoryTotalBytes: host.memoryTotalBytes,
-      memoryAvailableBytes: host.memoryAvailableBytes,
-    },
-    gpus: gpus.map((g) => ({
-      index: g.index,
-      temperatureCelsius: g.temperatureCelsius,
-      utilizationRatio: g.utilizationRatio,
-      memoryUsedBytes: g.memoryUsedBytes,
-      powerWatts: g.powerWatts,
-    })),
-  };
-}
-
 export interface IngestSettings {
   /** At most one stored GPU sample per host per this many ms feeds the charts; the latest is always kept. */
   sampleEveryMs: number;
@@ -74,6 +46,8 @@ export interface IngestSettings {
   lanes: number;
   /** Messages waiting per lane before new ones are answered "retry later" (overloaded). */
   maxQueued?: number;
+  /** A gap between two messages longer than this is recorded as an offline period. */
+  offlineAfterMs: number;
 }
 
 interface Pending {
@@ -107,8 +81,11 @@ export class Ingest {
   private closing = false;
 
   constructor(
-    private readonly fleet: Fleet,
+    private readonly db: Kysely<Database>,
+    private readonly clock: () => number,
     private readonly settings: IngestSettings,
+    private readonly judge: Judge,
+    private readonly changes: HostChanges,
     private readonly availability: Availability,
   ) {
     this.lanes = Array.from({ length: Math.max(1, settings.lanes) }, () => ({ queue: [], running: null }));
@@ -169,7 +146,7 @@ export class Ingest {
     let outcome: { duplicates: boolean[]; changed: string[] };
     try {
       this.availability.check();
-      outcome = await this.fleet.db.transaction().execute((trx) => this.store(trx, batch));
+      outcome = await this.db.transaction().execute((trx) => this.store(trx, batch));
     } catch (batchErr) {
       const fault = this.availability.observe(batchErr);
       // The database is away (or this transaction lost a race): nothing in the batch is at fault,
@@ -195,14 +172,14 @@ export class Ingest {
     }
     this.availability.succeeded();
     for (const [k, p] of batch.entries()) p.resolve(outcome.duplicates[k]!);
-    this.fleet.notify(outcome.changed);
+    this.changes.notify(outcome.changed);
   }
 
   private async store(
     trx: Kysely<Database>,
     batch: Pending[],
   ): Promise<{ duplicates: boolean[]; changed: string[] }> {
-    const now = this.fleet.clock();
+    const now = this.clock();
     const hostIds = [...new Set(batch.map((p) => p.hostId))];
     const rows = await trx.selectFrom("hosts").select(INGEST_COLUMNS).where("id", "in", hostIds).execute();
     const work = new Map<string, HostWork>(
@@ -241,7 +218,7 @@ export class Ingest {
       if (w.healthChanged) healthChanged.add(w.row.id);
     }
     await updateHotColumns(trx, hot);
-    const changed = toRefresh.length ? await this.fleet.refresh(trx, toRefresh, { healthChanged }) : [];
+    const changed = toRefresh.length ? await this.judge.refresh(trx, toRefresh, { healthChanged }) : [];
     return { duplicates, changed };
   }
 
@@ -267,7 +244,7 @@ export class Ingest {
   /** Any message is a sign of life; a silence longer than the offline limit becomes an offline period. */
   private async markSeen(trx: Kysely<Database>, w: HostWork, now: number): Promise<void> {
     const last = w.row.last_seen_at;
-    if (last !== null && now - last > this.fleet.settings.offlineAfterMs) {
+    if (last !== null && now - last > this.settings.offlineAfterMs) {
       await trx
         .insertInto("offline_periods")
         .values({ host_id: w.row.id, start_at: last, end_at: now })
@@ -320,13 +297,13 @@ export class Ingest {
         if (w.row.health_state !== state) {
           w.healthChanged = true;
           w.refresh = true;
-          await this.fleet.recordEvent(
+          await recordEvent(
             trx,
+            now,
             w.row.id,
             "health",
             `${w.row.id}: health ${w.row.health_state ?? "unknown"} → ${state}`,
             message.payload.machine,
-            now,
           );
         }
         change(w, {

@@ -63,6 +63,7 @@ export const ERROR_CATALOGUE = {
   E_ACTION_FAILED: { exit: "failure", meaning: "a maintenance action (e.g. a GPU reset) failed" },
   E_BURN_TEST_FAILED: { exit: "failure", meaning: "the burn test found problems" },
   E_COLLECTOR_BUDGET: { exit: "failure", meaning: "a collector did not finish within its time budget" },
+  E_SYSTEMD: { exit: "failure", meaning: "systemctl failed while installing or removing the agent's unit" },
   // Cluster runs.
   E_CLUSTER_CHECK: { exit: "failure", meaning: "a cluster check failed" },
   E_SSH_CONNECT: { exit: "failure", meaning: "an SSH connection to a node could not be opened" },
