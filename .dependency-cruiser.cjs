@@ -54,7 +54,8 @@ module.exports = {
     tsConfig: { fileName: "tsconfig.depcruise.json" },
     enhancedResolveOptions: {
       exportsFields: ["exports"],
-      conditionNames: ["import", "require", "node", "default", "types"],
+      // podkit-workspace: the non-public entries (testing helpers) only the workspace resolves.
+      conditionNames: ["podkit-workspace", "import", "require", "node", "default", "types"],
       extensions: [".ts", ".js", ".mjs", ".cjs", ".d.ts", ".json"],
     },
   },

@@ -20,6 +20,19 @@ describe("a CPU-only cluster (3 namespace nodes without GPUs)", () => {
     );
   });
 
+  it("gpusPerNode: auto on GPU-less nodes: up plans one CPU trainer per node and says so", async () => {
+    const file = writeClusterFile(c, { name: "auto" });
+    const up = await podkit(["cluster", "up", "-f", file]);
+    expect(up.code, up.stderr).toBe(0);
+    expect(up.stderr).toContain(
+      "warning: no GPUs planned on any node: one CPU trainer per node (NUM_TRAINERS=1); set trainersPerNode for more",
+    );
+    for (const n of c.nodes)
+      expect(c.ssh(n.index, "echo $NUM_TRAINERS $WORLD_SIZE").stdout.trim()).toBe("1 3");
+    const plan = await podkit(["cluster", "plan", "-f", file]);
+    expect(plan.stdout).toContain("3 node(s) × 1 CPU trainer(s)");
+  });
+
   it("trainersPerNode: 2 writes consistent variables and torchrun runs exactly WORLD_SIZE gloo ranks", async () => {
     const file = writeClusterFile(c, { name: "cpu", extra: "trainersPerNode: 2" });
     const up = await podkit(["cluster", "up", "-f", file]);

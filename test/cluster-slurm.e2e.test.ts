@@ -108,6 +108,16 @@ describe("podkit cluster slurm on 3 namespace nodes (real munge, slurmctld, slur
   it("down stops the daemons and restores each node's own key and config", async () => {
     const r = await podkit(["cluster", "down", "-f", file]);
     expect(r.code).toBe(0);
+    // Slurm's part is listed too, not only up's files.
+    const node0 = r.stdout.split("\n").find((l) => l.startsWith("node-0 ")) ?? "";
+    for (const undone of [
+      "stopped slurmd",
+      "stopped slurmctld",
+      "stopped munged",
+      "/etc/slurm/slurm.conf",
+      "/etc/munge/munge.key",
+    ])
+      expect(node0).toContain(undone);
     expect(c.nodes.map((n) => c.exec(n.index, SNAPSHOT).stdout)).toEqual(before);
   });
 });

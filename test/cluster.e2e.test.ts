@@ -194,6 +194,31 @@ describe("podkit cluster on 3 namespace nodes (eth0 management, ens1 cluster net
     expect(r.ms).toBeLessThan(15_000);
   });
 
+  it("a script missing on the nodes stops torchrun and run before launch, with the --upload fix", async () => {
+    const t = await podkit(["cluster", "torchrun", "-f", file, "missing_train.py", "--epochs", "3"]);
+    expect(t.code).toBe(4);
+    expect(t.stderr).toContain(
+      `missing_train.py is not on node-0 (${c.nodes[0]!.mgmtIp}), node-1 (${c.nodes[1]!.mgmtIp}), node-2 (${c.nodes[2]!.mgmtIp})`,
+    );
+    expect(t.stderr).toContain(
+      `nothing was started. To copy your local missing_train.py to every node first, run: podkit cluster torchrun -f ${file} --upload missing_train.py`,
+    );
+    expect(t.stdout + t.stderr).not.toContain("Traceback");
+    const r = await podkit([
+      "cluster",
+      "run",
+      "-f",
+      file,
+      "--",
+      "torchrun",
+      "--nproc_per_node=1",
+      "missing_train.py",
+    ]);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain("missing_train.py is not on node-0");
+    expect(r.stdout + r.stderr).not.toContain("Traceback");
+  });
+
   it("Ctrl-C stops the command on every node (exit 130)", async () => {
     const { code } = await runUntilStarted(file, 3, (child) => child.kill("SIGINT"));
     expect(code).toBe(130);
@@ -287,6 +312,20 @@ describe("podkit cluster on 3 namespace nodes (eth0 management, ens1 cluster net
   it("down leaves every node as it was, and a second down has nothing to undo", async () => {
     const r = await podkit(["cluster", "down", "-f", file]);
     expect(r.code).toBe(0);
+    // Every node's line names each thing undone, the uploaded scripts and podkit's folder included.
+    for (const i of [0, 1, 2]) {
+      const line = r.stdout.split("\n").find((l) => l.startsWith(`node-${i} `)) ?? "";
+      for (const undone of [
+        "removed podkit's lines from /etc/environment",
+        "removed /etc/podkit/cluster.env",
+        "removed /etc/podkit/cluster/nodes",
+        "removed /etc/podkit/cluster/hostfile",
+        "removed /tmp/podkit-demo",
+        "removed /etc/podkit/cluster",
+      ]) {
+        expect(line).toContain(undone);
+      }
+    }
     expect(c.nodes.map((n) => c.exec(n.index, SNAPSHOT).stdout)).toEqual(before);
     expect(ssh(c, 1, "echo NODE_RANK=$NODE_RANK").trim()).toBe("NODE_RANK=");
     const again = await podkit(["cluster", "down", "-f", file]);

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { events, podkit, relayForSuite } from "./transfer/cli.js";
+import { events, podkit, relayForSuite, startCliRelay } from "./transfer/cli.js";
 import { makeShapes, sha256File, snapshot, writeRandomFile } from "./transfer/tree.js";
 
 // Podkit sender ↔ Podkit receiver through `podkit relay`, all three as separate processes on loopback.
@@ -19,7 +19,7 @@ const newCode = (): string =>
 async function transfer(
   sendArgs: string[],
   receiveArgs: string[],
-  options: { cwd?: string; stdin?: string } = {},
+  options: { cwd?: string; stdin?: string; receiverStdin?: string; yes?: boolean } = {},
 ) {
   const code = newCode();
   const sender = podkit(["send", ...sendArgs, "--code", code, ...relay.flags()], {
@@ -27,7 +27,10 @@ async function transfer(
     stdin: options.stdin,
   });
   await sender.waitForLine((l) => l === code);
-  const receiver = podkit(["receive", code, "--yes", ...relay.flags(), ...receiveArgs]);
+  const yes = options.yes === false ? [] : ["--yes"];
+  const receiver = podkit(["receive", code, ...yes, ...relay.flags(), ...receiveArgs], {
+    stdin: options.receiverStdin,
+  });
   const [s, r] = await Promise.all([sender.done, receiver.done]);
   return { code, s, r };
 }
@@ -133,7 +136,7 @@ describe("podkit send / receive", () => {
     });
   }
 
-  it("never overwrites without --overwrite, skips identical files", async () => {
+  it("never overwrites without --overwrite or a y to its own question; skips identical files", async () => {
     const src = tmp("ow");
     writeFileSync(join(src, "same.txt"), "same");
     writeFileSync(join(src, "changed.txt"), "new content");
@@ -141,39 +144,114 @@ describe("podkit send / receive", () => {
     writeFileSync(join(out, "same.txt"), "same");
     writeFileSync(join(out, "changed.txt"), "old content");
     const files = [join(src, "same.txt"), join(src, "changed.txt")];
+    // --yes accepts the offer, but replacing is asked on its own: a closed stdin answers no.
     const first = await transfer(files, ["--out", out]);
     expect(first.r.code).toBe(6);
-    expect(first.r.stderr).toMatch(/"changed.txt" already exist.*--overwrite/);
-    expect(first.s.stderr).toMatch(/peer error: refusing files/);
+    expect(first.r.stderr).toContain("Replace the 1 file(s) already here with other content? (y/N)");
+    expect(first.r.stderr).toMatch(
+      /"changed.txt" already exist.*Answer y when asked to replace them, or pass --overwrite/,
+    );
+    expect(first.s.code).toBe(1);
+    expect(first.s.stderr).toMatch(
+      /the receiver refused the files \(the receiver already has some of these files with other content .*\); nothing was sent/,
+    );
     expect(readFileSync(join(out, "changed.txt"), "utf8")).toBe("old content");
+    // A y to that question replaces them, with --yes or after a y to "Accept?".
+    const yesAnswer = await transfer(files, ["--out", out], { receiverStdin: "y\n" });
+    expect([yesAnswer.s.code, yesAnswer.r.code]).toEqual([0, 0]);
+    expect(readFileSync(join(out, "changed.txt"), "utf8")).toBe("new content");
+    writeFileSync(join(out, "changed.txt"), "old content");
+    const twoAnswers = await transfer(files, ["--out", out], { receiverStdin: "y\ny\n", yes: false });
+    expect(twoAnswers.r.stderr).toMatch(/Accept\? \(y\/N\) [\s\S]*Replace the 1 file\(s\)/);
+    expect([twoAnswers.s.code, twoAnswers.r.code]).toEqual([0, 0]);
+    expect(readFileSync(join(out, "changed.txt"), "utf8")).toBe("new content");
+    writeFileSync(join(out, "changed.txt"), "old content");
     const second = await transfer(files, ["--out", out, "--overwrite"]);
     expect([second.s.code, second.r.code]).toEqual([0, 0]);
+    expect(second.r.stderr).not.toContain("Replace the");
     expect(readFileSync(join(out, "changed.txt"), "utf8")).toBe("new content");
     expect(second.r.stderr).toMatch(/same.txt: already here, skipped/);
   });
 
-  it("asks before receiving: no refuses (sender is told), yes accepts", async () => {
+  it("asks before receiving: no refuses (sender is told why), yes accepts", async () => {
     const src = tmp("ask");
     writeFileSync(join(src, "asked.txt"), "ask first");
     for (const [answer, expected] of [
       ["n\n", 1],
       ["y\n", 0],
+      ["", 1], // no terminal and nothing piped: no
     ] as const) {
       const out = tmp("ask-out");
-      const code = newCode();
-      const sender = podkit(["send", join(src, "asked.txt"), "--code", code, ...relay.flags()]);
-      await sender.waitForLine((l) => l === code);
-      const receiver = podkit(["receive", code, "--out", out, ...relay.flags()], { stdin: answer });
-      const [s, r] = await Promise.all([sender.done, receiver.done]);
+      const { s, r } = await transfer([join(src, "asked.txt")], ["--out", out], {
+        receiverStdin: answer,
+        yes: false,
+      });
       expect(r.stderr).toMatch(/Receiving 1 file\(s\), 9 B in total:\n {2}asked.txt \(9 B\)/);
       expect(r.stderr).toContain("Accept? (y/N)");
       expect(r.code).toBe(expected);
       if (expected === 1) {
-        expect(s.stderr).toMatch(/peer error: refusing files/);
+        expect(r.stderr).toMatch(/transfer refused; nothing was written/);
+        expect(s.stderr).toMatch(
+          /the receiver refused the files \(declined by the receiver\); nothing was sent\. Send again once the receiver accepts/,
+        );
+        expect(s.stderr).not.toMatch(/peer error/);
         expect(readdirSync(out)).toEqual([]);
       } else {
         expect(readFileSync(join(out, "asked.txt"), "utf8")).toBe("ask first");
       }
     }
+  });
+
+  it("the relay and both clients take the password from a file with --relay-pass FILE", async () => {
+    const secrets = tmp("pass");
+    const passFile = join(secrets, "relay-pass");
+    writeFileSync(passFile, "from-a-file\n", { mode: 0o600 });
+    const own = await startCliRelay(passFile, "--relay-pass");
+    try {
+      expect(own.process.child.spawnargs).not.toContain("from-a-file");
+      const src = tmp("pass-src");
+      writeFileSync(join(src, "p.txt"), "via a file");
+      const out = tmp("pass-out");
+      const code = newCode();
+      const sender = podkit([
+        "send",
+        join(src, "p.txt"),
+        "--code",
+        code,
+        "--relay",
+        own.address,
+        "--relay-pass",
+        passFile,
+      ]);
+      await sender.waitForLine((l) => l === code);
+      // The file's contents are the password: the receiver may give either.
+      const receiver = podkit([
+        "receive",
+        code,
+        "--yes",
+        "--out",
+        out,
+        "--relay",
+        own.address,
+        "--relay-pass",
+        "from-a-file",
+      ]);
+      const [s, r] = await Promise.all([sender.done, receiver.done]);
+      expect([s.code, r.code]).toEqual([0, 0]);
+      expect(readFileSync(join(out, "p.txt"), "utf8")).toBe("via a file");
+    } finally {
+      await own.stop();
+    }
+  });
+
+  it("a receiver whose code no sender uses says it is waiting, for which code and on which relay", async () => {
+    const code = newCode();
+    const receiver = podkit(["receive", code, "--yes", "--out", tmp("wait-out"), ...relay.flags()]);
+    const stderr = await receiver.waitForStderr(/waiting for a sender/, 30_000);
+    expect(stderr).toContain(
+      `waiting for a sender with code ${code} on relay ${relay.address} (giving up after 60 s); check the code if nothing happens`,
+    );
+    receiver.child.kill("SIGINT");
+    expect((await receiver.done).code).toBe(130);
   });
 });

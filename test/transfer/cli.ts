@@ -18,6 +18,8 @@ export interface Running {
   done: Promise<Finished>;
   /** Resolves with the first stdout line for which `match` returns true. */
   waitForLine(match: (line: string) => boolean, timeoutMs?: number): Promise<string>;
+  /** Resolves with stderr so far once it matches `pattern` (polled: stderr is for people, not framing). */
+  waitForStderr(pattern: RegExp, timeoutMs?: number): Promise<string>;
 }
 
 export function podkit(
@@ -75,14 +77,28 @@ export function podkit(
         reject(new Error(`podkit exited before the expected output; stderr: ${stderr}`));
       });
     });
-  return { child, done, waitForLine };
+  const waitForStderr = async (pattern: RegExp, timeoutMs = 60_000): Promise<string> => {
+    let exited = false;
+    void done.then(() => {
+      exited = true;
+    });
+    for (const until = Date.now() + timeoutMs; !pattern.test(stderr); ) {
+      if (exited || Date.now() > until)
+        throw new Error(`${exited ? "exited" : "timed out"} before stderr matched ${pattern}: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return stderr;
+  };
+  return { child, done, waitForLine, waitForStderr };
 }
 
 /** `podkit relay` on loopback with free ports; resolves once it listens. */
 export async function startCliRelay(
   pass = "e2e-pass",
+  /** How the password is given: `--pass` (the relay's first spelling, kept as an alias) by default. */
+  passFlag: "--pass" | "--relay-pass" = "--pass",
 ): Promise<{ address: string; ports: number[]; stop: () => Promise<void>; process: Running }> {
-  const proc = podkit(["relay", "--host", "127.0.0.1", "--ports", "0,0,0,0,0", "--pass", pass, "--json"]);
+  const proc = podkit(["relay", "--host", "127.0.0.1", "--ports", "0,0,0,0,0", passFlag, pass, "--json"]);
   const line = await proc.waitForLine((l) => l.startsWith("{"), 20_000);
   const { address, ports } = JSON.parse(line) as { address: string; ports: number[] };
   return {

@@ -1,5 +1,6 @@
 import { EXIT_CODES, isPodkitError } from "@podkit/core";
 import { Command, CommanderError } from "commander";
+import { addHelpExtras } from "./help.js";
 import { type Output, processOutput } from "./output.js";
 
 import { VERSION } from "./version.js";
@@ -57,14 +58,9 @@ export async function createProgram(
     .description("Podkit: run a GPU cloud — host agent, control plane, S3 gateway, transfers and clusters")
     .version(VERSION, "-V, --version", "print the podkit version")
     .showHelpAfterError("(run with --help for usage)")
-    .configureOutput({ writeOut: (s) => output.out(s), writeErr: (s) => output.err(s) })
-    .addHelpText(
-      "after",
-      `
-Exit codes: 0 ok, 1 failure, 2 usage or invalid input, 4 not found, 5 authentication,
-6 conflict, 7 service unavailable, 130 interrupted.`,
-    );
+    .configureOutput({ writeOut: (s) => output.out(s), writeErr: (s) => output.err(s) });
   for (const register of registrars) register(program, output);
+  addHelpExtras(program);
   return program;
 }
 

@@ -17,6 +17,7 @@ export { renderGresConf, renderSlurmConf } from "./apply/slurm-conf.js";
 export { clusterUp, type UpReport } from "./apply/up.js";
 export { clusterCheck } from "./check/cluster-check.js";
 export { type NodeRunResult, type RunReport, runOnAll } from "./exec/run.js";
+export { launchedScript, nodesMissingScript, uploadDir } from "./exec/script-check.js";
 export { type TorchrunOptions, torchrunArgv, torchrunLine } from "./exec/torchrun.js";
 export { selectClusterInterfaces } from "./plan/interfaces.js";
 export { type ClusterContext, openCluster } from "./plan/open-cluster.js";

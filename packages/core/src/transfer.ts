@@ -10,7 +10,8 @@ export type TransferProtocol = z.infer<typeof TransferProtocolSchema>;
  */
 export const TransferEventSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("code"), code: z.string(), receiveCommand: z.string(), relay: z.string() }),
-  z.object({ type: z.literal("waiting"), relay: z.string() }),
+  /** The side is in its relay room(s) waiting for the other; `seconds`: how long before giving up. */
+  z.object({ type: z.literal("waiting"), relay: z.string(), seconds: z.number().optional() }),
   z.object({ type: z.literal("connected"), generation: z.enum(["a", "b"]), peer: z.string() }),
   z.object({
     type: z.literal("offer"),

@@ -43,15 +43,21 @@ describe("podkit cluster (no nodes needed)", { timeout: 30_000 }, () => {
   it("env prints a node's variables, as lines or JSON", () => {
     const file = join(dir, "cluster.env");
     writeFileSync(file, "# podkit cluster demo\nNODE_RANK=1\nNUM_NODES=3\n");
-    expect(podkit("cluster", "env", "--file", file).stdout).toBe("NODE_RANK=1\nNUM_NODES=3\n");
-    expect(JSON.parse(podkit("cluster", "env", "--json", "--file", file).stdout)).toEqual({
+    expect(podkit("cluster", "env", "--from", file).stdout).toBe("NODE_RANK=1\nNUM_NODES=3\n");
+    expect(JSON.parse(podkit("cluster", "env", "--json", "--from", file).stdout)).toEqual({
       NODE_RANK: "1",
       NUM_NODES: "3",
     });
+    // The first spelling still works for scripts, but help shows only --from (-f/--file is the
+    // cluster file in every other cluster command).
+    expect(podkit("cluster", "env", "--file", file).stdout).toBe("NODE_RANK=1\nNUM_NODES=3\n");
+    const help = podkit("cluster", "env", "--help").stdout;
+    expect(help).toContain("--from <path>");
+    expect(help).not.toMatch(/--file\b/);
   });
 
   it("env on a machine that is not a cluster node says what to do (exit 4)", () => {
-    const r = podkit("cluster", "env", "--file", join(dir, "absent.env"));
+    const r = podkit("cluster", "env", "--from", join(dir, "absent.env"));
     expect(r.code).toBe(4);
     expect(r.stderr).toContain('not part of a podkit cluster yet (run "podkit cluster up -f cluster.yaml"');
   });

@@ -10,14 +10,17 @@ import {
   clusterSlurm,
   clusterUp,
   commandLine,
+  launchedScript,
   loadClusterSpec,
   NODE_PATHS,
   type NodeChange,
+  nodesMissingScript,
   openCluster,
   parseEnvLines,
   previewChanges,
   runOnAll,
   torchrunLine,
+  uploadDir,
 } from "@podkit/cluster";
 import { type ClusterSpec, NotFoundError, PodkitError, parseDuration } from "@podkit/core";
 import { type Command, Option } from "commander";
@@ -104,7 +107,7 @@ function printChecks(output: Output, checks: readonly CheckResult[]): void {
 
 function printPlan(output: Output, plan: ClusterPlan, changes: readonly NodeChange[]): void {
   output.out(
-    `cluster ${plan.name}: ${plan.numNodes} node(s) × ${plan.numTrainers} GPU(s), primary ${plan.primaryAddress}:${plan.primaryPort}, env hash ${plan.envHash}`,
+    `cluster ${plan.name}: ${plan.numNodes} node(s) × ${plan.numTrainers} ${plan.cpuOnly ? "CPU trainer(s)" : "GPU(s)"}, primary ${plan.primaryAddress}:${plan.primaryPort}, env hash ${plan.envHash}`,
   );
   for (const n of plan.nodes) {
     output.out(
@@ -166,6 +169,9 @@ export function registerClusterCommands(program: Command, output: Output): void 
             for (const c of report.changes) {
               output.out(`${c.node}: ${c.files.length === 0 ? "unchanged" : `wrote ${c.files.join(", ")}`}`);
             }
+            // What the plan had to guess (CPU trainers on GPU-less nodes, shared hostnames) is said here
+            // too, not only by `plan`: `up` is what writes it.
+            for (const w of ctx.plan?.warnings ?? []) output.err(`warning: ${w}`);
           }
           if (!report.ok)
             throw new ClusterCheckFailed(
@@ -199,14 +205,17 @@ export function registerClusterCommands(program: Command, output: Output): void 
     .command("env")
     .description("on a cluster node: print this node's cluster variables (for scripts inside a Pod)")
     .option("--json", "print JSON")
-    .option("--file <path>", "the env file up wrote", NODE_PATHS.clusterEnv)
-    .action((opts: { json?: boolean; file: string }) => {
+    .option("--from <path>", "the env file up wrote", NODE_PATHS.clusterEnv)
+    // The first spelling; hidden because -f/--file names the cluster file everywhere else.
+    .addOption(new Option("--file <path>").hideHelp())
+    .action((opts: { json?: boolean; from: string; file?: string }) => {
+      const file = opts.file ?? opts.from;
       let text: string;
       try {
-        text = readFileSync(opts.file, "utf8");
+        text = readFileSync(file, "utf8");
       } catch {
         throw new NotFoundError(
-          `${opts.file} does not exist: this machine is not part of a podkit cluster yet (run "podkit cluster up -f cluster.yaml" from your machine)`,
+          `${file} does not exist: this machine is not part of a podkit cluster yet (run "podkit cluster up -f cluster.yaml" from your machine)`,
         );
       }
       const env = parseEnvLines(text);
@@ -241,6 +250,15 @@ export function registerClusterCommands(program: Command, output: Output): void 
       await withCluster(opts, async (ctx) => {
         const plan = requirePlan(ctx, output, false);
         const command = commandLine(argv);
+        const script = launchedScript(argv);
+        if (script) {
+          await requireScript(
+            ctx,
+            plan,
+            script,
+            `podkit cluster torchrun -f ${opts.file} --upload ${script}`,
+          );
+        }
         await runAndReport(ctx, plan, () => command, parseDuration(opts.timeout), output, opts.json);
       });
     });
@@ -276,11 +294,11 @@ export function registerClusterCommands(program: Command, output: Output): void 
           let remoteScript = script;
           if (opts.upload) {
             const data = readFileSync(script);
-            remoteScript = `/tmp/podkit-${plan.name}/${basename(script)}`;
+            remoteScript = `${uploadDir(plan.name)}/${basename(script)}`;
             await Promise.all(
               plan.nodes.map(async (n) => {
                 const s = ctx.conns[n.index]!.session!;
-                await s.exec(`mkdir -p /tmp/podkit-${plan.name}`);
+                await s.exec(`mkdir -p ${uploadDir(plan.name)}`);
                 await s.writeFile(remoteScript, data, 0o644);
               }),
             );
@@ -306,6 +324,15 @@ export function registerClusterCommands(program: Command, output: Output): void 
               printChecks(output, failed);
               throw new ClusterCheckFailed(
                 `pre-flight failed (${failed.length} check(s)); torchrun was not started (it would hang or fail later)`,
+              );
+            }
+            // After the infrastructure checks: a node that is down is named as such, not as missing the script.
+            if (!opts.upload) {
+              await requireScript(
+                ctx,
+                plan,
+                script,
+                `podkit cluster torchrun -f ${opts.file} --upload ${script}`,
               );
             }
           }
@@ -334,6 +361,22 @@ export function registerClusterCommands(program: Command, output: Output): void 
         if (!report.ok) throw new ClusterCheckFailed("Slurm is not ready; see FAIL lines");
       });
     });
+}
+
+/** Refuses to launch a script that some node does not have, naming the nodes and the --upload fix. */
+async function requireScript(
+  ctx: ClusterContext,
+  plan: ClusterPlan,
+  script: string,
+  uploadCommand: string,
+): Promise<void> {
+  const missing = await nodesMissingScript(ctx, plan, script);
+  if (missing.length === 0) return;
+  throw new PodkitError(
+    "E_SCRIPT_MISSING",
+    `${script} is not on ${missing.join(", ")} (looked for from the login directory, where the command starts); ` +
+      `nothing was started. To copy your local ${script} to every node first, run: ${uploadCommand}`,
+  );
 }
 
 async function runAndReport(

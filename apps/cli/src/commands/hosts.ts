@@ -80,7 +80,9 @@ export function registerHostCommands(program: Command, output: Output): void {
     });
 
   withApiOptions(hosts.command("enroll"))
-    .description("create a one-time enrolment token for a new host's agent (podkit agent run --token …)")
+    .description(
+      "create a one-time enrolment token for a new host's agent (on the host: podkit agent install --token …)",
+    )
     .option("--ttl <duration>", "how long the token stays valid", "24h")
     .option("--json", 'print JSON ({"token": "pke_…", "expiresAt": …})')
     .action(async (opts: ApiFlags & { ttl: string; json?: boolean }) => {
@@ -98,7 +100,7 @@ export function registerHostCommands(program: Command, output: Output): void {
       );
       if (opts.json) return printJson(output, result);
       output.out(
-        `${result.token}\n(one-time, valid until ${result.expiresAt}; on the host: podkit agent run --control-plane URL --token ${result.token})`,
+        `${result.token}\n(one-time, valid until ${result.expiresAt}; on the host: podkit agent install --control-plane URL --token ${result.token})`,
       );
     });
 

@@ -1,5 +1,5 @@
 import { readFileSync, statSync } from "node:fs";
-import { createInterface } from "node:readline/promises";
+import { createInterface, type Interface } from "node:readline";
 import {
   formatBytes,
   PodkitError,
@@ -44,25 +44,54 @@ function interruptSignal(): { signal: AbortSignal; dispose: () => void } {
   };
 }
 
-/** Asks on stdin (a terminal or a pipe, like croc); a closed stdin answers "" (that is: no). */
-async function ask(question: string): Promise<string> {
-  const rl = createInterface({
-    input: process.stdin,
-    output: process.stderr,
-    terminal: Boolean(process.stdin.isTTY),
-  });
-  try {
-    return await new Promise<string>((resolve) => {
-      rl.once("close", () => resolve(""));
-      rl.question(question).then(
-        (answer) => resolve(answer.trim()),
-        () => resolve(""),
-      );
+/**
+ * Questions answered on stdin, a terminal or a pipe (like croc). One reader serves every question, so
+ * piped answers (`printf 'y\\ny\\n' | podkit receive …`) are not lost between them; a closed or empty
+ * stdin answers "" (that is: no).
+ */
+class Prompter {
+  private rl: Interface | null = null;
+  private readonly lines: string[] = [];
+  private pending: ((line: string) => void) | null = null;
+  private ended = false;
+
+  async ask(question: string): Promise<string> {
+    const rl = this.open();
+    rl.setPrompt(question);
+    rl.prompt();
+    const line =
+      this.lines.shift() ?? (this.ended ? "" : await new Promise<string>((r) => (this.pending = r)));
+    return line.trim();
+  }
+
+  close(): void {
+    this.rl?.close();
+  }
+
+  private open(): Interface {
+    if (this.rl) return this.rl;
+    const rl = createInterface({
+      input: process.stdin,
+      output: process.stderr,
+      terminal: Boolean(process.stdin.isTTY),
     });
-  } finally {
-    rl.close();
+    const deliver = (line: string): void => {
+      const pending = this.pending;
+      this.pending = null;
+      if (pending) pending(line);
+      else this.lines.push(line);
+    };
+    rl.on("line", deliver);
+    rl.once("close", () => {
+      this.ended = true;
+      deliver("");
+    });
+    this.rl = rl;
+    return rl;
   }
 }
+
+const yes = (answer: string): boolean => /^y(es)?$/i.test(answer);
 
 function describeOffer(offer: ReceiveOffer): string {
   const lines = offer.files
@@ -77,15 +106,23 @@ function describeOffer(offer: ReceiveOffer): string {
   return `${head}\n${lines.join("\n")}${conflicts}`;
 }
 
-/** croc's relay password rule: a value naming a readable file means that file's contents. */
-function relayPassword(value: string): string {
+/**
+ * croc's relay password rule: a value naming a readable file means that file's contents, which keeps
+ * the password out of `ps`. A value that looks like a path but names no file is used as it is, with a
+ * warning, so a typo does not silently become the password.
+ */
+function relayPassword(value: string, flag: string, output: Output): string {
   try {
     if (statSync(value).isFile()) return readFileSync(value, "utf8").trim();
   } catch {
     // not a file: the value itself is the password
   }
+  if (value.includes("/"))
+    output.err(`podkit: warning: ${flag} ${value}: no such file, so this text itself is the password`);
   return value;
 }
+
+const RELAY_PASS_HELP = "relay password, or a file holding it (keeps it out of ps)";
 
 export function registerTransferCommands(program: Command, output: Output): void {
   // Long but flat: one commander block per verb (its options and a short handler), in `--help` order.
@@ -97,7 +134,7 @@ export function registerTransferCommands(program: Command, output: Output): void
     .argument("<path...>", "files, folders, or - for stdin")
     .option("--code <code>", "code phrase to use (default: a fresh one; CROC_SECRET also sets it)")
     .option("--relay <host:port>", "relay to use (default: runpodctl's relays and croc's public relay)")
-    .option("--relay-pass <pass>", "relay password (default pass123 on a custom relay)")
+    .option("--relay-pass <pass>", `${RELAY_PASS_HELP} (default pass123 on a custom relay)`)
     .option(
       "--protocol <protocol>",
       "peer protocol: auto, a (runpodctl, croc ≤ 9.6.15) or b (croc 10)",
@@ -124,7 +161,10 @@ export function registerTransferCommands(program: Command, output: Output): void
             paths,
             code: process.env.CROC_SECRET || opts.code,
             relay: opts.relay,
-            relayPass: opts.relayPass === undefined ? undefined : relayPassword(opts.relayPass),
+            relayPass:
+              opts.relayPass === undefined
+                ? undefined
+                : relayPassword(opts.relayPass, "--relay-pass", output),
             protocol,
             noCompress: !opts.compress,
             zip: opts.zip,
@@ -154,7 +194,7 @@ export function registerTransferCommands(program: Command, output: Output): void
     .argument("[code]", "the code phrase (or set CROC_SECRET, or type it when asked)")
     .option("--out <dir>", "folder to receive into", ".")
     .option("--relay <host:port>", "relay to use (default: from the code, or croc's public relay)")
-    .option("--relay-pass <pass>", "relay password")
+    .option("--relay-pass <pass>", RELAY_PASS_HELP)
     .option("--protocol <protocol>", "peer protocol: auto, a or b", "auto")
     .addOption(
       new Option("--curve <curve>", "PAKE curve to ask the sender for (croc's --curve)")
@@ -177,8 +217,9 @@ export function registerTransferCommands(program: Command, output: Output): void
         },
       ) => {
         const protocol = parseWith(TransferProtocolSchema, opts.protocol, "--protocol");
+        const prompter = new Prompter();
         let code = codeArg ?? process.env.CROC_SECRET ?? "";
-        if (!code && process.stdin.isTTY) code = await ask("Enter receive code: ");
+        if (!code && process.stdin.isTTY) code = await prompter.ask("Enter receive code: ");
         if (!code)
           throw new ValidationError("arguments", [
             { path: "code", message: "give the code phrase as an argument or in CROC_SECRET" },
@@ -190,20 +231,39 @@ export function registerTransferCommands(program: Command, output: Output): void
             code,
             out: opts.out,
             relay: opts.relay,
-            relayPass: opts.relayPass === undefined ? undefined : relayPassword(opts.relayPass),
+            relayPass:
+              opts.relayPass === undefined
+                ? undefined
+                : relayPassword(opts.relayPass, "--relay-pass", output),
             protocol,
             curve: opts.curve,
             overwrite: opts.overwrite,
             local: opts.local,
             signal,
-            onEvent: (event) => progress.handle(event),
+            onEvent: (event) => {
+              if (event.type === "waiting" && !opts.json) {
+                output.err(
+                  `waiting for a sender with code ${code} on relay ${event.relay}` +
+                    `${event.seconds ? ` (giving up after ${event.seconds} s)` : ""}; check the code if nothing happens`,
+                );
+                return;
+              }
+              progress.handle(event);
+            },
             confirm: async (offer) => {
               if (!opts.json) output.err(describeOffer(offer));
-              if (opts.yes) return true;
-              return /^y(es)?$/i.test(await ask("Accept? (y/N) "));
+              return opts.yes || yes(await prompter.ask("Accept? (y/N) "));
             },
+            // --yes accepts the offer; replacing files is asked on its own (as croc does) or --overwrite.
+            confirmOverwrite: async (conflicts) =>
+              yes(
+                await prompter.ask(
+                  `Replace the ${conflicts.length} file(s) already here with other content? (y/N) (use --overwrite to omit) `,
+                ),
+              ),
           });
         } finally {
+          prompter.close();
           dispose();
         }
       },
@@ -218,36 +278,42 @@ export function registerTransferCommands(program: Command, output: Output): void
       "comma-separated ports: the first is the control port",
       DEFAULT_RELAY_PORTS.join(","),
     )
-    .option("--pass <pass>", "relay password (default: CROC_PASS or pass123; a file name means its contents)")
+    .option("--relay-pass <pass>", `${RELAY_PASS_HELP} (default: CROC_PASS or pass123)`)
+    // The relay's first spelling (croc's relay says --pass); kept for scripts, the clients' name is shown.
+    .addOption(new Option("--pass <pass>").hideHelp())
     .option("--json", "print the listening address as JSON, then one JSON line per finished room")
-    .action(async (opts: { host: string; ports: string; pass?: string; json?: boolean }) => {
-      const ports = opts.ports.split(",").map((p) => Number(p.trim()));
-      if (ports.length < 2 || ports.some((p) => !Number.isInteger(p) || p < 0 || p > 65535)) {
-        throw new ValidationError("--ports", [
-          { path: "--ports", message: "give at least two ports, e.g. 9009,9010,9011,9012,9013" },
-        ]);
-      }
-      const pass = relayPassword(opts.pass ?? process.env.CROC_PASS ?? DEFAULT_RELAY_PASSWORD);
-      // With --json, every finished room is one more line: how many bytes went through it.
-      const onEvent = opts.json
-        ? (event: RelayEvent) => {
-            if (event.type === "closed") output.out(JSON.stringify(event));
-          }
-        : undefined;
-      const relay = await (await loadTransfer())
-        .startRelay({ host: opts.host, ports, pass, onEvent })
-        .catch((err: Error) => {
-          throw new PodkitError(
-            "E_LISTEN",
-            `could not listen on ${opts.host} ports ${opts.ports}: ${err.message}`,
-          );
+    .action(
+      async (opts: { host: string; ports: string; relayPass?: string; pass?: string; json?: boolean }) => {
+        const ports = opts.ports.split(",").map((p) => Number(p.trim()));
+        if (ports.length < 2 || ports.some((p) => !Number.isInteger(p) || p < 0 || p > 65535)) {
+          throw new ValidationError("--ports", [
+            { path: "--ports", message: "give at least two ports, e.g. 9009,9010,9011,9012,9013" },
+          ]);
+        }
+        const given = opts.relayPass ?? opts.pass ?? process.env.CROC_PASS;
+        const from = opts.relayPass ? "--relay-pass" : opts.pass ? "--pass" : "CROC_PASS";
+        const pass = given === undefined ? DEFAULT_RELAY_PASSWORD : relayPassword(given, from, output);
+        // With --json, every finished room is one more line: how many bytes went through it.
+        const onEvent = opts.json
+          ? (event: RelayEvent) => {
+              if (event.type === "closed") output.out(JSON.stringify(event));
+            }
+          : undefined;
+        const relay = await (await loadTransfer())
+          .startRelay({ host: opts.host, ports, pass, onEvent })
+          .catch((err: Error) => {
+            throw new PodkitError(
+              "E_LISTEN",
+              `could not listen on ${opts.host} ports ${opts.ports}: ${err.message}`,
+            );
+          });
+        if (opts.json) output.out(JSON.stringify({ address: relay.address, ports: relay.ports }));
+        else output.out(`relay listening on ${relay.address} (data ports ${relay.ports.slice(1).join(",")})`);
+        await new Promise<void>((resolve) => {
+          process.once("SIGINT", resolve);
+          process.once("SIGTERM", resolve);
         });
-      if (opts.json) output.out(JSON.stringify({ address: relay.address, ports: relay.ports }));
-      else output.out(`relay listening on ${relay.address} (data ports ${relay.ports.slice(1).join(",")})`);
-      await new Promise<void>((resolve) => {
-        process.once("SIGINT", resolve);
-        process.once("SIGTERM", resolve);
-      });
-      await relay.close();
-    });
+        await relay.close();
+      },
+    );
 }

@@ -66,11 +66,15 @@ if ! running /run/slurmd.pid; then slurmd -N ${shellQuote(opts.nodeName)}; echo 
 export const SLURM_TEARDOWN_SCRIPT = `${COMMON}
 [ -d $S ] || exit 0
 if [ -f $S/started ]; then
-  grep -qx slurmd $S/started && stop /run/slurmd.pid
-  grep -qx slurmctld $S/started && stop /run/slurmctld.pid
-  grep -qx munged $S/started && stop /run/munge/munged.pid
+  for d in slurmd:/run/slurmd.pid slurmctld:/run/slurmctld.pid munged:/run/munge/munged.pid; do
+    if grep -qx "\${d%%:*}" $S/started && running "\${d#*:}"; then stop "\${d#*:}"; echo "stopped \${d%%:*}"; fi
+  done
 fi
-restore() { if [ -e "$S/backup/$2" ]; then cp -a "$S/backup/$2" "$1"; elif [ -e "$S/backup/$2.absent" ]; then rm -f "$1"; fi; }
+# Each line printed is one thing undone: down lists them.
+restore() {
+  if [ -e "$S/backup/$2" ]; then cp -a "$S/backup/$2" "$1"; echo "restored $1";
+  elif [ -e "$S/backup/$2.absent" ] && [ -e "$1" ]; then rm -f "$1"; echo "removed $1"; fi
+}
 restore /etc/slurm/slurm.conf slurm.conf
 restore /etc/slurm/gres.conf gres.conf
 restore /etc/munge/munge.key munge.key

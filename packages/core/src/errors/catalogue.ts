@@ -70,6 +70,7 @@ export const ERROR_CATALOGUE = {
   E_INTERRUPTED: { exit: "interrupted", meaning: "interrupted; the command was stopped on every node" },
   E_TIMEOUT: { exit: "timeout", meaning: "a run passed its deadline and was stopped" },
   E_NODE_LOST: { exit: "connectionLost", meaning: "the connection to a node was lost" },
+  E_SCRIPT_MISSING: { exit: "notFound", meaning: "the script to launch is not on every node" },
   E_NODE_FAILED: {
     exit: "failure",
     meaning: "a node's command failed; the exit status is that command's own",

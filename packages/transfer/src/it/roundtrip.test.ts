@@ -135,7 +135,9 @@ describe("send ↔ receive through a Podkit relay", () => {
     await expect(
       receive({ code, out, relay: relay.address, relayPass: "pw", confirm: async () => false }),
     ).rejects.toMatchObject({ code: "E_REFUSED" });
-    await expect(sending).rejects.toThrow("peer error: refusing files");
+    await expect(sending).rejects.toThrow(
+      "the receiver refused the files (declined by the receiver); nothing was sent",
+    );
     expect(readdirSync(out)).toEqual([]);
   });
 });

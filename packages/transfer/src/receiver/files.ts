@@ -8,7 +8,7 @@ import type { FramedSocket } from "../framing/framed-socket.js";
 import type { Message } from "../protocol/messages.js";
 import type { SenderInfo } from "../protocol/schemas.js";
 import type { ControlChannel } from "../session/control.js";
-import { aborted, peerError, TransferError } from "../session/errors.js";
+import { aborted, peerError, REFUSALS, TransferError } from "../session/errors.js";
 import { existingState, makeDirInside, openPart, partPath, zeroChunkOffsets } from "./disk.js";
 import type { PlannedFile } from "./safety.js";
 import { FileSink, startDataLoops } from "./sink.js";
@@ -33,6 +33,7 @@ interface Context {
   generation: Generation;
   overwrite: boolean;
   confirm?: (offer: ReceiveOffer) => Promise<boolean>;
+  confirmOverwrite?: (conflicts: string[]) => Promise<boolean>;
   emit: (event: TransferEvent) => void;
   signal?: AbortSignal;
 }
@@ -70,17 +71,28 @@ export async function receiveFiles(ctx: Context): Promise<{ files: string[]; byt
     emptyFolders: offer.emptyFolders,
     totalBytes: offer.totalBytes,
   });
-  const refuse = async (err: TransferError): Promise<never> => {
-    await control.send({ type: "error", message: "refusing files" }).catch(() => {});
+  const refuse = async (why: string, err: TransferError): Promise<never> => {
+    await control.send({ type: "error", message: why }).catch(() => {});
     throw err;
   };
   if (ctx.confirm && !(await ctx.confirm(offer)))
-    await refuse(new TransferError("E_REFUSED", "transfer refused; nothing was written"));
-  if (conflicts.length && !ctx.overwrite) {
     await refuse(
+      REFUSALS.declined,
+      new TransferError(
+        "E_REFUSED",
+        "transfer refused; nothing was written. Answer y at the prompt, or pass --yes to accept without being asked",
+      ),
+    );
+  // Accepting the offer is not consent to replace files: like croc, that is asked on its own.
+  const overwrite =
+    ctx.overwrite || (conflicts.length > 0 && (await ctx.confirmOverwrite?.(conflicts)) === true);
+  if (conflicts.length && !overwrite) {
+    await refuse(
+      REFUSALS.exists,
       new TransferError(
         "E_EXISTS",
-        `${conflicts.map((c) => `"${c}"`).join(", ")} already exist with other content; pass --overwrite to replace them`,
+        `${conflicts.map((c) => `"${c}"`).join(", ")} already exist with other content; nothing was written. ` +
+          "Answer y when asked to replace them, or pass --overwrite",
       ),
     );
   }

@@ -18,6 +18,7 @@ import {
   noPeer,
   peerError,
   peerGone,
+  REFUSALS,
   TransferError,
   wrongCode,
 } from "../session/errors.js";
@@ -40,6 +41,11 @@ export interface ReceiveOptions {
   overwrite?: boolean;
   /** Asked once the offer is known; resolve false to refuse. Without it everything is accepted. */
   confirm?: (offer: ReceiveOffer) => Promise<boolean>;
+  /**
+   * Asked after `confirm` when files are already here with other content and `overwrite` is off;
+   * resolve true to replace them. Without it (or false) such an offer is refused and nothing written.
+   */
+  confirmOverwrite?: (conflicts: string[]) => Promise<boolean>;
   /** PAKE curve to ask the sender for (croc's `--curve`), default p256. */
   curve?: string;
   signal?: AbortSignal;
@@ -74,7 +80,11 @@ export async function receive(options: ReceiveOptions): Promise<ReceiveResult> {
   const relays = chooseRelays(code, { relay: options.relay, pass: options.relayPass });
   const candidates = roomCandidates(code, options.protocol ?? "auto", relays, true);
 
-  const met = await receiverRendezvous(candidates, waitMs, options.signal);
+  const met = await receiverRendezvous(candidates, waitMs, options.signal, (joined) => {
+    // Until a sender turns up there is nothing else to show: say where and for how long we wait.
+    const where = [...new Set(joined.map((j) => formatRelayAddress(j.candidate.profile.relay)))];
+    emit({ type: "waiting", relay: where.join(" and "), seconds: Math.round(waitMs / 1000) });
+  });
   if (met.candidate.generation === "c") {
     met.rc.conn.close();
     throw generationC();
@@ -136,7 +146,7 @@ export async function receive(options: ReceiveOptions): Promise<ReceiveResult> {
     try {
       checked = validateOffer(info);
     } catch (err) {
-      await control.send({ type: "error", message: "refusing files" }).catch(() => {});
+      await control.send({ type: "error", message: REFUSALS.unsafe }).catch(() => {});
       throw err;
     }
     const out = resolve(options.out ?? ".");
@@ -151,6 +161,7 @@ export async function receive(options: ReceiveOptions): Promise<ReceiveResult> {
       generation,
       overwrite: options.overwrite ?? false,
       confirm: options.confirm,
+      confirmOverwrite: options.confirmOverwrite,
       emit,
       signal: options.signal,
     });

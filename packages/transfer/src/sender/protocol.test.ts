@@ -58,9 +58,16 @@ describe("SenderProtocol", () => {
   it("fails clearly on peer errors, croc 11 and bad requests", () => {
     const { proto, receiverPake } = keyedPair();
     expect(() => proto.handle({ type: "pake", bytes: receiverPake.bytes(), version: 2 })).toThrow(/croc 11/);
-    expect(() => keyedPair().proto.handle({ type: "error", message: "refusing files" })).toThrow(
-      "peer error: refusing files",
+    expect(() => keyedPair().proto.handle({ type: "error", message: "disk full" })).toThrow(
+      "peer error: disk full",
     );
+    // croc's bare refusal and Podkit's with a reason both read as a refusal, not a raw peer error.
+    expect(() => keyedPair().proto.handle({ type: "error", message: "refusing files" })).toThrow(
+      /^the receiver refused the files \(declined, or it already has some of these files with other content\); nothing was sent\. Send again once the receiver accepts/,
+    );
+    expect(() =>
+      keyedPair().proto.handle({ type: "error", message: "refusing files: declined by the receiver" }),
+    ).toThrow(/^the receiver refused the files \(declined by the receiver\); nothing was sent/);
     expect(() => keyedPair().proto.handle({ type: "fileinfo" })).toThrow(/expected the receiver's pake/);
     const p = keyedPair();
     p.proto.handle({ type: "pake", bytes: p.receiverPake.bytes(), bytes2: Buffer.from("p256") });

@@ -18,8 +18,31 @@ export function generationC(): TransferError {
   );
 }
 
+/**
+ * What a receiver sends when it refuses an offer. croc sends the bare prefix; Podkit adds why after a
+ * colon, which croc and runpodctl senders print as they are (`peer error: refusing files: …`).
+ */
+export const REFUSING = "refusing files";
+export const REFUSALS = {
+  declined: `${REFUSING}: declined by the receiver`,
+  exists: `${REFUSING}: the receiver already has some of these files with other content (it replaces them with a y at its prompt or --overwrite)`,
+  unsafe: `${REFUSING}: unsafe file list (absolute paths, .. or links leading out of the folder)`,
+} as const;
+
 export function peerError(text: string): TransferError {
+  if (text === REFUSING || text.startsWith(`${REFUSING}:`)) return peerRefused(text);
   return new TransferError("E_PEER", `peer error: ${text}`);
+}
+
+/** The sender's view of a refusal: that the receiver refused, why when it said so, and what to do. */
+function peerRefused(text: string): TransferError {
+  const why =
+    text.slice(REFUSING.length).replace(/^:\s*/, "") ||
+    "declined, or it already has some of these files with other content";
+  return new TransferError(
+    "E_REFUSED",
+    `the receiver refused the files (${why}); nothing was sent. Send again once the receiver accepts (a y at its prompt, or receive --yes)`,
+  );
 }
 
 export function noPeer(what: string, seconds: number): TransferError {

@@ -150,8 +150,11 @@ export async function receiverRendezvous(
   candidates: readonly RoomCandidate[],
   waitMs: number,
   signal?: AbortSignal,
+  /** Called once the rooms are joined, before waiting for the sender. */
+  onJoined?: (joined: readonly Joined[]) => void,
 ): Promise<Joined> {
   const joined = await joinRooms(candidates, signal);
+  onJoined?.(joined);
   if (joined.length === 1) return joined[0] as Joined;
   const joinedAt = Date.now();
   const deadline = joinedAt + waitMs;
