@@ -1,10 +1,10 @@
 import type { AddressInfo } from "node:net";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { createLogger, isPodkitError, type Logger } from "@podkit/core";
+import { createLogger, isPodkitError, type Logger, PodkitError, UnavailableError } from "@podkit/core";
 import Fastify, { type FastifyInstance } from "fastify";
 import { resolveAdminToken } from "./auth/admin-token.js";
-import { HTTP_STATUS_BY_CODE, RetryLaterError } from "./errors.js";
+import { RetryLaterError, sendError } from "./errors.js";
 import { HostChanges } from "./fleet/changes.js";
 import { Fleet } from "./fleet/fleet.js";
 import { Judge } from "./fleet/judge.js";
@@ -159,15 +159,12 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   app.addHook("onRequest", async (_req, reply) => {
     const timer = setTimeout(() => {
       if (reply.sent) return;
-      reply
-        .code(503)
-        .header("retry-after", retryAfterSeconds(2000))
-        .send({
-          error: {
-            code: "E_UNAVAILABLE",
-            message: `no answer within ${requestTimeoutMs} ms (the database is slow or away); try again shortly`,
-          },
-        });
+      sendError(
+        reply.header("retry-after", retryAfterSeconds(2000)),
+        new UnavailableError(
+          `no answer within ${requestTimeoutMs} ms (the database is slow or away); try again shortly`,
+        ),
+      );
     }, requestTimeoutMs);
     timer.unref();
     reply.raw.once("close", () => clearTimeout(timer));
@@ -177,16 +174,12 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     if (path === "/healthz" || path === "/readyz") return;
     // Every other path reads the database: while it is away, say so at once instead of hanging.
     if (availability.state === "down") {
-      return reply
-        .code(503)
-        .header("retry-after", retryAfterSeconds(2000))
-        .send({
-          error: {
-            code: "E_UNAVAILABLE",
-            message: "the control plane's database is unavailable; try again shortly",
-            details: { database: availability.snapshot() },
-          },
-        });
+      return sendError(
+        reply.header("retry-after", retryAfterSeconds(2000)),
+        new PodkitError("E_UNAVAILABLE", "the control plane's database is unavailable; try again shortly", {
+          details: { database: availability.snapshot() },
+        }),
+      );
     }
     if (path === "/api/v1/agents/enroll") return;
     if (path === "/metrics" && options.publicMetrics) return;
@@ -197,27 +190,21 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof RetryLaterError || availability.observe(err) !== null) {
       const wait = err instanceof RetryLaterError ? err.retryAfterMs : 2000;
-      return reply
-        .code(503)
-        .header("retry-after", retryAfterSeconds(wait))
-        .send({
-          error: {
-            code: "E_UNAVAILABLE",
-            message: `the control plane's database is unavailable (${(err as Error).message}); try again shortly`,
-          },
-        });
+      return sendError(
+        reply.header("retry-after", retryAfterSeconds(wait)),
+        new UnavailableError(
+          `the control plane's database is unavailable (${(err as Error).message}); try again shortly`,
+        ),
+      );
     }
-    if (isPodkitError(err)) {
-      return reply.code(HTTP_STATUS_BY_CODE[err.code] ?? 500).send({ error: err.toJSON() });
-    }
+    if (isPodkitError(err)) return sendError(reply, err);
+    // Fastify's own 4xx (a body too large, a wrong content type) keep their status.
     const status = (err as { statusCode?: number }).statusCode;
     if (status && status >= 400 && status < 500) {
-      return reply.code(status).send({ error: { code: "E_INVALID_INPUT", message: (err as Error).message } });
+      return sendError(reply, new PodkitError("E_INVALID_INPUT", (err as Error).message), status);
     }
     log.error({ err, url: req.url }, "request failed");
-    return reply
-      .code(500)
-      .send({ error: { code: "E_INTERNAL", message: "internal error; see the control plane's log" } });
+    return sendError(reply, new PodkitError("E_INTERNAL", "internal error; see the control plane's log"));
   });
   // Liveness: the process answers (a load balancer must not restart it for a database outage).
   app.get("/healthz", async () => ({ ok: true, db: store.kind, database: availability.snapshot() }));

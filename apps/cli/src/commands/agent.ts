@@ -1,6 +1,6 @@
 import { realpathSync } from "node:fs";
 import { join } from "node:path";
-import { EXIT_CODES, loadConfig, NotFoundError, PodkitError } from "@podkit/core";
+import { loadConfig, NotFoundError, PodkitError } from "@podkit/core";
 import type { AgentStatus } from "@podkit/host-agent";
 // Only the light entry at start: the agent's modules are imported in each action.
 import { AGENT_CONFIG_PATH, STATE_DIR, tuneHeapForDaemon } from "@podkit/host-agent/daemon";
@@ -57,6 +57,7 @@ async function selfCommand(root: string): Promise<string> {
 }
 
 export function registerAgentCommands(program: Command, output: Output): void {
+  // Long but flat: one commander block per verb (its options and a short handler), in `--help` order.
   const agent = program
     .command("agent")
     .description(
@@ -193,9 +194,7 @@ export function registerAgentCommands(program: Command, output: Output): void {
     .option("--dry-run", "check the maintenance rules and print the command without running it")
     .action(async (flags: { gpu: number; stateDir: string; nvidiaSmi: string; dryRun?: boolean }) => {
       if (!Number.isInteger(flags.gpu) || flags.gpu < 0)
-        throw new PodkitError("E_INVALID_INPUT", "--gpu must be a GPU index (0, 1, …)", {
-          exitCode: EXIT_CODES.usage,
-        });
+        throw new PodkitError("E_INVALID_INPUT", "--gpu must be a GPU index (0, 1, …)");
       const { runDisruptiveAction } = await hostAgent();
       const r = await runDisruptiveAction({
         stateDir: flags.stateDir,
@@ -259,9 +258,7 @@ export function registerAgentCommands(program: Command, output: Output): void {
           ["--cpu-seconds", flags.cpuSeconds],
         ] as const) {
           if (!Number.isInteger(v) || v < 0)
-            throw new PodkitError("E_INVALID_INPUT", `${name} must be a whole number of seconds`, {
-              exitCode: EXIT_CODES.usage,
-            });
+            throw new PodkitError("E_INVALID_INPUT", `${name} must be a whole number of seconds`);
         }
         const { NvidiaSmiSource, runBurnTest, summarizeBurnTest } = await hostAgent();
         const report = await runBurnTest({

@@ -19,7 +19,7 @@ import {
   runOnAll,
   torchrunLine,
 } from "@podkit/cluster";
-import { type ClusterSpec, EXIT_CODES, NotFoundError, PodkitError, parseDuration } from "@podkit/core";
+import { type ClusterSpec, NotFoundError, PodkitError, parseDuration } from "@podkit/core";
 import { type Command, Option } from "commander";
 import { formatTable, type Output, printJson } from "../output.js";
 
@@ -31,9 +31,9 @@ interface CommonOpts {
   ib?: boolean;
 }
 
-class ClusterCheckFailed extends PodkitError {
+class ClusterCheckFailed extends PodkitError<"E_CLUSTER_CHECK"> {
   constructor(message: string) {
-    super("E_CLUSTER_CHECK", message, { exitCode: 1 });
+    super("E_CLUSTER_CHECK", message);
   }
 }
 
@@ -130,6 +130,7 @@ function requirePlan(ctx: ClusterContext, output: Output, json: boolean | undefi
 }
 
 export function registerClusterCommands(program: Command, output: Output): void {
+  // Long but flat: one commander block per verb (its options and a short handler), in `--help` order.
   const cluster = program
     .command("cluster")
     .description(
@@ -361,26 +362,20 @@ async function runAndReport(
   }
   if (json) printJson(output, report);
   if (report.interrupted) {
-    throw new PodkitError("E_INTERRUPTED", "interrupted; the command was stopped on every node", {
-      exitCode: EXIT_CODES.interrupted,
-    });
+    throw new PodkitError("E_INTERRUPTED", "interrupted; the command was stopped on every node");
   }
   if (report.timedOut) {
     throw new PodkitError(
       "E_TIMEOUT",
       `the run passed its deadline of ${Math.round(timeoutMs / 1000)} s; every node was stopped`,
-      {
-        exitCode: 124,
-      },
     );
   }
   const first = report.firstFailure;
   if (first?.lost) {
-    // 255, like OpenSSH, when the connection (not the command) failed.
+    // The catalogue gives 255, like OpenSSH, when the connection (not the command) failed.
     throw new PodkitError(
       "E_NODE_LOST",
       `${first.lost}; its command's fate is unknown, and the other nodes were stopped`,
-      { exitCode: 255 },
     );
   }
   if (first) {

@@ -5,6 +5,8 @@ import {
   AuthError,
   ConfigError,
   ConflictError,
+  codeForHttpStatus,
+  httpStatusOf,
   isErrorCode,
   NotFoundError,
   PodkitError,
@@ -80,13 +82,25 @@ function errorFor(
   body: { error?: { code?: string; message?: string; details?: Record<string, unknown> } },
 ): PodkitError {
   const message = body.error?.message ?? `control plane answered HTTP ${status}`;
-  if (status === 401 || status === 403) return new AuthError(message);
-  if (status === 404) return new NotFoundError(message, body.error?.details);
-  if (status === 409) return new ConflictError(message, body.error?.details);
-  if (status === 400 || status === 422) return new ValidationError("request", [{ path: "", message }]);
-  if (status === 503) return new UnavailableError(message);
+  // The catalogue says which code each API status stands for; 403 is the API's other "auth" and a
+  // broken rule (422) is invalid input to a script.
+  switch (status === 403 ? "E_AUTH" : status === 422 ? "E_INVALID_INPUT" : codeForHttpStatus(status)) {
+    case "E_AUTH":
+      return new AuthError(message);
+    case "E_NOT_FOUND":
+      return new NotFoundError(message, body.error?.details);
+    case "E_CONFLICT":
+      return new ConflictError(message, body.error?.details);
+    case "E_INVALID_INPUT":
+      return new ValidationError("request", [{ path: "", message }]);
+    case "E_UNAVAILABLE":
+      return new UnavailableError(message);
+  }
   const code = body.error?.code;
-  return new PodkitError(isErrorCode(code) ? code : "E_CONTROL_PLANE", message);
+  return new PodkitError(
+    isErrorCode(code) && httpStatusOf(code) === status ? code : "E_CONTROL_PLANE",
+    message,
+  );
 }
 
 /** One JSON request to the control plane's API; HTTP errors become PodkitErrors with matching exit codes. */

@@ -1,7 +1,6 @@
 import { readFileSync, statSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
 import {
-  EXIT_CODES,
   formatBytes,
   PodkitError,
   parseWith,
@@ -89,6 +88,7 @@ function relayPassword(value: string): string {
 }
 
 export function registerTransferCommands(program: Command, output: Output): void {
+  // Long but flat: one commander block per verb (its options and a short handler), in `--help` order.
   program
     .command("send")
     .description(
@@ -240,7 +240,6 @@ export function registerTransferCommands(program: Command, output: Output): void
           throw new PodkitError(
             "E_LISTEN",
             `could not listen on ${opts.host} ports ${opts.ports}: ${err.message}`,
-            { exitCode: EXIT_CODES.unavailable },
           );
         });
       if (opts.json) output.out(JSON.stringify({ address: relay.address, ports: relay.ports }));

@@ -53,13 +53,7 @@ function readStackFile(dataDir: string): StackFile | null {
 function parsePorts(text: string): number[] {
   const ports = text.split(",").map((p) => Number(p.trim()));
   if (ports.length === 0 || ports.some((p) => !Number.isInteger(p) || p < 0 || p > 65535)) {
-    throw new PodkitError(
-      "E_USAGE",
-      `--relay-ports must be a comma-separated list of ports (got "${text}")`,
-      {
-        exitCode: 2,
-      },
-    );
+    throw new PodkitError("E_USAGE", `--relay-ports must be a comma-separated list of ports (got "${text}")`);
   }
   return ports;
 }

@@ -1,5 +1,7 @@
+import { AuthError } from "@podkit/core";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { bearerToken, secretsEqual } from "../auth/tokens.js";
+import { sendError } from "../errors.js";
 
 export const ADMIN_COOKIE = "podkit_admin";
 
@@ -25,8 +27,5 @@ export function refuseApi(reply: FastifyReply, presented: boolean): FastifyReply
   const message = presented
     ? "wrong admin token: it is not this control plane's (replicas of one database must share one: --admin-token-file or PODKIT_ADMIN_TOKEN on each)"
     : "admin token required: pass --admin-token or set PODKIT_ADMIN_TOKEN (Authorization: Bearer pka_…)";
-  return reply
-    .code(401)
-    .header("www-authenticate", 'Bearer realm="podkit"')
-    .send({ error: { code: "E_AUTH", message } });
+  return sendError(reply.header("www-authenticate", 'Bearer realm="podkit"'), new AuthError(message));
 }

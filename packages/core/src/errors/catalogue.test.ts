@@ -83,6 +83,12 @@ describe("error catalogue", () => {
     expect(isErrorCode("toString")).toBe(false);
   });
 
+  it("lets only codes that carry another program's status take an exit status", () => {
+    // @ts-expect-error E_TIMEOUT's exit status is the catalogue's, not the thrower's
+    const late = new PodkitError("E_TIMEOUT", "late", { exitCode: 3 });
+    expect(late.exitCode).toBe(124);
+  });
+
   it("is the only place codes come from: every E_* code written in a source or README is catalogued, and every catalogued code is used", () => {
     const written = new Map<string, string>();
     for (const file of workspaceFiles()) {

@@ -1,4 +1,10 @@
-import { type ErrorCode, exitCodeOf, httpStatusOf, type PassthroughCode } from "./catalogue.js";
+import {
+  ERROR_CATALOGUE,
+  type ErrorCode,
+  exitCodeOf,
+  httpStatusOf,
+  type PassthroughCode,
+} from "./catalogue.js";
 
 interface ErrorOptions {
   cause?: unknown;
@@ -8,10 +14,7 @@ interface ErrorOptions {
 /** Codes that carry another program's exit status take it as `exitCode`; every other code's comes from the catalogue. */
 export type PodkitErrorOptions<C extends ErrorCode> = C extends PassthroughCode
   ? ErrorOptions & { exitCode?: number }
-  : ErrorOptions & {
-      /** @deprecated Transitional while throw sites move to the catalogue; the catalogue's status wins from here on. */
-      exitCode?: number;
-    };
+  : ErrorOptions;
 
 /**
  * Errors a user can meet. Every error has a stable `code` from the catalogue that scripts can
@@ -30,7 +33,8 @@ export class PodkitError<C extends ErrorCode = ErrorCode> extends Error {
     this.name = new.target.name;
     this.code = code;
     const passed = (options as { exitCode?: number }).exitCode;
-    this.exitCode = passed ?? exitCodeOf(code);
+    this.exitCode =
+      "passthrough" in ERROR_CATALOGUE[code] && passed !== undefined ? passed : exitCodeOf(code);
     if (details) this.details = details;
   }
 

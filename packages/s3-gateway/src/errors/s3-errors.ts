@@ -118,40 +118,63 @@ export function isS3Error(err: unknown): err is S3Error {
 }
 
 /**
- * File-system errors a request can meet, mapped to S3 errors. Anything unknown stays an
- * InternalError (logged with its stack by the HTTP layer) — never a crash.
+ * Why a request failed, by name, in the manner of versitygw's `s3err`: each reason maps to one wire
+ * error (the code, and a message where the code's default would not say enough). Code that meets a
+ * failure names its reason; only this table and `S3_ERRORS` know what goes on the wire.
+ */
+export const S3_REASONS = {
+  "key-not-found": { code: "NoSuchKey" },
+  "key-segment-too-long": {
+    code: "KeyTooLongError",
+    message: "A path component of the key is longer than the file system allows.",
+  },
+  "parent-is-file": { code: "ObjectParentIsFile" },
+  "directory-in-the-way": { code: "ExistingObjectIsDirectory" },
+  "volume-full": { code: "InsufficientStorage" },
+  "not-permitted": {
+    code: "AccessDenied",
+    message: "The gateway may not write there (file permissions or a read-only volume).",
+  },
+  unexpected: { code: "InternalError" },
+} as const satisfies Record<string, { code: S3ErrorCode; message?: string }>;
+
+export type S3Reason = keyof typeof S3_REASONS;
+
+/** The S3 error a reason stands for; `extra` adds elements (`Key`, …) to the XML body. */
+export function s3ErrorFor(reason: S3Reason, extra: Record<string, string> = {}): S3Error {
+  const entry: { code: S3ErrorCode; message?: string } = S3_REASONS[reason];
+  return new S3Error(entry.code, entry.message, extra);
+}
+
+/** The reason behind each file-system error code (`errno`) a request can meet. */
+const FS_REASONS: Readonly<Partial<Record<string, S3Reason>>> = {
+  ENOENT: "key-not-found",
+  ENAMETOOLONG: "key-segment-too-long",
+  ENOTDIR: "parent-is-file",
+  EISDIR: "directory-in-the-way",
+  ENOTEMPTY: "directory-in-the-way",
+  EEXIST: "directory-in-the-way",
+  ENOSPC: "volume-full",
+  EDQUOT: "volume-full",
+  EACCES: "not-permitted",
+  EPERM: "not-permitted",
+  EROFS: "not-permitted",
+};
+
+/** Why a file-system call failed; any code the table does not know is `unexpected`. */
+export function fsReason(err: unknown): S3Reason {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return (
+    (code !== undefined && Object.hasOwn(FS_REASONS, code) ? FS_REASONS[code] : undefined) ?? "unexpected"
+  );
+}
+
+/**
+ * File-system errors a request can meet, mapped to S3 errors through their reasons. Anything
+ * unknown stays an InternalError (logged with its stack by the HTTP layer) — never a crash.
  */
 export function s3ErrorFromFs(err: unknown, what: { key?: string } = {}): S3Error {
   if (isS3Error(err)) return err;
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  const extra: Record<string, string> = what.key === undefined ? {} : { Key: what.key };
-  switch (code) {
-    case "ENOENT":
-      return new S3Error("NoSuchKey", undefined, extra);
-    case "ENAMETOOLONG":
-      return new S3Error(
-        "KeyTooLongError",
-        "A path component of the key is longer than the file system allows.",
-        extra,
-      );
-    case "ENOTDIR":
-      return new S3Error("ObjectParentIsFile", undefined, extra);
-    case "EISDIR":
-    case "ENOTEMPTY":
-    case "EEXIST":
-      return new S3Error("ExistingObjectIsDirectory", undefined, extra);
-    case "ENOSPC":
-    case "EDQUOT":
-      return new S3Error("InsufficientStorage", undefined, extra);
-    case "EACCES":
-    case "EPERM":
-    case "EROFS":
-      return new S3Error(
-        "AccessDenied",
-        "The gateway may not write there (file permissions or a read-only volume).",
-        extra,
-      );
-    default:
-      return new S3Error("InternalError");
-  }
+  const reason = fsReason(err);
+  return s3ErrorFor(reason, reason === "unexpected" || what.key === undefined ? {} : { Key: what.key });
 }

@@ -1,5 +1,5 @@
 import type { WriteCondition } from "../backend/types.js";
-import { S3Error } from "../errors/s3-errors.js";
+import { S3Error, s3ErrorFor } from "../errors/s3-errors.js";
 
 /** Does an If-Match / If-None-Match list (`"a", "b"` or `*`) match this ETag? */
 export function etagListMatches(list: string, etag: string): boolean {
@@ -116,7 +116,7 @@ export function precheckWrite(condition: WriteCondition, current: string | undef
     });
   }
   if (condition.ifMatch !== undefined) {
-    if (current === undefined) throw new S3Error("NoSuchKey", undefined, { Key: key });
+    if (current === undefined) throw s3ErrorFor("key-not-found", { Key: key });
     if (condition.ifMatch !== "*" && condition.ifMatch !== current) {
       throw new S3Error("PreconditionFailed", undefined, { Key: key, Condition: "If-Match" });
     }

@@ -3,7 +3,7 @@ import { type Dirent, realpathSync } from "node:fs";
 import { lstat, mkdir, readdir, realpath, rm, rmdir, stat } from "node:fs/promises";
 import { hostname } from "node:os";
 import { dirname, join, sep } from "node:path";
-import { S3Error, s3ErrorFromFs } from "../../errors/s3-errors.js";
+import { S3Error, s3ErrorFor, s3ErrorFromFs } from "../../errors/s3-errors.js";
 import { checkBucketName, RESERVED_DIR } from "./keys.js";
 
 const HOST = hostname().replace(/[^A-Za-z0-9.-]/g, "_");
@@ -104,8 +104,7 @@ export class VolumeRoot {
       return created === undefined ? { parent } : { parent, created };
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === "EEXIST" || code === "ENOTDIR")
-        throw new S3Error("ObjectParentIsFile", undefined, { Key: key });
+      if (code === "EEXIST" || code === "ENOTDIR") throw s3ErrorFor("parent-is-file", { Key: key });
       throw s3ErrorFromFs(err, { key });
     }
   }
@@ -157,7 +156,7 @@ export class VolumeRoot {
         existingReal = await realpath(candidate);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        if (code === "ENOTDIR") throw new S3Error("ObjectParentIsFile", undefined, { Key: key });
+        if (code === "ENOTDIR") throw s3ErrorFor("parent-is-file", { Key: key });
         if (code !== "ENOENT" || depth === 0) throw s3ErrorFromFs(err, { key });
         depth -= 1;
       }
@@ -168,7 +167,7 @@ export class VolumeRoot {
       });
     }
     const info = await stat(existingReal);
-    if (!info.isDirectory()) throw new S3Error("ObjectParentIsFile", undefined, { Key: key });
+    if (!info.isDirectory()) throw s3ErrorFor("parent-is-file", { Key: key });
     return { existingReal, rest: parentSegments.slice(depth) };
   }
 

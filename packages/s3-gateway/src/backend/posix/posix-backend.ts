@@ -1,7 +1,7 @@
 import type { Stats } from "node:fs";
 import { lstat, mkdir, rm, rmdir, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { S3Error, s3ErrorFromFs } from "../../errors/s3-errors.js";
+import { S3Error, s3ErrorFor, s3ErrorFromFs } from "../../errors/s3-errors.js";
 import type {
   Backend,
   BucketInfo,
@@ -169,7 +169,7 @@ export class PosixBackend implements Backend {
     if (!kp.isDirectory) return { bucketDir, path };
     const stats = await stat(path);
     // "dir/" names a directory; a file there is no such object.
-    if (!stats.isDirectory()) throw new S3Error("NoSuchKey", undefined, { Key: key });
+    if (!stats.isDirectory()) throw s3ErrorFor("key-not-found", { Key: key });
     return { bucketDir, path, directory: stats };
   }
 

@@ -1,6 +1,6 @@
 import { constants, type Stats } from "node:fs";
 import { type FileHandle, open, stat } from "node:fs/promises";
-import { S3Error, s3ErrorFromFs } from "../../errors/s3-errors.js";
+import { s3ErrorFor, s3ErrorFromFs } from "../../errors/s3-errors.js";
 import type { ObjectInfo, ObjectMeta } from "../types.js";
 import type { LazyEtags } from "./etags.js";
 import { type MetaStore, stampMatches } from "./meta-store.js";
@@ -42,7 +42,7 @@ export async function openSnapshot(
     });
     try {
       const stats = await handle.stat();
-      if (!stats.isFile()) throw new S3Error("NoSuchKey", undefined, { Key: at.key });
+      if (!stats.isFile()) throw s3ErrorFor("key-not-found", { Key: at.key });
       const record = await deps.meta.read(at);
       const known = record?.meta;
       if (stampMatches(record, stats)) {

@@ -3,7 +3,7 @@ import { copyFile, type FileHandle, link, lstat, mkdir, open, rename, rm, statfs
 import { dirname, join } from "node:path";
 import { finished, type Readable } from "node:stream";
 import { ChunkGarbage } from "@podkit/core/gc";
-import { S3Error, s3ErrorFromFs } from "../../errors/s3-errors.js";
+import { S3Error, s3ErrorFor, s3ErrorFromFs } from "../../errors/s3-errors.js";
 import type { WriteCondition } from "../types.js";
 import type { VolumeRoot } from "./files.js";
 import { withKeyLock } from "./key-lock.js";
@@ -240,11 +240,6 @@ export async function commitTemp(
       });
     } catch (err) {
       await rm(tmp, { force: true });
-      if (err instanceof S3Error) throw err;
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === "EISDIR" || code === "ENOTEMPTY" || code === "EEXIST") {
-        throw new S3Error("ExistingObjectIsDirectory", undefined, { Key: at.key });
-      }
       throw s3ErrorFromFs(err, { key: at.key });
     }
     if (!attached) await store.write({ ...at, path: target }, record);
@@ -269,7 +264,7 @@ async function place(tmp: string, target: string, key: string, mode: CommitMode)
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       const there = await lstat(target).catch(() => undefined);
-      if (there?.isDirectory()) throw new S3Error("ExistingObjectIsDirectory", undefined, { Key: key });
+      if (there?.isDirectory()) throw s3ErrorFor("directory-in-the-way", { Key: key });
       throw new S3Error("PreconditionFailed", "An object already exists under this key (If-None-Match: *).", {
         Key: key,
         Condition: "If-None-Match",
@@ -306,7 +301,7 @@ async function pin(path: string): Promise<FileHandle | undefined> {
 /** What the key holds now (for commitTemp), refusing a directory. */
 export async function refuseDirectory(target: string, key: string): Promise<Stats | undefined> {
   const existing = await lstat(target).catch(() => undefined);
-  if (existing?.isDirectory()) throw new S3Error("ExistingObjectIsDirectory", undefined, { Key: key });
+  if (existing?.isDirectory()) throw s3ErrorFor("directory-in-the-way", { Key: key });
   return existing;
 }
 
@@ -362,6 +357,6 @@ export function preconditionFailed(key: string, condition: string): S3Error {
 
 /** If-Match against the key's current ETag: no object is 404, another ETag 412. */
 export function checkIfMatch(current: string | undefined, wanted: string, key: string): void {
-  if (current === undefined) throw new S3Error("NoSuchKey", undefined, { Key: key });
+  if (current === undefined) throw s3ErrorFor("key-not-found", { Key: key });
   if (wanted !== "*" && wanted !== current) throw preconditionFailed(key, "If-Match");
 }
