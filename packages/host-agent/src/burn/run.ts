@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
-import type { XidEvent } from "@podkit/core";
+import { join } from "node:path";
+import { findOnPath, type XidEvent } from "@podkit/core";
 import { requireDisruptiveAllowed } from "../actions.js";
 import type { GpuSource } from "../collectors/gpu.js";
 import { KernelLogFollower } from "../collectors/kernel-log.js";
@@ -50,14 +50,6 @@ export interface BurnReport {
   maxTemperatureCelsius: Record<string, number>;
   reportPath: string;
   summaryPath: string;
-}
-
-function onPath(name: string): string | null {
-  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
-    const p = join(dir, name);
-    if (dir && existsSync(p)) return p;
-  }
-  return null;
 }
 
 export function summarize(r: Omit<BurnReport, "summaryPath">): string {
@@ -152,7 +144,7 @@ export async function runBurnTest(options: BurnTestOptions): Promise<BurnReport>
   await sampleTemps().catch(() => undefined);
 
   let gpuBurn: BurnReport["gpuBurn"];
-  const gpuBurnPath = options.gpuBurnPath ?? onPath("gpu_burn") ?? onPath("gpu-burn");
+  const gpuBurnPath = options.gpuBurnPath ?? findOnPath("gpu_burn") ?? findOnPath("gpu-burn");
   const gpuSeconds = options.gpuSeconds ?? 3600;
   if (!gpuBurnPath)
     gpuBurn = { skipped: "gpu-burn is not installed (looked for gpu_burn and gpu-burn on PATH)" };
@@ -171,7 +163,7 @@ export async function runBurnTest(options: BurnTestOptions): Promise<BurnReport>
   }
 
   let stressNg: BurnReport["stressNg"];
-  const stressPath = options.stressNgPath ?? onPath("stress-ng");
+  const stressPath = options.stressNgPath ?? findOnPath("stress-ng");
   const cpuSeconds = options.cpuSeconds ?? 600;
   if (cpuSeconds <= 0) stressNg = { skipped: "--cpu-seconds 0" };
   else if (!stressPath) {
