@@ -1,10 +1,11 @@
 import { realpathSync } from "node:fs";
 import { join } from "node:path";
-import { EXIT_CODES, loadConfig, NotFoundError, PodkitError } from "@podkit/core";
+import { EXIT_CODES, NotFoundError, PodkitError } from "@podkit/core";
 import type { AgentStatus } from "@podkit/host-agent";
 // Only the light entry at start: the agent's modules are imported in each action.
 import { AGENT_CONFIG_PATH, STATE_DIR, tuneHeapForDaemon } from "@podkit/host-agent/daemon";
 import type { Command } from "commander";
+import { commandConfig } from "../config.js";
 import { type Output, printJson } from "../output.js";
 import { selfArgv } from "../self.js";
 
@@ -21,12 +22,18 @@ interface RunFlags {
 
 const hostAgent = () => import("@podkit/host-agent");
 
-async function agentConfig(flags: RunFlags) {
+/** What `agent run` starts with: flags > PODKIT_AGENT_* > `[agent]` in the file (default /etc/podkit/agent.toml) > defaults. */
+export async function agentConfig(
+  flags: RunFlags,
+  env: NodeJS.ProcessEnv = process.env,
+  searchPaths: string[] = [AGENT_CONFIG_PATH],
+) {
   const { AgentConfigSchema } = await hostAgent();
-  return loadConfig(AgentConfigSchema, {
+  return commandConfig(AgentConfigSchema, {
     section: "agent",
     what: "agent configuration",
-    ...(flags.config ? { configFile: flags.config } : { searchPaths: [AGENT_CONFIG_PATH] }),
+    env,
+    ...(flags.config ? { configFile: flags.config } : { searchPaths }),
     flags: {
       controlPlane: flags.controlPlane,
       token: flags.token,
@@ -36,7 +43,7 @@ async function agentConfig(flags: RunFlags) {
       kmsgPath: flags.kmsg,
       simulate: flags.simulate,
     },
-  }).config;
+  });
 }
 
 /**

@@ -12,6 +12,8 @@ import {
 import type { ReceiveOffer, RelayEvent } from "@podkit/transfer";
 import { DEFAULT_RELAY_PASSWORD, DEFAULT_RELAY_PORTS } from "@podkit/transfer/defaults";
 import { type Command, Option } from "commander";
+import { z } from "zod";
+import { commandConfig, givenFlags } from "../config.js";
 import type { Output } from "../output.js";
 import { type ProgressMode, TransferProgress } from "./transfer-progress.js";
 
@@ -86,6 +88,47 @@ function relayPassword(value: string): string {
     // not a file: the value itself is the password
   }
   return value;
+}
+
+/** The flags of `relay` as commander hands them over. */
+interface RelayFlags {
+  config?: string;
+  host?: string;
+  ports?: string;
+  pass?: string;
+  json?: boolean;
+}
+
+/** `podkit relay` settings: one key per flag, `[relay]` in the file. */
+export const RelayConfigSchema = z.object({
+  host: z.string().default("0.0.0.0"),
+  ports: z.union([z.string(), z.array(z.number())]).default(DEFAULT_RELAY_PORTS.join(",")),
+  pass: z.string().default(DEFAULT_RELAY_PASSWORD),
+});
+
+/** What `relay` starts with: flags > PODKIT_RELAY_* (and CROC_PASS) > `[relay]` in the file > defaults. */
+export function relayConfig(
+  flags: Omit<RelayFlags, "config" | "json">,
+  configFile?: string,
+  env: NodeJS.ProcessEnv = process.env,
+  searchPaths?: string[],
+): { host: string; ports: number[]; pass: string } {
+  const c = commandConfig(RelayConfigSchema, {
+    section: "relay",
+    what: "relay configuration",
+    flags,
+    env,
+    envAliases: { pass: ["CROC_PASS"] },
+    ...(configFile ? { configFile } : {}),
+    ...(searchPaths ? { searchPaths } : {}),
+  });
+  const ports = typeof c.ports === "string" ? c.ports.split(",").map((p) => Number(p.trim())) : c.ports;
+  if (ports.length < 2 || ports.some((p) => !Number.isInteger(p) || p < 0 || p > 65535)) {
+    throw new ValidationError("--ports", [
+      { path: "--ports", message: "give at least two ports, e.g. 9009,9010,9011,9012,9013" },
+    ]);
+  }
+  return { host: c.host, ports, pass: relayPassword(c.pass) };
 }
 
 export function registerTransferCommands(program: Command, output: Output): void {
@@ -212,22 +255,22 @@ export function registerTransferCommands(program: Command, output: Output): void
   program
     .command("relay")
     .description("run a relay that croc 9, croc 10, runpodctl and podkit clients can all use")
-    .option("--host <addr>", "address to listen on", "0.0.0.0")
+    .option(
+      "--config <file>",
+      "TOML file, table [relay] (default ~/.config/podkit/config.toml, /etc/podkit/config.toml)",
+    )
+    .option("--host <addr>", "address to listen on (default 0.0.0.0)")
     .option(
       "--ports <list>",
-      "comma-separated ports: the first is the control port",
-      DEFAULT_RELAY_PORTS.join(","),
+      `comma-separated ports: the first is the control port (default ${DEFAULT_RELAY_PORTS.join(",")})`,
     )
-    .option("--pass <pass>", "relay password (default: CROC_PASS or pass123; a file name means its contents)")
+    .option(
+      "--pass <pass>",
+      "relay password (also CROC_PASS; default pass123; a file name means its contents)",
+    )
     .option("--json", "print the listening address as JSON, then one JSON line per finished room")
-    .action(async (opts: { host: string; ports: string; pass?: string; json?: boolean }) => {
-      const ports = opts.ports.split(",").map((p) => Number(p.trim()));
-      if (ports.length < 2 || ports.some((p) => !Number.isInteger(p) || p < 0 || p > 65535)) {
-        throw new ValidationError("--ports", [
-          { path: "--ports", message: "give at least two ports, e.g. 9009,9010,9011,9012,9013" },
-        ]);
-      }
-      const pass = relayPassword(opts.pass ?? process.env.CROC_PASS ?? DEFAULT_RELAY_PASSWORD);
+    .action(async (opts: RelayFlags, cmd: Command) => {
+      const { host, ports, pass } = relayConfig(givenFlags(cmd), opts.config);
       // With --json, every finished room is one more line: how many bytes went through it.
       const onEvent = opts.json
         ? (event: RelayEvent) => {
@@ -235,11 +278,11 @@ export function registerTransferCommands(program: Command, output: Output): void
           }
         : undefined;
       const relay = await (await loadTransfer())
-        .startRelay({ host: opts.host, ports, pass, onEvent })
+        .startRelay({ host, ports, pass, onEvent })
         .catch((err: Error) => {
           throw new PodkitError(
             "E_LISTEN",
-            `could not listen on ${opts.host} ports ${opts.ports}: ${err.message}`,
+            `could not listen on ${host} ports ${ports.join(",")}: ${err.message}`,
             { exitCode: EXIT_CODES.unavailable },
           );
         });
