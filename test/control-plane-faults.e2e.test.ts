@@ -100,140 +100,149 @@ describe("the control plane under PostgreSQL faults: 2 replicas, agents reportin
     await pg?.close();
   });
 
-  it(`survives restarts, killed connections, a ${STALL_SECONDS} s stall, network cuts and a failover; stores every message once`, async () => {
-    // fsync off for speed, synchronous commit on: an acknowledged commit survives an immediate shutdown.
-    pg = await startEphemeralPostgres({ fsync: false, synchronousCommit: true });
-    const pgPort = Number(new URL(pg.url).port);
-    proxy = await TcpProxy.start(pgPort);
-    const dbUrl = pg.url.replace(`:${pgPort}/`, `:${proxy.port}/`);
-    // The server behind the proxy's address now: the first one, then each promoted standby.
-    let db: EphemeralPostgres = pg;
-    const psql = (sql: string) => execFileSync("psql", [db.url, "-Atc", sql], { encoding: "utf8" }).trim();
-    const dataDir = mkdtempSync(join(tmpdir(), "podkit-faults-"));
-    for (const name of ["a", "b"]) {
-      cps.push(
-        await startControlPlaneProcess({
-          port: await freePort(),
-          dataDir: join(dataDir, name),
-          adminToken,
-          db: dbUrl,
-        }),
-      );
-    }
-    agents.push(...(await enrolAgents(cps, AGENTS)));
-    for (const a of agents) a.start(1000);
-    const probe = new RequestProbe(
-      cps.map((cp) => `${cp.url}/api/v1/hosts/${agents[0]!.hostname}`),
-      adminToken,
-    );
-    probe.start(500);
-    await new Promise((r) => setTimeout(r, 3000));
-
-    const faults: Array<[string, () => Promise<void>]> = [
-      [
-        "restart (fast)",
-        async () => {
-          await db.stop("fast");
-          await new Promise((r) => setTimeout(r, 2000));
-          await db.start();
-        },
-      ],
-      [
-        "restart (immediate)",
-        async () => {
-          await db.stop("immediate");
-          await new Promise((r) => setTimeout(r, 2000));
-          await db.start();
-        },
-      ],
-      [
-        "every connection killed (pg_terminate_backend)",
-        async () => {
-          psql(
-            "select count(pg_terminate_backend(pid)) from pg_stat_activity where pid <> pg_backend_pid() and backend_type = 'client backend'",
-          );
-        },
-      ],
-      [
-        `server stalled (SIGSTOP ${STALL_SECONDS} s)`,
-        async () => {
-          const pid = db.postmasterPid()!;
-          signalTree(pid, "SIGSTOP");
-          await new Promise((r) => setTimeout(r, STALL_SECONDS * 1000));
-          signalTree(pid, "SIGCONT");
-        },
-      ],
-      [
-        "network cut mid-query",
-        async () => {
-          await proxy!.cut(3000);
-        },
-      ],
-      [
-        "failover to a new primary at the same address",
-        async () => {
-          // A synchronous standby has every acknowledged commit; the primary dies, the standby is
-          // promoted and the address (the proxy) now leads to it.
-          const standby = await db.startStandby();
-          await new Promise((r) => setTimeout(r, 1000));
-          await db.stop("immediate");
-          await standby.promote();
-          proxy!.retarget(standby.port);
-          db = standby;
-        },
-      ],
-    ];
-    for (let round = 1; round <= ROUNDS; round++) {
-      for (const [name, fault] of faults) {
-        await fault();
-        await settle(cps);
-        for (const cp of cps) expect(cp.proc.exitCode, `${name}, round ${round}: ${cp.logs()}`).toBeNull();
+  it(
+    `survives restarts, killed connections, a ${STALL_SECONDS} s stall, network cuts and a failover; stores every message once`,
+    async () => {
+      // fsync off for speed, synchronous commit on: an acknowledged commit survives an immediate shutdown.
+      pg = await startEphemeralPostgres({ fsync: false, synchronousCommit: true });
+      const pgPort = Number(new URL(pg.url).port);
+      proxy = await TcpProxy.start(pgPort);
+      const dbUrl = pg.url.replace(`:${pgPort}/`, `:${proxy.port}/`);
+      // The server behind the proxy's address now: the first one, then each promoted standby.
+      let db: EphemeralPostgres = pg;
+      const psql = (sql: string) => execFileSync("psql", [db.url, "-Atc", sql], { encoding: "utf8" }).trim();
+      const dataDir = mkdtempSync(join(tmpdir(), "podkit-faults-"));
+      for (const name of ["a", "b"]) {
+        cps.push(
+          await startControlPlaneProcess({
+            port: await freePort(),
+            dataDir: join(dataDir, name),
+            adminToken,
+            db: dbUrl,
+          }),
+        );
       }
-    }
-    await new Promise((r) => setTimeout(r, 2000));
-    await drain(agents, () => cps.map((cp) => cp.logs()).join("\n"));
-    await probe.stop();
+      agents.push(...(await enrolAgents(cps, AGENTS)));
+      for (const a of agents) a.start(1000);
+      const probe = new RequestProbe(
+        cps.map((cp) => `${cp.url}/api/v1/hosts/${agents[0]!.hostname}`),
+        adminToken,
+      );
+      probe.start(500);
+      await new Promise((r) => setTimeout(r, 3000));
 
-    // Every message stored exactly once.
-    const created = agents.reduce((n, a) => n + a.created.length, 0);
-    expect(agents.flatMap((a) => a.rejected)).toEqual([]);
-    expect(countStored(psql)).toEqual({ total: created, duplicated: 0 });
-    expect(agents.reduce((n, a) => n + a.retryLater, 0)).toBeGreaterThan(0);
-    // Both replicas up and agreeing on every host.
-    for (const cp of cps) expect(cp.proc.exitCode).toBeNull();
-    const views = await Promise.all(
-      cps.map(async (cp) =>
-        (
-          await cp.api<Array<{ id: string; listing: unknown; health: unknown; gpus: unknown[] }>>(
-            "/api/v1/hosts",
+      const faults: Array<[string, () => Promise<void>]> = [
+        [
+          "restart (fast)",
+          async () => {
+            await db.stop("fast");
+            await new Promise((r) => setTimeout(r, 2000));
+            await db.start();
+          },
+        ],
+        [
+          "restart (immediate)",
+          async () => {
+            await db.stop("immediate");
+            await new Promise((r) => setTimeout(r, 2000));
+            await db.start();
+          },
+        ],
+        [
+          "every connection killed (pg_terminate_backend)",
+          async () => {
+            psql(
+              "select count(pg_terminate_backend(pid)) from pg_stat_activity where pid <> pg_backend_pid() and backend_type = 'client backend'",
+            );
+          },
+        ],
+        [
+          `server stalled (SIGSTOP ${STALL_SECONDS} s)`,
+          async () => {
+            const pid = db.postmasterPid()!;
+            signalTree(pid, "SIGSTOP");
+            await new Promise((r) => setTimeout(r, STALL_SECONDS * 1000));
+            signalTree(pid, "SIGCONT");
+          },
+        ],
+        [
+          "network cut mid-query",
+          async () => {
+            await proxy!.cut(3000);
+          },
+        ],
+        [
+          "failover to a new primary at the same address",
+          async () => {
+            // A synchronous standby has every acknowledged commit; the primary dies, the standby is
+            // promoted and the address (the proxy) now leads to it.
+            const standby = await db.startStandby();
+            await new Promise((r) => setTimeout(r, 1000));
+            await db.stop("immediate");
+            await standby.promote();
+            proxy!.retarget(standby.port);
+            db = standby;
+          },
+        ],
+      ];
+      const began = Date.now();
+      for (let round = 1; round <= ROUNDS; round++) {
+        for (const [name, fault] of faults) {
+          await fault();
+          await settle(cps);
+          for (const cp of cps) expect(cp.proc.exitCode, `${name}, round ${round}: ${cp.logs()}`).toBeNull();
+        }
+        console.info(
+          `PostgreSQL faults: round ${round}/${ROUNDS} done after ${Math.round((Date.now() - began) / 1000)} s`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 2000));
+      await drain(agents, () => cps.map((cp) => cp.logs()).join("\n"));
+      await probe.stop();
+
+      // Every message stored exactly once.
+      const created = agents.reduce((n, a) => n + a.created.length, 0);
+      expect(agents.flatMap((a) => a.rejected)).toEqual([]);
+      expect(countStored(psql)).toEqual({ total: created, duplicated: 0 });
+      expect(agents.reduce((n, a) => n + a.retryLater, 0)).toBeGreaterThan(0);
+      // Both replicas up and agreeing on every host.
+      for (const cp of cps) expect(cp.proc.exitCode).toBeNull();
+      const views = await Promise.all(
+        cps.map(async (cp) =>
+          (
+            await cp.api<Array<{ id: string; listing: unknown; health: unknown; gpus: unknown[] }>>(
+              "/api/v1/hosts",
+            )
           )
-        )
-          .map((h) => JSON.stringify([h.id, h.listing, h.health, h.gpus.length]))
-          .sort(),
-      ),
-    );
-    expect(views[0]).toHaveLength(AGENTS);
-    expect(views[1]).toEqual(views[0]);
-    // No request hung: each was answered (200, or 503 with Retry-After) within the database timeouts.
-    const slowest = Math.max(...probe.results.map((r) => r.ms));
-    expect(probe.results.filter((r) => r.status === "error")).toEqual([]);
-    expect(slowest).toBeLessThan(REQUEST_BOUND_MS);
-    const unavailable = probe.results.filter((r) => r.status === 503);
-    expect(unavailable.length).toBeGreaterThan(0);
-    expect(unavailable.every((r) => r.retryAfter !== null)).toBe(true);
-    expect(probe.results.filter((r) => r.status !== 200 && r.status !== 503)).toEqual([]);
-    console.info(
-      `fault suite (PostgreSQL, ${ROUNDS} round(s)): ${created} messages from ${AGENTS} agents stored once; ` +
-        `${agents.reduce((n, a) => n + a.retryLater, 0)} retry-later answers; ${probe.results.length} API requests, ` +
-        `${unavailable.length} answered 503, slowest ${Math.round(slowest)} ms`,
-    );
-    for (const cp of cps) {
-      expect(cp.logs()).toMatch(/database unavailable/);
-      expect(cp.logs()).toMatch(/database available again/);
-    }
-    for (const cp of cps) await cp.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  }, 900_000);
+            .map((h) => JSON.stringify([h.id, h.listing, h.health, h.gpus.length]))
+            .sort(),
+        ),
+      );
+      expect(views[0]).toHaveLength(AGENTS);
+      expect(views[1]).toEqual(views[0]);
+      // No request hung: each was answered (200, or 503 with Retry-After) within the database timeouts.
+      const slowest = Math.max(...probe.results.map((r) => r.ms));
+      expect(probe.results.filter((r) => r.status === "error")).toEqual([]);
+      expect(slowest).toBeLessThan(REQUEST_BOUND_MS);
+      const unavailable = probe.results.filter((r) => r.status === 503);
+      expect(unavailable.length).toBeGreaterThan(0);
+      expect(unavailable.every((r) => r.retryAfter !== null)).toBe(true);
+      expect(probe.results.filter((r) => r.status !== 200 && r.status !== 503)).toEqual([]);
+      console.info(
+        `fault suite (PostgreSQL, ${ROUNDS} round(s)): ${created} messages from ${AGENTS} agents stored once; ` +
+          `${agents.reduce((n, a) => n + a.retryLater, 0)} retry-later answers; ${probe.results.length} API requests, ` +
+          `${unavailable.length} answered 503, slowest ${Math.round(slowest)} ms`,
+      );
+      for (const cp of cps) {
+        expect(cp.logs()).toMatch(/database unavailable/);
+        expect(cp.logs()).toMatch(/database available again/);
+      }
+      for (const cp of cps) await cp.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+      // A round (six faults, one a 20 s stall) takes 1–3 minutes depending on the machine's load.
+    },
+    300_000 + ROUNDS * 240_000,
+  );
 });
 
 describe("the control plane on SQLite: a held write lock and a full disk", () => {

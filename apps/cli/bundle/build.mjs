@@ -58,6 +58,9 @@ function splitCoreImports(code) {
   });
 }
 
+/** Worker modules (`new Worker(workerModuleUrl("./x.js", import.meta.url))`), by path under the repo. */
+const workers = new Set();
+
 /** Addons the bundle loads, by the name their JS asks for; collected while bundling. */
 const addons = new Map();
 function addon(name, file) {
@@ -107,11 +110,9 @@ const podkitPlugin = {
       let contents = readFileSync(args.path, "utf8");
       if (!args.path.startsWith(repo) || args.path.includes("/node_modules/")) return undefined;
       const rel = relative(repo, args.path);
-      if (rel === "apps/control-plane/dist/store/open.js") {
-        // The SQLite checkpoint thread requires better-sqlite3 by path: give it the standalone copy.
-        const from = 'createRequire(import.meta.url).resolve("better-sqlite3")';
-        if (!contents.includes(from)) throw new Error(`${rel}: expected ${from}`);
-        contents = contents.replace(from, "__podkitSqliteModule()");
+      // A worker thread's module gets a bundle of its own, at the same path under files/.
+      for (const [, name] of contents.matchAll(/workerModuleUrl\("(\.[^"]+)", import\.meta\.url\)/g)) {
+        workers.add(relative(repo, resolve(dirname(args.path), name)));
       }
       // A synchronous lazy load (`createRequire(import.meta.url)("yaml")`): bundle the module instead.
       contents = contents.replace(/createRequire\(import\.meta\.url\)\(("[^"]+")\)/g, "require($1)");
@@ -145,20 +146,33 @@ const main = await build({
   keepNames: true,
 });
 
-// better-sqlite3 alone, for the checkpoint thread (a worker requires it by path).
-const sqlite = await build({
-  ...common,
-  entryPoints: [join(sqliteDir, "lib/index.js")],
-  plugins: [podkitPlugin],
-  banner: {
-    js: 'function __podkitAddon(n){const m={exports:{}};process.dlopen(m,require("node:path").join(__dirname,n));return m.exports;}',
-  },
-});
+// Each worker module as a CommonJS bundle of its own: a worker thread loads a file, and
+// `import.meta.url` in the main bundle points into files/ (see runtime.cjs). The helpers the
+// plugin's rewrites call are defined relative to the worker's own place under files/.
+const workerBundles = [];
+for (const rel of workers) {
+  const up = JSON.stringify(relative(dirname(rel), ".") || ".");
+  const out = await build({
+    ...common,
+    entryPoints: [join(repo, rel)],
+    plugins: [podkitPlugin],
+    banner: {
+      js: `const __podkitFiles=require("node:path").join(__dirname,${up});function __podkitAddon(n){const m={exports:{}};process.dlopen(m,require("node:path").join(__podkitFiles,"native",n));return m.exports;}function __podkitFileUrl(r){return require("node:url").pathToFileURL(require("node:path").join(__podkitFiles,r)).href;}`,
+    },
+  });
+  workerBundles.push([rel, out.outputFiles[0].text]);
+}
+if (workers.size === 0) throw new Error("no worker modules found: did workerModuleUrl change?");
 
 const files = join(outDir, "files");
 mkdirSync(join(files, "native"), { recursive: true });
 for (const [name, file] of addons) cpSync(file, join(files, "native", name));
-writeFileSync(join(files, "native/better-sqlite3.cjs"), sqlite.outputFiles[0].text);
+for (const [rel, text] of workerBundles) {
+  mkdirSync(join(files, dirname(rel)), { recursive: true });
+  writeFileSync(join(files, rel), text);
+}
+// The worker bundles are CommonJS whatever package.json a directory above files/ holds.
+writeFileSync(join(files, "package.json"), '{ "type": "commonjs" }\n');
 for (const dir of DATA_DIRS) cpSync(join(repo, dir), join(files, dir), { recursive: true });
 
 const manifest = {};

@@ -118,10 +118,6 @@ function launch() {
     filesRoot,
   };
 
-  function __podkitSqliteModule() {
-    return path.join(filesRoot(), "native", "better-sqlite3.cjs");
-  }
-
   /** `import.meta.url` of a workspace module, as if its file sat under the bundle's files. */
   function __podkitFileUrl(rel) {
     return pathToFileURL(path.join(filesRoot(), rel)).href;
@@ -149,7 +145,7 @@ function launch() {
       // first run of this build, or no writable cache directory: compile from source
     }
     const script = new vm.Script(
-      `(function (exports, require, module, __filename, __dirname, __podkitFileUrl, __podkitAddon, __podkitSqliteModule) {${source}\n})`,
+      `(function (exports, require, module, __filename, __dirname, __podkitFileUrl, __podkitAddon) {${source}\n})`,
       { filename, cachedData },
     );
     if (cacheFile && (cachedData === undefined || script.cachedDataRejected)) {
@@ -174,7 +170,6 @@ function launch() {
         path.dirname(filename),
         __podkitFileUrl,
         __podkitAddon,
-        __podkitSqliteModule,
       );
   }
 

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { envNameFor, loadConfig } from "./config.js";
-import { ConfigError, ValidationError } from "./errors.js";
+import { ConfigError, ValidationError } from "./errors/index.js";
 
 const schema = z.object({
   listen: z.string().default("127.0.0.1:9000"),

@@ -3,7 +3,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import type { z } from "zod";
-import { ConfigError } from "./errors.js";
+import { ConfigError } from "./errors/index.js";
 import { parseWith } from "./validate.js";
 
 /**

@@ -1,6 +1,6 @@
 export * from "./cluster.js";
 export * from "./config.js";
-export * from "./errors.js";
+export * from "./errors/index.js";
 export * from "./format.js";
 export * from "./gc.js";
 export * from "./gpu-catalog.js";
@@ -14,3 +14,4 @@ export * from "./telemetry.js";
 export * from "./transfer.js";
 export * from "./validate.js";
 export * from "./volume.js";
+export * from "./worker-module.js";

@@ -1,4 +1,4 @@
-import { ConfigError } from "./errors.js";
+import { ConfigError } from "./errors/index.js";
 
 export interface ListenAddress {
   host: string;

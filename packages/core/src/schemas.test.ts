@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ClusterSpecSchema } from "./cluster.js";
-import { ValidationError } from "./errors.js";
+import { ValidationError } from "./errors/index.js";
 import { MaintenanceWindowSchema } from "./maintenance.js";
 import { AgentMessageSchema, ControlPlaneMessageSchema, PROTOCOL_VERSION } from "./messages.js";
 import { worstHealth } from "./telemetry.js";

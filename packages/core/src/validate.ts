@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { ValidationError } from "./errors.js";
+import { ValidationError } from "./errors/index.js";
 
 /** Parse `input` with `schema` at a boundary; a mismatch becomes a ValidationError naming each bad field. */
 export function parseWith<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {

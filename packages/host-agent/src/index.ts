@@ -36,6 +36,7 @@ export {
   installAgent,
   NODE_FLAGS,
   STATE_DIR,
+  systemdRunning,
   UNIT_NAME,
   UNIT_PATH,
   uninstallAgent,

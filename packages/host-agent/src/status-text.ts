@@ -81,6 +81,8 @@ export function formatStatusText(s: AgentStatus, now: Date): string {
       ? `Control plane: ${cp.url} ${cp.connected ? "connected" : "DISCONNECTED"}; last heartbeat ${cp.lastHeartbeatAt ?? "never"}; last ack ${cp.lastAckAt ?? "never"}; outbox ${cp.outboxMessages} waiting${cp.lastError ? `; last error: ${cp.lastError}` : ""}`
       : "Control plane: none (standalone)",
   );
+  // The name the operator's commands take (podkit hosts show, maintenance schedule).
+  if (cp) lines.push(`Host id:   ${s.hostId ?? "none yet (not enrolled)"}`);
   lines.push(`Metrics:   ${s.metricsUrl}`);
   return lines.join("\n");
 }

@@ -1,8 +1,9 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { PodkitError } from "@podkit/core";
 import { AGENT_CONFIG_PATH, STATE_DIR } from "./constants.js";
-import { writeFileAtomic } from "./state-files.js";
+import { readJsonFile, writeFileAtomic } from "./state-files.js";
 
 export { STATE_DIR };
 
@@ -67,58 +68,176 @@ export interface InstallOptions {
   controlPlane?: string;
   token?: string;
   metricsListen?: string;
-  /** Run `systemctl daemon-reload` and `enable --now` (only sensible with root "/"). */
+  /** Run `systemctl daemon-reload` and `enable --now` (only sensible with root "/" and systemd running). */
   enable?: boolean;
+  /** How systemctl is run (tests record the calls). */
+  systemctl?: (...args: string[]) => void;
 }
 
 export interface InstallResult {
   unitPath: string;
   configPath: string;
-  configWritten: boolean;
+  /** written: there was none; replaced: new values (named in `changed`) over an existing one; kept: as it was. */
+  config: "written" | "replaced" | "kept";
+  changed: string[];
   enabled: boolean;
+  /** The command the unit starts, for starting the agent without systemd. */
+  command: string;
 }
 
-function systemctl(...args: string[]): void {
+/** Where install notes the directories it created, so that `uninstall --purge` removes them and only them. */
+export const INSTALL_RECORD = "install.json";
+
+/** systemd is PID 1 and running (sd_booted(3): its runtime directory exists). */
+export function systemdRunning(root = "/"): boolean {
+  return existsSync(join(root, "run/systemd/system"));
+}
+
+function runSystemctl(...args: string[]): void {
   const r = spawnSync("systemctl", args, { encoding: "utf8" });
   if (r.error || r.status !== 0) {
-    throw new Error(`systemctl ${args.join(" ")} failed: ${r.error?.message ?? r.stderr.trim()}`);
+    throw new PodkitError(
+      "E_SYSTEMD",
+      `systemctl ${args.join(" ")} failed: ${r.error?.message ?? r.stderr.trim()}`,
+    );
   }
 }
 
-/** Write the unit and (if absent) the config with mode 0600 — it may hold a token. An existing config is kept. */
+/** mkdir -p that returns the directories it created, outermost first. */
+function makeDirs(path: string, mode?: number): string[] {
+  const first = mkdirSync(path, { recursive: true, ...(mode === undefined ? {} : { mode }) });
+  if (!first) return [];
+  const created = [path];
+  for (let d = dirname(path); d.length >= first.length && d !== dirname(d); d = dirname(d))
+    created.unshift(d);
+  return created;
+}
+
+const CONFIG_KEYS = ["controlPlane", "token", "metricsListen"] as const;
+
+/**
+ * The existing config with the given values in place of its own (other settings and comments
+ * stay), and the names of those that changed.
+ */
+export function updateConfigText(
+  text: string,
+  values: Partial<Record<(typeof CONFIG_KEYS)[number], string>>,
+): { text: string; changed: string[] } {
+  const lines = text.split("\n");
+  const changed: string[] = [];
+  for (const key of CONFIG_KEYS) {
+    const value = values[key];
+    if (value === undefined) continue;
+    const line = `${key} = ${JSON.stringify(value)}`;
+    const at = lines.findIndex((l) => new RegExp(`^\\s*${key}\\s*=`).test(l));
+    if (at >= 0) {
+      if (lines[at]!.trim() === line) continue;
+      lines[at] = line;
+    } else {
+      let header = lines.findIndex((l) => /^\s*\[agent\]\s*(#.*)?$/.test(l));
+      if (header < 0) {
+        lines.push("[agent]");
+        header = lines.length - 1;
+      }
+      lines.splice(header + 1, 0, line);
+    }
+    changed.push(key);
+  }
+  return { text: lines.join("\n"), changed };
+}
+
+/**
+ * Write the unit and the config (mode 0600 — it holds a token): a new one, or the existing one with
+ * the given values replaced (kept as it is when none is given). Directories it creates are noted
+ * in the state directory for `uninstall --purge`.
+ */
 export function installAgent(options: InstallOptions): InstallResult {
   const root = options.root ?? "/";
   const unitPath = join(root, UNIT_PATH);
   const configPath = join(root, AGENT_CONFIG_PATH);
+  const stateDir = join(root, STATE_DIR);
+  const recordPath = join(stateDir, INSTALL_RECORD);
+  const created = [
+    ...makeDirs(dirname(unitPath)),
+    ...makeDirs(dirname(configPath)),
+    ...makeDirs(stateDir, 0o700),
+  ];
+  const earlier = readJsonFile<{ created: string[] }>(recordPath)?.created ?? [];
+  const record = [...new Set([...earlier, ...created.map((d) => `/${relative(root, d)}`)])];
+  writeFileAtomic(recordPath, `${JSON.stringify({ created: record }, null, 2)}\n`, 0o600);
   writeFileAtomic(unitPath, unitText(options.execStart));
-  const configWritten = !existsSync(configPath);
-  if (configWritten) writeFileAtomic(configPath, configText(options), 0o600);
-  mkdirSync(join(root, STATE_DIR), { recursive: true, mode: 0o700 });
+  let config: InstallResult["config"] = "written";
+  let changed: string[] = [];
+  if (existsSync(configPath)) {
+    const given = {
+      controlPlane: options.controlPlane,
+      token: options.token,
+      metricsListen: options.metricsListen,
+    };
+    const updated = updateConfigText(readFileSync(configPath, "utf8"), given);
+    changed = updated.changed;
+    config = changed.length ? "replaced" : "kept";
+    if (changed.length) writeFileAtomic(configPath, updated.text, 0o600);
+  } else {
+    writeFileAtomic(configPath, configText(options), 0o600);
+  }
   if (options.enable) {
+    const systemctl = options.systemctl ?? runSystemctl;
     systemctl("daemon-reload");
     systemctl("enable", "--now", UNIT_NAME);
   }
-  return { unitPath, configPath, configWritten, enabled: options.enable === true };
+  return {
+    unitPath,
+    configPath,
+    config,
+    changed,
+    enabled: options.enable === true,
+    command: `${options.execStart} agent run --config ${AGENT_CONFIG_PATH} --state-dir ${STATE_DIR}`,
+  };
 }
 
-/** Stop and remove the unit. Config and state (credentials, outbox) stay unless `purge`. */
-export function uninstallAgent(options: { root?: string; disable?: boolean; purge?: boolean }): string[] {
+/**
+ * Stop and remove the unit. With `purge`, also the config, the state (credentials, outbox) and
+ * every directory install created, if nothing else is in it; a directory that holds something
+ * else stays and is named in `kept`.
+ */
+export function uninstallAgent(options: {
+  root?: string;
+  disable?: boolean;
+  purge?: boolean;
+  systemctl?: (...args: string[]) => void;
+}): { removed: string[]; kept: string[] } {
   const root = options.root ?? "/";
+  const systemctl = options.systemctl ?? runSystemctl;
   const removed: string[] = [];
-  if (options.disable) systemctl("disable", "--now", UNIT_NAME);
+  const kept: string[] = [];
   const unitPath = join(root, UNIT_PATH);
-  if (existsSync(unitPath)) {
-    rmSync(unitPath);
-    removed.push(unitPath);
-  }
+  const stateDir = join(root, STATE_DIR);
+  const created = (readJsonFile<{ created: string[] }>(join(stateDir, INSTALL_RECORD))?.created ?? []).map(
+    (d) => join(root, d),
+  );
+  if (options.disable && existsSync(unitPath)) systemctl("disable", "--now", UNIT_NAME);
+  const remove = (p: string) => {
+    if (!existsSync(p)) return;
+    rmSync(p, { recursive: true, force: true });
+    removed.push(p);
+  };
+  remove(unitPath);
   if (options.purge) {
-    for (const p of [join(root, AGENT_CONFIG_PATH), join(root, STATE_DIR)]) {
-      if (existsSync(p)) {
-        rmSync(p, { recursive: true, force: true });
-        removed.push(p);
-      }
+    remove(join(root, AGENT_CONFIG_PATH));
+    remove(stateDir);
+  }
+  // Deepest first, so /var/lib/podkit goes after /var/lib/podkit/agent.
+  const dirs = options.purge ? [...created].sort((a, b) => b.length - a.length) : [];
+  for (const dir of dirs) {
+    if (!existsSync(dir)) continue;
+    if (readdirSync(dir).length > 0) {
+      kept.push(dir);
+      continue;
     }
+    rmdirSync(dir);
+    removed.push(dir);
   }
   if (options.disable) systemctl("daemon-reload");
-  return removed;
+  return { removed, kept };
 }

@@ -5,6 +5,7 @@
 // peaks are those of the `podkit` processes. Default 256 MiB; BENCH_SIZE_MB=1024 for 1 GiB; BENCH_RUNS
 // (default 3), median reported. As root everything runs in two namespaces of its own (pkxfer-bench-*,
 // 10.66.0.0/24), so croc's multicast and DNS look-ups stay inside; croc comes from PODKIT_PEERS.
+// BENCH_PROFILE_DIR=DIR writes a V8 CPU profile of each podkit process and relay there (node --cpu-prof).
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import {
@@ -19,10 +20,14 @@ import {
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { open, seal } from "../dist/crypto/aead.js";
-import { AdaptiveCompressor, decompress } from "../dist/crypto/compress.js";
+import { open, sealParts } from "../dist/crypto/aead.js";
+import { WIRE_CHUNK_BYTES } from "../dist/crypto/chunks.js";
+import { AdaptiveCompressor, inflateChunk } from "../dist/crypto/compress.js";
 
 const SIZE_MB = Number(process.env.BENCH_SIZE_MB ?? 256);
+/** BENCH_PROFILE_DIR: each podkit process and relay writes a V8 CPU profile there (`node --cpu-prof`). */
+const PROFILE_DIR = process.env.BENCH_PROFILE_DIR ? resolve(process.env.BENCH_PROFILE_DIR) : null;
+const profile = (name) => (PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${join(PROFILE_DIR, name)}`] : []);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const PEER = fileURLToPath(new URL("./peer.mjs", import.meta.url));
 const REPORT = fileURLToPath(new URL("./report.mjs", import.meta.url));
@@ -85,8 +90,8 @@ async function makeFile() {
 }
 
 /** Spawns a peer; resolves with the CPU seconds and peak RSS it reports about itself when it ends. */
-function peer(args, ns = "a") {
-  const [cmd, ...argv] = inNs(ns, [process.execPath, PEER, ...args]);
+function peer(args, ns = "a", prof = []) {
+  const [cmd, ...argv] = inNs(ns, [process.execPath, ...prof, PEER, ...args]);
   const child = track(spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe"] }));
   let err = "";
   child.stderr.on("data", (d) => {
@@ -103,8 +108,8 @@ function peer(args, ns = "a") {
 }
 
 /** A `podkit` command as users run it; resolves with the CPU seconds and peak RSS it reports. */
-function runPodkit(args, report, ns = "a") {
-  const [cmd, ...argv] = inNs(ns, [process.execPath, "--import", REPORT, PODKIT, ...args]);
+function runPodkit(args, report, ns = "a", prof = []) {
+  const [cmd, ...argv] = inNs(ns, [process.execPath, ...prof, "--import", REPORT, PODKIT, ...args]);
   const child = track(
     spawn(cmd, argv, {
       stdio: ["ignore", "pipe", "pipe"],
@@ -175,7 +180,8 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
  * relay), or with `direct` from namespace A to B, where the receiver takes the sender's own path.
  */
 async function podkitRun(i, direct = false) {
-  const relay = peer(["relay", direct ? "10.66.0.1" : "127.0.0.1"]);
+  const path = direct ? "direct" : "relay";
+  const relay = peer(["relay", direct ? "10.66.0.1" : "127.0.0.1"], "a", direct ? [] : profile(`${path}-${i}/relay`));
   const address = await firstLine(relay.child);
   const out = join(dir, `out-${i}`);
   const code = `${1000 + i}-bench-run-${i}${direct ? "-direct" : ""}`;
@@ -186,11 +192,14 @@ async function podkitRun(i, direct = false) {
     runPodkit(
       ["send", file, "--code", code, "--relay", address, "--json", ...local, ...noCompress],
       join(dir, `send-${i}.json`),
+      "a",
+      profile(`${path}-${i}/send`),
     ),
     runPodkit(
       ["receive", code, "--relay", address, "--out", out, "--yes", "--overwrite", "--json", ...local],
       join(dir, `receive-${i}.json`),
       direct ? "b" : "a",
+      profile(`${path}-${i}/receive`),
     ),
   ]);
   const seconds = (performance.now() - t0) / 1000;
@@ -204,8 +213,8 @@ async function podkitRun(i, direct = false) {
     sendRss: sent.maxRssMb,
     recvRss: received.maxRssMb,
     codeAfter: sent.codeAfter,
-    cpu: sent.cpu + received.cpu + relayed.cpu,
-    maxCpu: Math.max(sent.cpu, received.cpu, relayed.cpu),
+    cpu: sent.cpu + received.cpu + (direct ? 0 : relayed.cpu),
+    procs: direct ? [sent.cpu, received.cpu] : [sent.cpu, relayed.cpu, received.cpu],
   };
 }
 
@@ -249,26 +258,32 @@ async function tcpRun(i, direct = false) {
   }
   const t0 = performance.now();
   const src = peer(direct ? ["tcp-source", file, target, "10.66.0.2"] : ["tcp-source", file, target]);
-  const done = await Promise.all([src.done, sink.done, ...reports]);
+  const [source, sunk, ...piped] = await Promise.all([src.done, sink.done, ...reports]);
   const seconds = (performance.now() - t0) / 1000;
   rmSync(join(dir, `tcp-out-${i}`), { force: true });
-  return { seconds, cpu: done.reduce((n, r) => n + r.cpu, 0) };
+  const procs = [source.cpu, ...piped.map((r) => r.cpu), sunk.cpu];
+  return { seconds, cpu: procs.reduce((n, c) => n + c, 0), procs };
 }
 
-/** What one core can seal (deflate + AES-GCM) and open (AES-GCM + inflate) per second on random chunks. */
+/**
+ * What one core can seal (stored DEFLATE + AES-GCM) and open (AES-GCM, stored blocks sliced out) per
+ * second, on random chunks of the size a whole-file send uses.
+ */
 async function cryptoCeiling() {
   const key = randomBytes(32);
-  const chunk = randomBytes(32768 + 8);
+  const chunk = randomBytes(WIRE_CHUNK_BYTES + 8);
   const compressor = new AdaptiveCompressor();
-  const n = 4096; // 128 MiB each way
+  const n = 512; // 128 MiB each way
   let t = performance.now();
-  let sealed;
-  for (let i = 0; i < n; i++) sealed = seal(key, await compressor.compress(chunk));
+  let parts;
+  for (let i = 0; i < n; i++) parts = sealParts(key, await compressor.compressChunk(chunk));
   const sendSecs = (performance.now() - t) / 1000;
+  const sealed = Buffer.concat(parts);
   t = performance.now();
-  for (let i = 0; i < n; i++) decompress(open(key, sealed));
+  for (let i = 0; i < n; i++) inflateChunk(open(key, sealed), WIRE_CHUNK_BYTES + 8);
   const recvSecs = (performance.now() - t) / 1000;
-  return { send: (n * 32768) / 1e6 / sendSecs, recv: (n * 32768) / 1e6 / recvSecs };
+  const bytes = n * WIRE_CHUNK_BYTES;
+  return { send: bytes / 1e6 / sendSecs, recv: bytes / 1e6 / recvSecs };
 }
 
 const uptime = () =>
@@ -302,6 +317,9 @@ const pk = median(podkit.map((r) => r.seconds));
 const raw = median(tcp.map((r) => r.seconds));
 const pkCpu = median(podkit.map((r) => r.cpu));
 const rawCpu = median(tcp.map((r) => r.cpu));
+const perGiB = (cpu) => cpu / (SIZE_MB / 1024);
+const procs = (runs) =>
+  runs[0].procs.map((_, j) => perGiB(median(runs.map((r) => r.procs[j]))).toFixed(2)).join(" + ");
 const rate = (s) => `${(mb / s).toFixed(1)} MB/s (${s.toFixed(2)} s)`;
 const rss = (runs) =>
   `sender ${median(runs.map((r) => r.sendRss)).toFixed(0)} MB, receiver ${median(runs.map((r) => r.recvRss)).toFixed(0)} MB (highest of ${RUNS} runs: ${Math.max(...runs.map((r) => r.sendRss)).toFixed(0)} / ${Math.max(...runs.map((r) => r.recvRss)).toFixed(0)} MB)`;
@@ -323,12 +341,21 @@ if (direct.length) {
   console.log(
     `podkit direct between them        : ${rate(pd)} = ${(rd / pd).toFixed(2)}× raw TCP (goal ≥ 0.9)`,
   );
+  console.log(
+    `CPU-seconds per GiB, direct       : send + receive ${procs(direct)} (${(median(direct.map((r) => r.cpu)) / median(tcpDirect.map((r) => r.cpu))).toFixed(2)}× raw); raw source + sink ${procs(tcpDirect)}`,
+  );
 } else console.log("direct path                       : not run (needs root for its namespaces)");
 console.log(
   `AES-GCM + deflate ceiling, 1 core : seal ${ceiling.send.toFixed(0)} MB/s, open ${ceiling.recv.toFixed(0)} MB/s`,
 );
 console.log(
   `CPU time, all processes           : podkit ${pkCpu.toFixed(2)} s, raw TCP ${rawCpu.toFixed(2)} s (${(pkCpu / rawCpu).toFixed(2)}×)`,
+);
+console.log(
+  `CPU-seconds per GiB, per process  : send + relay + receive ${procs(podkit)}; raw source + pipe + sink ${procs(tcp)}`,
+);
+console.log(
+  `best ratio the CPU allows          : ${(rawCpu / pkCpu).toFixed(2)}× raw TCP (raw CPU ÷ podkit CPU: on busy cores the wall ratio cannot beat it)`,
 );
 console.log(
   `podkit send in its rooms, code shown: ${median(podkit.map((r) => r.codeAfter)).toFixed(2)} s after it started (slowest ${Math.max(...podkit.map((r) => r.codeAfter)).toFixed(2)} s)`,

@@ -49,7 +49,6 @@ export function chooseRelays(code: string, explicit?: { relay?: string; pass?: s
     throw new TransferError(
       "E_RELAY_INDEX",
       `code ends in relay index ${index}, but runpodctl's relay list has ${RUNPODCTL_RELAYS.length} relays (0–${RUNPODCTL_RELAYS.length - 1}); check the code or pass --relay`,
-      { exitCode: 2 },
     );
   }
   return { a: explicit?.pass ? { ...runpod, password: explicit.pass } : runpod, b };

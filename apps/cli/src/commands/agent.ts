@@ -8,6 +8,7 @@ import type { Command } from "commander";
 import { commandConfig } from "../config.js";
 import { type Output, printJson } from "../output.js";
 import { selfArgv } from "../self.js";
+import { install, uninstall } from "./agent-install.js";
 
 interface RunFlags {
   config?: string;
@@ -140,11 +141,11 @@ export function registerAgentCommands(program: Command, output: Output): void {
   agent
     .command("install")
     .description(
-      "write and enable the systemd unit podkit-agent.service (runs as root, config in /etc/podkit/agent.toml)",
+      "write and enable the systemd unit podkit-agent.service (runs as root, config in /etc/podkit/agent.toml); without a running systemd it writes the files, prints the command to start the agent and exits 7",
     )
-    .option("--control-plane <url>", "written to the config file if it does not exist yet")
-    .option("--token <token>", "enrolment token written to the config file (mode 0600)")
-    .option("--metrics-listen <addr>", "Prometheus endpoint address")
+    .option("--control-plane <url>", "control plane URL for the config file (replaces the one there)")
+    .option("--token <token>", "enrolment token for the config file (mode 0600; replaces the one there)")
+    .option("--metrics-listen <addr>", "Prometheus endpoint address for the config file")
     .option(
       "--root <dir>",
       "install under another root directory (packaging, tests); implies --no-enable",
@@ -159,39 +160,35 @@ export function registerAgentCommands(program: Command, output: Output): void {
         root: string;
         enable: boolean;
       }) => {
-        const { installAgent } = await hostAgent();
-        const r = installAgent({
-          root: flags.root,
-          execStart: await selfCommand(flags.root),
-          ...(flags.controlPlane ? { controlPlane: flags.controlPlane } : {}),
-          ...(flags.token ? { token: flags.token } : {}),
-          ...(flags.metricsListen ? { metricsListen: flags.metricsListen } : {}),
-          enable: flags.enable && flags.root === "/",
-        });
-        output.out(`wrote ${r.unitPath}`);
-        output.out(r.configWritten ? `wrote ${r.configPath}` : `kept existing ${r.configPath}`);
-        output.out(
-          r.enabled
-            ? "enabled and started podkit-agent.service"
-            : "not enabled: run `systemctl daemon-reload && systemctl enable --now podkit-agent`",
+        const hostAgentModule = await hostAgent();
+        install(
+          hostAgentModule,
+          { ...flags, enable: flags.enable && flags.root === "/", execStart: await selfCommand(flags.root) },
+          { running: hostAgentModule.systemdRunning() },
+          output,
         );
       },
     );
 
   agent
     .command("uninstall")
-    .description("stop and remove podkit-agent.service (config and state stay unless --purge)")
+    .description(
+      "stop and remove podkit-agent.service (config and state stay unless --purge); works without systemd too",
+    )
     .option("--root <dir>", "uninstall from another root directory; implies --no-disable", "/")
     .option("--no-disable", "only remove files; do not run systemctl")
-    .option("--purge", "also remove /etc/podkit/agent.toml and the state directory (credentials, outbox)")
+    .option(
+      "--purge",
+      "also remove /etc/podkit/agent.toml, the state directory (credentials, outbox) and the directories install created",
+    )
     .action(async (flags: { root: string; disable: boolean; purge?: boolean }) => {
-      const { uninstallAgent } = await hostAgent();
-      const removed = uninstallAgent({
-        root: flags.root,
-        disable: flags.disable && flags.root === "/",
-        purge: flags.purge === true,
-      });
-      output.out(removed.length ? removed.map((p) => `removed ${p}`).join("\n") : "nothing to remove");
+      const hostAgentModule = await hostAgent();
+      uninstall(
+        hostAgentModule,
+        { root: flags.root, disable: flags.disable && flags.root === "/", purge: flags.purge === true },
+        { running: hostAgentModule.systemdRunning() },
+        output,
+      );
     });
 
   agent

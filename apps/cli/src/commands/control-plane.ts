@@ -6,6 +6,7 @@ import {
   AuthError,
   ConfigError,
   ConflictError,
+  isErrorCode,
   NotFoundError,
   PodkitError,
   parseDuration,
@@ -75,7 +76,8 @@ function errorFor(
   if (status === 409) return new ConflictError(message, body.error?.details);
   if (status === 400 || status === 422) return new ValidationError("request", [{ path: "", message }]);
   if (status === 503) return new UnavailableError(message);
-  return new PodkitError(body.error?.code ?? "E_CONTROL_PLANE", message);
+  const code = body.error?.code;
+  return new PodkitError(isErrorCode(code) ? code : "E_CONTROL_PLANE", message);
 }
 
 /** One JSON request to the control plane's API; HTTP errors become PodkitErrors with matching exit codes. */

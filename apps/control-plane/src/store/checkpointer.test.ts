@@ -1,18 +1,15 @@
 import { mkdtempSync, rmSync, statSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import SQLite from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { startCheckpointer } from "./checkpointer.js";
 
-const sqliteModule = createRequire(import.meta.url).resolve("better-sqlite3");
-
 describe("the SQLite checkpoint thread", () => {
   it("hands its failure to the caller instead of stopping the process", async () => {
     const missing = join(tmpdir(), "podkit-no-such-dir", "control-plane.sqlite");
     const failed = new Promise<Error>((resolve) => {
-      const checkpointer = startCheckpointer(missing, sqliteModule, (err) => {
+      const checkpointer = startCheckpointer(missing, (err) => {
         void checkpointer.stop().then(() => resolve(err));
       });
     });
@@ -27,7 +24,7 @@ describe("the SQLite checkpoint thread", () => {
     db.pragma("wal_autocheckpoint = 0");
     db.exec("create table t (x blob)");
     const errors: Error[] = [];
-    const checkpointer = startCheckpointer(file, sqliteModule, (err) => errors.push(err), 50);
+    const checkpointer = startCheckpointer(file, (err) => errors.push(err), 50);
     try {
       const insert = db.prepare("insert into t values (?)");
       for (let i = 0; i < 200; i++) insert.run(Buffer.alloc(4096));

@@ -1,37 +1,21 @@
 import { Worker } from "node:worker_threads";
+import { workerModuleUrl } from "@podkit/core";
+import type { CheckpointWorkerData } from "./checkpoint-worker.js";
 
 /**
  * SQLite's automatic WAL checkpoint runs inside whichever commit crosses the threshold, and with
  * better-sqlite3 that commit blocks the event loop while pages are copied and fsynced: a latency
  * spike for every agent. Instead a worker thread, with its own connection, runs a passive
- * checkpoint every second; the main connection's automatic checkpoint stays on, far later, only as
- * a safety net.
+ * checkpoint every second (checkpoint-worker.ts); the main connection's automatic checkpoint stays
+ * on, far later, only as a safety net.
  */
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require("node:worker_threads");
-const Database = require(workerData.module);
-const db = new Database(workerData.file);
-db.pragma("busy_timeout = 1000");
-const timer = setInterval(() => {
-  try { db.pragma("wal_checkpoint(PASSIVE)"); } catch {}
-}, workerData.everyMs);
-parentPort.on("message", () => { clearInterval(timer); db.close(); parentPort.close(); });
-`;
-
 export interface Checkpointer {
   stop(): Promise<void>;
 }
 
-export function startCheckpointer(
-  file: string,
-  sqliteModulePath: string,
-  onError: (err: Error) => void,
-  everyMs = 1000,
-): Checkpointer {
-  const worker = new Worker(WORKER_SOURCE, {
-    eval: true,
-    workerData: { file, module: sqliteModulePath, everyMs },
-  });
+export function startCheckpointer(file: string, onError: (err: Error) => void, everyMs = 1000): Checkpointer {
+  const workerData: CheckpointWorkerData = { file, everyMs };
+  const worker = new Worker(workerModuleUrl("./checkpoint-worker.js", import.meta.url), { workerData });
   // A worker's uncaught error is re-thrown in this thread when nobody listens: it must not stop
   // the control plane, whose own connection still checkpoints (wal_autocheckpoint).
   worker.on("error", onError);

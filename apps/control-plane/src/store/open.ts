@@ -1,5 +1,4 @@
 import { mkdirSync } from "node:fs";
-import { createRequire } from "node:module";
 import { dirname } from "node:path";
 import { ConfigError, UnavailableError } from "@podkit/core";
 import SQLite from "better-sqlite3";
@@ -86,14 +85,8 @@ export async function openDatabase(
     sqlite.pragma(`busy_timeout = ${Math.round(timeouts.sqliteBusyMs ?? 1000)}`);
     if (target !== ":memory:") {
       sqlite.pragma("wal_autocheckpoint = 20000");
-      checkpointer = startCheckpointer(
-        target,
-        createRequire(import.meta.url).resolve("better-sqlite3"),
-        (err) =>
-          onBackgroundError(
-            err,
-            "the SQLite checkpoint thread stopped; commits checkpoint the WAL themselves",
-          ),
+      checkpointer = startCheckpointer(target, (err) =>
+        onBackgroundError(err, "the SQLite checkpoint thread stopped; commits checkpoint the WAL themselves"),
       );
     }
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });

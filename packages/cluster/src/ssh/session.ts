@@ -1,6 +1,7 @@
 import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { PodkitError } from "@podkit/core";
 import { Client, type ClientChannel, type ConnectConfig } from "ssh2";
 import {
   hostMatches,
@@ -47,12 +48,12 @@ export interface RunningCommand {
 }
 
 /** Why a connection failed, in words a user can act on. */
-export class SshConnectError extends Error {
+export class SshConnectError extends PodkitError<"E_SSH_CONNECT"> {
   constructor(
     message: string,
     readonly hostKeyProblem = false,
   ) {
-    super(message);
+    super("E_SSH_CONNECT", message);
   }
 }
 

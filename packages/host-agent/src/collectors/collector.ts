@@ -1,9 +1,13 @@
-import type { Logger } from "@podkit/core";
+import { type Logger, PodkitError } from "@podkit/core";
 import type { Registry } from "prom-client";
 import type { GpuSource } from "./gpu.js";
 
 /** A run that overran its budget (it was aborted): slow, which is not the same as failed. */
-export class BudgetExceeded extends Error {}
+export class BudgetExceeded extends PodkitError<"E_COLLECTOR_BUDGET"> {
+  constructor(message: string) {
+    super("E_COLLECTOR_BUDGET", message);
+  }
+}
 
 /** What a run is given: its signal aborts when the run overruns its budget or the agent stops. */
 export interface CollectContext {

@@ -1,31 +1,14 @@
 import { Worker } from "node:worker_threads";
+import { workerModuleUrl } from "@podkit/core";
+import type { Md5Reply, Md5Request } from "./md5-worker.js";
 
 /**
  * MD5 of big uploads computed on a worker thread, so hashing (the costliest step of a PUT,
  * one core's worth at ~700 MiB/s here) overlaps with receiving and writing on the main thread.
  * Small bodies are hashed inline: a message round trip costs more than hashing a few KiB.
- * One worker serves every upload; each upload keeps at most MAX_OUTSTANDING bytes in flight.
+ * One worker (md5-worker.ts) serves every upload; each upload keeps at most MAX_OUTSTANDING bytes
+ * in flight.
  */
-const WORKER_SOURCE = `
-const { parentPort } = require("node:worker_threads");
-const { createHash } = require("node:crypto");
-const jobs = new Map();
-parentPort.on("message", (m) => {
-  if (m.t === "u") {
-    let h = jobs.get(m.id);
-    if (!h) { h = createHash("md5"); jobs.set(m.id, h); }
-    h.update(new Uint8Array(m.b, 0, m.n));
-    parentPort.postMessage({ t: "a", id: m.id, n: m.n, b: m.b }, [m.b]);
-  } else if (m.t === "e") {
-    const h = jobs.get(m.id) || createHash("md5");
-    jobs.delete(m.id);
-    parentPort.postMessage({ t: "d", id: m.id, hex: h.digest("hex") });
-  } else if (m.t === "x") {
-    jobs.delete(m.id);
-  }
-});
-`;
-
 /** Bytes gathered before one message to the worker. */
 const BATCH = 1 << 20;
 /** Bytes posted but not yet hashed before the body stream waits (bounds memory). */
@@ -39,13 +22,6 @@ interface Job {
   done?: (hex: string) => void;
   failed?: (err: Error) => void;
   error?: Error;
-}
-interface Reply {
-  t: "a" | "d";
-  id: number;
-  n?: number;
-  b?: ArrayBuffer;
-  hex?: string;
 }
 
 /**
@@ -73,23 +49,24 @@ function holdWhileBusy(): void {
   else worker?.unref();
 }
 
+function send(m: Md5Request, transfer?: ArrayBuffer[]): void {
+  getWorker().postMessage(m, transfer);
+}
+
 function getWorker(): Worker {
   if (worker) return worker;
-  const w = new Worker(WORKER_SOURCE, { eval: true });
-  w.on("message", (m: Reply) => {
+  const w = new Worker(workerModuleUrl("./md5-worker.js", import.meta.url));
+  w.on("message", (m: Md5Reply) => {
+    if (m.t === "a" && freeSlabs.length < MAX_FREE_SLABS) freeSlabs.push(m.b);
     const job = jobs.get(m.id);
-    if (!job) {
-      if (m.b && freeSlabs.length < MAX_FREE_SLABS) freeSlabs.push(m.b);
-      return;
-    }
+    if (!job) return;
     if (m.t === "a") {
-      if (m.b && freeSlabs.length < MAX_FREE_SLABS) freeSlabs.push(m.b);
-      job.outstanding -= m.n ?? 0;
+      job.outstanding -= m.n;
       if (job.outstanding <= MAX_OUTSTANDING) for (const wake of job.waiters.splice(0)) wake();
     } else {
       jobs.delete(m.id);
       holdWhileBusy();
-      job.done?.(m.hex ?? "");
+      job.done?.(m.hex);
     }
   });
   // A dead hashing thread fails the uploads it was hashing (they answer 500), never hangs them.
@@ -139,7 +116,7 @@ export class OffloadedMd5 {
     if (!this.slab || this.filled === 0) return;
     const buffer = this.slab.buffer as ArrayBuffer;
     this.job.outstanding += this.filled;
-    getWorker().postMessage({ t: "u", id: this.id, n: this.filled, b: buffer }, [buffer]);
+    send({ t: "u", id: this.id, n: this.filled, b: buffer }, [buffer]);
     this.slab = undefined;
     this.filled = 0;
   }
@@ -150,7 +127,7 @@ export class OffloadedMd5 {
       if (this.job.error) return reject(this.job.error);
       this.job.done = (hex) => resolve(Buffer.from(hex, "hex"));
       this.job.failed = reject;
-      getWorker().postMessage({ t: "e", id: this.id });
+      send({ t: "e", id: this.id });
     });
   }
 
@@ -160,6 +137,7 @@ export class OffloadedMd5 {
     this.slab = undefined;
     jobs.delete(this.id);
     holdWhileBusy();
-    worker?.postMessage({ t: "x", id: this.id });
+    const abandon: Md5Request = { t: "x", id: this.id };
+    worker?.postMessage(abandon);
   }
 }

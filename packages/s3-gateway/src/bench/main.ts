@@ -1,18 +1,22 @@
 /**
- * The gateway against baselines on the same machine, in one run (figures are ratios):
- *   GET of a big object vs nginx serving the same file over loopback (same Node client);
- *   PUT of a big object vs a raw sequential write (+fsync) of the same size;
- *   4 KiB objects: PUT, GET and HEAD ops/s next to nginx's GET ops/s;
+ * The gateway against baselines on the same machine, in one run (figures are ratios), each for a
+ * one-process gateway (`--workers 1`) and one with availableParallelism() workers:
+ *   PUT of a big object vs the smaller of a raw sequential write (+fsync) and one MD5 stream;
+ *   GET of a big object vs nginx serving the same file over loopback (same Node client), nginx
+ *   with as many worker processes as the gateway;
+ *   4 concurrent PUTs of a quarter of that size vs 4 concurrent raw writers;
+ *   4 KiB objects, 16 concurrent clients: PUT, GET and HEAD ops/s next to nginx's GET ops/s, with
+ *   the CPU each side (client, server) spent per request;
  *   ListObjectsV2 over many keys in pages of 1,000 (cold: MD5s computed; warm: cached);
- *   peak RSS of the gateway process during a big upload.
- * Defaults are small (< 3 min); BENCH_OBJECT_MIB=1024 BENCH_LIST_KEYS=100000 BENCH_RSS_MIB=5120
- * give the issue's sizes. BENCH_RUNS (default 3) repeats throughput runs; medians are printed.
+ *   peak RSS of the whole gateway (supervisor and every worker) during a big upload.
+ * Defaults are small (256 MiB objects, a few minutes); BENCH_OBJECT_MIB=1024 BENCH_LIST_KEYS=100000
+ * BENCH_RSS_MIB=5120 BENCH_SMALL_COUNT=2000 give the issue's sizes. BENCH_RUNS (default 3)
+ * repeats throughput runs; medians are printed.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
-import { Agent, request } from "node:http";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -23,89 +27,45 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import {
+  BLOCK,
+  CONCURRENCY,
+  closeClient,
+  httpGet,
+  httpPut,
+  KEY,
+  MiB,
+  median,
+  memory,
+  pool,
+  processTree,
+  SECRET,
+  timed,
+  treeCpuSeconds,
+  treeRss,
+} from "./client.js";
 import { startNginx } from "./nginx.js";
 
-const MiB = 1024 * 1024;
 const OBJECT_MIB = Number(process.env.BENCH_OBJECT_MIB ?? 256);
+const PARALLEL = 4;
+const PARALLEL_MIB = Number(process.env.BENCH_PARALLEL_MIB ?? OBJECT_MIB / PARALLEL);
 const SMALL_COUNT = Number(process.env.BENCH_SMALL_COUNT ?? 1000);
 const LIST_KEYS = Number(process.env.BENCH_LIST_KEYS ?? 20_000);
 const RSS_MIB = Number(process.env.BENCH_RSS_MIB ?? 1024);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-const CONCURRENCY = 16;
-const KEY = "bench-access";
-const SECRET = "bench-secret-0123456789";
+const BUCKET = "vol-bench";
 
-const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const chunk = randomBytes(MiB);
-
-function httpGet(url: string, method = "GET"): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method, agent }, (res) => {
-      let bytes = 0;
-      res.on("data", (c: Buffer) => {
-        bytes += c.length;
-      });
-      res.on("end", () =>
-        res.statusCode === 200 ? resolve(bytes) : reject(new Error(`${method} ${url}: ${res.statusCode}`)),
-      );
-    });
-    req.on("error", reject);
-    req.end();
-  });
+interface Gateway {
+  workers: number;
+  proc: ChildProcess;
+  endpoint: string;
+  s3: S3Client;
+  presign(cmd: GetObjectCommand | PutObjectCommand | HeadObjectCommand): Promise<string>;
+  stop(): Promise<void>;
 }
 
-function httpPut(url: string, size: number, body?: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: "PUT", agent, headers: { "content-length": String(size) } }, (res) => {
-      res.resume();
-      res.on("end", () =>
-        res.statusCode === 200 ? resolve() : reject(new Error(`PUT ${url}: ${res.statusCode}`)),
-      );
-    });
-    req.on("error", reject);
-    if (body) {
-      req.end(body);
-      return;
-    }
-    let sent = 0;
-    const pump = () => {
-      while (sent < size) {
-        const n = Math.min(MiB, size - sent);
-        sent += n;
-        if (!req.write(n === MiB ? chunk : chunk.subarray(0, n))) {
-          req.once("drain", pump);
-          return;
-        }
-      }
-      req.end();
-    };
-    pump();
-  });
-}
-
-async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const start = process.hrtime.bigint();
-  await fn();
-  return Number(process.hrtime.bigint() - start) / 1e9;
-}
-
-async function pool<T>(items: T[], fn: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < items.length) await fn(items[next++]!);
-    }),
-  );
-}
-
-function memory(pid: number, field: "VmHWM" | "VmRSS"): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
-}
-
-/** One gateway in its own process (its memory measured alone). */
-async function startServe(root: string, workers = 1): Promise<{ proc: ChildProcess; endpoint: string }> {
+/** One gateway in its own process (its memory and CPU measured alone); workers > 1: a supervisor and workers. */
+async function startGateway(root: string, workers: number): Promise<Gateway> {
   const serveJs = new URL("./serve.js", import.meta.url).pathname;
   const proc = spawn(process.execPath, [serveJs, root, KEY, SECRET, String(workers)], {
     stdio: ["ignore", "pipe", "inherit"],
@@ -113,140 +73,210 @@ async function startServe(root: string, workers = 1): Promise<{ proc: ChildProce
   const endpoint = await new Promise<string>((resolve) => {
     proc.stdout!.once("data", (c) => resolve((JSON.parse(String(c)) as { endpoint: string }).endpoint));
   });
-  return { proc, endpoint };
-}
-
-async function main(): Promise<void> {
-  const scratch = mkdtempSync(join(tmpdir(), "podkit-s3-bench-"));
-  const root = join(scratch, "root");
-  const vol = join(root, "vol-bench");
-  mkdirSync(join(vol, "small"), { recursive: true });
-  mkdirSync(join(vol, "list"), { recursive: true });
-  const { proc: serve, endpoint } = await startServe(root);
-  const nginx = await startNginx(root, scratch);
-  const sink = spawn(process.execPath, [new URL("./sink.js", import.meta.url).pathname], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const sinkUrl = await new Promise<string>((resolve) => {
-    sink.stdout!.once("data", (c) => resolve((JSON.parse(String(c)) as { endpoint: string }).endpoint));
-  });
   const s3 = new S3Client({
     endpoint,
     region: "us-east-1",
     forcePathStyle: true,
     credentials: { accessKeyId: KEY, secretAccessKey: SECRET },
   });
-  const presign = (cmd: GetObjectCommand | PutObjectCommand | HeadObjectCommand) =>
-    getSignedUrl(s3, cmd, { expiresIn: 3600 });
-  const lines: string[] = [];
-  const say = (s: string) => {
-    lines.push(s);
-    console.log(s);
+  return {
+    workers,
+    proc,
+    endpoint,
+    s3,
+    presign: (cmd) => getSignedUrl(s3, cmd, { expiresIn: 3600 }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        s3.destroy();
+        if (proc.exitCode !== null) return resolve();
+        proc.once("exit", () => resolve());
+        proc.kill("SIGTERM");
+      }),
   };
+}
+
+/** Sequential 1 MiB writes of `size` bytes and an fsync: what the disk takes from one writer. */
+async function rawWrite(path: string, size: number): Promise<void> {
+  const fh = await open(path, "w");
+  for (let off = 0; off < size; off += MiB) await fh.write(BLOCK);
+  await fh.sync();
+  await fh.close();
+}
+
+const mibs = (bytes: number, seconds: number) => bytes / MiB / seconds;
+const f0 = (x: number) => x.toFixed(0);
+const f2 = (x: number) => x.toFixed(2);
+const label = (g: { workers: number }) => `${g.workers} worker${g.workers > 1 ? "s" : ""}`;
+
+async function main(): Promise<void> {
+  const scratch = mkdtempSync(join(tmpdir(), "podkit-s3-bench-"));
+  const root = join(scratch, "root");
+  const vol = join(root, BUCKET);
+  mkdirSync(join(vol, "list"), { recursive: true });
+  const workerCounts = availableParallelism() > 1 ? [1, availableParallelism()] : [1];
+  const gateways: Gateway[] = [];
+  for (const n of workerCounts) gateways.push(await startGateway(root, n));
+  const nginxes = await Promise.all(workerCounts.map((n) => startNginx(root, scratch, n)));
+  const sink = spawn(process.execPath, [new URL("./sink.js", import.meta.url).pathname], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const sinkUrl = await new Promise<string>((resolve) => {
+    sink.stdout!.once("data", (c) => resolve((JSON.parse(String(c)) as { endpoint: string }).endpoint));
+  });
+  const load = () =>
+    loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ");
+  const say = (s: string) => console.log(s);
   try {
     const size = OBJECT_MIB * MiB;
     say(
-      `# @podkit/s3-gateway benchmark (${OBJECT_MIB} MiB objects, ${RUNS} runs, medians; ${cpus().length} CPUs, load average ${loadavg()
-        .map((l) => l.toFixed(2))
-        .join(" ")})`,
+      `# @podkit/s3-gateway benchmark (${OBJECT_MIB} MiB objects, ${RUNS} runs, medians; ${cpus().length} CPUs, gateways with ${workerCounts.join(" and ")} workers, nginx with as many worker processes; load average ${load()} at the start)`,
     );
-    // PUT vs raw sequential write + fsync
-    const putUrl = await presign(new PutObjectCommand({ Bucket: "vol-bench", Key: "big.bin" }));
-    const rawTimes: number[] = [];
-    const putTimes: number[] = [];
+
+    // Single-stream PUT vs one raw writer and one MD5 stream (every PUT must hash every byte).
+    const putUrls = await Promise.all(
+      gateways.map((g) => g.presign(new PutObjectCommand({ Bucket: BUCKET, Key: `big-${g.workers}.bin` }))),
+    );
+    const raw: number[] = [];
+    const md5: number[] = [];
     const sinkTimes: number[] = [];
+    const puts: number[][] = gateways.map(() => []);
     for (let r = 0; r < RUNS; r++) {
-      rawTimes.push(
+      raw.push(await timed(() => rawWrite(join(scratch, "raw.bin"), size)));
+      rmSync(join(scratch, "raw.bin"));
+      md5.push(
         await timed(async () => {
-          const fh = await open(join(scratch, "raw.bin"), "w");
-          for (let off = 0; off < size; off += MiB) await fh.write(chunk);
-          await fh.sync();
-          await fh.close();
+          const hash = createHash("md5");
+          for (let off = 0; off < size; off += MiB) hash.update(BLOCK);
+          hash.digest();
         }),
       );
-      rmSync(join(scratch, "raw.bin"));
-      putTimes.push(await timed(() => httpPut(putUrl, size)));
+      for (const [i, g] of gateways.entries()) puts[i]!.push(await timed(() => httpPut(putUrls[i]!, size)));
       sinkTimes.push(await timed(() => httpPut(`${sinkUrl}/discard`, size)));
     }
-    const rawMBs = size / MiB / median(rawTimes);
-    // Every PUT computes the MD5 ETag inline: a single MD5 stream is a ceiling of its own.
-    const md5Time = await timed(async () => {
-      const hash = createHash("md5");
-      for (let off = 0; off < size; off += MiB) hash.update(chunk);
-      hash.digest();
-    });
-    const putMBs = size / MiB / median(putTimes);
-    const sinkMBs = size / MiB / median(sinkTimes);
+    const rawMBs = mibs(size, median(raw));
+    const md5MBs = mibs(size, median(md5));
+    const ceiling = Math.min(rawMBs, md5MBs);
     say(
-      `PUT ${OBJECT_MIB} MiB: gateway ${putMBs.toFixed(0)} MiB/s, raw write+fsync ${rawMBs.toFixed(0)} MiB/s, ratio ${(putMBs / rawMBs).toFixed(2)}; a bare Node server discarding the body ${sinkMBs.toFixed(0)} MiB/s (gateway/bare ${(putMBs / sinkMBs).toFixed(2)}); MD5 alone ${(size / MiB / md5Time).toFixed(0)} MiB/s`,
+      `PUT ${OBJECT_MIB} MiB, one stream: raw write+fsync ${f0(rawMBs)} MiB/s, MD5 alone ${f0(md5MBs)} MiB/s, a bare Node server discarding the body ${f0(mibs(size, median(sinkTimes)))} MiB/s`,
     );
-    // GET vs nginx, same file, same client
-    const getUrl = await presign(new GetObjectCommand({ Bucket: "vol-bench", Key: "big.bin" }));
-    const gwGet: number[] = [];
-    const ngGet: number[] = [];
-    await httpGet(getUrl); // warm the page cache for both
-    for (let r = 0; r < RUNS; r++) {
-      ngGet.push(await timed(() => httpGet(`${nginx.url}/vol-bench/big.bin`)));
-      gwGet.push(await timed(() => httpGet(getUrl)));
+    for (const [i, g] of gateways.entries()) {
+      const mbs = mibs(size, median(puts[i]!));
+      say(
+        `  gateway, ${label(g)}: ${f0(mbs)} MiB/s = ${f2(mbs / rawMBs)}x raw write, ${f2(mbs / md5MBs)}x MD5, ${f2(mbs / ceiling)}x the smaller (target >= 0.8)`,
+      );
     }
-    const gwMBs = size / MiB / median(gwGet);
-    const ngMBs = size / MiB / median(ngGet);
-    say(
-      `GET ${OBJECT_MIB} MiB: gateway ${gwMBs.toFixed(0)} MiB/s, nginx ${ngMBs.toFixed(0)} MiB/s, ratio ${(gwMBs / ngMBs).toFixed(2)}`,
-    );
-    rmSync(join(vol, "big.bin"));
-    // 4 KiB objects
-    const small = randomBytes(4096);
-    const keys = Array.from({ length: SMALL_COUNT }, (_, i) => `small/o${i}`);
-    const putUrls = await Promise.all(
-      keys.map((k) => presign(new PutObjectCommand({ Bucket: "vol-bench", Key: k }))),
-    );
+
+    // Single-stream GET vs nginx with as many worker processes, same file, same client.
     const getUrls = await Promise.all(
-      keys.map((k) => presign(new GetObjectCommand({ Bucket: "vol-bench", Key: k }))),
+      gateways.map((g) => g.presign(new GetObjectCommand({ Bucket: BUCKET, Key: `big-${g.workers}.bin` }))),
     );
-    const headUrls = await Promise.all(
-      keys.map((k) => presign(new HeadObjectCommand({ Bucket: "vol-bench", Key: k }))),
-    );
-    const ops = (t: number) => (SMALL_COUNT / t).toFixed(0);
-    const tPut = await timed(() => pool(putUrls, (u) => httpPut(u, 4096, small)));
-    const tGet = await timed(() => pool(getUrls, (u) => httpGet(u)));
-    const tHead = await timed(() => pool(headUrls, (u) => httpGet(u, "HEAD")));
-    const tNginx = await timed(() => pool(keys, (k) => httpGet(`${nginx.url}/vol-bench/${k}`)));
-    say(
-      `4 KiB objects (${SMALL_COUNT}, ${CONCURRENCY} concurrent): PUT ${ops(tPut)} ops/s, GET ${ops(tGet)} ops/s, HEAD ${ops(tHead)} ops/s; nginx GET ${ops(tNginx)} ops/s (gateway GET ratio ${(tNginx / tGet).toFixed(2)})`,
-    );
-    // The same with as many gateway workers and nginx worker processes as the CPUs this process may
-    // use, beside the single-process figures just measured (same run, same objects).
-    const workers = availableParallelism();
-    if (workers > 1) {
-      const multi = await startServe(root, workers);
-      const multiNginx = await startNginx(root, scratch, workers);
-      try {
-        const multiClient = new S3Client({
-          endpoint: multi.endpoint,
-          region: "us-east-1",
-          forcePathStyle: true,
-          credentials: { accessKeyId: KEY, secretAccessKey: SECRET },
-        });
-        const urls = (make: (k: string) => PutObjectCommand | GetObjectCommand | HeadObjectCommand) =>
-          Promise.all(keys.map((k) => getSignedUrl(multiClient, make(k), { expiresIn: 3600 })));
-        const mPut = await urls((k) => new PutObjectCommand({ Bucket: "vol-bench", Key: k }));
-        const mGet = await urls((k) => new GetObjectCommand({ Bucket: "vol-bench", Key: k }));
-        const mHead = await urls((k) => new HeadObjectCommand({ Bucket: "vol-bench", Key: k }));
-        const tmPut = await timed(() => pool(mPut, (u) => httpPut(u, 4096, small)));
-        const tmGet = await timed(() => pool(mGet, (u) => httpGet(u)));
-        const tmHead = await timed(() => pool(mHead, (u) => httpGet(u, "HEAD")));
-        const tmNginx = await timed(() => pool(keys, (k) => httpGet(`${multiNginx.url}/vol-bench/${k}`)));
-        multiClient.destroy();
-        say(
-          `4 KiB objects, ${workers} workers (nginx ${workers} worker processes): PUT ${ops(tmPut)} ops/s (${(tPut / tmPut).toFixed(2)}x 1 worker), GET ${ops(tmGet)} ops/s (${(tGet / tmGet).toFixed(2)}x), HEAD ${ops(tmHead)} ops/s (${(tHead / tmHead).toFixed(2)}x); nginx GET ${ops(tmNginx)} ops/s (gateway GET ratio ${(tmNginx / tmGet).toFixed(2)})`,
-        );
-      } finally {
-        await multiNginx.stop();
-        multi.proc.kill("SIGTERM");
+    for (const u of getUrls) await httpGet(u); // warm the page cache
+    const gets: number[][] = gateways.map(() => []);
+    const nginxGets: number[][] = gateways.map(() => []);
+    for (let r = 0; r < RUNS; r++) {
+      for (const [i, g] of gateways.entries()) {
+        nginxGets[i]!.push(await timed(() => httpGet(`${nginxes[i]!.url}/${BUCKET}/big-${g.workers}.bin`)));
+        gets[i]!.push(await timed(() => httpGet(getUrls[i]!)));
       }
     }
-    // ListObjectsV2 over many keys written "from a Pod" (no cached MD5 yet)
+    say(`GET ${OBJECT_MIB} MiB, one stream:`);
+    for (const [i, g] of gateways.entries()) {
+      const gw = mibs(size, median(gets[i]!));
+      const ng = mibs(size, median(nginxGets[i]!));
+      say(
+        `  gateway, ${label(g)}: ${f0(gw)} MiB/s, nginx ${g.workers} worker processes ${f0(ng)} MiB/s, ratio ${f2(gw / ng)} (target >= 0.9)`,
+      );
+    }
+    for (const g of gateways) rmSync(join(vol, `big-${g.workers}.bin`));
+
+    // 4 concurrent PUTs vs 4 concurrent raw writers.
+    const parallelSize = PARALLEL_MIB * MiB;
+    const rawParallel: number[] = [];
+    const parallelPuts: number[][] = gateways.map(() => []);
+    const parallelUrls = await Promise.all(
+      gateways.map((g) =>
+        Promise.all(
+          Array.from({ length: PARALLEL }, (_, k) =>
+            g.presign(new PutObjectCommand({ Bucket: BUCKET, Key: `par-${g.workers}-${k}.bin` })),
+          ),
+        ),
+      ),
+    );
+    for (let r = 0; r < RUNS; r++) {
+      rawParallel.push(
+        await timed(() =>
+          Promise.all(
+            Array.from({ length: PARALLEL }, (_, k) => rawWrite(join(scratch, `raw-${k}.bin`), parallelSize)),
+          ),
+        ),
+      );
+      for (let k = 0; k < PARALLEL; k++) rmSync(join(scratch, `raw-${k}.bin`));
+      for (const [i] of gateways.entries()) {
+        parallelPuts[i]!.push(
+          await timed(() => Promise.all(parallelUrls[i]!.map((u) => httpPut(u, parallelSize)))),
+        );
+      }
+    }
+    const rawParallelMBs = mibs(PARALLEL * parallelSize, median(rawParallel));
+    say(
+      `PUT ${PARALLEL} x ${PARALLEL_MIB} MiB at once: raw write+fsync with ${PARALLEL} writers ${f0(rawParallelMBs)} MiB/s in all`,
+    );
+    for (const [i, g] of gateways.entries()) {
+      const mbs = mibs(PARALLEL * parallelSize, median(parallelPuts[i]!));
+      say(
+        `  gateway, ${label(g)}: ${f0(mbs)} MiB/s in all, ${f2(mbs / rawParallelMBs)}x raw (target >= 0.8)`,
+      );
+      for (let k = 0; k < PARALLEL; k++) rmSync(join(vol, `par-${g.workers}-${k}.bin`));
+    }
+
+    // 4 KiB objects, 16 concurrent clients; CPU per request on each side from /proc and cpuUsage.
+    const small = randomBytes(4096);
+    const measure = async (serverPid: number, fn: () => Promise<unknown>) => {
+      const pids = processTree(serverPid);
+      const serverBefore = treeCpuSeconds(pids);
+      const clientBefore = process.cpuUsage();
+      const seconds = await timed(fn);
+      const client = process.cpuUsage(clientBefore);
+      return {
+        ops: SMALL_COUNT / seconds,
+        serverUs: ((treeCpuSeconds(pids) - serverBefore) * 1e6) / SMALL_COUNT,
+        clientUs: (client.user + client.system) / SMALL_COUNT,
+      };
+    };
+    type Pass = Awaited<ReturnType<typeof measure>>;
+    const show = (p: Pass) =>
+      `${f0(p.ops)} ops/s (CPU per request: server ${f0(p.serverUs)} µs, client ${f0(p.clientUs)} µs)`;
+    const smallResults: Array<{ put: Pass; get: Pass; head: Pass; nginx: Pass }> = [];
+    say(`4 KiB objects (${SMALL_COUNT}, ${CONCURRENCY} concurrent clients):`);
+    for (const [i, g] of gateways.entries()) {
+      const keys = Array.from({ length: SMALL_COUNT }, (_, k) => `small-${g.workers}/o${k}`);
+      const urls = (make: (k: string) => PutObjectCommand | GetObjectCommand | HeadObjectCommand) =>
+        Promise.all(keys.map((k) => g.presign(make(k))));
+      const put = await urls((k) => new PutObjectCommand({ Bucket: BUCKET, Key: k }));
+      const get = await urls((k) => new GetObjectCommand({ Bucket: BUCKET, Key: k }));
+      const head = await urls((k) => new HeadObjectCommand({ Bucket: BUCKET, Key: k }));
+      const pid = g.proc.pid!;
+      const result = {
+        put: await measure(pid, () => pool(put, (u) => httpPut(u, 4096, small))),
+        get: await measure(pid, () => pool(get, (u) => httpGet(u))),
+        head: await measure(pid, () => pool(head, (u) => httpGet(u, "HEAD"))),
+        nginx: await measure(nginxes[i]!.pid, () =>
+          pool(keys, (k) => httpGet(`${nginxes[i]!.url}/${BUCKET}/${k}`)),
+        ),
+      };
+      smallResults.push(result);
+      const vsOne =
+        i > 0
+          ? `; vs 1 worker: PUT ${f2(result.put.ops / smallResults[0]!.put.ops)}x (target >= 2), GET ${f2(result.get.ops / smallResults[0]!.get.ops)}x, HEAD ${f2(result.head.ops / smallResults[0]!.head.ops)}x`
+          : "";
+      say(
+        `  gateway, ${label(g)}: PUT ${show(result.put)}, GET ${show(result.get)}, HEAD ${show(result.head)}; nginx ${g.workers} worker processes GET ${show(result.nginx)}; gateway GET ${f2(result.get.ops / result.nginx.ops)}x nginx (target >= 0.6)${vsOne}`,
+      );
+    }
+
+    // ListObjectsV2 over many keys written "from a Pod" (no cached MD5 yet), one-process gateway.
     for (let i = 0; i < LIST_KEYS; i++)
       writeFileSync(join(vol, "list", `k${String(i).padStart(7, "0")}`), "x");
     for (const pass of ["cold (MD5s computed)", "warm (MD5s cached)"]) {
@@ -254,8 +284,8 @@ async function main(): Promise<void> {
       let pages = 0;
       const t = await timed(async () => {
         for await (const page of paginateListObjectsV2(
-          { client: s3, pageSize: 1000 },
-          { Bucket: "vol-bench", Prefix: "list/" },
+          { client: gateways[0]!.s3, pageSize: 1000 },
+          { Bucket: BUCKET, Prefix: "list/" },
         )) {
           count += page.KeyCount ?? 0;
           pages += 1;
@@ -264,41 +294,42 @@ async function main(): Promise<void> {
       if (count !== LIST_KEYS) throw new Error(`listed ${count} of ${LIST_KEYS} keys`);
       say(`ListObjectsV2 ${LIST_KEYS} keys, pages of 1000 (${pages} pages), ${pass}: ${t.toFixed(2)} s`);
     }
-    // Peak RSS during a big upload: in the gateway that served everything above, then in a fresh one.
-    const rssDuring = async (pid: number, client: S3Client, when: string) => {
-      const url = await getSignedUrl(client, new PutObjectCommand({ Bucket: "vol-bench", Key: "rss.bin" }), {
-        expiresIn: 3600,
-      });
-      const before = memory(pid, "VmRSS");
+
+    // Peak RSS of the whole gateway (supervisor + workers, summed every 50 ms) during a big upload:
+    // in the gateways that served everything above, then in freshly started ones.
+    const rssDuring = async (g: Gateway, when: string) => {
+      const url = await g.presign(new PutObjectCommand({ Bucket: BUCKET, Key: "rss.bin" }));
+      const pids = processTree(g.proc.pid!);
+      const before = treeRss(pids);
       let peak = before;
+      let peakOne = 0;
       const sampler = setInterval(() => {
-        peak = Math.max(peak, memory(pid, "VmRSS"));
+        peak = Math.max(peak, treeRss(pids));
+        for (const pid of pids) peakOne = Math.max(peakOne, treeRss([pid]));
       }, 50);
       const t = await timed(() => httpPut(url, RSS_MIB * MiB));
       clearInterval(sampler);
+      const hwm = pids.map((pid) => f0(memory(pid, "VmHWM") / MiB)).join(" + ");
       say(
-        `Peak RSS of the gateway during a ${RSS_MIB} MiB upload, ${when} (${(RSS_MIB / t).toFixed(0)} MiB/s): ${(peak / MiB).toFixed(0)} MiB (${(peak / 1e6).toFixed(0)} MB), ${(before / MiB).toFixed(0)} MiB before it; high-water mark of that process ${(memory(pid, "VmHWM") / MiB).toFixed(0)} MiB`,
+        `  ${label(g)}, ${when} (${f0(RSS_MIB / t)} MiB/s): ${f0(peak / 1e6)} MB (${f0(peak / MiB)} MiB) in all over ${pids.length} processes, ${f0(before / 1e6)} MB before; largest single process ${f0(peakOne / 1e6)} MB; ${f0(peak / 1e6 / g.workers)} MB per worker (target < 120); high-water marks ${hwm} MiB`,
       );
+      rmSync(join(vol, "rss.bin"), { force: true });
     };
-    await rssDuring(serve.pid!, s3, "after the runs above");
-    const fresh = await startServe(root);
-    const freshClient = new S3Client({
-      endpoint: fresh.endpoint,
-      region: "us-east-1",
-      forcePathStyle: true,
-      credentials: { accessKeyId: KEY, secretAccessKey: SECRET },
-    });
-    try {
-      await rssDuring(fresh.proc.pid!, freshClient, "freshly started gateway");
-    } finally {
-      freshClient.destroy();
-      fresh.proc.kill("SIGTERM");
+    say(`Peak RSS of the whole gateway during a ${RSS_MIB} MiB upload:`);
+    for (const g of gateways) await rssDuring(g, "after the runs above");
+    for (const n of workerCounts) {
+      const fresh = await startGateway(root, n);
+      try {
+        await rssDuring(fresh, "freshly started");
+      } finally {
+        await fresh.stop();
+      }
     }
+    say(`# load average ${load()} at the end`);
   } finally {
-    s3.destroy();
-    agent.destroy();
-    await nginx.stop();
-    serve.kill("SIGTERM");
+    closeClient();
+    for (const n of nginxes) await n.stop();
+    for (const g of gateways) await g.stop();
     sink.kill("SIGTERM");
     rmSync(scratch, { recursive: true, force: true });
   }

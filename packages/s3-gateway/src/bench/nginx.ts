@@ -20,7 +20,7 @@ export async function startNginx(
   root: string,
   scratch: string,
   workers = 1,
-): Promise<{ url: string; stop: () => Promise<void> }> {
+): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
   const port = await freePort();
   const conf = join(scratch, "nginx.conf");
   writeFileSync(
@@ -57,6 +57,7 @@ http {
   }
   return {
     url: `http://127.0.0.1:${port}`,
+    pid: proc.pid!,
     stop: () =>
       new Promise<void>((resolve) => {
         proc.once("exit", () => resolve());

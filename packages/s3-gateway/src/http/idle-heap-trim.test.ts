@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { IdleHeapTrim } from "./idle-heap-trim.js";
 
-const tick = () => new Promise((r) => setImmediate(r));
+/** Longer than the quiet time the tests give (1 ms). */
+const tick = () => new Promise((r) => setTimeout(r, 10));
 
 /** One request from start to end, then the turn of the event loop in which a collection may run. */
 async function oneRequest(trim: IdleHeapTrim): Promise<void> {
@@ -22,6 +23,7 @@ describe("IdleHeapTrim", () => {
       16,
       50,
       () => used,
+      1,
     );
     trim.requestStarted();
     trim.requestStarted();
@@ -47,7 +49,7 @@ describe("IdleHeapTrim", () => {
   });
 
   it("does nothing without a collector", async () => {
-    const trim = new IdleHeapTrim(null, 0, 0, () => 1e9);
+    const trim = new IdleHeapTrim(null, 0, 0, () => 1e9, 1);
     await oneRequest(trim);
     expect(trim.collections).toBe(0);
   });
@@ -59,6 +61,7 @@ describe("IdleHeapTrim", () => {
       0,
       0,
       () => 1e9,
+      1,
     );
     trim.requestStarted();
     trim.requestEnded();
@@ -67,6 +70,26 @@ describe("IdleHeapTrim", () => {
     expect(runs).toBe(0);
     trim.requestEnded();
     await tick();
+    expect(runs).toBe(1);
+  });
+
+  it("waits until no request has come for the quiet time: steady load between requests is not idle", async () => {
+    let runs = 0;
+    const trim = new IdleHeapTrim(
+      () => runs++,
+      0,
+      0,
+      () => 1e9,
+      40,
+    );
+    // Requests every 10 ms: the count in flight touches zero after each, yet the gateway is busy.
+    for (let i = 0; i < 8; i++) {
+      trim.requestStarted();
+      trim.requestEnded();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(runs).toBe(0);
+    await new Promise((r) => setTimeout(r, 120));
     expect(runs).toBe(1);
   });
 });

@@ -1,9 +1,19 @@
-/** croc's chunk size: TCP_BUFFER_SIZE / 2. Chunk k covers file offset k·32768. */
+/**
+ * croc's chunk size: TCP_BUFFER_SIZE / 2. Chunk k covers file offset k·32768; resume requests
+ * (`CurrentFileChunkRanges`) and the chunks sent for them use it.
+ */
 export const CHUNK_BYTES = 32 * 1024;
 
-export function chunkCount(size: number): number {
-  return Math.ceil(size / CHUNK_BYTES);
-}
+/**
+ * The chunk size of a whole-file send. Every croc receiver writes a chunk's bytes at the offset it
+ * carries and finishes by byte count, whatever the size; a few big chunks cost far less per byte
+ * (one cipher, nonce, frame, socket and file write each) than many 32 KiB ones. Resumed sends stay at
+ * `CHUNK_BYTES`: there croc receivers finish by counting the chunks they asked for.
+ */
+export const WIRE_CHUNK_BYTES = 256 * 1024;
+
+/** Largest chunk a Podkit receiver accepts (a multiple of `CHUNK_BYTES`). */
+export const MAX_CHUNK_BYTES = 4 * 1024 * 1024;
 
 /**
  * Encodes missing chunk offsets the way `recipientready` carries them:
@@ -57,4 +67,15 @@ export function decodeChunk(plain: Buffer): { offset: number; data: Buffer } {
   if (plain.length < 8) throw new RangeError("data chunk shorter than its offset");
   const offset = Number(plain.readBigUInt64LE(0));
   return { offset, data: plain.subarray(8) };
+}
+
+/** `decodeChunk` of a plaintext that arrives in pieces (stored DEFLATE blocks): the data stays in them. */
+export function decodeChunkParts(plain: readonly Buffer[]): { offset: number; data: Buffer[] } {
+  const first = plain[0];
+  if (!first || first.length < 8) {
+    const { offset, data } = decodeChunk(Buffer.concat(plain));
+    return { offset, data: [data] };
+  }
+  const data = first.length > 8 ? [first.subarray(8), ...plain.slice(1)] : plain.slice(1);
+  return { offset: Number(first.readBigUInt64LE(0)), data };
 }

@@ -1,11 +1,20 @@
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { DecryptError, deriveKey, open, seal } from "./aead.js";
-import { CHUNK_BYTES, decodeChunk, encodeChunk, offsetsToRanges, rangesToOffsets } from "./chunks.js";
-import { compress, decompress } from "./compress.js";
-import { imohashFile, md5File, symlinkHash, xxhashBytes, xxhashFile } from "./hash.js";
+import { DecryptError, deriveKey, open, seal, sealParts } from "./aead.js";
+import {
+  CHUNK_BYTES,
+  decodeChunk,
+  decodeChunkParts,
+  encodeChunk,
+  offsetsToRanges,
+  rangesToOffsets,
+  WIRE_CHUNK_BYTES,
+} from "./chunks.js";
+import { compress, decompress, inflateChunk, storedBlocks } from "./compress.js";
+import { ArrivalXxhash, imohashFile, md5File, symlinkHash, xxhashBytes, xxhashFile } from "./hash.js";
 
 const vectors = JSON.parse(readFileSync(new URL("../../testdata/vectors.json", import.meta.url), "utf8"));
 
@@ -89,6 +98,30 @@ describe("file hashes (vectors.json file_hashes)", () => {
   });
 });
 
+describe("XXH64 of chunks as they arrive", () => {
+  const data = randomBytes(10 * 1000 + 7);
+  const cut = (offsets: number[]) =>
+    offsets.map((o, i) => ({ offset: o, pieces: [data.subarray(o, offsets[i + 1] ?? data.length)] }));
+  const parts = cut([0, 1000, 3000, 6000, 9000]);
+  const run = (order: number[], maxWaiting?: number) => {
+    const h = new ArrivalXxhash(data.length, maxWaiting);
+    for (const i of order) h.add(parts[i]?.offset as number, parts[i]?.pieces as Buffer[]);
+    return h.digest();
+  };
+
+  it("equals the file's hash in order and nearly in order (several connections)", () => {
+    expect(run([0, 1, 2, 3, 4])?.equals(xxhashBytes(data))).toBe(true);
+    expect(run([1, 0, 3, 4, 2])?.equals(xxhashBytes(data))).toBe(true);
+  });
+
+  it("gives up (null: hash the file instead) on a gap, a repeat or too much waiting", () => {
+    expect(run([0, 1, 3, 4])).toBeNull();
+    expect(run([0, 1, 1, 2, 3, 4])).toBeNull();
+    expect(run([0, 2, 2, 1, 3, 4])).toBeNull();
+    expect(run([4, 3, 2, 1, 0], 2000)).toBeNull();
+  });
+});
+
 describe("chunk ranges (vectors.json json_shapes)", () => {
   it("expands croc's range list", () => {
     expect(rangesToOffsets([32768, 0, 2, 98304, 1])).toEqual(
@@ -120,31 +153,62 @@ describe("adaptive chunk compression", () => {
     const { AdaptiveCompressor } = await import("./compress.js");
     const c = new AdaptiveCompressor();
     const text = Buffer.from("the same line again\n".repeat(2000));
-    const packedText = await c.compress(text);
+    const packedText = Buffer.concat(await c.compressChunk(text));
     expect(packedText.length).toBeLessThan(text.length * 0.7);
     expect(decompress(packedText).equals(text)).toBe(true);
-    const random = (await import("node:crypto")).randomBytes(32768);
-    await c.compress(random); // probe: incompressible → stored mode
-    const stored = await c.compress(random);
-    expect(stored.length).toBeGreaterThan(random.length);
-    expect(decompress(stored).equals(random)).toBe(true);
+    const random = (await import("node:crypto")).randomBytes(WIRE_CHUNK_BYTES + 8);
+    const r = new AdaptiveCompressor();
+    // The probe's verdict (incompressible) applies to the very chunk it looked at: stored, no zlib.
+    for (let i = 0; i < 2; i++) {
+      const stored = Buffer.concat(await r.compressChunk(random));
+      expect(stored.length).toBe(random.length + 5 * Math.ceil(random.length / 0xffff));
+      expect(decompress(stored).equals(random)).toBe(true);
+    }
   });
 });
 
 describe("stored DEFLATE fast paths", () => {
-  it("writes a stored block in place that zlib reads, and reads stored blocks without zlib", async () => {
-    const { inflateChunk, storedBlockInPlace, STORED_HEADER_BYTES } = await import("./compress.js");
-    const data = Buffer.from("stored block payload");
-    const framed = Buffer.concat([Buffer.alloc(STORED_HEADER_BYTES), data]);
-    const block = storedBlockInPlace(framed);
-    expect(decompress(block).equals(data)).toBe(true);
-    expect(inflateChunk(block, 1000).equals(data)).toBe(true);
+  it("splits data into stored blocks that zlib reads, and reads them back as pieces without zlib", () => {
+    for (const size of [0, 20, 0xffff, 0x10000, WIRE_CHUNK_BYTES + 8]) {
+      const data = randomBytes(size);
+      const pieces = storedBlocks(data);
+      const stream = Buffer.concat(pieces);
+      expect(decompress(stream).equals(data)).toBe(true);
+      // The data pieces are slices of the input (no copy), between 5-byte block headers.
+      const slices = pieces.filter((p) => p.length !== 5);
+      expect(slices.every((p) => p.buffer === data.buffer && p.byteOffset >= data.byteOffset)).toBe(true);
+      expect(Buffer.concat(inflateChunk(stream, size + 1)).equals(data)).toBe(true);
+    }
     // Go's output for short input: a non-final stored block, then an empty final one (vectors.json)
     const go = Buffer.from(vectors.flate_huffman_only.deflate_raw_hex, "hex");
-    expect(inflateChunk(go, 1000).toString()).toBe(vectors.flate_huffman_only.plain);
+    expect(Buffer.concat(inflateChunk(go, 1000)).toString()).toBe(vectors.flate_huffman_only.plain);
     // Huffman-coded input falls back to zlib
     const huff = compress(Buffer.from("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
-    expect(inflateChunk(huff, 1000).toString()).toBe("a".repeat(48));
-    expect(() => inflateChunk(block, 3)).toThrow(/exceeds/);
+    expect(Buffer.concat(inflateChunk(huff, 1000)).toString()).toBe("a".repeat(48));
+    expect(() => inflateChunk(Buffer.concat(storedBlocks(Buffer.alloc(100))), 3)).toThrow(/exceeds/);
+  });
+
+  it("decodes a chunk's offset and data from pieces, whatever their boundaries", () => {
+    const plain = encodeChunk(5 * CHUNK_BYTES, Buffer.from("0123456789"));
+    for (const cut of [0, 3, 8, 12]) {
+      const pieces = [plain.subarray(0, cut), plain.subarray(cut)].filter((p) => p.length > 0);
+      const { offset, data } = decodeChunkParts(pieces);
+      expect(offset).toBe(5 * CHUNK_BYTES);
+      expect(Buffer.concat(data).toString()).toBe("0123456789");
+    }
+  });
+});
+
+describe("sealed pieces", () => {
+  it("seal the concatenation of the pieces: any croc reader opens them as one envelope", () => {
+    const key = randomBytes(32);
+    const pieces = storedBlocks(randomBytes(200_000));
+    const wire = Buffer.concat(sealParts(key, pieces));
+    expect(open(key, wire).equals(Buffer.concat(pieces))).toBe(true);
+    // Fresh nonces every time, also across the batches they are drawn in.
+    const nonces = new Set(
+      Array.from({ length: 3000 }, () => sealParts(key, [Buffer.from("x")])[0]?.toString("hex")),
+    );
+    expect(nonces.size).toBe(3000);
   });
 });

@@ -43,6 +43,67 @@ export async function xxhashFile(path: string, signal?: AbortSignal): Promise<Bu
   return digestToBytes(hasher.digest());
 }
 
+/**
+ * XXH64 of a file computed from its chunks as they arrive, so a fresh download needs no second pass
+ * over the file. Chunks come nearly in order over several connections: one ahead of the next offset
+ * waits (up to `maxWaitingBytes`); a gap, an overlap or too much waiting gives up, and the caller
+ * hashes the file instead.
+ */
+export class ArrivalXxhash {
+  private readonly hasher = new Xxh64();
+  private next = 0;
+  private readonly waiting = new Map<number, readonly Buffer[]>();
+  private waitingBytes = 0;
+  private failed = false;
+
+  constructor(
+    private readonly size: number,
+    private readonly maxWaitingBytes = 4 * 1024 * 1024,
+  ) {}
+
+  /** A chunk's bytes, as written at `offset` (the pieces must stay unchanged while they wait). */
+  add(offset: number, pieces: readonly Buffer[]): void {
+    if (this.failed) return;
+    if (offset !== this.next) {
+      const length = byteLength(pieces);
+      if (
+        offset < this.next ||
+        this.waiting.has(offset) ||
+        this.waitingBytes + length > this.maxWaitingBytes
+      ) {
+        this.failed = true;
+        this.waiting.clear();
+        return;
+      }
+      this.waiting.set(offset, pieces);
+      this.waitingBytes += length;
+      return;
+    }
+    this.feed(pieces);
+    for (let w = this.waiting.get(this.next); w; w = this.waiting.get(this.next)) {
+      this.waiting.delete(this.next);
+      this.waitingBytes -= byteLength(w);
+      this.feed(w);
+    }
+  }
+
+  /** 8 big-endian bytes like `xxhashFile`, once every byte came exactly once; otherwise null. */
+  digest(): Buffer | null {
+    return !this.failed && this.next === this.size ? digestToBytes(this.hasher.digest()) : null;
+  }
+
+  private feed(pieces: readonly Buffer[]): void {
+    for (const piece of pieces) this.hasher.update(piece);
+    this.next += byteLength(pieces);
+  }
+}
+
+function byteLength(pieces: readonly Buffer[]): number {
+  let n = 0;
+  for (const p of pieces) n += p.length;
+  return n;
+}
+
 export function xxhashBytes(data: Uint8Array): Buffer {
   return digestToBytes(new Xxh64().update(data).digest());
 }

@@ -1,3 +1,4 @@
+import { PodkitError } from "@podkit/core";
 /**
  * croc's frame layer: `"croc"` magic, payload length as uint32 little-endian, payload. Used for
  * every byte on every connection, client↔relay and peer↔peer.
@@ -9,8 +10,10 @@ export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 /** The relay's keep-alive: a frame holding the single byte 0x01. */
 export const PING = Buffer.from([0x01]);
 
-export class FramingError extends Error {
-  readonly code = "E_FRAMING";
+export class FramingError extends PodkitError<"E_FRAMING"> {
+  constructor(message: string) {
+    super("E_FRAMING", message);
+  }
 }
 
 export function encodeFrameHeader(payloadLength: number): Buffer {

@@ -1,22 +1,31 @@
 import type { Socket } from "node:net";
+import { PodkitError } from "@podkit/core";
+import { WIRE_CHUNK_BYTES } from "../crypto/chunks.js";
 import { CopyingFrameDecoder, encodeFrameHeader, FrameDecoder, isPing, MAX_FRAME_BYTES } from "./frame.js";
 
-export class ConnectionClosedError extends Error {
-  readonly code = "E_CLOSED";
+export class ConnectionClosedError extends PodkitError<"E_CLOSED"> {
+  constructor(message: string) {
+    super("E_CLOSED", message);
+  }
 }
 
-export class ReadTimeoutError extends Error {
-  readonly code = "E_TIMEOUT";
+export class ReadTimeoutError extends PodkitError<"E_READ_TIMEOUT"> {
+  constructor(message: string) {
+    super("E_READ_TIMEOUT", message);
+  }
 }
 
-/** Pause the socket once this many decoded-but-unread bytes are queued (back-pressure). */
-const QUEUE_HIGH_WATER = 256 * 1024;
+/**
+ * Pause the socket once this many decoded-but-unread bytes are queued (back-pressure): a few whole
+ * data chunks, so a reader is not paused and resumed for every chunk.
+ */
+const QUEUE_HIGH_WATER = 512 * 1024;
 
 /** The one buffer a client socket reads into (net's `onread`), instead of a fresh Buffer per read. */
 const READ_BUFFER_BYTES = 64 * 1024;
-/** Frames up to this size (any data chunk: 32 KiB + offset, deflate, nonce and tag) are pooled. */
-const POOLED_FRAME_BYTES = 34 * 1024;
-const POOL_MAX = 32;
+/** Frames up to this size (a whole-file data chunk with its offset, deflate, nonce and tag) are pooled. */
+const POOLED_FRAME_BYTES = WIRE_CHUNK_BYTES + 2 * 1024;
+const POOL_MAX = 16;
 
 /**
  * Hands a socket's reads to a `FramedSocket` from one reused buffer: pass `onread` to `net.connect`,

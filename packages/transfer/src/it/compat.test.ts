@@ -74,6 +74,25 @@ describe("podkit send → croc-like receivers", () => {
     });
   }
 
+  it("sends a whole file in 256 KiB chunks, which a croc receiver takes (it finishes by byte count)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "podkit-compat-"));
+    const model = randomBytes(4 * 256 * 1024 + 5);
+    writeFileSync(join(dir, "model.bin"), model);
+    const code = `7388-wide-${randomBytes(2).toString("hex")}`;
+    const sending = send({
+      paths: [join(dir, "model.bin")],
+      code,
+      relay: relay.address,
+      relayPass: "pw",
+      protocol: "b",
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    const got = await crocLikeReceive({ relay: at(), pass: "pw", code, generation: "b", curve: "p256" });
+    await sending;
+    expect(got.files.get("./model.bin")?.equals(model)).toBe(true);
+    expect(got.chunks.get("./model.bin")).toBe(5); // 32 KiB chunks would be 129
+  });
+
   it("honours a croc receiver's resume ranges, sending only those chunks", async () => {
     const { dir, big } = files();
     const code = `7399-ranges-${randomBytes(2).toString("hex")}`;
@@ -94,6 +113,7 @@ describe("podkit send → croc-like receivers", () => {
       firstFileRanges: [32768, 0, 2, 5 * 32768, 1],
     });
     await sending;
+    expect(got.chunks.get("./big.bin")).toBe(3); // the 32 KiB chunks asked for, as croc counts them
     const content = got.files.get("./big.bin") as Buffer;
     for (const k of [0, 1, 5])
       expect(
@@ -134,6 +154,25 @@ describe("runpodctl-like sender → podkit receive", () => {
     expect(result.generation).toBe("a");
     expect(readFileSync(join(out, "exact.bin")).equals(exact)).toBe(true);
     expect(readFileSync(join(out, "odd.txt")).equals(odd)).toBe(true);
+  });
+
+  it("accepts chunks bigger than 32 KiB (Podkit senders send whole files in 256 KiB chunks)", async () => {
+    const { receive } = await import("../receiver/receiver.js");
+    const { readFileSync } = await import("node:fs");
+    const model = randomBytes(3 * 256 * 1024 + 100);
+    const code = `7512-wide-${randomBytes(2).toString("hex")}-3`;
+    const out = mkdtempSync(join(tmpdir(), "podkit-compat-out-"));
+    const sender = runpodctlLikeSend({
+      relay: at(),
+      pass: "pw",
+      code,
+      files: [{ name: "model.bin", content: model }],
+      chunkBytes: 256 * 1024,
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    await receive({ code, out, relay: relay.address, relayPass: "pw", protocol: "auto" });
+    await sender;
+    expect(readFileSync(join(out, "model.bin")).equals(model)).toBe(true);
   });
 
   it("a croc 10 receiver's probe with the wrong code stops the sender with a clear error", async () => {

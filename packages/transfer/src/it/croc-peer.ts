@@ -25,7 +25,7 @@ export async function crocLikeReceive(options: {
   curve: string;
   /** Chunk ranges to request for file 0 (croc's resume list); the rest is zero-filled. */
   firstFileRanges?: number[];
-}): Promise<{ files: Map<string, Buffer>; messages: string[] }> {
+}): Promise<{ files: Map<string, Buffer>; chunks: Map<string, number>; messages: string[] }> {
   const plan = roomPlan(options.code, options.generation);
   const rc = await joinRelayRoom({ relay: options.relay, password: options.pass, room: plan.controlRoom });
   const conn = rc.conn;
@@ -72,6 +72,10 @@ export async function crocLikeReceive(options: {
     await next(key);
     const info = SenderInfoSchema.parse(JSON.parse(((await next(key)).bytes as Buffer).toString()));
     const files = new Map<string, Buffer>();
+    const chunks = new Map<string, number>();
+    // One read in flight per data connection, kept across files (a read nobody waits for any more would
+    // take the next file's first chunk).
+    const reads: Array<Promise<{ j: number; frame: Buffer }> | null> = data.map(() => null);
     for (const [index, f] of (info.FilesToTransfer ?? []).entries()) {
       if (f.s === 0 || f.sy) continue;
       const ranges = index === 0 ? (options.firstFileRanges ?? null) : null;
@@ -80,7 +84,7 @@ export async function crocLikeReceive(options: {
             .slice(1)
             .filter((_, i) => i % 2 === 1)
             .reduce((a, b) => a + b, 0)
-        : Math.ceil(f.s / 32768);
+        : 0;
       await conn.write(
         encodeMessage(
           {
@@ -97,45 +101,34 @@ export async function crocLikeReceive(options: {
         ),
       );
       const content = Buffer.alloc(f.s);
+      // Like croc's receiveData: every connection is read until the bytes add up to the file size (or,
+      // resuming, the chunks asked for have all come), whatever size each chunk has.
       let got = 0;
-      await Promise.all(
-        data.map(async (d, j) => {
-          // round robin: connection j carries chunks j, j+N, …; count what this connection must deliver
-          const mine = Array.from({ length: Math.ceil(f.s / 32768) }, (_, k) => k).filter(
-            (k) => k % data.length === j && (!ranges || inRanges(ranges, k * 32768)),
-          ).length;
-          for (let i = 0; i < mine; i++) {
-            const plain = decodeChunk(
-              info.NoCompress ? open(key, await d.read(10_000)) : decompress(open(key, await d.read(10_000))),
-            );
-            plain.data.copy(content, plain.offset);
-            got++;
-          }
-        }),
-      );
-      if (got !== expectChunks) throw new Error(`expected ${expectChunks} chunks, got ${got}`);
+      let bytes = 0;
+      while (ranges ? got < expectChunks : bytes < f.s) {
+        const { j, frame } = await nextFrame(data, reads);
+        reads[j] = null;
+        const plain = decodeChunk(info.NoCompress ? open(key, frame) : decompress(open(key, frame)));
+        if (plain.data.length === 0) continue; // runpodctl's trailing empty chunk
+        plain.data.copy(content, plain.offset);
+        got++;
+        bytes += plain.data.length;
+      }
+      if (ranges && got !== expectChunks) throw new Error(`expected ${expectChunks} chunks, got ${got}`);
       await conn.write(encodeMessage({ type: "close-sender" }, key));
       await next(key);
       if (!ranges && !xxhashBytes(content).equals(Buffer.from(f.h as string, "base64")))
         throw new Error(`hash mismatch for ${f.n}`);
       files.set(`${f.fr}${f.n}`, content);
+      chunks.set(`${f.fr}${f.n}`, got);
     }
     await conn.write(encodeMessage({ type: "finished" }, key));
     await next(key);
-    return { files, messages };
+    return { files, chunks, messages };
   } finally {
     conn.close();
     for (const d of data) d.close();
   }
-}
-
-function inRanges(ranges: number[], offset: number): boolean {
-  const [size, ...pairs] = ranges as [number, ...number[]];
-  for (let i = 0; i < pairs.length; i += 2) {
-    const start = pairs[i] as number;
-    if (offset >= start && offset < start + (pairs[i + 1] as number) * size) return true;
-  }
-  return false;
 }
 
 /**
@@ -148,7 +141,10 @@ export async function runpodctlLikeSend(options: {
   pass: string;
   code: string;
   files: Array<{ name: string; content: Buffer }>;
+  /** runpodctl's (croc's) 32 KiB, or bigger ones as Podkit sends whole files. */
+  chunkBytes?: number;
 }): Promise<string[]> {
+  const size = options.chunkBytes ?? 32768;
   const plan = roomPlan(options.code, "a");
   const rc = await joinRelayRoom({ relay: options.relay, password: options.pass, room: plan.controlRoom });
   const conn = rc.conn;
@@ -202,11 +198,11 @@ export async function runpodctlLikeSend(options: {
       } else if (msg.type === "recipientready") {
         const req = JSON.parse((msg.bytes as Buffer).toString()) as { FilesToTransferCurrentNum: number };
         const content = (options.files[req.FilesToTransferCurrentNum] as { content: Buffer }).content;
-        const chunks = Math.ceil(content.length / 32768);
-        const total = content.length % 32768 === 0 ? chunks + 1 : chunks; // runpodctl's trailing empty chunk
+        const chunks = Math.ceil(content.length / size);
+        const total = content.length % size === 0 ? chunks + 1 : chunks; // runpodctl's trailing empty chunk
         for (let k = 0; k < total; k++) {
-          const plain = Buffer.concat([Buffer.alloc(8), content.subarray(k * 32768, (k + 1) * 32768)]);
-          plain.writeBigUInt64LE(BigInt(k * 32768));
+          const plain = Buffer.concat([Buffer.alloc(8), content.subarray(k * size, (k + 1) * size)]);
+          plain.writeBigUInt64LE(BigInt(k * size));
           const packed = deflateRawSync(plain, { strategy: constants.Z_HUFFMAN_ONLY });
           await (data[k % data.length] as FramedSocket).write(seal(key as Buffer, packed));
         }
@@ -224,4 +220,23 @@ export async function runpodctlLikeSend(options: {
     conn.close();
     for (const d of data) d.close();
   }
+}
+
+/** The next data frame from whichever connection has one (10 s at most). */
+function nextFrame(
+  data: readonly FramedSocket[],
+  reads: Array<Promise<{ j: number; frame: Buffer }> | null>,
+): Promise<{ j: number; frame: Buffer }> {
+  for (const [j, d] of data.entries()) {
+    if (reads[j]) continue;
+    const read = d.read().then((frame) => ({ j, frame }));
+    read.catch(() => {}); // connections close at the end with reads still waiting
+    reads[j] = read;
+  }
+  return Promise.race([
+    ...(reads as Array<Promise<{ j: number; frame: Buffer }>>),
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error("no data chunk within 10 s")), 10_000).unref(),
+    ),
+  ]);
 }

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
+import { PodkitError } from "@podkit/core";
 import { parse } from "lossless-json";
 import {
   bigIntToMinimalBytes,
@@ -11,8 +12,10 @@ import {
   passwordPoint,
 } from "./curves.js";
 
-export class PakeError extends Error {
-  readonly code = "E_PAKE";
+export class PakeError extends PodkitError<"E_PAKE"> {
+  constructor(message: string) {
+    super("E_PAKE", message);
+  }
 }
 
 /** 0 = "A", the side that speaks first (croc receiver, relay client); 1 = "B" (croc sender, relay). */

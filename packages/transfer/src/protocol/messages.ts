@@ -1,3 +1,4 @@
+import { PodkitError } from "@podkit/core";
 import { DecryptError, open, seal } from "../crypto/aead.js";
 import { compress, decompress } from "../crypto/compress.js";
 
@@ -24,8 +25,10 @@ export interface Message {
   version?: number;
 }
 
-export class ProtocolError extends Error {
-  readonly code = "E_PROTOCOL";
+export class ProtocolError extends PodkitError<"E_PROTOCOL"> {
+  constructor(message: string) {
+    super("E_PROTOCOL", message);
+  }
 }
 
 export function messageToJson(msg: Message): string {

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { TransferEvent } from "@podkit/core";
 import type { Generation } from "../code/code.js";
 import { offsetsToRanges } from "../crypto/chunks.js";
-import { hashFile } from "../crypto/hash.js";
+import { ArrivalXxhash, hashFile, normaliseHashAlgorithm } from "../crypto/hash.js";
 import type { FramedSocket } from "../framing/framed-socket.js";
 import type { Message } from "../protocol/messages.js";
 import type { SenderInfo } from "../protocol/schemas.js";
@@ -67,13 +67,12 @@ export async function receiveFiles(ctx: Context): Promise<{ files: string[]; byt
     throw err;
   };
   if (ctx.confirm && !(await ctx.confirm(offer)))
-    await refuse(new TransferError("E_REFUSED", "transfer refused; nothing was written", { exitCode: 1 }));
+    await refuse(new TransferError("E_REFUSED", "transfer refused; nothing was written"));
   if (conflicts.length && !ctx.overwrite) {
     await refuse(
       new TransferError(
         "E_EXISTS",
         `${conflicts.map((c) => `"${c}"`).join(", ")} already exist with other content; pass --overwrite to replace them`,
-        { exitCode: 6 },
       ),
     );
   }
@@ -164,18 +163,28 @@ async function fetchFile(
       await truncate(part, size);
     }
     const handle = await openPart(part);
+    // A fresh download is hashed as it is written; a resumed one (and other algorithms) after it.
+    const arrival =
+      offsets === null && normaliseHashAlgorithm(ctx.info.HashAlgorithm) === "xxhash"
+        ? new ArrivalXxhash(size)
+        : null;
     try {
       const wanted = offsets === null ? size : offsets.length * 32768;
       emit({ type: "file-start", name: file.relPath, size, resumedBytes: Math.max(0, size - wanted) });
       const t0 = Date.now();
-      const sink = new FileSink(handle, size, offsets === null ? null : offsets.length, (b) =>
-        emit({
-          type: "progress",
-          name: file.relPath,
-          bytes: size - wanted + b,
-          size,
-          rate: b / Math.max(0.001, (Date.now() - t0) / 1000),
-        }),
+      const sink = new FileSink(
+        handle,
+        size,
+        offsets === null ? null : offsets.length,
+        (b) =>
+          emit({
+            type: "progress",
+            name: file.relPath,
+            bytes: size - wanted + b,
+            size,
+            rate: b / Math.max(0.001, (Date.now() - t0) / 1000),
+          }),
+        arrival,
       );
       setSink(sink);
       const request = {
@@ -191,7 +200,8 @@ async function fetchFile(
     }
     await control.send({ type: "close-sender" });
     await expectMessage(control, "close-recipient");
-    if (!expected || (await verify(ctx, part, expected))) {
+    const hashed = arrival?.digest() ?? null;
+    if (!expected || (hashed ? hashed.equals(expected) : await verify(ctx, part, expected))) {
       await finalize(file, part, dest);
       emit({ type: "file-done", name: file.relPath, size, skipped: false });
       return size;

@@ -4,7 +4,7 @@ import { resolve } from "node:path";
 import type { TransferEvent, TransferProtocol } from "@podkit/core";
 import { type Generation, relayIndexOf, roomPlan } from "../code/code.js";
 import { deriveKey } from "../crypto/aead.js";
-import type { FramedSocket } from "../framing/framed-socket.js";
+import { type FramedSocket, ReadTimeoutError } from "../framing/framed-socket.js";
 import { Pake } from "../pake/pake.js";
 import type { Message } from "../protocol/messages.js";
 import { SenderInfoSchema } from "../protocol/schemas.js";
@@ -231,7 +231,7 @@ async function step(
     msg = await control.receive(timeoutMs);
   } catch (err) {
     if (isDecryptError(err)) throw wrongCode("receiver");
-    if (isClosed(err) || (err as { code?: string }).code === "E_TIMEOUT") throw onGone();
+    if (isClosed(err) || err instanceof ReadTimeoutError) throw onGone();
     throw err;
   }
   if (msg.type === "error") throw peerError(msg.message ?? "unknown error");

@@ -15,14 +15,11 @@ export interface PlannedFile {
   symlink?: string;
 }
 
-export class UnsafeOfferError extends PodkitError {
+export class UnsafeOfferError extends PodkitError<"E_UNSAFE_METADATA"> {
   constructor(detail: string) {
     super(
       "E_UNSAFE_METADATA",
       `refusing the transfer: the sender's file list is unsafe (${detail}); nothing was written`,
-      {
-        exitCode: 2,
-      },
     );
   }
 }

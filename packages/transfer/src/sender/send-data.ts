@@ -1,23 +1,24 @@
 import { readSync } from "node:fs";
 import { open as openFile } from "node:fs/promises";
 import { sealParts } from "../crypto/aead.js";
-import { CHUNK_BYTES, chunkCount } from "../crypto/chunks.js";
-import { AdaptiveCompressor, STORED_HEADER_BYTES } from "../crypto/compress.js";
+import { CHUNK_BYTES, WIRE_CHUNK_BYTES } from "../crypto/chunks.js";
+import { AdaptiveCompressor } from "../crypto/compress.js";
 import type { FramedSocket } from "../framing/framed-socket.js";
 import { chunkGarbage } from "../memory/garbage.js";
 import { aborted } from "../session/errors.js";
 
-/** Chunks prepared together: compression of a batch runs on the libuv pool in parallel. */
-const BATCH_CHUNKS = 32;
-/** Room for a stored-block header, then the 8-byte offset, then the data. */
-const DATA_AT = STORED_HEADER_BYTES + 8;
+/** Bytes of chunks prepared together: compression of a batch runs on the libuv pool in parallel. */
+const BATCH_BYTES = 1024 * 1024;
+/** The 8-byte LE offset in front of a chunk's bytes. */
+const OFFSET_BYTES = 8;
 
 /**
  * Streams one file's chunks over the data connections: chunk k goes to connection k mod N, each
- * chunk = LE offset ‖ bytes, deflated unless disabled, sealed, framed. With a resume list only the
- * listed chunks are read and sent (their slots in the round robin are still used). Each chunk is
- * read straight into the buffer that is sealed: one allocation, no copies, and socket back-pressure
- * is awaited so memory stays flat whatever the file size.
+ * chunk = LE offset ‖ bytes, deflated unless disabled (stored blocks for incompressible data), sealed,
+ * framed. A whole file goes in `WIRE_CHUNK_BYTES` chunks; with a resume list only the listed 32 KiB
+ * chunks are read and sent (their slots in the round robin are still used). Each chunk is read
+ * straight into the buffer that is sealed, its pieces are encrypted and written without being joined,
+ * and socket back-pressure is awaited, so memory stays flat whatever the file size.
  */
 export async function sendFileChunks(options: {
   path: string;
@@ -30,32 +31,35 @@ export async function sendFileChunks(options: {
   onProgress?: (sentBytes: number) => void;
 }): Promise<void> {
   const { conns, key } = options;
+  const chunkBytes = options.offsets ? CHUNK_BYTES : WIRE_CHUNK_BYTES;
   const wanted = options.offsets ? new Set(options.offsets) : null;
+  const batch = Math.max(1, Math.floor(BATCH_BYTES / chunkBytes));
   const handle = await openFile(options.path, "r");
   let sent = 0;
-  const pool: Buffer[] = [];
+  const pool = new ChunkPool(OFFSET_BYTES + chunkBytes, batch);
   const compressor = new AdaptiveCompressor();
   try {
-    const total = chunkCount(options.size);
-    for (let first = 0; first < total; first += BATCH_CHUNKS) {
+    const total = Math.ceil(options.size / chunkBytes);
+    for (let first = 0; first < total; first += batch) {
       if (options.signal?.aborted) throw aborted();
       const indexes: number[] = [];
-      for (let k = first; k < Math.min(total, first + BATCH_CHUNKS); k++) {
-        if (!wanted || wanted.has(k * CHUNK_BYTES)) indexes.push(k);
+      for (let k = first; k < Math.min(total, first + batch); k++) {
+        if (!wanted || wanted.has(k * chunkBytes)) indexes.push(k);
       }
       if (indexes.length === 0) continue;
-      const framed = indexes.map((k) => readChunk(handle.fd, k, options.size, pool));
+      const plain = indexes.map((k) => readChunk(handle.fd, k * chunkBytes, chunkBytes, options.size, pool));
       const bodies = options.compress
-        ? await Promise.all(framed.map((f) => compressor.compressFramed(f)))
-        : framed.map((f) => f.subarray(STORED_HEADER_BYTES));
+        ? await Promise.all(plain.map((p) => compressor.compressChunk(p)))
+        : plain.map((p) => [p]);
       for (let i = 0; i < indexes.length; i++) {
         const k = indexes[i] as number;
-        const sealed = sealParts(key, bodies[i] as Buffer);
+        const chunk = plain[i] as Buffer;
+        const sealed = sealParts(key, bodies[i] as Buffer[]);
         // The cipher copied the plaintext: its buffer can hold the next chunk (less garbage, flat RSS).
-        release(pool, framed[i] as Buffer);
+        pool.release(chunk);
         await (conns[k % conns.length] as FramedSocket).writeParts(sealed);
-        sent += (framed[i] as Buffer).length - DATA_AT;
-        chunkGarbage.dropped(FULL);
+        sent += chunk.length - OFFSET_BYTES;
+        chunkGarbage.dropped(chunk.length);
       }
       options.onProgress?.(sent);
     }
@@ -64,22 +68,33 @@ export async function sendFileChunks(options: {
   }
 }
 
-const FULL = DATA_AT + CHUNK_BYTES;
+/** Reusable chunk buffers, all of one size (kept out of V8's heap accounting: allocUnsafeSlow). */
+class ChunkPool {
+  private readonly free: Buffer[] = [];
 
-function release(pool: Buffer[], buf: Buffer): void {
-  if (buf.buffer.byteLength === FULL && pool.length < BATCH_CHUNKS)
-    pool.push(Buffer.from(buf.buffer, 0, FULL));
+  constructor(
+    private readonly bytes: number,
+    private readonly max: number,
+  ) {}
+
+  take(length: number): Buffer {
+    return (this.free.pop() ?? Buffer.allocUnsafeSlow(this.bytes)).subarray(0, length);
+  }
+
+  release(buf: Buffer): void {
+    if (buf.buffer.byteLength === this.bytes && this.free.length < this.max)
+      this.free.push(Buffer.from(buf.buffer, 0, this.bytes));
+  }
 }
 
-/** [5 spare bytes][LE offset][chunk bytes], read synchronously: page-cache reads beat a pool round trip. */
-function readChunk(fd: number, k: number, size: number, pool: Buffer[]): Buffer {
-  const offset = k * CHUNK_BYTES;
-  const length = Math.min(CHUNK_BYTES, size - offset);
-  const buf = (pool.pop() ?? Buffer.allocUnsafeSlow(FULL)).subarray(0, DATA_AT + length);
-  buf.writeBigUInt64LE(BigInt(offset), STORED_HEADER_BYTES);
+/** [LE offset][chunk bytes], read synchronously: page-cache reads beat a pool round trip. */
+function readChunk(fd: number, offset: number, chunkBytes: number, size: number, pool: ChunkPool): Buffer {
+  const length = Math.min(chunkBytes, size - offset);
+  const buf = pool.take(OFFSET_BYTES + length);
+  buf.writeBigUInt64LE(BigInt(offset), 0);
   let filled = 0;
   while (filled < length) {
-    const n = readSync(fd, buf, DATA_AT + filled, length - filled, offset + filled);
+    const n = readSync(fd, buf, OFFSET_BYTES + filled, length - filled, offset + filled);
     if (n === 0) throw new Error(`file shrank while sending (expected ${size} bytes)`);
     filled += n;
   }

@@ -8,7 +8,6 @@ export function wrongCode(side: "sender" | "receiver"): TransferError {
   return new TransferError(
     "E_WRONG_CODE",
     `wrong code phrase: the ${other} used a different code (password mismatch); check the code and start both sides again`,
-    { exitCode: 5 },
   );
 }
 
@@ -16,7 +15,6 @@ export function generationC(): TransferError {
   return new TransferError(
     "E_CROC_V11",
     "the other side runs croc 11 (protocol generation C), which refuses older peers; use croc 10.7 or runpodctl there, or receive with croc 11 too",
-    { exitCode: 2 },
   );
 }
 
@@ -28,14 +26,11 @@ export function noPeer(what: string, seconds: number): TransferError {
   return new TransferError(
     "E_NO_PEER",
     `no ${what} found within ${seconds} s: check the code phrase and that both sides use the same relay`,
-    {
-      exitCode: 4,
-    },
   );
 }
 
 export function aborted(): TransferError {
-  return new TransferError("E_ABORTED", "transfer cancelled", { exitCode: 130 });
+  return new TransferError("E_ABORTED", "transfer cancelled");
 }
 
 export function peerGone(who: "sender" | "receiver"): TransferError {

@@ -1,5 +1,6 @@
 import type { TransferProtocol } from "@podkit/core";
 import { type Generation, roomC, roomPlan } from "../code/code.js";
+import { ReadTimeoutError } from "../framing/framed-socket.js";
 import { joinRelayRoom, type RelayConnection } from "../relay/client.js";
 import type { RelayChoice, RelayProfile } from "../relays.js";
 import { isClosed } from "./control.js";
@@ -111,7 +112,7 @@ export async function awaitReceiver(
             }),
           (err: unknown) => {
             j.rc.conn.close();
-            const gone = isClosed(err) || (err as { code?: string }).code === "E_TIMEOUT";
+            const gone = isClosed(err) || err instanceof ReadTimeoutError;
             if (!gone || --open === 0)
               finish(() => {
                 closeAll();

@@ -9,20 +9,40 @@ import type { VolumeRoot } from "./files.js";
 import { withKeyLock } from "./key-lock.js";
 import type { MetaStore, StoredRecord } from "./meta-store.js";
 
-/** Refuse early (before writing) when the announced size cannot fit on the volume. */
-export async function checkFreeSpace(dir: string, size: number | undefined): Promise<void> {
-  if (size === undefined || size === 0) return;
-  let free: number;
+/** How long a volume's free space is trusted for small writes (one statfs per second, not per PUT). */
+const FREE_SPACE_CACHE_MS = 1000;
+/** Writes up to this size may be checked against the cached figure; bigger ones ask the volume. */
+const FREE_SPACE_CACHE_MAX_BYTES = 1 << 20;
+const freeSpace = new Map<string, { free: number | undefined; at: number }>();
+
+/** The volume's free bytes (undefined when its file system does not say), cached briefly. */
+async function freeBytes(dir: string, size: number): Promise<number | undefined> {
+  const cached = freeSpace.get(dir);
+  const now = Date.now();
+  if (size <= FREE_SPACE_CACHE_MAX_BYTES && cached && now - cached.at < FREE_SPACE_CACHE_MS)
+    return cached.free;
+  let free: number | undefined;
   try {
     const fsInfo = await statfs(dir);
     // File systems without a size (ramfs, some FUSE and network mounts) report zero blocks in
     // all: their free space is unknown, not zero.
-    if (fsInfo.blocks === 0) return;
-    free = fsInfo.bavail * fsInfo.bsize;
+    free = fsInfo.blocks === 0 ? undefined : fsInfo.bavail * fsInfo.bsize;
   } catch {
-    return;
+    free = undefined;
   }
-  if (size > free) {
+  if (freeSpace.size > 10_000) freeSpace.clear();
+  freeSpace.set(dir, { free, at: now });
+  return free;
+}
+
+/**
+ * Refuse early (before writing) when the announced size cannot fit on the volume. Small writes
+ * use a figure at most a second old; a disk that fills meanwhile still fails the write (507).
+ */
+export async function checkFreeSpace(dir: string, size: number | undefined): Promise<void> {
+  if (size === undefined || size === 0) return;
+  const free = await freeBytes(dir, size);
+  if (free !== undefined && size > free) {
     throw new S3Error(
       "EntityTooLarge",
       `The upload is ${size} bytes but the volume has only ${free} bytes free; free space or grow the volume.`,
