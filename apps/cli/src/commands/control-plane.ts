@@ -167,8 +167,8 @@ export function controlPlaneServeConfig(
     flags,
     env,
     envAliases: { adminToken: ["PODKIT_ADMIN_TOKEN"] },
-    ...(configFile ? { configFile } : {}),
-    ...(searchPaths ? { searchPaths } : {}),
+    configFile,
+    searchPaths,
   });
   const share = Number(c.maxMaintenanceShare);
   if (!(share > 0 && share <= 1)) {

@@ -72,8 +72,8 @@ export function s3ServeConfig(
     what: "S3 gateway configuration",
     flags,
     env,
-    ...(configFile ? { configFile } : {}),
-    ...(searchPaths ? { searchPaths } : {}),
+    configFile,
+    searchPaths,
   });
   if (!c.root) {
     throw new ConfigError("no volumes directory: give --root DIR (or PODKIT_S3_ROOT, or root in [s3])");

@@ -119,8 +119,8 @@ export function relayConfig(
     flags,
     env,
     envAliases: { pass: ["CROC_PASS"] },
-    ...(configFile ? { configFile } : {}),
-    ...(searchPaths ? { searchPaths } : {}),
+    configFile,
+    searchPaths,
   });
   const ports = typeof c.ports === "string" ? c.ports.split(",").map((p) => Number(p.trim())) : c.ports;
   if (ports.length < 2 || ports.some((p) => !Number.isInteger(p) || p < 0 || p > 65535)) {
