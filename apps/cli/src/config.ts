@@ -16,30 +16,35 @@ export function givenFlags(cmd: Command): Record<string, unknown> {
   return given;
 }
 
-export interface CommandConfigOptions {
-  /** The config file's table and the infix of the variables: `[s3]`, `PODKIT_S3_…`. */
+/** A command's table in the config file and its variables' infix: `[s3]`, `PODKIT_S3_…`. */
+export interface ConfigTable {
   section: string;
   what: string;
-  /** Options typed on the command line (`givenFlags`), under the schema's keys. */
-  flags: Record<string, unknown>;
-  /** `--config FILE`; without it the first of ~/.config/podkit/config.toml, /etc/podkit/config.toml. */
-  configFile?: string;
-  env?: NodeJS.ProcessEnv;
   envAliases?: LoadConfigOptions["envAliases"];
+}
+
+/** Where settings come from besides the flags; tests give their own environment and files. */
+export interface ConfigSources {
+  /** `--config FILE`; without it the first of ~/.config/podkit/config.toml, /etc/podkit/config.toml. */
+  configFile?: string | undefined;
+  env?: NodeJS.ProcessEnv;
   /** Where to look without `--config` (default: core's search paths). */
   searchPaths?: string[];
 }
 
-/** A long-running command's settings: flags > `PODKIT_*` environment > TOML file > defaults. */
-export function commandConfig<S extends z.ZodObject>(schema: S, options: CommandConfigOptions): z.output<S> {
+/** A long-running command's settings: flags (`givenFlags`) > `PODKIT_*` environment > TOML file > defaults. */
+export function commandConfig<S extends z.ZodObject>(
+  schema: S,
+  table: ConfigTable,
+  flags: Record<string, unknown>,
+  sources: ConfigSources = {},
+): z.output<S> {
   return loadConfig(schema, {
-    section: options.section,
-    what: options.what,
-    flags: options.flags,
-    env: options.env ?? process.env,
-    ...(options.envAliases ? { envAliases: options.envAliases } : {}),
-    ...(options.configFile
-      ? { configFile: options.configFile }
-      : { searchPaths: options.searchPaths ?? defaultConfigPaths() }),
+    ...table,
+    flags,
+    env: sources.env ?? process.env,
+    ...(sources.configFile
+      ? { configFile: sources.configFile }
+      : { searchPaths: sources.searchPaths ?? defaultConfigPaths() }),
   }).config;
 }

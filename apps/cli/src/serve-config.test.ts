@@ -29,7 +29,7 @@ describe("podkit control-plane serve configuration", () => {
   );
 
   it("takes defaults when nothing is given", () => {
-    expect(controlPlaneServeConfig({}, undefined, {}, [])).toEqual({
+    expect(controlPlaneServeConfig({}, { env: {}, searchPaths: [] })).toEqual({
       listen: "127.0.0.1:8080",
       offlineAfterMs: 60_000,
       sweepIntervalMs: 15_000,
@@ -40,7 +40,7 @@ describe("podkit control-plane serve configuration", () => {
   });
 
   it("ranks flags over the environment over the file over defaults", () => {
-    const fromFile = controlPlaneServeConfig({}, file, {});
+    const fromFile = controlPlaneServeConfig({}, { configFile: file, env: {} });
     expect(fromFile).toMatchObject({
       listen: "127.0.0.1:7001",
       db: "/file.sqlite",
@@ -50,12 +50,12 @@ describe("podkit control-plane serve configuration", () => {
       sweepIntervalMs: 15_000,
     });
     const env = { PODKIT_CONTROL_PLANE_LISTEN: "127.0.0.1:7002", PODKIT_CONTROL_PLANE_OFFLINE_AFTER: "90s" };
-    expect(controlPlaneServeConfig({}, file, env)).toMatchObject({
+    expect(controlPlaneServeConfig({}, { configFile: file, env })).toMatchObject({
       listen: "127.0.0.1:7002",
       offlineAfterMs: 90_000,
       db: "/file.sqlite",
     });
-    expect(controlPlaneServeConfig({ listen: "127.0.0.1:7003" }, file, env)).toMatchObject({
+    expect(controlPlaneServeConfig({ listen: "127.0.0.1:7003" }, { configFile: file, env })).toMatchObject({
       listen: "127.0.0.1:7003",
       offlineAfterMs: 90_000,
     });
@@ -67,20 +67,22 @@ describe("podkit control-plane serve configuration", () => {
       PODKIT_CONTROL_PLANE_DATA_DIR: "/var/lib/cp",
       PODKIT_ADMIN_TOKEN: "pka_env",
     };
-    expect(controlPlaneServeConfig({}, undefined, env, [])).toMatchObject({
+    expect(controlPlaneServeConfig({}, { env, searchPaths: [] })).toMatchObject({
       db: "postgres://db/podkit",
       dataDir: "/var/lib/cp",
       adminToken: "pka_env",
     });
-    expect(controlPlaneServeConfig({ adminToken: "pka_flag" }, undefined, env, []).adminToken).toBe(
+    expect(controlPlaneServeConfig({ adminToken: "pka_flag" }, { env, searchPaths: [] }).adminToken).toBe(
       "pka_flag",
     );
   });
 
   it("refuses a listen address that is not host:port instead of falling back to port 8080", () => {
-    expect(() => controlPlaneServeConfig({ listen: "nonsense" }, undefined, {}, [])).toThrow(ConfigError);
+    expect(() => controlPlaneServeConfig({ listen: "nonsense" }, { env: {}, searchPaths: [] })).toThrow(
+      ConfigError,
+    );
     expect(() =>
-      controlPlaneServeConfig({}, undefined, { PODKIT_CONTROL_PLANE_LISTEN: "nonsense" }, []),
+      controlPlaneServeConfig({}, { env: { PODKIT_CONTROL_PLANE_LISTEN: "nonsense" }, searchPaths: [] }),
     ).toThrow('--listen "nonsense" is not host:port');
     const r = spawnSync(
       process.execPath,
@@ -93,7 +95,10 @@ describe("podkit control-plane serve configuration", () => {
 
   it("refuses a maintenance share outside (0, 1] wherever it comes from", () => {
     expect(() =>
-      controlPlaneServeConfig({}, toml("share.toml", "[control-plane]\nmaxMaintenanceShare = 2\n"), {}),
+      controlPlaneServeConfig(
+        {},
+        { configFile: toml("share.toml", "[control-plane]\nmaxMaintenanceShare = 2\n"), env: {} },
+      ),
     ).toThrow(/a ratio between 0 and 1/);
   });
 });
@@ -107,7 +112,7 @@ describe("podkit s3 serve configuration", () => {
   );
 
   it("ranks flags over the environment over the file over defaults", () => {
-    const fromFile = s3ServeConfig({}, file, {});
+    const fromFile = s3ServeConfig({}, { configFile: file, env: {} });
     expect(fromFile.options).toMatchObject({
       root,
       listen: "127.0.0.1:7101",
@@ -119,21 +124,23 @@ describe("podkit s3 serve configuration", () => {
     expect(fromFile.workers).toBe(3);
     expect(fromFile.drainMs).toBe(10_000);
     const env = { PODKIT_S3_LISTEN: "127.0.0.1:7102", PODKIT_S3_WORKERS: "2", PODKIT_S3_ACCESS_LOG: "true" };
-    const fromEnv = s3ServeConfig({}, file, env);
+    const fromEnv = s3ServeConfig({}, { configFile: file, env });
     expect(fromEnv.options.listen).toBe("127.0.0.1:7102");
     expect(fromEnv.options.accessLog).toBeUndefined();
     expect(fromEnv.workers).toBe(2);
-    const fromFlags = s3ServeConfig({ listen: "127.0.0.1:7103", workers: "1" }, file, env);
+    const fromFlags = s3ServeConfig({ listen: "127.0.0.1:7103", workers: "1" }, { configFile: file, env });
     expect(fromFlags.options.listen).toBe("127.0.0.1:7103");
     expect(fromFlags.workers).toBe(1);
   });
 
   it("needs a root from somewhere, and checks values from the file as it checks flags", () => {
-    expect(() => s3ServeConfig({}, undefined, {}, [])).toThrow(/no volumes directory: give --root DIR/);
-    expect(() => s3ServeConfig({ root }, toml("w.toml", "[s3]\nworkers = 0\n"), {})).toThrow(
-      "--workers must be a whole number from 1 to 1024",
+    expect(() => s3ServeConfig({}, { env: {}, searchPaths: [] })).toThrow(
+      /no volumes directory: give --root DIR/,
     );
-    expect(() => s3ServeConfig({ root, metricsListen: "9102:x" }, undefined, {}, [])).toThrow(
+    expect(() =>
+      s3ServeConfig({ root }, { configFile: toml("w.toml", "[s3]\nworkers = 0\n"), env: {} }),
+    ).toThrow("--workers must be a whole number from 1 to 1024");
+    expect(() => s3ServeConfig({ root, metricsListen: "9102:x" }, { env: {}, searchPaths: [] })).toThrow(
       '--metrics-listen "9102:x" is not host:port',
     );
   });
@@ -152,20 +159,26 @@ describe("podkit relay configuration", () => {
   const file = toml("relay.toml", '[relay]\nhost = "127.0.0.1"\nports = [7201, 7202]\npass = "from-file"\n');
 
   it("ranks flags over the environment over the file over defaults", () => {
-    expect(relayConfig({}, undefined, {}, [])).toEqual({
+    expect(relayConfig({}, { env: {}, searchPaths: [] })).toEqual({
       host: "0.0.0.0",
       ports: [9009, 9010, 9011, 9012, 9013],
       pass: "pass123",
     });
-    expect(relayConfig({}, file, {})).toEqual({ host: "127.0.0.1", ports: [7201, 7202], pass: "from-file" });
+    expect(relayConfig({}, { configFile: file, env: {} })).toEqual({
+      host: "127.0.0.1",
+      ports: [7201, 7202],
+      pass: "from-file",
+    });
     const env = { PODKIT_RELAY_PORTS: "7301,7302,7303", CROC_PASS: "croc" };
-    expect(relayConfig({}, file, env)).toEqual({
+    expect(relayConfig({}, { configFile: file, env })).toEqual({
       host: "127.0.0.1",
       ports: [7301, 7302, 7303],
       pass: "croc",
     });
-    expect(relayConfig({}, file, { ...env, PODKIT_RELAY_PASS: "podkit" }).pass).toBe("podkit");
-    expect(relayConfig({ ports: "7401,7402", pass: "flag" }, file, env)).toEqual({
+    expect(relayConfig({}, { configFile: file, env: { ...env, PODKIT_RELAY_PASS: "podkit" } }).pass).toBe(
+      "podkit",
+    );
+    expect(relayConfig({ ports: "7401,7402", pass: "flag" }, { configFile: file, env })).toEqual({
       host: "127.0.0.1",
       ports: [7401, 7402],
       pass: "flag",
@@ -173,9 +186,9 @@ describe("podkit relay configuration", () => {
   });
 
   it("refuses fewer than two ports from the file too", () => {
-    expect(() => relayConfig({}, toml("one.toml", "[relay]\nports = [7201]\n"), {})).toThrow(
-      /at least two ports/,
-    );
+    expect(() =>
+      relayConfig({}, { configFile: toml("one.toml", "[relay]\nports = [7201]\n"), env: {} }),
+    ).toThrow(/at least two ports/);
   });
 });
 
@@ -183,16 +196,16 @@ describe("podkit agent run configuration", () => {
   const file = toml("agent.toml", '[agent]\nmetricsListen = "127.0.0.1:7501"\ngpuIntervalSeconds = 5\n');
 
   it("ranks flags over the environment over the file over defaults", async () => {
-    expect((await agentConfig({}, {}, [])).metricsListen).toBe("127.0.0.1:9101");
-    expect(await agentConfig({ config: file }, {})).toMatchObject({
+    expect((await agentConfig({}, { env: {}, searchPaths: [] })).metricsListen).toBe("127.0.0.1:9101");
+    expect(await agentConfig({ config: file }, { env: {} })).toMatchObject({
       metricsListen: "127.0.0.1:7501",
       gpuIntervalSeconds: 5,
     });
     const env = { PODKIT_AGENT_METRICS_LISTEN: "127.0.0.1:7502" };
-    expect((await agentConfig({ config: file }, env)).metricsListen).toBe("127.0.0.1:7502");
-    expect((await agentConfig({ config: file, metricsListen: "127.0.0.1:7503" }, env)).metricsListen).toBe(
-      "127.0.0.1:7503",
-    );
+    expect((await agentConfig({ config: file }, { env })).metricsListen).toBe("127.0.0.1:7502");
+    expect(
+      (await agentConfig({ config: file, metricsListen: "127.0.0.1:7503" }, { env })).metricsListen,
+    ).toBe("127.0.0.1:7503");
   });
 });
 

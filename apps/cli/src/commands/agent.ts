@@ -5,7 +5,7 @@ import type { AgentStatus } from "@podkit/host-agent";
 // Only the light entry at start: the agent's modules are imported in each action.
 import { AGENT_CONFIG_PATH, STATE_DIR, tuneHeapForDaemon } from "@podkit/host-agent/daemon";
 import type { Command } from "commander";
-import { commandConfig } from "../config.js";
+import { type ConfigSources, commandConfig } from "../config.js";
 import { type Output, printJson } from "../output.js";
 import { selfArgv } from "../self.js";
 import { install, uninstall } from "./agent-install.js";
@@ -26,16 +26,13 @@ const hostAgent = () => import("@podkit/host-agent");
 /** What `agent run` starts with: flags > PODKIT_AGENT_* > `[agent]` in the file (default /etc/podkit/agent.toml) > defaults. */
 export async function agentConfig(
   flags: RunFlags,
-  env: NodeJS.ProcessEnv = process.env,
-  searchPaths: string[] = [AGENT_CONFIG_PATH],
+  sources: ConfigSources = { searchPaths: [AGENT_CONFIG_PATH] },
 ) {
   const { AgentConfigSchema } = await hostAgent();
-  return commandConfig(AgentConfigSchema, {
-    section: "agent",
-    what: "agent configuration",
-    env,
-    ...(flags.config ? { configFile: flags.config } : { searchPaths }),
-    flags: {
+  return commandConfig(
+    AgentConfigSchema,
+    { section: "agent", what: "agent configuration" },
+    {
       controlPlane: flags.controlPlane,
       token: flags.token,
       metricsListen: flags.metricsListen,
@@ -44,7 +41,8 @@ export async function agentConfig(
       kmsgPath: flags.kmsg,
       simulate: flags.simulate,
     },
-  });
+    { ...sources, configFile: flags.config },
+  );
 }
 
 /**

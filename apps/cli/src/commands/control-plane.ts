@@ -16,7 +16,7 @@ import {
 } from "@podkit/core";
 import type { Command } from "commander";
 import { z } from "zod";
-import { commandConfig, givenFlags } from "../config.js";
+import { type ConfigSources, commandConfig, givenFlags } from "../config.js";
 import type { Output } from "../output.js";
 
 /** `--control-plane` / `--admin-token`, shared by every command that talks to the API. */
@@ -157,19 +157,18 @@ interface ServeFlags {
  */
 export function controlPlaneServeConfig(
   flags: Omit<ServeFlags, "config">,
-  configFile?: string,
-  env: NodeJS.ProcessEnv = process.env,
-  searchPaths?: string[],
+  sources: ConfigSources = {},
 ): ControlPlaneOptions {
-  const c = commandConfig(ControlPlaneServeConfigSchema, {
-    section: "control-plane",
-    what: "control plane configuration",
+  const c = commandConfig(
+    ControlPlaneServeConfigSchema,
+    {
+      section: "control-plane",
+      what: "control plane configuration",
+      envAliases: { adminToken: ["PODKIT_ADMIN_TOKEN"] },
+    },
     flags,
-    env,
-    envAliases: { adminToken: ["PODKIT_ADMIN_TOKEN"] },
-    configFile,
-    searchPaths,
-  });
+    sources,
+  );
   const share = Number(c.maxMaintenanceShare);
   if (!(share > 0 && share <= 1)) {
     throw new ValidationError("--max-maintenance-share", [
@@ -225,7 +224,7 @@ export function registerControlPlaneCommands(program: Command, output: Output): 
     )
     .option("--public-metrics", "serve /metrics without the admin token")
     .action(async (flags: ServeFlags, cmd: Command) => {
-      const cfg = controlPlaneServeConfig(givenFlags(cmd), flags.config);
+      const cfg = controlPlaneServeConfig(givenFlags(cmd), { configFile: flags.config });
       // Loaded here so that the API commands start without the server's database drivers.
       const { startControlPlane } = await import("@podkit/control-plane");
       const handle = await startControlPlane(cfg);

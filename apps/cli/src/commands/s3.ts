@@ -6,7 +6,7 @@ import type { S3GatewayOptions } from "@podkit/s3-gateway";
 import { DEFAULT_TIMEOUTS } from "@podkit/s3-gateway/defaults";
 import type { Command } from "commander";
 import { z } from "zod";
-import { commandConfig, givenFlags } from "../config.js";
+import { type ConfigSources, commandConfig, givenFlags } from "../config.js";
 import { type Output, printJson } from "../output.js";
 
 /** The flags of `s3 serve` as commander hands them over. */
@@ -63,18 +63,14 @@ export interface S3ServeConfig {
  */
 export function s3ServeConfig(
   flags: Omit<ServeFlags, "config" | "json">,
-  configFile?: string,
-  env: NodeJS.ProcessEnv = process.env,
-  searchPaths?: string[],
+  sources: ConfigSources = {},
 ): S3ServeConfig {
-  const c = commandConfig(S3ServeConfigSchema, {
-    section: "s3",
-    what: "S3 gateway configuration",
+  const c = commandConfig(
+    S3ServeConfigSchema,
+    { section: "s3", what: "S3 gateway configuration" },
     flags,
-    env,
-    configFile,
-    searchPaths,
-  });
+    sources,
+  );
   if (!c.root) {
     throw new ConfigError("no volumes directory: give --root DIR (or PODKIT_S3_ROOT, or root in [s3])");
   }
@@ -175,7 +171,7 @@ export function registerS3Commands(program: Command, output: Output): void {
         credentialsFile,
         workers,
         drainMs,
-      } = s3ServeConfig(givenFlags(cmd), flags.config);
+      } = s3ServeConfig(givenFlags(cmd), { configFile: flags.config });
       // The gateway loads when the command runs, not for its --help.
       const { loadCredentials, runS3Worker, startS3Cluster, startS3Gateway } = await import(
         "@podkit/s3-gateway"

@@ -13,7 +13,7 @@ import type { ReceiveOffer, RelayEvent } from "@podkit/transfer";
 import { DEFAULT_RELAY_PASSWORD, DEFAULT_RELAY_PORTS } from "@podkit/transfer/defaults";
 import { type Command, Option } from "commander";
 import { z } from "zod";
-import { commandConfig, givenFlags } from "../config.js";
+import { type ConfigSources, commandConfig, givenFlags } from "../config.js";
 import type { Output } from "../output.js";
 import { type ProgressMode, TransferProgress } from "./transfer-progress.js";
 
@@ -109,19 +109,14 @@ export const RelayConfigSchema = z.object({
 /** What `relay` starts with: flags > PODKIT_RELAY_* (and CROC_PASS) > `[relay]` in the file > defaults. */
 export function relayConfig(
   flags: Omit<RelayFlags, "config" | "json">,
-  configFile?: string,
-  env: NodeJS.ProcessEnv = process.env,
-  searchPaths?: string[],
+  sources: ConfigSources = {},
 ): { host: string; ports: number[]; pass: string } {
-  const c = commandConfig(RelayConfigSchema, {
-    section: "relay",
-    what: "relay configuration",
+  const c = commandConfig(
+    RelayConfigSchema,
+    { section: "relay", what: "relay configuration", envAliases: { pass: ["CROC_PASS"] } },
     flags,
-    env,
-    envAliases: { pass: ["CROC_PASS"] },
-    configFile,
-    searchPaths,
-  });
+    sources,
+  );
   const ports = typeof c.ports === "string" ? c.ports.split(",").map((p) => Number(p.trim())) : c.ports;
   if (ports.length < 2 || ports.some((p) => !Number.isInteger(p) || p < 0 || p > 65535)) {
     throw new ValidationError("--ports", [
@@ -270,7 +265,7 @@ export function registerTransferCommands(program: Command, output: Output): void
     )
     .option("--json", "print the listening address as JSON, then one JSON line per finished room")
     .action(async (opts: RelayFlags, cmd: Command) => {
-      const { host, ports, pass } = relayConfig(givenFlags(cmd), opts.config);
+      const { host, ports, pass } = relayConfig(givenFlags(cmd), { configFile: opts.config });
       // With --json, every finished room is one more line: how many bytes went through it.
       const onEvent = opts.json
         ? (event: RelayEvent) => {
