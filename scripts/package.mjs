@@ -133,7 +133,7 @@ writeFileSync(
       bin: { podkit: "podkit.cjs" },
       files: ["podkit.cjs", "app.cjs", "files"],
       // The SQLite addon is built for Node 20's ABI; the other addons use Node-API.
-      engines: { node: ">=20.12 <21" },
+      engines: { node: ">=20.19 <21" },
       os: ["linux"],
       cpu: ["x64"],
     },

@@ -1,4 +1,5 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import type { HostView } from "@podkit/control-plane";
@@ -11,7 +12,7 @@ import type { MaintenanceWindow } from "@podkit/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { startControlPlaneProcess } from "./agent/control-plane-process.js";
-import { freePort, tempDir } from "./agent/helpers.js";
+import { freePort, PODKIT, tempDir } from "./agent/helpers.js";
 import {
   api,
   apiHost,
@@ -234,7 +235,7 @@ describe.each(["sqlite", "postgres"] as const)("control plane on %s", (backend) 
     expect((await fetch(`${cp.url}/metrics`)).status).toBe(401);
     const wrong = await podkit({ url: cp.url, adminToken: "pka_wrong" }, "hosts", "list");
     expect(wrong.code).toBe(5);
-    expect(wrong.stderr).toContain("admin token required");
+    expect(wrong.stderr).toContain("wrong admin token: it is not this control plane's");
     // A used enrolment token cannot enrol a second host.
     const { token } = JSON.parse((await podkit(cp, "hosts", "enroll", "--json")).stdout) as { token: string };
     await SimulatedAgent.enroll(cp.url, token, machine("gpu-x", 1));
@@ -322,6 +323,10 @@ describe.each(["sqlite", "postgres"] as const)("control plane on %s", (backend) 
       (s) => s.listing.state === "listed" && s.maintenanceWindows.length === 0,
     );
     expect((await podkit(cp, "hosts", "free", "gpu-b")).code).toBe(0);
+    // Nothing to free: a conflict with the host's state, as scripts expect of the rules' refusals.
+    const unrented = await podkit(cp, "hosts", "free", "gpu-b");
+    expect(unrented.code).toBe(6);
+    expect(unrented.stderr).toContain("gpu-b is not rented: there is no rental to end");
     const missing = await podkit(
       cp,
       "maintenance",
@@ -672,6 +677,50 @@ describe.each(["sqlite", "postgres"] as const)("the control plane process on %s"
       expect(cp.logs()).not.toContain("ECONNRESET");
     } finally {
       await stop();
+    }
+  });
+});
+
+describe("replicas sharing one admin token by configuration", () => {
+  it("accept the token from --admin-token-file on each, and refuse another replica's own as wrong", async () => {
+    const pg = await startEphemeralPostgres({ fsync: false });
+    const dbUrl = await pg.newDatabase("shared_token");
+    const dir = tempDir("cp-token");
+    const file = join(dir, "admin-token");
+    writeFileSync(file, `pka_${"s".repeat(40)}\n`, { mode: 0o600 });
+    const started: Array<{ stop: () => Promise<void> }> = [];
+    try {
+      const replica = async (args: string[]) => {
+        const p = await startControlPlaneProcess({
+          port: await freePort(),
+          dataDir: tempDir("cp-replica"),
+          adminToken: "",
+          db: dbUrl,
+          args,
+        });
+        started.push(p);
+        return p;
+      };
+      const a = await replica(["--admin-token-file", file]);
+      const b = await replica(["--admin-token-file", file]);
+      // A replica left to itself generates a token of its own, and says that it is its own.
+      const own = await replica([]);
+      expect(own.logs()).toContain("note: that token is this replica's own");
+      const cli = (url: string, env: NodeJS.ProcessEnv) =>
+        spawnSync(process.execPath, [PODKIT, "hosts", "list", "--json"], {
+          encoding: "utf8",
+          env: { ...process.env, PODKIT_ADMIN_TOKEN: "", PODKIT_CONTROL_PLANE: url, ...env },
+        });
+      for (const r of [a, b]) expect(cli(r.url, { PODKIT_ADMIN_TOKEN_FILE: file }).status).toBe(0);
+      const ownToken = /admin token kept in (\S+) /.exec(own.logs())![1]!;
+      const refused = cli(a.url, { PODKIT_ADMIN_TOKEN_FILE: ownToken });
+      expect(refused.status).toBe(5);
+      expect(refused.stderr).toContain("wrong admin token");
+      const none = cli(a.url, { PODKIT_ADMIN_TOKEN_FILE: "" });
+      expect(none.stderr).toMatch(/admin token required|no admin token/);
+    } finally {
+      for (const p of started) await p.stop();
+      await pg.close();
     }
   });
 });

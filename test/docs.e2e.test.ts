@@ -6,7 +6,7 @@ import { runGuide } from "./docs/session.js";
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 
 /** Every guide, run block by block as a reader would (annotations: docs/README.md). */
-const GUIDES = ["docs/host.md", "README.md"];
+const GUIDES = ["docs/host.md", "docs/operator.md", "docs/storage-user.md", "README.md"];
 
 describe("the guides run as written", () => {
   for (const guide of GUIDES) {

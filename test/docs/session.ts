@@ -191,9 +191,9 @@ export async function runGuide(repo: string, file: string): Promise<GuideRun> {
         const r = await session.run(substitute(hidden, values), { timeoutSeconds: block.timeoutSeconds });
         output += r.output();
         if (r.rc !== 0) fail(block, `its set-up (${hidden}) ended with ${r.rc}`, output);
+        // What the set-up printed (the operator's token) is what later set-up and the block use.
+        capture(false);
       }
-      // What the set-up printed (the operator's token) is what the block uses.
-      if (block.before.length) capture(false);
       const text = substitute(block.text, values);
       const r = await session.run(text, {
         background: block.background,

@@ -195,7 +195,8 @@ const launcher = readFileSync(join(cliDir, "bundle/runtime.cjs"), "utf8")
   .replace("__PODKIT_BUILD_ID__", JSON.stringify(buildId))
   .replace("__PODKIT_FILES__", JSON.stringify(manifest));
 writeFileSync(join(outDir, "app.cjs"), bundleText);
-writeFileSync(join(outDir, "podkit.cjs"), `#!/usr/bin/env node\n${launcher}`, { mode: 0o755 });
+// V8 flags go on the command line where the process starts (see runtime.cjs); env -S splits them.
+writeFileSync(join(outDir, "podkit.cjs"), `#!/usr/bin/env -S node --expose-gc\n${launcher}`, { mode: 0o755 });
 // The single executable's main script: no shebang (it is compiled as a function body).
 writeFileSync(join(outDir, "podkit-sea.cjs"), launcher);
 writeFileSync(join(outDir, "files.json"), `${JSON.stringify({ buildId, files: manifest }, null, 2)}\n`);

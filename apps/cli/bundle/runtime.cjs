@@ -4,6 +4,13 @@
 // start-up skips parsing megabytes of JavaScript. It also tells the bundle where its files
 // (native addons, data) live: beside it in the npm package; inside the single executable they
 // are assets, written once to the per-build cache directory and loaded from there.
+//
+// V8 flags are set where the process starts, never flipped at run time: the npm package's and the
+// workspace build's `podkit` start `node --expose-gc` (their shebang), so the S3 gateway and the
+// transfer loops can pace their collections (core's gc.ts). The single executable takes no Node
+// flags on its command line, and Node 20's SEA config has no `execArgv` (later Node versions add
+// one): it honours NODE_OPTIONS (`NODE_OPTIONS=--expose-gc podkit …`), and without the flag it runs
+// as well, using somewhat more memory in long transfers and uploads.
 const VERSION = __PODKIT_VERSION__;
 const BUILD_ID = __PODKIT_BUILD_ID__;
 const FILES = __PODKIT_FILES__; // { "native/x.node": size, … }: what files/ holds

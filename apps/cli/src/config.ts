@@ -1,4 +1,4 @@
-import { defaultConfigPaths, type LoadConfigOptions, loadConfig } from "@podkit/core";
+import { defaultConfigPaths, type LoadConfigOptions, type LoadedConfig, loadConfig } from "@podkit/core";
 import type { Command } from "commander";
 import type { z } from "zod";
 
@@ -32,13 +32,13 @@ export interface ConfigSources {
   searchPaths?: string[];
 }
 
-/** A long-running command's settings: flags (`givenFlags`) > `PODKIT_*` environment > TOML file > defaults. */
+/** A long-running command's settings (and where each came from): flags (`givenFlags`) > `PODKIT_*` environment > TOML file > defaults. */
 export function commandConfig<S extends z.ZodObject>(
   schema: S,
   table: ConfigTable,
   flags: Record<string, unknown>,
   sources: ConfigSources = {},
-): z.output<S> {
+): LoadedConfig<z.output<S>> {
   return loadConfig(schema, {
     ...table,
     flags,
@@ -46,5 +46,5 @@ export function commandConfig<S extends z.ZodObject>(
     ...(sources.configFile
       ? { configFile: sources.configFile }
       : { searchPaths: sources.searchPaths ?? defaultConfigPaths() }),
-  }).config;
+  });
 }

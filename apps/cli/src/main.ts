@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --expose-gc
 import { VERSION } from "./version.js";
 
 // `podkit hosts list | head` closes the pipe early: that is the reader's choice, not a failure.

@@ -77,6 +77,29 @@ describe("podkit control-plane serve configuration", () => {
     );
   });
 
+  it("reads the admin token from --admin-token-file / PODKIT_ADMIN_TOKEN_FILE, a token given beside it at the same level winning", () => {
+    const tokenFile = join(work, "admin-token");
+    writeFileSync(tokenFile, "pka_from_file\n", { mode: 0o600 });
+    const none = { env: {}, searchPaths: [] };
+    expect(controlPlaneServeConfig({ adminTokenFile: tokenFile }, none).adminToken).toBe("pka_from_file");
+    expect(
+      controlPlaneServeConfig({}, { env: { PODKIT_ADMIN_TOKEN_FILE: tokenFile }, searchPaths: [] })
+        .adminToken,
+    ).toBe("pka_from_file");
+    expect(
+      controlPlaneServeConfig(
+        { adminTokenFile: tokenFile },
+        { env: { PODKIT_ADMIN_TOKEN: "pka_env" }, searchPaths: [] },
+      ).adminToken,
+    ).toBe("pka_from_file");
+    expect(
+      controlPlaneServeConfig(
+        {},
+        { env: { PODKIT_ADMIN_TOKEN: "pka_env", PODKIT_ADMIN_TOKEN_FILE: tokenFile }, searchPaths: [] },
+      ).adminToken,
+    ).toBe("pka_env");
+  });
+
   it("refuses a listen address that is not host:port instead of falling back to port 8080", () => {
     expect(() => controlPlaneServeConfig({ listen: "nonsense" }, { env: {}, searchPaths: [] })).toThrow(
       ConfigError,

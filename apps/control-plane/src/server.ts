@@ -11,7 +11,7 @@ import { Judge } from "./fleet/judge.js";
 import { Operations } from "./fleet/operations.js";
 import { FleetViews } from "./fleet/views.js";
 import { registerApi } from "./http/api.js";
-import { isAdmin, refuseApi } from "./http/auth.js";
+import { isAdmin, presentedAdminToken, refuseApi } from "./http/auth.js";
 import { registerDashboard } from "./http/dashboard.js";
 import { registerMetrics } from "./http/metrics.js";
 import { AgentGateway } from "./ingest/agent-ws.js";
@@ -187,7 +187,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     if (path === "/api/v1/agents/enroll") return;
     if (path === "/metrics" && options.publicMetrics) return;
     if (path.startsWith("/api/") || path === "/metrics") {
-      if (!isAdmin(req, admin.token)) return refuseApi(reply);
+      if (!isAdmin(req, admin.token)) return refuseApi(reply, presentedAdminToken(req) !== null);
     }
   });
   app.setErrorHandler((err, req, reply) => {

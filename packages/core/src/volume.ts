@@ -7,15 +7,6 @@ export const VolumeIdSchema = z
   .max(63)
   .regex(/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/, "volume ids are 3-63 lower-case letters, digits, dots and dashes");
 
-export const VolumeSpecSchema = z.object({
-  id: VolumeIdSchema,
-  /** Directory that holds the volume (a Pod sees it as /workspace). */
-  path: z.string().min(1),
-  sizeBytes: z.number().int().positive().optional(),
-  dataCenter: z.string().optional(),
-});
-export type VolumeSpec = z.infer<typeof VolumeSpecSchema>;
-
 export const S3CredentialSchema = z.object({
   accessKeyId: z.string().min(3).max(128),
   secretAccessKey: z.string().min(8).max(256),

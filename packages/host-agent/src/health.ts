@@ -73,6 +73,9 @@ const XID_CLEARS: Record<XidEvent["action"], string> = {
   unknown: "one hour without a new occurrence",
 };
 
+/** A reason before `since` is known (evaluateHealth keeps the first time it was seen). */
+type ReasonDraft = Omit<HealthReason, "since">;
+
 /**
  * Pure health rules: what the collectors saw → a state per GPU and for the machine, each
  * reason with a stable code, the evidence and what clears it. A GPU that could not be read
@@ -83,13 +86,13 @@ export function evaluateHealth(input: HealthInput): HealthReport {
   const previousSince = new Map<string, string>();
   for (const r of input.previous?.machine.reasons ?? [])
     previousSince.set(`${r.code}:${r.gpuIndex ?? "-"}`, r.since);
-  const reason = (r: Omit<HealthReason, "since">): HealthReason => ({
+  const reason = (r: ReasonDraft): HealthReason => ({
     ...r,
     since: previousSince.get(`${r.code}:${r.gpuIndex ?? "-"}`) ?? at,
   });
 
   const { reading } = input;
-  const machineReasons: HealthReason[] = [];
+  const machineReasons: HealthReason[] = readingReasons(reading).map((r) => reason(r));
   const perGpu = new Map<number, { uuid: string | null; pciBusId: string | null; reasons: HealthReason[] }>();
   const gpuEntry = (index: number, uuid: string | null, pciBusId: string | null) => {
     let e = perGpu.get(index);
@@ -101,95 +104,16 @@ export function evaluateHealth(input: HealthInput): HealthReport {
   };
   for (const g of reading.gpus) gpuEntry(g.index, g.uuid, g.pciBusId);
 
-  if (reading.failure) {
-    const f = reading.failure;
-    const state: HealthState =
-      f.kind === "gpu-lost" || f.kind === "driver-mismatch" || f.kind === "no-driver"
-        ? "reboot-required"
-        : "degraded";
-    machineReasons.push(
-      reason({
-        code: f.code,
-        message: f.message,
-        state,
-        evidence: f.evidence,
-        clearsWhen:
-          f.kind === "driver-mismatch"
-            ? "a reboot loads the upgraded kernel module (nvidia-smi works again)"
-            : "nvidia-smi reports every listed GPU again",
-      }),
-    );
-  }
-  if (reading.problems.length > 0) {
-    machineReasons.push(
-      reason({
-        code: "GPU_TELEMETRY_INCOMPLETE",
-        message: `nvidia-smi output could not be fully read: ${reading.problems.join("; ")}`,
-        state: "degraded",
-        evidence: reading.problems[0]!,
-        clearsWhen: "a complete nvidia-smi reading",
-      }),
-    );
-  }
-
   // A vanished GPU is the most important failure: compare with what the machine was listed with.
-  for (const l of input.listed ?? []) {
-    const present = reading.gpus.find((g) => g.uuid === l.uuid || g.pciBusId === l.pciBusId);
+  const listed = input.listed ?? [];
+  for (const l of listed) {
     const entry = gpuEntry(l.index, l.uuid, l.pciBusId);
-    if (present && present.uuid !== l.uuid) {
-      entry.reasons.push(
-        reason({
-          code: "GPU_REPLACED",
-          message: `GPU at ${l.pciBusId} has UUID ${present.uuid}, listed with ${l.uuid}`,
-          state: "degraded",
-          evidence: present.uuid,
-          gpuIndex: l.index,
-          clearsWhen: "the machine is re-registered with its current GPUs",
-        }),
-      );
-    } else if (!present) {
-      const lostHere = reading.failure?.kind === "gpu-lost" && reading.failure.pciBusId === l.pciBusId;
-      const unreadable = !lostHere && (reading.failure !== null || reading.problems.length > 0);
-      entry.reasons.push(
-        reason(
-          unreadable
-            ? {
-                code: "GPU_UNREADABLE",
-                message: `GPU ${l.index} (${l.pciBusId}) could not be read this cycle`,
-                state: "degraded",
-                evidence: reading.failure?.evidence ?? reading.problems[0] ?? "",
-                gpuIndex: l.index,
-                clearsWhen: "nvidia-smi reports the GPU again",
-              }
-            : {
-                code: "GPU_MISSING",
-                message: `GPU ${l.index} (${l.name}, ${l.pciBusId}) is gone: ${reading.gpus.length} of ${input.listed!.length} listed GPUs are present`,
-                state: "reboot-required",
-                evidence: lostHere
-                  ? reading.failure!.evidence
-                  : `present: ${reading.gpus.map((g) => g.pciBusId).join(", ") || "none"}`,
-                gpuIndex: l.index,
-                clearsWhen:
-                  "the GPU is enumerated again with its listed UUID and PCI address (usually after a reboot)",
-              },
-        ),
-      );
-    }
+    const r = listedGpuReason(l, reading, listed.length);
+    if (r) entry.reasons.push(reason(r));
   }
-
-  for (const l of input.listed ?? []) {
-    const now = input.nvlinkActiveLinks?.[l.index];
-    if (l.nvlinkActiveLinks === undefined || now === undefined || now >= l.nvlinkActiveLinks) continue;
-    gpuEntry(l.index, l.uuid, l.pciBusId).reasons.push(
-      reason({
-        code: "NVLINK_LINKS_DOWN",
-        message: `GPU ${l.index}: ${now} of ${l.nvlinkActiveLinks} NVLink links active`,
-        state: "degraded",
-        evidence: `nvidia-smi nvlink -s: ${now} active links`,
-        gpuIndex: l.index,
-        clearsWhen: `all ${l.nvlinkActiveLinks} links are active again`,
-      }),
-    );
+  for (const l of listed) {
+    const r = nvlinkReason(l, input.nvlinkActiveLinks?.[l.index]);
+    if (r) gpuEntry(l.index, l.uuid, l.pciBusId).reasons.push(reason(r));
   }
 
   for (const g of reading.gpus) {
@@ -199,16 +123,8 @@ export function evaluateHealth(input: HealthInput): HealthReport {
   }
 
   for (const x of input.xids) {
-    const state = XID_STATE[x.event.action];
-    if (!state) continue;
-    const code = `${x.event.kind === "sxid" ? "SXID" : "XID"}_${x.event.xid}`;
-    const r = {
-      code,
-      message: `${x.event.kind === "sxid" ? "SXid" : "Xid"} ${x.event.xid}${x.event.description ? ` (${x.event.description})` : ""} seen ${x.count}× since ${x.firstAt}; action: ${x.event.action}`,
-      state,
-      evidence: x.event.raw,
-      clearsWhen: XID_CLEARS[x.event.action],
-    };
+    const r = xidReason(x);
+    if (!r) continue;
     const g = x.event.gpuIndex;
     if (g !== null && x.event.kind === "xid") {
       const listedGpu = input.listed?.find((l) => l.index === g);
@@ -226,4 +142,100 @@ export function evaluateHealth(input: HealthInput): HealthReport {
     }));
   const allReasons = [...machineReasons, ...gpus.flatMap((g) => g.verdict.reasons)];
   return { machine: { state: worstHealth(allReasons.map((r) => r.state)), reasons: allReasons, at }, gpus };
+}
+
+/** Machine-wide reasons from the reading itself: nvidia-smi failed, or its output was incomplete. */
+function readingReasons(reading: GpuReading): ReasonDraft[] {
+  const reasons: ReasonDraft[] = [];
+  if (reading.failure) {
+    const f = reading.failure;
+    const state: HealthState =
+      f.kind === "gpu-lost" || f.kind === "driver-mismatch" || f.kind === "no-driver"
+        ? "reboot-required"
+        : "degraded";
+    reasons.push({
+      code: f.code,
+      message: f.message,
+      state,
+      evidence: f.evidence,
+      clearsWhen:
+        f.kind === "driver-mismatch"
+          ? "a reboot loads the upgraded kernel module (nvidia-smi works again)"
+          : "nvidia-smi reports every listed GPU again",
+    });
+  }
+  if (reading.problems.length > 0) {
+    reasons.push({
+      code: "GPU_TELEMETRY_INCOMPLETE",
+      message: `nvidia-smi output could not be fully read: ${reading.problems.join("; ")}`,
+      state: "degraded",
+      evidence: reading.problems[0]!,
+      clearsWhen: "a complete nvidia-smi reading",
+    });
+  }
+  return reasons;
+}
+
+/** A listed GPU that is not in this reading (missing or unreadable), or is there with another UUID. */
+function listedGpuReason(l: ListedGpu, reading: GpuReading, listedCount: number): ReasonDraft | null {
+  const present = reading.gpus.find((g) => g.uuid === l.uuid || g.pciBusId === l.pciBusId);
+  if (present && present.uuid !== l.uuid) {
+    return {
+      code: "GPU_REPLACED",
+      message: `GPU at ${l.pciBusId} has UUID ${present.uuid}, listed with ${l.uuid}`,
+      state: "degraded",
+      evidence: present.uuid,
+      gpuIndex: l.index,
+      clearsWhen: "the machine is re-registered with its current GPUs",
+    };
+  }
+  if (present) return null;
+  const lostHere = reading.failure?.kind === "gpu-lost" && reading.failure.pciBusId === l.pciBusId;
+  const unreadable = !lostHere && (reading.failure !== null || reading.problems.length > 0);
+  if (unreadable) {
+    return {
+      code: "GPU_UNREADABLE",
+      message: `GPU ${l.index} (${l.pciBusId}) could not be read this cycle`,
+      state: "degraded",
+      evidence: reading.failure?.evidence ?? reading.problems[0] ?? "",
+      gpuIndex: l.index,
+      clearsWhen: "nvidia-smi reports the GPU again",
+    };
+  }
+  return {
+    code: "GPU_MISSING",
+    message: `GPU ${l.index} (${l.name}, ${l.pciBusId}) is gone: ${reading.gpus.length} of ${listedCount} listed GPUs are present`,
+    state: "reboot-required",
+    evidence: lostHere
+      ? reading.failure!.evidence
+      : `present: ${reading.gpus.map((g) => g.pciBusId).join(", ") || "none"}`,
+    gpuIndex: l.index,
+    clearsWhen: "the GPU is enumerated again with its listed UUID and PCI address (usually after a reboot)",
+  };
+}
+
+/** Fewer NVLink links active now than when the machine was listed. */
+function nvlinkReason(l: ListedGpu, now: number | undefined): ReasonDraft | null {
+  if (l.nvlinkActiveLinks === undefined || now === undefined || now >= l.nvlinkActiveLinks) return null;
+  return {
+    code: "NVLINK_LINKS_DOWN",
+    message: `GPU ${l.index}: ${now} of ${l.nvlinkActiveLinks} NVLink links active`,
+    state: "degraded",
+    evidence: `nvidia-smi nvlink -s: ${now} active links`,
+    gpuIndex: l.index,
+    clearsWhen: `all ${l.nvlinkActiveLinks} links are active again`,
+  };
+}
+
+/** An XID or SXid whose action leaves the GPU (or machine) below healthy; null for the harmless ones. */
+function xidReason(x: ActiveXid): ReasonDraft | null {
+  const state = XID_STATE[x.event.action];
+  if (!state) return null;
+  return {
+    code: `${x.event.kind === "sxid" ? "SXID" : "XID"}_${x.event.xid}`,
+    message: `${x.event.kind === "sxid" ? "SXid" : "Xid"} ${x.event.xid}${x.event.description ? ` (${x.event.description})` : ""} seen ${x.count}× since ${x.firstAt}; action: ${x.event.action}`,
+    state,
+    evidence: x.event.raw,
+    clearsWhen: XID_CLEARS[x.event.action],
+  };
 }

@@ -109,7 +109,16 @@ function peer(args, ns = "a", prof = []) {
 
 /** A `podkit` command as users run it; resolves with the CPU seconds and peak RSS it reports. */
 function runPodkit(args, report, ns = "a", prof = []) {
-  const [cmd, ...argv] = inNs(ns, [process.execPath, ...prof, "--import", REPORT, PODKIT, ...args]);
+  // --expose-gc: started as the podkit launcher starts node (the chunk loops pace their collections).
+  const [cmd, ...argv] = inNs(ns, [
+    process.execPath,
+    "--expose-gc",
+    ...prof,
+    "--import",
+    REPORT,
+    PODKIT,
+    ...args,
+  ]);
   const child = track(
     spawn(cmd, argv, {
       stdio: ["ignore", "pipe", "pipe"],
@@ -181,7 +190,11 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
  */
 async function podkitRun(i, direct = false) {
   const path = direct ? "direct" : "relay";
-  const relay = peer(["relay", direct ? "10.66.0.1" : "127.0.0.1"], "a", direct ? [] : profile(`${path}-${i}/relay`));
+  const relay = peer(
+    ["relay", direct ? "10.66.0.1" : "127.0.0.1"],
+    "a",
+    direct ? [] : profile(`${path}-${i}/relay`),
+  );
   const address = await firstLine(relay.child);
   const out = join(dir, `out-${i}`);
   const code = `${1000 + i}-bench-run-${i}${direct ? "-direct" : ""}`;

@@ -42,7 +42,7 @@ export async function agentConfig(
       simulate: flags.simulate,
     },
     { ...sources, configFile: flags.config },
-  );
+  ).config;
 }
 
 /**
@@ -62,6 +62,7 @@ async function selfCommand(root: string): Promise<string> {
 }
 
 export function registerAgentCommands(program: Command, output: Output): void {
+  // Long but flat: one commander block per verb (its options and a short handler), in `--help` order.
   const agent = program
     .command("agent")
     .description(

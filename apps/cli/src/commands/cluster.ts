@@ -130,6 +130,7 @@ function requirePlan(ctx: ClusterContext, output: Output, json: boolean | undefi
 }
 
 export function registerClusterCommands(program: Command, output: Output): void {
+  // Long but flat: one commander block per verb (its options and a short handler), in `--help` order.
   const cluster = program
     .command("cluster")
     .description(

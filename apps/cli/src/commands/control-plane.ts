@@ -5,6 +5,7 @@ import type { ControlPlaneOptions } from "@podkit/control-plane";
 import {
   AuthError,
   ConfigError,
+  type ConfigSource,
   ConflictError,
   isErrorCode,
   NotFoundError,
@@ -58,9 +59,22 @@ function defaultAdminTokenFile(env: NodeJS.ProcessEnv): string {
   return join(base, "podkit", "control-plane", "admin-token");
 }
 
+/** The admin token kept in FILE (`--admin-token-file`, PODKIT_ADMIN_TOKEN_FILE): one line, pka_…. */
+export function readAdminTokenFile(file: string): string {
+  let token: string;
+  try {
+    token = readFileSync(file, "utf8").trim();
+  } catch (err) {
+    throw new ConfigError(`cannot read the admin token file ${file}: ${(err as Error).message}`);
+  }
+  if (!token) throw new ConfigError(`the admin token file ${file} is empty`);
+  return token;
+}
+
 export function adminTokenFrom(flags: ApiFlags, env = process.env): string {
   const token = flags.adminToken ?? env.PODKIT_ADMIN_TOKEN;
   if (token) return token;
+  if (env.PODKIT_ADMIN_TOKEN_FILE) return readAdminTokenFile(env.PODKIT_ADMIN_TOKEN_FILE);
   const file = defaultAdminTokenFile(env);
   if (existsSync(file)) return readFileSync(file, "utf8").trim();
   throw new AuthError("no admin token: pass --admin-token or set PODKIT_ADMIN_TOKEN");
@@ -124,12 +138,15 @@ function msOption(text: string, flag: string): number {
   }
 }
 
+const SOURCE_RANK: readonly ConfigSource[] = ["flag", "env", "file", "default"];
+
 /** `podkit control-plane serve` settings: one key per flag, `[control-plane]` in the file. */
 export const ControlPlaneServeConfigSchema = z.object({
   listen: z.string().default("127.0.0.1:8080"),
   db: z.string().optional(),
   dataDir: z.string().optional(),
   adminToken: z.string().optional(),
+  adminTokenFile: z.string().optional(),
   offlineAfter: z.string().default("60s"),
   sweepInterval: z.string().default("15s"),
   pingInterval: z.string().default("15s"),
@@ -144,6 +161,7 @@ interface ServeFlags {
   db?: string;
   dataDir?: string;
   adminToken?: string;
+  adminTokenFile?: string;
   offlineAfter?: string;
   sweepInterval?: string;
   maxMaintenanceShare?: string;
@@ -159,16 +177,23 @@ export function controlPlaneServeConfig(
   flags: Omit<ServeFlags, "config">,
   sources: ConfigSources = {},
 ): ControlPlaneOptions {
-  const c = commandConfig(
+  const { config: c, sources: from } = commandConfig(
     ControlPlaneServeConfigSchema,
     {
       section: "control-plane",
       what: "control plane configuration",
-      envAliases: { adminToken: ["PODKIT_ADMIN_TOKEN"] },
+      envAliases: { adminToken: ["PODKIT_ADMIN_TOKEN"], adminTokenFile: ["PODKIT_ADMIN_TOKEN_FILE"] },
     },
     flags,
     sources,
   );
+  // The token itself and a file holding it: whichever comes from the stronger source (a token on a tie).
+  const rank = (key: string) => SOURCE_RANK.indexOf(from[key] ?? "default");
+  const adminToken =
+    c.adminTokenFile !== undefined &&
+    (c.adminToken === undefined || rank("adminTokenFile") < rank("adminToken"))
+      ? readAdminTokenFile(c.adminTokenFile)
+      : c.adminToken;
   const share = Number(c.maxMaintenanceShare);
   if (!(share > 0 && share <= 1)) {
     throw new ValidationError("--max-maintenance-share", [
@@ -180,7 +205,7 @@ export function controlPlaneServeConfig(
     listen: c.listen,
     ...(c.db ? { db: c.db } : {}),
     ...(c.dataDir ? { dataDir: c.dataDir } : {}),
-    ...(c.adminToken ? { adminToken: c.adminToken } : {}),
+    ...(adminToken ? { adminToken } : {}),
     offlineAfterMs: msOption(c.offlineAfter, "--offline-after"),
     sweepIntervalMs: msOption(c.sweepInterval, "--sweep-interval"),
     pingIntervalMs: msOption(c.pingInterval, "--ping-interval"),
@@ -215,6 +240,10 @@ export function registerControlPlaneCommands(program: Command, output: Output): 
       "how often time-based rules are applied to every host (default 15s)",
     )
     .option(
+      "--admin-token-file <file>",
+      "read the admin token from FILE (also PODKIT_ADMIN_TOKEN_FILE): give every replica of one database the same",
+    )
+    .option(
       "--max-maintenance-share <ratio>",
       "maintenance above this share of 30 days is reported as excessive (default 0.1)",
     )
@@ -232,8 +261,12 @@ export function registerControlPlaneCommands(program: Command, output: Output): 
       output.out(
         handle.adminTokenFile
           ? `admin token kept in ${handle.adminTokenFile} (export PODKIT_ADMIN_TOKEN=$(cat ${handle.adminTokenFile}))`
-          : "admin token: the one given (PODKIT_ADMIN_TOKEN or --admin-token)",
+          : "admin token: the one given (--admin-token, --admin-token-file, PODKIT_ADMIN_TOKEN or PODKIT_ADMIN_TOKEN_FILE)",
       );
+      if (handle.adminTokenFile && handle.db.startsWith("postgres"))
+        output.out(
+          `note: that token is this replica's own; replicas of one database need one shared token (--admin-token-file or PODKIT_ADMIN_TOKEN on each)`,
+        );
       output.out(
         `dashboard: ${handle.url}/  agents: podkit agent run --control-plane ${handle.url} --token <podkit hosts enroll>`,
       );

@@ -1,5 +1,5 @@
 import type { FleetEvent, HostView, Rental } from "@podkit/control-plane";
-import { parseDuration, ValidationError } from "@podkit/core";
+import { ConflictError, parseDuration, ValidationError } from "@podkit/core";
 import type { Command } from "commander";
 import { formatTable, type Output, printJson } from "../output.js";
 import { type ApiFlags, api, withApiOptions } from "./control-plane.js";
@@ -14,6 +14,7 @@ function gpuSummary(h: HostView): string {
 }
 
 export function registerHostCommands(program: Command, output: Output): void {
+  // Long but flat: one commander block per verb (its options and a short handler), in `--help` order.
   const hosts = program.command("hosts").description("GPU hosts known to the control plane");
 
   withApiOptions(hosts.command("list"))
@@ -115,7 +116,7 @@ export function registerHostCommands(program: Command, output: Output): void {
     });
 
   withApiOptions(hosts.command("free").argument("<host>", "host id or hostname"))
-    .description("end the active rental on a host")
+    .description("end the active rental on a host (exit 6 when it is not rented)")
     .option("--json", "print JSON")
     .action(async (host: string, opts: ApiFlags & { json?: boolean }) => {
       const active = await api<Rental[]>(
@@ -123,8 +124,8 @@ export function registerHostCommands(program: Command, output: Output): void {
         "GET",
         `/api/v1/rentals?active=true&host=${encodeURIComponent(host)}`,
       );
-      if (active.length === 0)
-        throw new ValidationError("host", [{ path: "", message: `${host} is not rented` }]);
+      // Nothing to end is a conflict with the host's state (exit 6), like the rules' refusals.
+      if (active.length === 0) throw new ConflictError(`${host} is not rented: there is no rental to end`);
       const rental = await api<Rental>(
         opts,
         "DELETE",

@@ -70,7 +70,7 @@ export function s3ServeConfig(
     { section: "s3", what: "S3 gateway configuration" },
     flags,
     sources,
-  );
+  ).config;
   if (!c.root) {
     throw new ConfigError("no volumes directory: give --root DIR (or PODKIT_S3_ROOT, or root in [s3])");
   }

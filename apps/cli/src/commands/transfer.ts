@@ -116,7 +116,7 @@ export function relayConfig(
     { section: "relay", what: "relay configuration", envAliases: { pass: ["CROC_PASS"] } },
     flags,
     sources,
-  );
+  ).config;
   const ports = typeof c.ports === "string" ? c.ports.split(",").map((p) => Number(p.trim())) : c.ports;
   if (ports.length < 2 || ports.some((p) => !Number.isInteger(p) || p < 0 || p > 65535)) {
     throw new ValidationError("--ports", [
@@ -127,6 +127,7 @@ export function relayConfig(
 }
 
 export function registerTransferCommands(program: Command, output: Output): void {
+  // Long but flat: one commander block per verb (its options and a short handler), in `--help` order.
   program
     .command("send")
     .description(

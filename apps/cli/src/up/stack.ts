@@ -64,6 +64,8 @@ export function podkitCommandLine(): string {
  * Each piece is the same code as in production; only the defaults differ.
  */
 export async function startStack(options: StackOptions): Promise<RunningStack> {
+  // Long on purpose: the services start in dependency order inside one try, so a failure stops
+  // whatever had started before it.
   const dataDir = resolve(options.dataDir);
   const log = options.logger ?? createLogger({ name: "podkit-up" });
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });

@@ -20,15 +20,13 @@ export function isAdmin(req: FastifyRequest, adminToken: string): boolean {
   return presented !== null && secretsEqual(presented, adminToken);
 }
 
-export function refuseApi(reply: FastifyReply): FastifyReply {
+/** 401 for the API: no token at all, or one that is not this control plane's (a replica with its own?). */
+export function refuseApi(reply: FastifyReply, presented: boolean): FastifyReply {
+  const message = presented
+    ? "wrong admin token: it is not this control plane's (replicas of one database must share one: --admin-token-file or PODKIT_ADMIN_TOKEN on each)"
+    : "admin token required: pass --admin-token or set PODKIT_ADMIN_TOKEN (Authorization: Bearer pka_…)";
   return reply
     .code(401)
     .header("www-authenticate", 'Bearer realm="podkit"')
-    .send({
-      error: {
-        code: "E_AUTH",
-        message:
-          "admin token required: pass --admin-token or set PODKIT_ADMIN_TOKEN (Authorization: Bearer pka_…)",
-      },
-    });
+    .send({ error: { code: "E_AUTH", message } });
 }

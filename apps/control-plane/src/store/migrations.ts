@@ -1,5 +1,4 @@
-import type { Kysely } from "kysely";
-import { type Migration, type MigrationProvider, Migrator } from "kysely/migration";
+import { type Kysely, type Migration, type MigrationProvider, Migrator } from "kysely";
 
 /**
  * Migrations, in order, written once with Kysely's schema builder so the same DDL runs on

@@ -51,8 +51,6 @@ export function resilientPool(options: ResilientPoolOptions): PostgresPool & { r
   });
   return {
     raw: pool,
-    options: pool.options,
-    Client: pg.Client,
     end: () => pool.end(),
     connect: async (): Promise<PostgresPoolClient> => {
       const client = await pool.connect();

@@ -94,6 +94,8 @@ export async function clusterSlurm(
   plan: ClusterPlan,
   opts: { waitIdleMs?: number } = {},
 ): Promise<SlurmReport> {
+  // Long on purpose: the steps run in order and stop at the first failed check (munge present, key,
+  // config and daemons on every node, idle wait, srun), each recorded in `checks`.
   const checks: CheckResult[] = [];
   const primaryLabel = `${plan.nodes[0]!.alias} (${plan.nodes[0]!.sshHost})`;
   const fail = (check: CheckResult["check"], node: string, evidence: string): SlurmReport => {

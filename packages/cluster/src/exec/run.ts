@@ -80,6 +80,8 @@ export async function runOnAll(
   commandFor: (node: PlannedNode) => string,
   opts: RunOptions,
 ): Promise<RunReport> {
+  // One function on purpose: the per-node runs, the deadline, the abort and stop-all share the same
+  // state (process groups, finished, stopped), which must be read and written in one place.
   const started = Date.now();
   const pgids = new Map<number, number>();
   const finished = new Set<number>();

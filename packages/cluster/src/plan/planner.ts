@@ -128,6 +128,8 @@ export function hashEnv(
 
 /** A pure function of the spec and each node's facts (same order as `spec.nodes`). */
 export function planCluster(spec: ClusterSpec, facts: ReadonlyArray<NodeFacts>): PlanResult {
+  // Long on purpose: one pass from spec and facts to the plan, each step reading the previous one's
+  // values (ranks, interfaces, trainers, addresses); the separable parts are already helpers.
   if (facts.length !== spec.nodes.length) throw new Error("planCluster: one NodeFacts per node is required");
   const ranks = assignRanks(spec.nodes);
   const label = (i: number) => `node-${ranks[i]} (${spec.nodes[i]!.host})`;

@@ -94,6 +94,8 @@ export class SshSession {
   }
 
   static connect(target: SshTarget, trust: SshTrust, timeoutMs = 8000): Promise<SshSession> {
+    // One function on purpose: ssh2's callbacks (host key check, ready, error, close) settle one promise
+    // and share the refusal and settled flags.
     const knownHostsFile = trust.knownHostsFile ?? join(homedir(), ".ssh", "known_hosts");
     const known = loadKnownHosts(knownHostsFile);
     const privateKey = readPrivateKey(target);

@@ -2,7 +2,7 @@
 // client for the gateway and for nginx, so the ratios compare servers, not clients.
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
-import { Agent, request } from "node:http";
+import { Agent, type ClientRequest, request } from "node:http";
 
 export const MiB = 1024 * 1024;
 export const CONCURRENCY = 16;
@@ -18,10 +18,27 @@ export function closeClient(): void {
   agent.destroy();
 }
 
+/**
+ * A request sent on a reused keep-alive socket that the server closed meanwhile fails with
+ * ECONNRESET before any answer: sent once more on a fresh socket (every request here is idempotent).
+ */
+function retryOnStaleSocket<T>(send: () => { req: ClientRequest; done: Promise<T> }): Promise<T> {
+  const first = send();
+  return first.done.catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== "ECONNRESET" || !first.req.reusedSocket) throw err;
+    return send().done;
+  });
+}
+
 /** Bytes of the response body; rejects on anything but 200. */
 export function httpGet(url: string, method = "GET"): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method, agent }, (res) => {
+  return retryOnStaleSocket(() => getOnce(url, method));
+}
+
+function getOnce(url: string, method: string): { req: ClientRequest; done: Promise<number> } {
+  let req!: ClientRequest;
+  const done = new Promise<number>((resolve, reject) => {
+    req = request(url, { method, agent }, (res) => {
       let bytes = 0;
       res.on("data", (c: Buffer) => {
         bytes += c.length;
@@ -33,12 +50,18 @@ export function httpGet(url: string, method = "GET"): Promise<number> {
     req.on("error", reject);
     req.end();
   });
+  return { req, done };
 }
 
 /** PUT `body`, or `size` bytes streamed in 1 MiB writes when no body is given. */
 export function httpPut(url: string, size: number, body?: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: "PUT", agent, headers: { "content-length": String(size) } }, (res) => {
+  return retryOnStaleSocket(() => putOnce(url, size, body));
+}
+
+function putOnce(url: string, size: number, body?: Buffer): { req: ClientRequest; done: Promise<void> } {
+  let req!: ClientRequest;
+  const done = new Promise<void>((resolve, reject) => {
+    req = request(url, { method: "PUT", agent, headers: { "content-length": String(size) } }, (res) => {
       res.resume();
       res.on("end", () =>
         res.statusCode === 200 ? resolve() : reject(new Error(`PUT ${url}: ${res.statusCode}`)),
@@ -63,6 +86,7 @@ export function httpPut(url: string, size: number, body?: Buffer): Promise<void>
     };
     pump();
   });
+  return { req, done };
 }
 
 /** The benchmark's 1 MiB block of random bytes (what PUTs and raw writes send). */

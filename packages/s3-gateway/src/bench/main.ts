@@ -11,7 +11,8 @@
  *   peak RSS of the whole gateway (supervisor and every worker) during a big upload.
  * Defaults are small (256 MiB objects, a few minutes); BENCH_OBJECT_MIB=1024 BENCH_LIST_KEYS=100000
  * BENCH_RSS_MIB=5120 BENCH_SMALL_COUNT=2000 give the issue's sizes. BENCH_RUNS (default 3)
- * repeats throughput runs; medians are printed.
+ * repeats throughput runs; medians are printed. BENCH_SECTIONS (default
+ * "put,get,parallel,small,list,rss") picks parts, e.g. to measure memory again on its own.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -54,6 +55,7 @@ const LIST_KEYS = Number(process.env.BENCH_LIST_KEYS ?? 20_000);
 const RSS_MIB = Number(process.env.BENCH_RSS_MIB ?? 1024);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const BUCKET = "vol-bench";
+const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? "put,get,parallel,small,list,rss").split(","));
 
 interface Gateway {
   workers: number;
@@ -67,7 +69,8 @@ interface Gateway {
 /** One gateway in its own process (its memory and CPU measured alone); workers > 1: a supervisor and workers. */
 async function startGateway(root: string, workers: number): Promise<Gateway> {
   const serveJs = new URL("./serve.js", import.meta.url).pathname;
-  const proc = spawn(process.execPath, [serveJs, root, KEY, SECRET, String(workers)], {
+  // Started as the podkit launcher starts node (--expose-gc: the gateway paces its collections).
+  const proc = spawn(process.execPath, ["--expose-gc", serveJs, root, KEY, SECRET, String(workers)], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   const endpoint = await new Promise<string>((resolve) => {
@@ -135,164 +138,174 @@ async function main(): Promise<void> {
     );
 
     // Single-stream PUT vs one raw writer and one MD5 stream (every PUT must hash every byte).
-    const putUrls = await Promise.all(
-      gateways.map((g) => g.presign(new PutObjectCommand({ Bucket: BUCKET, Key: `big-${g.workers}.bin` }))),
-    );
-    const raw: number[] = [];
-    const md5: number[] = [];
-    const sinkTimes: number[] = [];
-    const puts: number[][] = gateways.map(() => []);
-    for (let r = 0; r < RUNS; r++) {
-      raw.push(await timed(() => rawWrite(join(scratch, "raw.bin"), size)));
-      rmSync(join(scratch, "raw.bin"));
-      md5.push(
-        await timed(async () => {
-          const hash = createHash("md5");
-          for (let off = 0; off < size; off += MiB) hash.update(BLOCK);
-          hash.digest();
-        }),
+    if (SECTIONS.has("put") || SECTIONS.has("get")) {
+      const putUrls = await Promise.all(
+        gateways.map((g) => g.presign(new PutObjectCommand({ Bucket: BUCKET, Key: `big-${g.workers}.bin` }))),
       );
-      for (const [i, g] of gateways.entries()) puts[i]!.push(await timed(() => httpPut(putUrls[i]!, size)));
-      sinkTimes.push(await timed(() => httpPut(`${sinkUrl}/discard`, size)));
-    }
-    const rawMBs = mibs(size, median(raw));
-    const md5MBs = mibs(size, median(md5));
-    const ceiling = Math.min(rawMBs, md5MBs);
-    say(
-      `PUT ${OBJECT_MIB} MiB, one stream: raw write+fsync ${f0(rawMBs)} MiB/s, MD5 alone ${f0(md5MBs)} MiB/s, a bare Node server discarding the body ${f0(mibs(size, median(sinkTimes)))} MiB/s`,
-    );
-    for (const [i, g] of gateways.entries()) {
-      const mbs = mibs(size, median(puts[i]!));
-      say(
-        `  gateway, ${label(g)}: ${f0(mbs)} MiB/s = ${f2(mbs / rawMBs)}x raw write, ${f2(mbs / md5MBs)}x MD5, ${f2(mbs / ceiling)}x the smaller (target >= 0.8)`,
-      );
-    }
-
-    // Single-stream GET vs nginx with as many worker processes, same file, same client.
-    const getUrls = await Promise.all(
-      gateways.map((g) => g.presign(new GetObjectCommand({ Bucket: BUCKET, Key: `big-${g.workers}.bin` }))),
-    );
-    for (const u of getUrls) await httpGet(u); // warm the page cache
-    const gets: number[][] = gateways.map(() => []);
-    const nginxGets: number[][] = gateways.map(() => []);
-    for (let r = 0; r < RUNS; r++) {
-      for (const [i, g] of gateways.entries()) {
-        nginxGets[i]!.push(await timed(() => httpGet(`${nginxes[i]!.url}/${BUCKET}/big-${g.workers}.bin`)));
-        gets[i]!.push(await timed(() => httpGet(getUrls[i]!)));
+      const raw: number[] = [];
+      const md5: number[] = [];
+      const sinkTimes: number[] = [];
+      const puts: number[][] = gateways.map(() => []);
+      for (let r = 0; r < RUNS; r++) {
+        raw.push(await timed(() => rawWrite(join(scratch, "raw.bin"), size)));
+        rmSync(join(scratch, "raw.bin"));
+        md5.push(
+          await timed(async () => {
+            const hash = createHash("md5");
+            for (let off = 0; off < size; off += MiB) hash.update(BLOCK);
+            hash.digest();
+          }),
+        );
+        for (const [i, g] of gateways.entries()) puts[i]!.push(await timed(() => httpPut(putUrls[i]!, size)));
+        sinkTimes.push(await timed(() => httpPut(`${sinkUrl}/discard`, size)));
       }
-    }
-    say(`GET ${OBJECT_MIB} MiB, one stream:`);
-    for (const [i, g] of gateways.entries()) {
-      const gw = mibs(size, median(gets[i]!));
-      const ng = mibs(size, median(nginxGets[i]!));
+      const rawMBs = mibs(size, median(raw));
+      const md5MBs = mibs(size, median(md5));
+      const ceiling = Math.min(rawMBs, md5MBs);
       say(
-        `  gateway, ${label(g)}: ${f0(gw)} MiB/s, nginx ${g.workers} worker processes ${f0(ng)} MiB/s, ratio ${f2(gw / ng)} (target >= 0.9)`,
+        `PUT ${OBJECT_MIB} MiB, one stream: raw write+fsync ${f0(rawMBs)} MiB/s, MD5 alone ${f0(md5MBs)} MiB/s, a bare Node server discarding the body ${f0(mibs(size, median(sinkTimes)))} MiB/s`,
       );
-    }
-    for (const g of gateways) rmSync(join(vol, `big-${g.workers}.bin`));
-
-    // 4 concurrent PUTs vs 4 concurrent raw writers.
-    const parallelSize = PARALLEL_MIB * MiB;
-    const rawParallel: number[] = [];
-    const parallelPuts: number[][] = gateways.map(() => []);
-    const parallelUrls = await Promise.all(
-      gateways.map((g) =>
-        Promise.all(
-          Array.from({ length: PARALLEL }, (_, k) =>
-            g.presign(new PutObjectCommand({ Bucket: BUCKET, Key: `par-${g.workers}-${k}.bin` })),
-          ),
-        ),
-      ),
-    );
-    for (let r = 0; r < RUNS; r++) {
-      rawParallel.push(
-        await timed(() =>
-          Promise.all(
-            Array.from({ length: PARALLEL }, (_, k) => rawWrite(join(scratch, `raw-${k}.bin`), parallelSize)),
-          ),
-        ),
-      );
-      for (let k = 0; k < PARALLEL; k++) rmSync(join(scratch, `raw-${k}.bin`));
-      for (const [i] of gateways.entries()) {
-        parallelPuts[i]!.push(
-          await timed(() => Promise.all(parallelUrls[i]!.map((u) => httpPut(u, parallelSize)))),
+      for (const [i, g] of gateways.entries()) {
+        const mbs = mibs(size, median(puts[i]!));
+        say(
+          `  gateway, ${label(g)}: ${f0(mbs)} MiB/s = ${f2(mbs / rawMBs)}x raw write, ${f2(mbs / md5MBs)}x MD5, ${f2(mbs / ceiling)}x the smaller (target >= 0.8)`,
         );
       }
-    }
-    const rawParallelMBs = mibs(PARALLEL * parallelSize, median(rawParallel));
-    say(
-      `PUT ${PARALLEL} x ${PARALLEL_MIB} MiB at once: raw write+fsync with ${PARALLEL} writers ${f0(rawParallelMBs)} MiB/s in all`,
-    );
-    for (const [i, g] of gateways.entries()) {
-      const mbs = mibs(PARALLEL * parallelSize, median(parallelPuts[i]!));
-      say(
-        `  gateway, ${label(g)}: ${f0(mbs)} MiB/s in all, ${f2(mbs / rawParallelMBs)}x raw (target >= 0.8)`,
+
+      // Single-stream GET vs nginx with as many worker processes, same file, same client.
+      const getUrls = await Promise.all(
+        gateways.map((g) => g.presign(new GetObjectCommand({ Bucket: BUCKET, Key: `big-${g.workers}.bin` }))),
       );
-      for (let k = 0; k < PARALLEL; k++) rmSync(join(vol, `par-${g.workers}-${k}.bin`));
+      for (const u of getUrls) await httpGet(u); // warm the page cache
+      const gets: number[][] = gateways.map(() => []);
+      const nginxGets: number[][] = gateways.map(() => []);
+      for (let r = 0; r < RUNS; r++) {
+        for (const [i, g] of gateways.entries()) {
+          nginxGets[i]!.push(await timed(() => httpGet(`${nginxes[i]!.url}/${BUCKET}/big-${g.workers}.bin`)));
+          gets[i]!.push(await timed(() => httpGet(getUrls[i]!)));
+        }
+      }
+      say(`GET ${OBJECT_MIB} MiB, one stream:`);
+      for (const [i, g] of gateways.entries()) {
+        const gw = mibs(size, median(gets[i]!));
+        const ng = mibs(size, median(nginxGets[i]!));
+        say(
+          `  gateway, ${label(g)}: ${f0(gw)} MiB/s, nginx ${g.workers} worker processes ${f0(ng)} MiB/s, ratio ${f2(gw / ng)} (target >= 0.9)`,
+        );
+      }
+      for (const g of gateways) rmSync(join(vol, `big-${g.workers}.bin`));
+    }
+
+    // 4 concurrent PUTs vs 4 concurrent raw writers.
+    if (SECTIONS.has("parallel")) {
+      const parallelSize = PARALLEL_MIB * MiB;
+      const rawParallel: number[] = [];
+      const parallelPuts: number[][] = gateways.map(() => []);
+      const parallelUrls = await Promise.all(
+        gateways.map((g) =>
+          Promise.all(
+            Array.from({ length: PARALLEL }, (_, k) =>
+              g.presign(new PutObjectCommand({ Bucket: BUCKET, Key: `par-${g.workers}-${k}.bin` })),
+            ),
+          ),
+        ),
+      );
+      for (let r = 0; r < RUNS; r++) {
+        rawParallel.push(
+          await timed(() =>
+            Promise.all(
+              Array.from({ length: PARALLEL }, (_, k) =>
+                rawWrite(join(scratch, `raw-${k}.bin`), parallelSize),
+              ),
+            ),
+          ),
+        );
+        for (let k = 0; k < PARALLEL; k++) rmSync(join(scratch, `raw-${k}.bin`));
+        for (const [i] of gateways.entries()) {
+          parallelPuts[i]!.push(
+            await timed(() => Promise.all(parallelUrls[i]!.map((u) => httpPut(u, parallelSize)))),
+          );
+        }
+      }
+      const rawParallelMBs = mibs(PARALLEL * parallelSize, median(rawParallel));
+      say(
+        `PUT ${PARALLEL} x ${PARALLEL_MIB} MiB at once: raw write+fsync with ${PARALLEL} writers ${f0(rawParallelMBs)} MiB/s in all`,
+      );
+      for (const [i, g] of gateways.entries()) {
+        const mbs = mibs(PARALLEL * parallelSize, median(parallelPuts[i]!));
+        say(
+          `  gateway, ${label(g)}: ${f0(mbs)} MiB/s in all, ${f2(mbs / rawParallelMBs)}x raw (target >= 0.8)`,
+        );
+        for (let k = 0; k < PARALLEL; k++) rmSync(join(vol, `par-${g.workers}-${k}.bin`));
+      }
     }
 
     // 4 KiB objects, 16 concurrent clients; CPU per request on each side from /proc and cpuUsage.
-    const small = randomBytes(4096);
-    const measure = async (serverPid: number, fn: () => Promise<unknown>) => {
-      const pids = processTree(serverPid);
-      const serverBefore = treeCpuSeconds(pids);
-      const clientBefore = process.cpuUsage();
-      const seconds = await timed(fn);
-      const client = process.cpuUsage(clientBefore);
-      return {
-        ops: SMALL_COUNT / seconds,
-        serverUs: ((treeCpuSeconds(pids) - serverBefore) * 1e6) / SMALL_COUNT,
-        clientUs: (client.user + client.system) / SMALL_COUNT,
+    if (SECTIONS.has("small")) {
+      const small = randomBytes(4096);
+      const measure = async (serverPid: number, fn: () => Promise<unknown>) => {
+        const pids = processTree(serverPid);
+        const serverBefore = treeCpuSeconds(pids);
+        const clientBefore = process.cpuUsage();
+        const seconds = await timed(fn);
+        const client = process.cpuUsage(clientBefore);
+        return {
+          ops: SMALL_COUNT / seconds,
+          serverUs: ((treeCpuSeconds(pids) - serverBefore) * 1e6) / SMALL_COUNT,
+          clientUs: (client.user + client.system) / SMALL_COUNT,
+        };
       };
-    };
-    type Pass = Awaited<ReturnType<typeof measure>>;
-    const show = (p: Pass) =>
-      `${f0(p.ops)} ops/s (CPU per request: server ${f0(p.serverUs)} µs, client ${f0(p.clientUs)} µs)`;
-    const smallResults: Array<{ put: Pass; get: Pass; head: Pass; nginx: Pass }> = [];
-    say(`4 KiB objects (${SMALL_COUNT}, ${CONCURRENCY} concurrent clients):`);
-    for (const [i, g] of gateways.entries()) {
-      const keys = Array.from({ length: SMALL_COUNT }, (_, k) => `small-${g.workers}/o${k}`);
-      const urls = (make: (k: string) => PutObjectCommand | GetObjectCommand | HeadObjectCommand) =>
-        Promise.all(keys.map((k) => g.presign(make(k))));
-      const put = await urls((k) => new PutObjectCommand({ Bucket: BUCKET, Key: k }));
-      const get = await urls((k) => new GetObjectCommand({ Bucket: BUCKET, Key: k }));
-      const head = await urls((k) => new HeadObjectCommand({ Bucket: BUCKET, Key: k }));
-      const pid = g.proc.pid!;
-      const result = {
-        put: await measure(pid, () => pool(put, (u) => httpPut(u, 4096, small))),
-        get: await measure(pid, () => pool(get, (u) => httpGet(u))),
-        head: await measure(pid, () => pool(head, (u) => httpGet(u, "HEAD"))),
-        nginx: await measure(nginxes[i]!.pid, () =>
-          pool(keys, (k) => httpGet(`${nginxes[i]!.url}/${BUCKET}/${k}`)),
-        ),
-      };
-      smallResults.push(result);
-      const vsOne =
-        i > 0
-          ? `; vs 1 worker: PUT ${f2(result.put.ops / smallResults[0]!.put.ops)}x (target >= 2), GET ${f2(result.get.ops / smallResults[0]!.get.ops)}x, HEAD ${f2(result.head.ops / smallResults[0]!.head.ops)}x`
-          : "";
-      say(
-        `  gateway, ${label(g)}: PUT ${show(result.put)}, GET ${show(result.get)}, HEAD ${show(result.head)}; nginx ${g.workers} worker processes GET ${show(result.nginx)}; gateway GET ${f2(result.get.ops / result.nginx.ops)}x nginx (target >= 0.6)${vsOne}`,
-      );
+      type Pass = Awaited<ReturnType<typeof measure>>;
+      const show = (p: Pass) =>
+        `${f0(p.ops)} ops/s (CPU per request: server ${f0(p.serverUs)} µs, client ${f0(p.clientUs)} µs)`;
+      const smallResults: Array<{ put: Pass; get: Pass; head: Pass; nginx: Pass }> = [];
+      say(`4 KiB objects (${SMALL_COUNT}, ${CONCURRENCY} concurrent clients):`);
+      for (const [i, g] of gateways.entries()) {
+        const keys = Array.from({ length: SMALL_COUNT }, (_, k) => `small-${g.workers}/o${k}`);
+        const urls = (make: (k: string) => PutObjectCommand | GetObjectCommand | HeadObjectCommand) =>
+          Promise.all(keys.map((k) => g.presign(make(k))));
+        const put = await urls((k) => new PutObjectCommand({ Bucket: BUCKET, Key: k }));
+        const get = await urls((k) => new GetObjectCommand({ Bucket: BUCKET, Key: k }));
+        const head = await urls((k) => new HeadObjectCommand({ Bucket: BUCKET, Key: k }));
+        const pid = g.proc.pid!;
+        const result = {
+          put: await measure(pid, () => pool(put, (u) => httpPut(u, 4096, small))),
+          get: await measure(pid, () => pool(get, (u) => httpGet(u))),
+          head: await measure(pid, () => pool(head, (u) => httpGet(u, "HEAD"))),
+          nginx: await measure(nginxes[i]!.pid, () =>
+            pool(keys, (k) => httpGet(`${nginxes[i]!.url}/${BUCKET}/${k}`)),
+          ),
+        };
+        smallResults.push(result);
+        const vsOne =
+          i > 0
+            ? `; vs 1 worker: PUT ${f2(result.put.ops / smallResults[0]!.put.ops)}x (target >= 2), GET ${f2(result.get.ops / smallResults[0]!.get.ops)}x, HEAD ${f2(result.head.ops / smallResults[0]!.head.ops)}x`
+            : "";
+        say(
+          `  gateway, ${label(g)}: PUT ${show(result.put)}, GET ${show(result.get)}, HEAD ${show(result.head)}; nginx ${g.workers} worker processes GET ${show(result.nginx)}; gateway GET ${f2(result.get.ops / result.nginx.ops)}x nginx (target >= 0.6)${vsOne}`,
+        );
+      }
     }
 
     // ListObjectsV2 over many keys written "from a Pod" (no cached MD5 yet), one-process gateway.
-    for (let i = 0; i < LIST_KEYS; i++)
-      writeFileSync(join(vol, "list", `k${String(i).padStart(7, "0")}`), "x");
-    for (const pass of ["cold (MD5s computed)", "warm (MD5s cached)"]) {
-      let count = 0;
-      let pages = 0;
-      const t = await timed(async () => {
-        for await (const page of paginateListObjectsV2(
-          { client: gateways[0]!.s3, pageSize: 1000 },
-          { Bucket: BUCKET, Prefix: "list/" },
-        )) {
-          count += page.KeyCount ?? 0;
-          pages += 1;
-        }
-      });
-      if (count !== LIST_KEYS) throw new Error(`listed ${count} of ${LIST_KEYS} keys`);
-      say(`ListObjectsV2 ${LIST_KEYS} keys, pages of 1000 (${pages} pages), ${pass}: ${t.toFixed(2)} s`);
+    if (SECTIONS.has("list")) {
+      for (let i = 0; i < LIST_KEYS; i++)
+        writeFileSync(join(vol, "list", `k${String(i).padStart(7, "0")}`), "x");
+      for (const pass of ["cold (MD5s computed)", "warm (MD5s cached)"]) {
+        let count = 0;
+        let pages = 0;
+        const t = await timed(async () => {
+          for await (const page of paginateListObjectsV2(
+            { client: gateways[0]!.s3, pageSize: 1000 },
+            { Bucket: BUCKET, Prefix: "list/" },
+          )) {
+            count += page.KeyCount ?? 0;
+            pages += 1;
+          }
+        });
+        if (count !== LIST_KEYS) throw new Error(`listed ${count} of ${LIST_KEYS} keys`);
+        say(`ListObjectsV2 ${LIST_KEYS} keys, pages of 1000 (${pages} pages), ${pass}: ${t.toFixed(2)} s`);
+      }
     }
 
     // Peak RSS of the whole gateway (supervisor + workers, summed every 50 ms) during a big upload:
@@ -315,14 +328,18 @@ async function main(): Promise<void> {
       );
       rmSync(join(vol, "rss.bin"), { force: true });
     };
-    say(`Peak RSS of the whole gateway during a ${RSS_MIB} MiB upload:`);
-    for (const g of gateways) await rssDuring(g, "after the runs above");
-    for (const n of workerCounts) {
-      const fresh = await startGateway(root, n);
-      try {
-        await rssDuring(fresh, "freshly started");
-      } finally {
-        await fresh.stop();
+    if (SECTIONS.has("rss")) {
+      say(`Peak RSS of the whole gateway during a ${RSS_MIB} MiB upload:`);
+      // The gateways that served the sections above (none when memory is measured on its own).
+      if ([...SECTIONS].some((name) => name !== "rss"))
+        for (const g of gateways) await rssDuring(g, "after the runs above");
+      for (const n of workerCounts) {
+        const fresh = await startGateway(root, n);
+        try {
+          await rssDuring(fresh, "freshly started");
+        } finally {
+          await fresh.stop();
+        }
       }
     }
     say(`# load average ${load()} at the end`);

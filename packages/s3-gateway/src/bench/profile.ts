@@ -110,7 +110,7 @@ async function profileOne(
   const serveJs = new URL("./serve.js", import.meta.url).pathname;
   mkdirSync(profDir, { recursive: true });
   const profileFile = join(profDir, `${op}.cpuprofile`);
-  const proc = spawn(process.execPath, [serveJs, root, KEY, SECRET, "1"], {
+  const proc = spawn(process.execPath, ["--expose-gc", serveJs, root, KEY, SECRET, "1"], {
     stdio: ["ignore", "pipe", "inherit"],
     env: { ...process.env, BENCH_CPU_PROFILE: profileFile },
   });

@@ -47,10 +47,10 @@ function build(
   const V = Point.fromAffine({ x: v[0], y: v[1] });
   U.assertValidity();
   V.assertValidity();
-  // Every handshake multiplies G, U and V (five relay connections per transfer): cache their tables.
+  // Every handshake multiplies G (six relay connections per side and transfer): cache its table. U and V
+  // are multiplied once per password (`passwordPoint` keeps the products), so a table for them would
+  // cost more than it saves, on the way to the first relay room.
   Point.BASE.precompute(4, false);
-  U.precompute(4, false);
-  V.precompute(4, false);
   return { name, Point, order: Point.Fn.ORDER, U, V };
 }
 

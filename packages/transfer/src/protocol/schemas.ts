@@ -40,7 +40,6 @@ export const RemoteFileRequestSchema = z.object({
   MachineID: z.string().optional(),
   ReconnectVersion: z.number().int().optional(),
 });
-export type RemoteFileRequest = z.output<typeof RemoteFileRequestSchema>;
 
 /** Go's zero time, always present on empty-folder entries. */
 export const GO_ZERO_TIME = "0001-01-01T00:00:00Z";

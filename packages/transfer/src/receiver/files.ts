@@ -10,10 +10,18 @@ import type { SenderInfo } from "../protocol/schemas.js";
 import type { ControlChannel } from "../session/control.js";
 import { aborted, peerError, TransferError } from "../session/errors.js";
 import { existingState, makeDirInside, openPart, partPath, zeroChunkOffsets } from "./disk.js";
-import type { ReceiveOffer } from "./receiver.js";
 import type { PlannedFile } from "./safety.js";
 import { FileSink, startDataLoops } from "./sink.js";
 import { extractZip } from "./unzip.js";
+
+/** What the sender offers, as `receive`'s `confirm` sees it before anything is written. */
+export interface ReceiveOffer {
+  files: Array<{ path: string; size: number; symlink?: string }>;
+  emptyFolders: string[];
+  totalBytes: number;
+  /** Files already at the destination with other content (overwritten only with `overwrite`). */
+  conflicts: string[];
+}
 
 interface Context {
   control: ControlChannel;

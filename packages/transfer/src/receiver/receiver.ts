@@ -24,16 +24,10 @@ import {
 import { joinDirect, parseIpsAnswer } from "../session/local.js";
 import { receiverAskIps } from "../session/probe.js";
 import { type Joined, receiverRendezvous, roomCandidates } from "../session/rendezvous.js";
-import { receiveFiles } from "./files.js";
+import { type ReceiveOffer, receiveFiles } from "./files.js";
 import { validateOffer } from "./safety.js";
 
-export interface ReceiveOffer {
-  files: Array<{ path: string; size: number; symlink?: string }>;
-  emptyFolders: string[];
-  totalBytes: number;
-  /** Files already at the destination with other content (overwritten only with `overwrite`). */
-  conflicts: string[];
-}
+export type { ReceiveOffer };
 
 export interface ReceiveOptions {
   code: string;

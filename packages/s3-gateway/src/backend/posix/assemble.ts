@@ -8,7 +8,7 @@ import type { ExpectedChecksum, ObjectInfo, ObjectMeta } from "../types.js";
 import type { VolumeRoot } from "./files.js";
 import { keyToPath } from "./keys.js";
 import type { MetaStore, StoredRecord } from "./meta-store.js";
-import type { StoredPart, StoredUpload } from "./multipart.js";
+import type { StoredPart, StoredUpload } from "./upload-records.js";
 import { appendStream, type CommitGuard, commitAtKey } from "./write.js";
 
 /**

@@ -18,25 +18,13 @@ import { assembleUpload } from "./assemble.js";
 import { isAbandoned, ownerTag, type VolumeRoot } from "./files.js";
 import { keyToPath, RESERVED_DIR } from "./keys.js";
 import type { MetaStore } from "./meta-store.js";
+import type { StoredPart, StoredUpload } from "./upload-records.js";
 import { type CommitGuard, checkFreeSpace, writeTemp } from "./write.js";
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 export const MAX_PART_SIZE = 5 * 1024 * 1024 * 1024;
 const MAX_PART_NUMBER = 10_000;
 const CLAIM_WAIT_MS = 15 * 60 * 1000;
-
-export interface StoredUpload {
-  key: string;
-  initiated: string;
-  meta: ObjectMeta;
-  checksumAlgorithm?: UploadInfo["checksumAlgorithm"];
-  checksumType?: UploadInfo["checksumType"];
-}
-
-export type StoredPart = Omit<PartInfo, "lastModified" | "partNumber"> & {
-  file: string;
-  lastModified: string;
-};
 
 const UPLOAD_ID = /^[0-9a-f]{32}$/;
 
