@@ -1,10 +1,7 @@
 // `pnpm lint` runs this (depcruise): the layering the READMEs describe, checked on every change.
 // Workspace packages are resolved through their symlinks to packages/<name>/dist, so a rule on
 // "^packages/core/" covers `import … from "@podkit/core"` as well as relative paths.
-// .dependency-cruiser-known-violations.json holds the violations accepted for now (the control
-// plane's fleet/ingest type-import cycles, which its restructuring removes); nothing else may be
-// added to it. Once they are gone: `npx depcruise-baseline --config .dependency-cruiser.cjs
-// packages/*/src apps/*/src apps/cli/bundle test scripts` writes an empty list.
+// No known violations are accepted: every rule holds on the whole tree.
 /** @type {import("dependency-cruiser").IConfiguration} */
 module.exports = {
   forbidden: [
@@ -54,8 +51,8 @@ module.exports = {
     tsConfig: { fileName: "tsconfig.depcruise.json" },
     enhancedResolveOptions: {
       exportsFields: ["exports"],
-      // podkit-workspace: the non-public entries (testing helpers) only the workspace resolves.
-      conditionNames: ["podkit-workspace", "import", "require", "node", "default", "types"],
+      // podkit-workspace: the test tools' entry (@podkit/control-plane/testing), for test/ only.
+      conditionNames: ["import", "require", "node", "default", "types", "podkit-workspace"],
       extensions: [".ts", ".js", ".mjs", ".cjs", ".d.ts", ".json"],
     },
   },

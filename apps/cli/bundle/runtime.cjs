@@ -9,8 +9,9 @@
 // workspace build's `podkit` start `node --expose-gc` (their shebang), so the S3 gateway and the
 // transfer loops can pace their collections (core's gc.ts). The single executable takes no Node
 // flags on its command line, and Node 20's SEA config has no `execArgv` (later Node versions add
-// one): it honours NODE_OPTIONS (`NODE_OPTIONS=--expose-gc podkit …`), and without the flag it runs
-// as well, using somewhat more memory in long transfers and uploads.
+// one): it runs without `gc` (somewhat more memory in long transfers and uploads). NODE_OPTIONS
+// =--expose-gc does reach it, but then V8 rejects the code cache built into the executable (made
+// without the flag) and warns "Code cache data rejected" at every start.
 const VERSION = __PODKIT_VERSION__;
 const BUILD_ID = __PODKIT_BUILD_ID__;
 const FILES = __PODKIT_FILES__; // { "native/x.node": size, … }: what files/ holds
