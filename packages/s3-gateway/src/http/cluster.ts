@@ -1,10 +1,10 @@
 import cluster, { type Worker } from "node:cluster";
 import type { Server } from "node:http";
-import { createLogger } from "@podkit/core";
+import { createLogger, parseListen } from "@podkit/core";
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from "prom-client";
 import { CredentialStore } from "../auth/credentials.js";
 import { listenMetrics } from "./metrics.js";
-import { parseListen, type S3Gateway, type S3GatewayOptions, startS3Gateway } from "./server.js";
+import { type S3Gateway, type S3GatewayOptions, startS3Gateway } from "./server.js";
 
 // Several gateway processes on one listening address (node:cluster: the supervisor accepts and
 // hands connections to the workers in turn). Every piece of state a request needs already lives
@@ -103,7 +103,7 @@ export async function startS3Cluster(options: S3ClusterOptions): Promise<S3Gatew
         });
         worker.send({ podkitS3: "metrics", id } satisfies ToWorker);
       });
-    const { host, port } = parseListen(options.metricsListen);
+    const { host, port } = parseListen(options.metricsListen, "--metrics-listen");
     const started = await listenMetrics(host, port, async () => {
       const answers = await Promise.all([...ready].map(ask));
       const summed = AggregatorRegistry.aggregate(answers.filter((a) => a !== undefined));

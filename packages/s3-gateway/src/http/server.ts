@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { performance } from "node:perf_hooks";
-import { createLogger, type Logger, type S3Credential } from "@podkit/core";
+import { createLogger, type Logger, parseListen, type S3Credential } from "@podkit/core";
 import { takeV8Collector } from "@podkit/core/gc";
 import { authenticate } from "../auth/authenticate.js";
 import { CredentialStore } from "../auth/credentials.js";
@@ -81,14 +81,6 @@ function abortReason(req: IncomingMessage, res: ServerResponse): string | undefi
   if (res.writableFinished) return undefined;
   if (idledOut.has(req.socket)) return "idle timeout";
   return req.socket.destroyed || res.destroyed ? "client closed the connection" : undefined;
-}
-
-export function parseListen(value: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value.trim());
-  if (!m) throw new S3Error("InvalidArgument", `"${value}" is not host:port`);
-  const port = Number(m[3]);
-  if (port > 65535) throw new S3Error("InvalidArgument", `port ${port} is out of range`);
-  return { host: m[1] ?? (m[2] || "127.0.0.1"), port };
 }
 
 function hostUrl(host: string, port: number): string {
@@ -236,7 +228,7 @@ export async function startS3Gateway(options: S3GatewayOptions): Promise<S3Gatew
     res.writeContinue();
     void handle(req, res);
   });
-  const { host, port } = parseListen(options.listen ?? "127.0.0.1:9000");
+  const { host, port } = parseListen(options.listen ?? "127.0.0.1:9000", "--listen");
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {
@@ -248,7 +240,7 @@ export async function startS3Gateway(options: S3GatewayOptions): Promise<S3Gatew
   let metricsServer: Server | undefined;
   let metricsUrl: string | undefined;
   if (options.metricsListen) {
-    const m = parseListen(options.metricsListen);
+    const m = parseListen(options.metricsListen, "--metrics-listen");
     const started = await metrics.listen(m.host, m.port);
     metricsServer = started.server;
     metricsUrl = started.url;
