@@ -79,6 +79,7 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /** Start the control plane: store (migrated), API, agent WebSocket, dashboard and metrics. */
+// Long: the wiring of every module in order (store, ingest, fleet, rules, HTTP, shutdown).
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlaneHandle> {
   const log = options.logger ?? createLogger({ name: "control-plane" });
   // A bad address is refused before anything is opened.

@@ -14,6 +14,7 @@ export interface Credentials {
  * enrolment, or a `pke_` enrolment token exchanged once (retrying while the control plane is
  * unreachable) and stored in `STATE_DIR/credentials.json` with mode 0600.
  */
+// Long: the three token sources (host token given, stored, enrolment exchanged) in the order they are tried.
 export async function resolveHostToken(options: {
   controlPlane: string;
   token?: string;

@@ -61,6 +61,7 @@ async function selfCommand(root: string): Promise<string> {
   return [command, NODE_FLAGS, ...script.map(inRoot)].join(" ");
 }
 
+// Long: one commander block per verb, flat.
 export function registerAgentCommands(program: Command, output: Output): void {
   // Long but flat: one commander block per verb (its options and a short handler), in `--help` order.
   const agent = program

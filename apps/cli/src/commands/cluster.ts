@@ -80,6 +80,7 @@ function requirePlan(ctx: ClusterContext, output: Output, json: boolean | undefi
   throw new ClusterCheckFailed("cannot plan the cluster: fix the failures above (nothing was changed)");
 }
 
+// Long: one commander block per verb, flat.
 export function registerClusterCommands(program: Command, output: Output): void {
   // Long but flat: one commander block per verb (its options and a short handler), in `--help` order.
   const cluster = program

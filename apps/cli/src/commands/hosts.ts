@@ -13,6 +13,7 @@ function gpuSummary(h: HostView): string {
   return [...counts].map(([name, n]) => `${n}x ${name}`).join(", ") || "-";
 }
 
+// Long: one commander block per verb, flat.
 export function registerHostCommands(program: Command, output: Output): void {
   // Long but flat: one commander block per verb (its options and a short handler), in `--help` order.
   const hosts = program.command("hosts").description("GPU hosts known to the control plane");

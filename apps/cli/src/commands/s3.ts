@@ -119,6 +119,7 @@ function secondsFlag(name: string, value: string): number {
   return Math.round(seconds * 1000);
 }
 
+// Long: one commander block per verb, flat.
 export function registerS3Commands(program: Command, output: Output): void {
   const s3 = program.command("s3").description("S3-compatible access to network volumes");
   s3.command("serve")

@@ -171,6 +171,7 @@ export function relayConfig(
   return { host: c.host, ports, pass: relayPassword(c.pass, from, output) };
 }
 
+// Long: one commander block per verb, flat.
 export function registerTransferCommands(program: Command, output: Output): void {
   // Long but flat: one commander block per verb (its options and a short handler), in `--help` order.
   program

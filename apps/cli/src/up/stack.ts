@@ -63,6 +63,7 @@ export function podkitCommandLine(): string {
  * an enrolled agent for this machine, the S3 gateway over DATA/volumes and a loopback relay.
  * Each piece is the same code as in production; only the defaults differ.
  */
+// Long: the wiring of every local service in start order, each step short.
 export async function startStack(options: StackOptions): Promise<RunningStack> {
   // Long on purpose: the services start in dependency order inside one try, so a failure stops
   // whatever had started before it.

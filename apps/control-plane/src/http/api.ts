@@ -39,6 +39,7 @@ function durationMs(value: string | number, field: string): number {
 const DEFAULT_ENROLLMENT_TTL_MS = 24 * 3_600_000;
 
 /** JSON API under /api/v1 (admin token, except the agents' own enrolment). */
+// Long: one route block per endpoint, flat.
 export function registerApi(app: FastifyInstance, { fleet, judge, views, ops, clock }: HttpServices): void {
   app.post("/api/v1/enrollment-tokens", async (req, reply) => {
     const body = parseWith(EnrollmentTokenRequest, req.body ?? {}, "enrolment token request");

@@ -44,6 +44,7 @@ function eventsTable(events: readonly FleetEvent[], id: string): string {
 }
 
 /** Server-rendered dashboard: the same admin token as the API, kept in an HttpOnly cookie after /login. */
+// Long: one route block per page, flat.
 export function registerDashboard(
   app: FastifyInstance,
   { fleet, judge, views, ops, clock }: HttpServices,

@@ -29,6 +29,7 @@ export interface ChangeFeedOptions {
  * `onResync` re-reads what may have been missed meanwhile (notifications are not queued for a
  * listener that is away).
  */
+// Long: one LISTEN connection whose reconnect, catch-up and dispatch share its state.
 export async function startChangeFeed(
   url: string,
   onRemoteChange: (hostIds: string[]) => void,

@@ -6,6 +6,7 @@ import { type Kysely, type Migration, type MigrationProvider, Migrator } from "k
  */
 const MIGRATIONS: Record<string, Migration> = {
   "0001_initial": {
+    // Long: the initial schema, one table after another; a migration stays as written once shipped.
     async up(db: Kysely<unknown>) {
       await db.schema
         .createTable("enrollment_tokens")

@@ -56,6 +56,7 @@ const PG_INT8 = 20;
  * connection that broke while idle (a server restart, a failover; the pool opens a new one when
  * next needed), or SQLite's checkpoint thread dying (the main connection's own checkpoints remain).
  */
+// Long: one open path per dialect (PostgreSQL, SQLite) with the shared checkpoint and error wiring.
 export async function openDatabase(
   target: string,
   onBackgroundError: (err: Error, what: string) => void = () => {},

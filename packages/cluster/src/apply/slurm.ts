@@ -93,6 +93,7 @@ export interface SlurmReport {
 const KEY_STATE = `${SLURM_STATE_DIR}/munge-key.sha256`;
 
 /** `podkit cluster slurm`: one munge key, N-node slurm.conf/gres.conf, daemons, idle wait, srun check. */
+// Long: the Slurm bring-up steps in the order they must run, each short.
 export async function clusterSlurm(
   ctx: ClusterContext,
   plan: ClusterPlan,

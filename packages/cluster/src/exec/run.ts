@@ -74,6 +74,7 @@ function lineSplitter(emit: (line: string) => void) {
  * Run a command on every node at once (`commandFor` may differ per node, e.g. torchrun's node rank),
  * stream output with a `[node-i]` prefix, and stop every node as soon as one fails or time runs out.
  */
+// Long: one fan-out whose streams, timers and first-failure stop share the same state.
 export async function runOnAll(
   conns: readonly NodeConnection[],
   plan: ClusterPlan,

@@ -127,6 +127,7 @@ export function hashEnv(
 }
 
 /** A pure function of the spec and each node's facts (same order as `spec.nodes`). */
+// Long: one pass over spec and facts, each check a few lines; splitting scatters the plan's order.
 export function planCluster(spec: ClusterSpec, facts: ReadonlyArray<NodeFacts>): PlanResult {
   // Long on purpose: one pass from spec and facts to the plan, each step reading the previous one's
   // values (ranks, interfaces, trainers, addresses); the separable parts are already helpers.

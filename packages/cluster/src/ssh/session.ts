@@ -93,6 +93,7 @@ export class SshSession {
     return this.closing ? undefined : this.lostReason;
   }
 
+  // Long: one ssh2 handshake whose callbacks (host key, auth, timeout) share a settle-once promise.
   static connect(target: SshTarget, trust: SshTrust, timeoutMs = 8000): Promise<SshSession> {
     // One function on purpose: ssh2's callbacks (host key check, ready, error, close) settle one promise
     // and share the refusal and settled flags.

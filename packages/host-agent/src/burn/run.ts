@@ -96,6 +96,7 @@ export function summarize(r: Omit<BurnReport, "summaryPath">): string {
  * stress-ng, parse their output (never trust exit codes alone), watch XIDs and temperatures,
  * write the report, run the after-hooks, relist only if everything passed.
  */
+// Long: the burn test's phases in order (unlist, hooks, burn and stress, evaluate, report, relist).
 export async function runBurnTest(options: BurnTestOptions): Promise<BurnReport> {
   const now = options.now ?? (() => new Date());
   const { stateDir } = options;

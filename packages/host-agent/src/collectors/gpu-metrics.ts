@@ -105,6 +105,7 @@ const GPU_LABELS = ["gpu", "uuid"] as const;
  * The GPU collector's metrics: one gauge per GpuSample number, flags, clocks event reasons,
  * identity (`simulated` when replayed from a capture), NVLink and MIG. A value nvidia-smi could not give has no series (never a 0).
  */
+// Long: one gauge declaration per metric, flat; splitting adds indirection, not clarity.
 export function gpuMetrics(registry: Registry, isSimulated: boolean): MetricSink<GpuReadingWithMeta> {
   // Long on purpose: it declares every metric this collector owns, side by side; the per-cycle work
   // is in updateSamples and updateExtras below.

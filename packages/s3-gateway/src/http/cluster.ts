@@ -38,6 +38,7 @@ export type S3GatewayCluster = Omit<S3Gateway, "metrics">;
  * re-run by node:cluster), restart any that dies, serve their summed metrics, and on `close`
  * drain them all. Resolves once every worker listens.
  */
+// Long: the supervisor's fork, restart, metrics and drain handling share the ready set and the stopping flag.
 export async function startS3Cluster(options: S3ClusterOptions): Promise<S3GatewayCluster> {
   if (!cluster.isPrimary) throw new Error("startS3Cluster runs in the supervisor; workers call runS3Worker");
   // A configuration every worker would refuse is refused here, before any worker starts.

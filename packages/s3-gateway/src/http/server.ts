@@ -89,6 +89,7 @@ function hostUrl(host: string, port: number): string {
 }
 
 /** Start an S3-compatible gateway over a directory of volumes; resolves once it listens. */
+// Long: the gateway's wiring (backend, auth, router, server, shutdown) in order, each step short.
 export async function startS3Gateway(options: S3GatewayOptions): Promise<S3Gateway> {
   const store = new CredentialStore(options.credentials);
   const backend = await PosixBackend.open({ root: options.root, metadata: options.metadata ?? "auto" });

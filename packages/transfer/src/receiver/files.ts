@@ -39,6 +39,7 @@ interface Context {
 }
 
 /** After `fileinfo`: ask, then fetch each file that is missing or different, verify it, finish. */
+// Long: the receiver's per-file loop (ask, fetch, verify, finish) kept in one place.
 export async function receiveFiles(ctx: Context): Promise<{ files: string[]; bytes: number }> {
   const { control, emit, planned, outReal, info } = ctx;
   const started = Date.now();

@@ -70,6 +70,7 @@ export interface ReceiveResult {
   bytes: number;
 }
 
+// Long: the receiver's connection lifecycle (relay, PAKE, conversation, cleanup) in one try/finally.
 export async function receive(options: ReceiveOptions): Promise<ReceiveResult> {
   // One transfer listens on the signal from many places (relay dials, file reads): not a leak.
   if (options.signal) setMaxListeners(100, options.signal);

@@ -50,6 +50,7 @@ export async function checkPaths(paths: readonly string[]): Promise<void> {
 }
 
 /** Walks the arguments with lstat semantics (symlinks are entries, never followed) and hashes each file. */
+// Long: one lstat walk whose entry kinds (file, dir, symlink, empty dir) are handled side by side.
 export async function collectFiles(paths: readonly string[], options: CollectOptions = {}): Promise<Offer> {
   if (paths.length === 0)
     throw new ValidationError("arguments", [

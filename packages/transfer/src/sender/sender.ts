@@ -64,6 +64,7 @@ function chooseCode(options: SendOptions): string {
   return `${base}-${Math.floor(Math.random() * RUNPODCTL_RELAYS.length)}`;
 }
 
+// Long: the sender's connection lifecycle (relay, PAKE, conversation, cleanup) in one try/finally.
 export async function send(options: SendOptions): Promise<SendResult> {
   if (options.signal) setMaxListeners(100, options.signal);
   const emit = options.onEvent ?? (() => {});
@@ -188,6 +189,7 @@ export async function send(options: SendOptions): Promise<SendResult> {
 }
 
 /** Runs the message loop: executes the protocol's actions, sending files in the background. */
+// Long: a protocol state machine kept in one place; its actions share the connection and transfer state.
 async function converse(ctx: {
   options: SendOptions;
   offer: Offer;

@@ -16,6 +16,7 @@ import { appendStream, type CommitGuard, commitAtKey } from "./write.js";
  * FULL_OBJECT checksum on the way), fsync, stamp it with the upload id and rename it over the key,
  * then drop the upload directory.
  */
+// Long: one multipart assembly whose temporary file, checksums and cleanup share the same try/finally blocks.
 export async function assembleUpload(
   volumes: VolumeRoot,
   meta: MetaStore,

@@ -70,6 +70,7 @@ const FLUSH_EVERY_BYTES = 32 << 20;
  * one, so the disk is never idle while data waits. Back-pressure pauses the body at
  * MAX_PENDING_BYTES. Every FLUSH_EVERY_BYTES a datasync starts in the background.
  */
+// Long: a back-pressure state machine kept in one place (pending bytes, flush, datasync).
 export function appendStream(
   handle: FileHandle,
   body: Readable,
