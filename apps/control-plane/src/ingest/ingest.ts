@@ -10,6 +10,7 @@ import { type Availability, DatabaseUnavailableError } from "../store/availabili
 import { compactTelemetry, parseJson } from "../store/json.js";
 import type { Database, GpuSamplesTable, HostsTable } from "../store/schema.js";
 import { insertSamples, isHotColumn, updateHotColumns } from "./batch-writes.js";
+import { describeEvent } from "./describe-event.js";
 
 /** The columns a batch reads per host: not the machine description or the latest telemetry. */
 const INGEST_COLUMNS = [
@@ -374,24 +375,6 @@ export class Ingest {
     if (event.kind === "burn-test" || event.kind === "gpu-lost" || event.kind === "listing-request") {
       this.setFlags(w, applyEventToFlags(this.flags(w), event));
     }
-  }
-}
-
-export function describeEvent(hostId: string, event: AgentEvent): string {
-  switch (event.kind) {
-    case "xid": {
-      const x = event.xid;
-      const where = x.gpuIndex !== null ? `GPU ${x.gpuIndex}` : (x.pciBusId ?? "unknown GPU");
-      return `${hostId}: ${x.kind.toUpperCase()} ${x.xid} on ${where}${x.description ? ` (${x.description})` : ""} → ${x.action}`;
-    }
-    case "gpu-lost":
-      return `${hostId}: GPU lost${event.gpuIndex !== null ? ` (GPU ${event.gpuIndex})` : ""}: ${event.evidence}`;
-    case "burn-test":
-      return `${hostId}: burn test ${event.phase}${event.summary ? `: ${event.summary}` : ""}`;
-    case "listing-request":
-      return `${hostId}: asks to be ${event.listed ? "listed" : "unlisted"}: ${event.reason}`;
-    case "notice":
-      return `${hostId}: ${event.message}`;
   }
 }
 
