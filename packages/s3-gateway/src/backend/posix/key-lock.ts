@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { mkdir, readFile, unlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { S3Error } from "../../errors/s3-errors.js";
+import { s3ErrorFor } from "../../errors/s3-errors.js";
 import { isAbandoned, ownerTag } from "./files.js";
 import { RESERVED_DIR } from "./keys.js";
 
@@ -20,13 +20,9 @@ export async function withKeyLock<T>(bucketDir: string, key: string, work: () =>
   for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
     if (await takeOwnerFile(file)) break;
     if (Date.now() > deadline) {
-      throw new S3Error(
-        "ConditionalRequestConflict",
-        "Another conditional write to this key is still running.",
-        {
-          Key: key,
-        },
-      );
+      throw s3ErrorFor("conditional-write-running", {
+        Key: key,
+      });
     }
     await new Promise((r) => setTimeout(r, wait));
   }
