@@ -1,6 +1,7 @@
 // `pnpm lint` runs this (depcruise): the layering the READMEs describe, checked on every change.
 // Workspace packages are resolved through their symlinks to packages/<name>/dist, so a rule on
 // "^packages/core/" covers `import … from "@podkit/core"` as well as relative paths.
+// No known violations are accepted: every rule holds on the whole tree.
 /** @type {import("dependency-cruiser").IConfiguration} */
 module.exports = {
   forbidden: [
@@ -50,8 +51,8 @@ module.exports = {
     tsConfig: { fileName: "tsconfig.depcruise.json" },
     enhancedResolveOptions: {
       exportsFields: ["exports"],
-      // podkit-workspace: workspace-only entries such as @podkit/control-plane/testing (test/ uses them).
-      conditionNames: ["podkit-workspace", "import", "require", "node", "default", "types"],
+      // podkit-workspace: the test tools' entry (@podkit/control-plane/testing), for test/ only.
+      conditionNames: ["import", "require", "node", "default", "types", "podkit-workspace"],
       extensions: [".ts", ".js", ".mjs", ".cjs", ".d.ts", ".json"],
     },
   },

@@ -1,17 +1,37 @@
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parseGuide, substitute } from "./docs/guide.js";
-import { runGuide } from "./docs/session.js";
+import { startGuideNodes } from "./docs/nodes.js";
+import { type GuideOptions, runGuide } from "./docs/session.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 
 /** Every guide, run block by block as a reader would (annotations: docs/README.md). */
-const GUIDES = ["docs/host.md", "docs/operator.md", "docs/storage-user.md", "docs/renter.md", "README.md"];
+const GUIDES = [
+  "docs/host.md",
+  "docs/operator.md",
+  "docs/storage-user.md",
+  "docs/renter.md",
+  "docs/cluster-user.md",
+  "README.md",
+];
+
+/**
+ * What a guide needs besides the sandbox, and how to remove it. The cluster guide's session runs
+ * in the machine's network namespace, beside two SSH nodes (test/docs/nodes.ts) it reaches over
+ * the bridge; its hidden set-up copies their key and known_hosts from `files`.
+ */
+async function machinesFor(guide: string): Promise<{ options: GuideOptions; down: () => void }> {
+  if (guide !== "docs/cluster-user.md") return { options: {}, down: () => {} };
+  const nodes = await startGuideNodes(2);
+  return { options: { hostNetwork: true, files: nodes.files }, down: nodes.down };
+}
 
 describe("the guides run as written", () => {
   for (const guide of GUIDES) {
     it(guide, async () => {
-      const r = await runGuide(REPO, guide);
+      const machines = await machinesFor(guide);
+      const r = await runGuide(REPO, guide, machines.options).finally(machines.down);
       // The README's blocks are each run by the test its annotation names; a guide runs its own.
       if (guide.startsWith("docs/")) expect(r.ran).toBeGreaterThan(r.skipped.length);
     }, 180_000);

@@ -22,12 +22,16 @@ class Session {
   private exited: string | null = null;
   private step = 0;
 
-  constructor(readonly out: string) {
+  /** `hostNetwork`: the machine's own network namespace, for a guide that talks to other machines. */
+  constructor(
+    readonly out: string,
+    hostNetwork = false,
+  ) {
     this.proc = spawn(
       "unshare",
       [
         "--mount",
-        "--net",
+        ...(hostNetwork ? [] : ["--net"]),
         "--pid",
         "--fork",
         "--kill-child",
@@ -140,6 +144,13 @@ async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: num
   return check();
 }
 
+export interface GuideOptions {
+  /** Run in the machine's own network namespace (still a private mount and PID namespace). */
+  hostNetwork?: boolean;
+  /** Files the hidden set-up can copy from `$out` (the directory of the block files). */
+  files?: Record<string, string>;
+}
+
 export interface GuideRun {
   ran: number;
   skipped: Array<{ line: number; reason: string }>;
@@ -150,9 +161,12 @@ export interface GuideRun {
  * session. Throws on the first block that does not do what it should, naming the guide, the
  * block's line and its output.
  */
-export async function runGuide(repo: string, file: string): Promise<GuideRun> {
+export async function runGuide(repo: string, file: string, options: GuideOptions = {}): Promise<GuideRun> {
   const blocks = parseGuide(readFileSync(join(repo, file), "utf8"), file);
-  const session = new Session(mkdtempSync(join(tmpdir(), "pkdoc-")));
+  const out = mkdtempSync(join(tmpdir(), "pkdoc-"));
+  for (const [name, text] of Object.entries(options.files ?? {}))
+    writeFileSync(join(out, name), text, { mode: 0o600 });
+  const session = new Session(out, options.hostNetwork);
   const values = new Map<string, string>();
   const background: Array<{ block: Block; id: string }> = [];
   const result: GuideRun = { ran: 0, skipped: [] };

@@ -1,7 +1,14 @@
 import type { AddressInfo } from "node:net";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { createLogger, isPodkitError, type Logger, PodkitError, UnavailableError } from "@podkit/core";
+import {
+  createLogger,
+  isPodkitError,
+  type Logger,
+  PodkitError,
+  parseListen,
+  UnavailableError,
+} from "@podkit/core";
 import Fastify, { type FastifyInstance } from "fastify";
 import { resolveAdminToken } from "./auth/admin-token.js";
 import { RetryLaterError, sendError } from "./errors.js";
@@ -71,15 +78,11 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(base, "podkit", "control-plane");
 }
 
-function parseListen(listen: string): { host: string; port: number } {
-  const match = /^(.*):(\d+)$/.exec(listen);
-  if (!match) return { host: listen || "127.0.0.1", port: 8080 };
-  return { host: match[1]!.replace(/^\[|\]$/g, "") || "127.0.0.1", port: Number(match[2]) };
-}
-
 /** Start the control plane: store (migrated), API, agent WebSocket, dashboard and metrics. */
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlaneHandle> {
   const log = options.logger ?? createLogger({ name: "control-plane" });
+  // A bad address is refused before anything is opened.
+  const { host, port } = parseListen(options.listen ?? "127.0.0.1:8080", "--listen");
   const dataDir = options.dataDir ?? defaultDataDir();
   const dbTarget = options.db ?? join(dataDir, "control-plane.sqlite");
   const admin = resolveAdminToken(options.adminToken, dataDir);
@@ -246,7 +249,6 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   }, options.sweepIntervalMs ?? 15_000);
   timer.unref();
 
-  const { host, port } = parseListen(options.listen ?? "127.0.0.1:8080");
   try {
     await app.listen({ host, port });
   } catch (err) {

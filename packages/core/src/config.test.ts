@@ -120,4 +120,36 @@ describe("loadConfig precedence", () => {
     expect(envNameFor("accessKey", "s3")).toBe("PODKIT_S3_ACCESS_KEY");
     expect(envNameFor("controlPlane")).toBe("PODKIT_CONTROL_PLANE");
   });
+
+  it("names a hyphenated section's variables with underscores (table [control-plane])", () => {
+    expect(envNameFor("dataDir", "control-plane")).toBe("PODKIT_CONTROL_PLANE_DATA_DIR");
+    const file = configDir('[control-plane]\nlisten = "0.0.0.0:8081"\n');
+    const { config, sources } = loadConfig(schema, {
+      section: "control-plane",
+      configFile: file,
+      env: { PODKIT_CONTROL_PLANE_REGION: "eu-ro-1" },
+    });
+    expect(config.listen).toBe("0.0.0.0:8081");
+    expect(config.region).toBe("eu-ro-1");
+    expect(sources).toMatchObject({ listen: "file", region: "env" });
+  });
+
+  it("still reads an older variable name, after the key's own one", () => {
+    const aliases = { region: ["OLD_REGION"] };
+    const old = loadConfig(schema, {
+      section: "s3",
+      env: { OLD_REGION: "old" },
+      envAliases: aliases,
+      searchPaths: [],
+    });
+    expect(old.config.region).toBe("old");
+    expect(old.sources.region).toBe("env");
+    const both = loadConfig(schema, {
+      section: "s3",
+      env: { OLD_REGION: "old", PODKIT_S3_REGION: "new" },
+      envAliases: aliases,
+      searchPaths: [],
+    });
+    expect(both.config.region).toBe("new");
+  });
 });

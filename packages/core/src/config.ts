@@ -12,7 +12,8 @@ import { parseWith } from "./validate.js";
  * `/etc/podkit/config.toml` that exists. Keys are camelCase in TOML and flags, and
  * UPPER_SNAKE_CASE after `PODKIT_` (plus the section, if any) in the environment:
  * `adminToken` ↔ `PODKIT_ADMIN_TOKEN`; in section `s3`, `accessKey` ↔ `PODKIT_S3_ACCESS_KEY`
- * and `[s3] accessKey = "…"` in the file.
+ * and `[s3] accessKey = "…"` in the file; in section `control-plane`, `dataDir` ↔
+ * `PODKIT_CONTROL_PLANE_DATA_DIR` and `[control-plane] dataDir = "…"`.
  */
 export type ConfigSource = "flag" | "env" | "file" | "default";
 
@@ -28,6 +29,11 @@ export interface LoadConfigOptions {
   searchPaths?: string[];
   /** What the config is for, used in error messages. */
   what?: string;
+  /**
+   * Older variable names still read for a key, after its own `PODKIT_<SECTION>_<KEY>`
+   * (e.g. `adminToken: ["PODKIT_ADMIN_TOKEN"]`), so renaming a variable breaks no deployment.
+   */
+  envAliases?: Record<string, readonly string[]>;
 }
 
 export interface LoadedConfig<T> {
@@ -40,10 +46,10 @@ export function defaultConfigPaths(home = homedir()): string[] {
   return [join(home, ".config", "podkit", "config.toml"), "/etc/podkit/config.toml"];
 }
 
-/** `adminToken` → `ADMIN_TOKEN`. */
+/** `adminToken` → `PODKIT_ADMIN_TOKEN`; in section `control-plane`, `PODKIT_CONTROL_PLANE_ADMIN_TOKEN`. */
 export function envNameFor(key: string, section?: string): string {
   const snake = key.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase();
-  return section ? `PODKIT_${section.toUpperCase()}_${snake}` : `PODKIT_${snake}`;
+  return section ? `PODKIT_${section.replace(/-/g, "_").toUpperCase()}_${snake}` : `PODKIT_${snake}`;
 }
 
 type ZodInternals = { _zod?: { def?: { type?: string; innerType?: unknown } } };
@@ -137,12 +143,14 @@ export function loadConfig<S extends z.ZodObject>(
 
   for (const key of Object.keys(shape)) {
     const flag = options.flags?.[key];
-    const envName = envNameFor(key, options.section);
-    const envValue = env[envName];
+    const envName = [envNameFor(key, options.section), ...(options.envAliases?.[key] ?? [])].find(
+      (name) => env[name] !== undefined && env[name] !== "",
+    );
+    const envValue = envName === undefined ? undefined : env[envName];
     if (flag !== undefined) {
       merged[key] = flag;
       sources[key] = "flag";
-    } else if (envValue !== undefined && envValue !== "") {
+    } else if (envName !== undefined && envValue !== undefined) {
       merged[key] = coerceEnv(envValue, shape[key], envName);
       sources[key] = "env";
     } else if (fileValues && fileValues[key] !== undefined) {

@@ -1,7 +1,6 @@
 import { join } from "node:path";
-import { AuthError, type Logger, type MachineInfo, UnavailableError } from "@podkit/core";
+import { AuthError, Backoff, type Logger, type MachineInfo, sleep, UnavailableError } from "@podkit/core";
 import { z } from "zod";
-import { Backoff } from "./report/backoff.js";
 import { readJsonFile, writeFileAtomic } from "./state-files.js";
 
 export interface Credentials {
@@ -146,14 +145,6 @@ async function retryLater(
 ): Promise<void> {
   const delay = backoff.next();
   logger.warn({ retryInMs: delay, err: reason }, `${what}; will retry enrolment`);
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(done, delay);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
+  await sleep(delay, signal);
   stopIfAborted(signal);
 }

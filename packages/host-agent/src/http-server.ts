@@ -1,5 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { parseListen } from "@podkit/core";
 import type { Registry } from "prom-client";
 
 export interface AgentHttpServer {
@@ -8,19 +9,13 @@ export interface AgentHttpServer {
   close(): Promise<void>;
 }
 
-function parseListen(listen: string): { host: string; port: number } {
-  const m = /^(?:\[?([^\]]*)\]?:)?(\d+)$/.exec(listen);
-  if (!m) throw new Error(`--metrics-listen ${listen} is not host:port`);
-  return { host: m[1] || "127.0.0.1", port: Number(m[2]) };
-}
-
 /** `/metrics` (Prometheus exposition) and `/status` (what `podkit agent status --json` prints). */
 export async function serveAgentHttp(
   listen: string,
   registry: Registry,
   status: () => unknown,
 ): Promise<AgentHttpServer> {
-  const { host, port } = parseListen(listen);
+  const { host, port } = parseListen(listen, "--metrics-listen");
   const server: Server = createServer((req, res) => {
     if (req.method === "GET" && req.url === "/metrics") {
       registry

@@ -21,7 +21,6 @@ export { parseKernelLog } from "./parse/kernel-log.js";
 export { readingFromCsv, readingFromQueryText, readingFromQueryXml } from "./parse/reading.js";
 export { parseStressNg, parseStressNgYaml } from "./parse/stress-ng.js";
 export { loadXidCatalog } from "./parse/xid-catalog.js";
-export { Backoff } from "./report/backoff.js";
 export {
   type ConnectionStatus,
   ControlPlaneConnection,

@@ -2,6 +2,7 @@ import { join } from "node:path";
 import {
   type AgentEvent,
   type AgentMessage,
+  Backoff,
   type GpuSample,
   type HostSample,
   type Logger,
@@ -12,7 +13,6 @@ import { Counter, Gauge, type Registry } from "prom-client";
 import { resolveHostToken } from "./enroll.js";
 import type { HealthReport } from "./health.js";
 import { OptionalSeries } from "./optional-series.js";
-import { Backoff } from "./report/backoff.js";
 import { type ConnectionStatus, ControlPlaneConnection, type HostState } from "./report/connection.js";
 import { newMessageId } from "./report/ids.js";
 import { Outbox } from "./report/outbox.js";

@@ -5,7 +5,6 @@ export { S3_ERRORS, S3Error, type S3ErrorCode } from "./errors/s3-errors.js";
 export { runS3Worker, type S3ClusterOptions, type S3GatewayCluster, startS3Cluster } from "./http/cluster.js";
 export {
   DEFAULT_TIMEOUTS,
-  parseListen,
   type S3Gateway,
   type S3GatewayOptions,
   startS3Gateway,

@@ -1,10 +1,11 @@
 import { realpathSync } from "node:fs";
 import { join } from "node:path";
-import { loadConfig, NotFoundError, PodkitError } from "@podkit/core";
+import { EXIT_CODES, loadConfig, NotFoundError, PodkitError } from "@podkit/core";
 import type { AgentStatus } from "@podkit/host-agent";
 // Only the light entry at start: the agent's modules are imported in each action.
 import { AGENT_CONFIG_PATH, STATE_DIR, tuneHeapForDaemon } from "@podkit/host-agent/daemon";
 import type { Command } from "commander";
+import { type ConfigSources, commandConfig } from "../config.js";
 import { type Output, printJson } from "../output.js";
 import { selfArgv } from "../self.js";
 import { install, uninstall } from "./agent-install.js";
@@ -22,13 +23,16 @@ interface RunFlags {
 
 const hostAgent = () => import("@podkit/host-agent");
 
-async function agentConfig(flags: RunFlags) {
+/** What `agent run` starts with: flags > PODKIT_AGENT_* > `[agent]` in the file (default /etc/podkit/agent.toml) > defaults. */
+export async function agentConfig(
+  flags: RunFlags,
+  sources: ConfigSources = { searchPaths: [AGENT_CONFIG_PATH] },
+) {
   const { AgentConfigSchema } = await hostAgent();
-  return loadConfig(AgentConfigSchema, {
-    section: "agent",
-    what: "agent configuration",
-    ...(flags.config ? { configFile: flags.config } : { searchPaths: [AGENT_CONFIG_PATH] }),
-    flags: {
+  return commandConfig(
+    AgentConfigSchema,
+    { section: "agent", what: "agent configuration" },
+    {
       controlPlane: flags.controlPlane,
       token: flags.token,
       metricsListen: flags.metricsListen,
@@ -37,7 +41,8 @@ async function agentConfig(flags: RunFlags) {
       kmsgPath: flags.kmsg,
       simulate: flags.simulate,
     },
-  }).config;
+    { ...sources, configFile: flags.config },
+  ).config;
 }
 
 /**

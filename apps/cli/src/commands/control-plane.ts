@@ -1,9 +1,11 @@
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import type { ControlPlaneOptions } from "@podkit/control-plane";
 import {
   AuthError,
   ConfigError,
+  type ConfigSource,
   ConflictError,
   codeForHttpStatus,
   httpStatusOf,
@@ -11,10 +13,13 @@ import {
   NotFoundError,
   PodkitError,
   parseDuration,
+  parseListen,
   UnavailableError,
   ValidationError,
 } from "@podkit/core";
 import type { Command } from "commander";
+import { z } from "zod";
+import { type ConfigSources, commandConfig, givenFlags } from "../config.js";
 import type { Output } from "../output.js";
 
 /** `--control-plane` / `--admin-token`, shared by every command that talks to the API. */
@@ -139,24 +144,88 @@ export async function api<T>(flags: ApiFlags, method: string, path: string, body
   return parsed as T;
 }
 
-/** --admin-token, --admin-token-file, PODKIT_ADMIN_TOKEN, PODKIT_ADMIN_TOKEN_FILE: the first given. */
-function givenAdminToken(
-  opts: Record<string, string | boolean | undefined>,
-  env: NodeJS.ProcessEnv,
-): string | undefined {
-  if (typeof opts.adminToken === "string") return opts.adminToken;
-  if (typeof opts.adminTokenFile === "string") return readAdminTokenFile(opts.adminTokenFile);
-  if (env.PODKIT_ADMIN_TOKEN) return env.PODKIT_ADMIN_TOKEN;
-  if (env.PODKIT_ADMIN_TOKEN_FILE) return readAdminTokenFile(env.PODKIT_ADMIN_TOKEN_FILE);
-  return undefined;
-}
-
 function msOption(text: string, flag: string): number {
   try {
     return parseDuration(text);
   } catch (err) {
     throw new ValidationError(flag, [{ path: flag, message: (err as Error).message }]);
   }
+}
+
+const SOURCE_RANK: readonly ConfigSource[] = ["flag", "env", "file", "default"];
+
+/** `podkit control-plane serve` settings: one key per flag, `[control-plane]` in the file. */
+export const ControlPlaneServeConfigSchema = z.object({
+  listen: z.string().default("127.0.0.1:8080"),
+  db: z.string().optional(),
+  dataDir: z.string().optional(),
+  adminToken: z.string().optional(),
+  adminTokenFile: z.string().optional(),
+  offlineAfter: z.string().default("60s"),
+  sweepInterval: z.string().default("15s"),
+  pingInterval: z.string().default("15s"),
+  maxMaintenanceShare: z.union([z.number(), z.string()]).default(0.1),
+  publicMetrics: z.boolean().default(false),
+});
+
+/** The flags of `serve` as commander hands them over (strings; `--public-metrics` a boolean). */
+interface ServeFlags {
+  config?: string;
+  listen?: string;
+  db?: string;
+  dataDir?: string;
+  adminToken?: string;
+  adminTokenFile?: string;
+  offlineAfter?: string;
+  sweepInterval?: string;
+  maxMaintenanceShare?: string;
+  pingInterval?: string;
+  publicMetrics?: boolean;
+}
+
+/**
+ * What `serve` starts with: flags > PODKIT_CONTROL_PLANE_* (and PODKIT_ADMIN_TOKEN) > the
+ * `[control-plane]` table of the config file > defaults; every value checked before anything opens.
+ */
+export function controlPlaneServeConfig(
+  flags: Omit<ServeFlags, "config">,
+  sources: ConfigSources = {},
+): ControlPlaneOptions {
+  const { config: c, sources: from } = commandConfig(
+    ControlPlaneServeConfigSchema,
+    {
+      section: "control-plane",
+      what: "control plane configuration",
+      envAliases: { adminToken: ["PODKIT_ADMIN_TOKEN"], adminTokenFile: ["PODKIT_ADMIN_TOKEN_FILE"] },
+    },
+    flags,
+    sources,
+  );
+  // The token itself and a file holding it: whichever comes from the stronger source (a token on a tie).
+  const rank = (key: string) => SOURCE_RANK.indexOf(from[key] ?? "default");
+  const adminToken =
+    c.adminTokenFile !== undefined &&
+    (c.adminToken === undefined || rank("adminTokenFile") < rank("adminToken"))
+      ? readAdminTokenFile(c.adminTokenFile)
+      : c.adminToken;
+  const share = Number(c.maxMaintenanceShare);
+  if (!(share > 0 && share <= 1)) {
+    throw new ValidationError("--max-maintenance-share", [
+      { path: "", message: "a ratio between 0 and 1, e.g. 0.1" },
+    ]);
+  }
+  parseListen(c.listen, "--listen");
+  return {
+    listen: c.listen,
+    ...(c.db ? { db: c.db } : {}),
+    ...(c.dataDir ? { dataDir: c.dataDir } : {}),
+    ...(adminToken ? { adminToken } : {}),
+    offlineAfterMs: msOption(c.offlineAfter, "--offline-after"),
+    sweepIntervalMs: msOption(c.sweepInterval, "--sweep-interval"),
+    pingIntervalMs: msOption(c.pingInterval, "--ping-interval"),
+    maxMaintenanceShare: share,
+    publicMetrics: c.publicMetrics,
+  };
 }
 
 export function registerControlPlaneCommands(program: Command, output: Output): void {
@@ -166,59 +235,42 @@ export function registerControlPlaneCommands(program: Command, output: Output): 
   cp.command("serve")
     .description("run the control plane (API, agent WebSocket, dashboard at /, metrics at /metrics)")
     .option(
-      "--listen <host:port>",
-      "address to listen on (default: PODKIT_CONTROL_PLANE_LISTEN or 127.0.0.1:8080)",
+      "--config <file>",
+      "TOML file, table [control-plane] (default ~/.config/podkit/config.toml, /etc/podkit/config.toml)",
     )
-    .option(
-      "--db <file|url>",
-      "SQLite file or postgres:// URL (default: PODKIT_CONTROL_PLANE_DB or DATA_DIR/control-plane.sqlite)",
-    )
+    .option("--listen <host:port>", "address to listen on (default 127.0.0.1:8080)")
+    .option("--db <file|url>", "SQLite file or postgres:// URL (default DATA_DIR/control-plane.sqlite)")
     .option(
       "--data-dir <dir>",
-      "where the SQLite file and the generated admin token live (default: PODKIT_CONTROL_PLANE_DATA_DIR or ~/.local/share/podkit/control-plane)",
+      "where the SQLite file and the generated admin token live (default ~/.local/share/podkit/control-plane)",
     )
     .option(
       "--admin-token <token>",
-      "admin token (default: PODKIT_ADMIN_TOKEN, else kept in DATA_DIR/admin-token, generated on first start)",
+      "admin token (also PODKIT_ADMIN_TOKEN; default: kept in DATA_DIR/admin-token, generated on first start)",
+    )
+    .option("--offline-after <duration>", "a host without a message for this long is offline (default 60s)")
+    .option(
+      "--sweep-interval <duration>",
+      "how often time-based rules are applied to every host (default 15s)",
     )
     .option(
       "--admin-token-file <file>",
-      "read the admin token from FILE (default: PODKIT_ADMIN_TOKEN_FILE): give every replica of one database the same",
+      "read the admin token from FILE (also PODKIT_ADMIN_TOKEN_FILE): give every replica of one database the same",
     )
-    .option("--offline-after <duration>", "a host without a message for this long is offline", "60s")
-    .option("--sweep-interval <duration>", "how often time-based rules are applied to every host", "15s")
     .option(
       "--max-maintenance-share <ratio>",
-      "maintenance above this share of 30 days is reported as excessive",
-      "0.1",
+      "maintenance above this share of 30 days is reported as excessive (default 0.1)",
     )
     .option(
       "--ping-interval <duration>",
-      "ping every agent's WebSocket this often; one without a pong by the next ping is dropped as dead",
-      "15s",
+      "ping every agent's WebSocket this often; one without a pong by the next ping is dropped as dead (default 15s)",
     )
     .option("--public-metrics", "serve /metrics without the admin token")
-    .action(async (opts: Record<string, string | boolean | undefined>) => {
-      const env = process.env;
-      const share = Number(opts.maxMaintenanceShare);
-      if (!(share > 0 && share <= 1)) {
-        throw new ValidationError("--max-maintenance-share", [
-          { path: "", message: "a ratio between 0 and 1, e.g. 0.1" },
-        ]);
-      }
+    .action(async (flags: ServeFlags, cmd: Command) => {
+      const cfg = controlPlaneServeConfig(givenFlags(cmd), { configFile: flags.config });
       // Loaded here so that the API commands start without the server's database drivers.
       const { startControlPlane } = await import("@podkit/control-plane");
-      const handle = await startControlPlane({
-        listen: (opts.listen as string | undefined) ?? env.PODKIT_CONTROL_PLANE_LISTEN ?? "127.0.0.1:8080",
-        db: (opts.db as string | undefined) ?? env.PODKIT_CONTROL_PLANE_DB,
-        dataDir: (opts.dataDir as string | undefined) ?? env.PODKIT_CONTROL_PLANE_DATA_DIR,
-        adminToken: givenAdminToken(opts, env),
-        offlineAfterMs: msOption(opts.offlineAfter as string, "--offline-after"),
-        sweepIntervalMs: msOption(opts.sweepInterval as string, "--sweep-interval"),
-        pingIntervalMs: msOption(opts.pingInterval as string, "--ping-interval"),
-        maxMaintenanceShare: share,
-        publicMetrics: opts.publicMetrics === true,
-      });
+      const handle = await startControlPlane(cfg);
       output.out(`control plane listening on ${handle.url} (${handle.db})`);
       output.out(
         handle.adminTokenFile

@@ -1,28 +1,105 @@
 import cluster from "node:cluster";
 import { existsSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { ConfigError } from "@podkit/core";
+import { ConfigError, parseListen } from "@podkit/core";
 import type { S3GatewayOptions } from "@podkit/s3-gateway";
 import { DEFAULT_TIMEOUTS } from "@podkit/s3-gateway/defaults";
 import type { Command } from "commander";
+import { z } from "zod";
+import { type ConfigSources, commandConfig, givenFlags } from "../config.js";
 import { type Output, printJson } from "../output.js";
 
+/** The flags of `s3 serve` as commander hands them over. */
 interface ServeFlags {
-  root: string;
-  listen: string;
-  region: string;
+  config?: string;
+  root?: string;
+  listen?: string;
+  region?: string;
   credentials?: string;
   domain?: string;
   allowBucketAdmin?: boolean;
   metricsListen?: string;
-  metadata: "auto" | "xattr" | "sidecar";
-  accessLog: boolean;
+  metadata?: string;
+  accessLog?: boolean;
   json?: boolean;
-  headerTimeout: string;
-  idleTimeout: string;
-  keepAliveTimeout: string;
-  workers: string;
-  drainTimeout: string;
+  headerTimeout?: string;
+  idleTimeout?: string;
+  keepAliveTimeout?: string;
+  workers?: string;
+  drainTimeout?: string;
+}
+
+const seconds = z.union([z.number(), z.string()]);
+
+/** `podkit s3 serve` settings: one key per flag, `[s3]` in the file. */
+export const S3ServeConfigSchema = z.object({
+  root: z.string().optional(),
+  listen: z.string().default("127.0.0.1:9000"),
+  region: z.string().default("us-east-1"),
+  credentials: z.string().optional(),
+  domain: z.string().optional(),
+  allowBucketAdmin: z.boolean().default(false),
+  metricsListen: z.string().optional(),
+  metadata: z.string().default("auto"),
+  accessLog: z.boolean().default(true),
+  headerTimeout: seconds.default(DEFAULT_TIMEOUTS.headerMs / 1000),
+  idleTimeout: seconds.default(DEFAULT_TIMEOUTS.idleMs / 1000),
+  keepAliveTimeout: seconds.default(DEFAULT_TIMEOUTS.keepAliveMs / 1000),
+  workers: seconds.optional(),
+  drainTimeout: seconds.default(10),
+});
+
+export interface S3ServeConfig {
+  options: Omit<S3GatewayOptions, "credentials">;
+  credentialsFile?: string;
+  workers: number;
+  drainMs: number;
+}
+
+/**
+ * What `s3 serve` starts with: flags > PODKIT_S3_* > the `[s3]` table of the config file >
+ * defaults; every value checked before anything opens. (Key pairs come from --credentials or
+ * PODKIT_S3_ACCESS_KEY / PODKIT_S3_SECRET_KEY, read by the gateway.)
+ */
+export function s3ServeConfig(
+  flags: Omit<ServeFlags, "config" | "json">,
+  sources: ConfigSources = {},
+): S3ServeConfig {
+  const c = commandConfig(
+    S3ServeConfigSchema,
+    { section: "s3", what: "S3 gateway configuration" },
+    flags,
+    sources,
+  ).config;
+  if (!c.root) {
+    throw new ConfigError("no volumes directory: give --root DIR (or PODKIT_S3_ROOT, or root in [s3])");
+  }
+  if (!existsSync(c.root) || !statSync(c.root).isDirectory()) {
+    throw new ConfigError(`--root ${c.root} is not a directory; create it or point at the volumes' parent`);
+  }
+  if (!["auto", "xattr", "sidecar"].includes(c.metadata)) {
+    throw new ConfigError(`--metadata must be auto, xattr or sidecar (got "${c.metadata}")`);
+  }
+  parseListen(c.listen, "--listen");
+  if (c.metricsListen) parseListen(c.metricsListen, "--metrics-listen");
+  return {
+    options: {
+      root: c.root,
+      listen: c.listen,
+      region: c.region,
+      allowBucketAdmin: c.allowBucketAdmin,
+      metadata: c.metadata as "auto" | "xattr" | "sidecar",
+      headerTimeoutMs: secondsFlag("header-timeout", String(c.headerTimeout)),
+      idleTimeoutMs: secondsFlag("idle-timeout", String(c.idleTimeout)),
+      keepAliveTimeoutMs: secondsFlag("keep-alive-timeout", String(c.keepAliveTimeout)),
+      ...(c.domain ? { domain: c.domain } : {}),
+      ...(c.metricsListen ? { metricsListen: c.metricsListen } : {}),
+      ...(c.accessLog ? {} : { accessLog: false }),
+    },
+    ...(c.credentials ? { credentialsFile: c.credentials } : {}),
+    workers: workersFlag(String(c.workers ?? availableParallelism())),
+    drainMs: secondsFlag("drain-timeout", String(c.drainTimeout)),
+  };
 }
 
 function workersFlag(value: string): number {
@@ -48,9 +125,13 @@ export function registerS3Commands(program: Command, output: Output): void {
     .description(
       "serve each top-level directory of --root as an S3 bucket (a volume) to the AWS CLI, boto3, rclone, s3cmd and the SDKs",
     )
-    .requiredOption("--root <dir>", "directory whose top-level directories are the volumes")
-    .option("--listen <host:port>", "address to listen on", "127.0.0.1:9000")
-    .option("--region <region>", "region reported to clients (the data center)", "us-east-1")
+    .option(
+      "--config <file>",
+      "TOML file, table [s3] (default ~/.config/podkit/config.toml, /etc/podkit/config.toml)",
+    )
+    .option("--root <dir>", "directory whose top-level directories are the volumes (required)")
+    .option("--listen <host:port>", "address to listen on (default 127.0.0.1:9000)")
+    .option("--region <region>", "region reported to clients (the data center; default us-east-1)")
     .option(
       "--credentials <file>",
       "key pairs file (TOML or .json): [[credentials]] accessKeyId, secretAccessKey, volumes; also PODKIT_S3_ACCESS_KEY / PODKIT_S3_SECRET_KEY",
@@ -61,70 +142,45 @@ export function registerS3Commands(program: Command, output: Output): void {
       "allow CreateBucket / DeleteBucket (volumes otherwise come from the platform)",
     )
     .option("--metrics-listen <host:port>", "serve Prometheus metrics at /metrics on this address")
-    .option("--metadata <store>", "where ETags and metadata live: auto, xattr or sidecar", "auto")
+    .option("--metadata <store>", "where ETags and metadata live: auto (default), xattr or sidecar")
     .option("--no-access-log", "do not log a line per request")
     .option(
       "--header-timeout <seconds>",
-      "drop a connection that has not sent a whole request header within this long",
-      String(DEFAULT_TIMEOUTS.headerMs / 1000),
+      `drop a connection that has not sent a whole request header within this long (default ${DEFAULT_TIMEOUTS.headerMs / 1000})`,
     )
     .option(
       "--idle-timeout <seconds>",
-      "drop a connection on which nothing moves this long during a request (its upload is discarded)",
-      String(DEFAULT_TIMEOUTS.idleMs / 1000),
+      `drop a connection on which nothing moves this long during a request (its upload is discarded; default ${DEFAULT_TIMEOUTS.idleMs / 1000})`,
     )
     .option(
       "--keep-alive-timeout <seconds>",
-      "close an idle keep-alive connection after this long",
-      String(DEFAULT_TIMEOUTS.keepAliveMs / 1000),
+      `close an idle keep-alive connection after this long (default ${DEFAULT_TIMEOUTS.keepAliveMs / 1000})`,
     )
     .option(
       "--workers <n>",
       "worker processes sharing the listening address (default: the CPUs this process may use; 1: a single process)",
-      String(availableParallelism()),
     )
     .option(
       "--drain-timeout <seconds>",
-      "on SIGTERM, how long requests in flight may take to finish before their connections are closed",
-      "10",
+      "on SIGTERM, how long requests in flight may take to finish before their connections are closed (default 10)",
     )
     .option("--json", "print the endpoint as JSON once listening")
-    .action(async (flags: ServeFlags) => {
-      if (!existsSync(flags.root) || !statSync(flags.root).isDirectory()) {
-        throw new ConfigError(
-          `--root ${flags.root} is not a directory; create it or point at the volumes' parent`,
-        );
-      }
-      if (!["auto", "xattr", "sidecar"].includes(flags.metadata)) {
-        throw new ConfigError(`--metadata must be auto, xattr or sidecar (got "${flags.metadata}")`);
-      }
-      const headerTimeoutMs = secondsFlag("header-timeout", flags.headerTimeout);
-      const idleTimeoutMs = secondsFlag("idle-timeout", flags.idleTimeout);
-      const keepAliveTimeoutMs = secondsFlag("keep-alive-timeout", flags.keepAliveTimeout);
-      const workers = workersFlag(flags.workers);
-      const drainMs = secondsFlag("drain-timeout", flags.drainTimeout);
+    .action(async (flags: ServeFlags, cmd: Command) => {
+      const {
+        options: base,
+        credentialsFile,
+        workers,
+        drainMs,
+      } = s3ServeConfig(givenFlags(cmd), { configFile: flags.config });
       // The gateway loads when the command runs, not for its --help.
       const { loadCredentials, runS3Worker, startS3Cluster, startS3Gateway } = await import(
         "@podkit/s3-gateway"
       );
       const credentials = loadCredentials({
-        ...(flags.credentials ? { file: flags.credentials } : {}),
+        ...(credentialsFile ? { file: credentialsFile } : {}),
         env: process.env,
       });
-      const options: S3GatewayOptions = {
-        root: flags.root,
-        listen: flags.listen,
-        region: flags.region,
-        credentials,
-        allowBucketAdmin: flags.allowBucketAdmin ?? false,
-        metadata: flags.metadata,
-        headerTimeoutMs,
-        idleTimeoutMs,
-        keepAliveTimeoutMs,
-        ...(flags.domain ? { domain: flags.domain } : {}),
-        ...(flags.metricsListen ? { metricsListen: flags.metricsListen } : {}),
-        ...(flags.accessLog ? {} : { accessLog: false }),
-      };
+      const options: S3GatewayOptions = { ...base, credentials };
       // node:cluster re-runs this command in each worker; there it serves until the supervisor
       // says stop, and exits.
       if (cluster.isWorker) return runS3Worker(options);
@@ -134,12 +190,12 @@ export function registerS3Commands(program: Command, output: Output): void {
         printJson(output, {
           endpoint: gateway.endpoint,
           metricsUrl: gateway.metricsUrl ?? null,
-          root: flags.root,
-          region: flags.region,
+          root: options.root,
+          region: options.region,
         });
       } else {
         output.out(
-          `podkit s3: serving volumes under ${flags.root} at ${gateway.endpoint} (region ${flags.region})`,
+          `podkit s3: serving volumes under ${options.root} at ${gateway.endpoint} (region ${options.region})`,
         );
         if (gateway.metricsUrl) output.out(`podkit s3: metrics at ${gateway.metricsUrl}`);
       }

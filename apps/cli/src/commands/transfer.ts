@@ -11,6 +11,8 @@ import {
 import type { ReceiveOffer, RelayEvent } from "@podkit/transfer";
 import { DEFAULT_RELAY_PASSWORD, DEFAULT_RELAY_PORTS } from "@podkit/transfer/defaults";
 import { type Command, Option } from "commander";
+import { z } from "zod";
+import { type ConfigSources, commandConfig, givenFlags } from "../config.js";
 import type { Output } from "../output.js";
 import { type ProgressMode, TransferProgress } from "./transfer-progress.js";
 
@@ -123,6 +125,51 @@ function relayPassword(value: string, flag: string, output: Output): string {
 }
 
 const RELAY_PASS_HELP = "relay password, or a file holding it (keeps it out of ps)";
+
+/** The flags of `relay` as commander hands them over. */
+interface RelayFlags {
+  config?: string;
+  host?: string;
+  ports?: string;
+  relayPass?: string;
+  /** The relay's first spelling of --relay-pass (croc's relay says --pass), kept for scripts. */
+  pass?: string;
+  json?: boolean;
+}
+
+/** `podkit relay` settings: one key per flag, `[relay]` in the file. */
+export const RelayConfigSchema = z.object({
+  host: z.string().default("0.0.0.0"),
+  ports: z.union([z.string(), z.array(z.number())]).default(DEFAULT_RELAY_PORTS.join(",")),
+  pass: z.string().default(DEFAULT_RELAY_PASSWORD),
+});
+
+const silent: Output = { out: () => undefined, err: () => undefined };
+
+/** What `relay` starts with: flags > PODKIT_RELAY_* (and CROC_PASS) > `[relay]` in the file > defaults. */
+export function relayConfig(
+  flags: Omit<RelayFlags, "config" | "json">,
+  sources: ConfigSources = {},
+  output: Output = silent,
+): { host: string; ports: number[]; pass: string } {
+  const { relayPass, pass: oldPass, ...rest } = flags;
+  const pass = relayPass ?? oldPass;
+  const c = commandConfig(
+    RelayConfigSchema,
+    { section: "relay", what: "relay configuration", envAliases: { pass: ["CROC_PASS"] } },
+    pass === undefined ? rest : { ...rest, pass },
+    sources,
+  ).config;
+  const ports = typeof c.ports === "string" ? c.ports.split(",").map((p) => Number(p.trim())) : c.ports;
+  if (ports.length < 2 || ports.some((p) => !Number.isInteger(p) || p < 0 || p > 65535)) {
+    throw new ValidationError("--ports", [
+      { path: "--ports", message: "give at least two ports, e.g. 9009,9010,9011,9012,9013" },
+    ]);
+  }
+  const from =
+    relayPass !== undefined ? "--relay-pass" : oldPass !== undefined ? "--pass" : "the relay password";
+  return { host: c.host, ports, pass: relayPassword(c.pass, from, output) };
+}
 
 export function registerTransferCommands(program: Command, output: Output): void {
   // Long but flat: one commander block per verb (its options and a short handler), in `--help` order.
@@ -272,48 +319,41 @@ export function registerTransferCommands(program: Command, output: Output): void
   program
     .command("relay")
     .description("run a relay that croc 9, croc 10, runpodctl and podkit clients can all use")
-    .option("--host <addr>", "address to listen on", "0.0.0.0")
+    .option(
+      "--config <file>",
+      "TOML file, table [relay] (default ~/.config/podkit/config.toml, /etc/podkit/config.toml)",
+    )
+    .option("--host <addr>", "address to listen on (default 0.0.0.0)")
     .option(
       "--ports <list>",
-      "comma-separated ports: the first is the control port",
-      DEFAULT_RELAY_PORTS.join(","),
+      `comma-separated ports: the first is the control port (default ${DEFAULT_RELAY_PORTS.join(",")})`,
     )
-    .option("--relay-pass <pass>", `${RELAY_PASS_HELP} (default: CROC_PASS or pass123)`)
+    .option("--relay-pass <pass>", `${RELAY_PASS_HELP} (also CROC_PASS; default pass123)`)
     // The relay's first spelling (croc's relay says --pass); kept for scripts, the clients' name is shown.
     .addOption(new Option("--pass <pass>").hideHelp())
     .option("--json", "print the listening address as JSON, then one JSON line per finished room")
-    .action(
-      async (opts: { host: string; ports: string; relayPass?: string; pass?: string; json?: boolean }) => {
-        const ports = opts.ports.split(",").map((p) => Number(p.trim()));
-        if (ports.length < 2 || ports.some((p) => !Number.isInteger(p) || p < 0 || p > 65535)) {
-          throw new ValidationError("--ports", [
-            { path: "--ports", message: "give at least two ports, e.g. 9009,9010,9011,9012,9013" },
-          ]);
-        }
-        const given = opts.relayPass ?? opts.pass ?? process.env.CROC_PASS;
-        const from = opts.relayPass ? "--relay-pass" : opts.pass ? "--pass" : "CROC_PASS";
-        const pass = given === undefined ? DEFAULT_RELAY_PASSWORD : relayPassword(given, from, output);
-        // With --json, every finished room is one more line: how many bytes went through it.
-        const onEvent = opts.json
-          ? (event: RelayEvent) => {
-              if (event.type === "closed") output.out(JSON.stringify(event));
-            }
-          : undefined;
-        const relay = await (await loadTransfer())
-          .startRelay({ host: opts.host, ports, pass, onEvent })
-          .catch((err: Error) => {
-            throw new PodkitError(
-              "E_LISTEN",
-              `could not listen on ${opts.host} ports ${opts.ports}: ${err.message}`,
-            );
-          });
-        if (opts.json) output.out(JSON.stringify({ address: relay.address, ports: relay.ports }));
-        else output.out(`relay listening on ${relay.address} (data ports ${relay.ports.slice(1).join(",")})`);
-        await new Promise<void>((resolve) => {
-          process.once("SIGINT", resolve);
-          process.once("SIGTERM", resolve);
+    .action(async (opts: RelayFlags, cmd: Command) => {
+      const { host, ports, pass } = relayConfig(givenFlags(cmd), { configFile: opts.config }, output);
+      // With --json, every finished room is one more line: how many bytes went through it.
+      const onEvent = opts.json
+        ? (event: RelayEvent) => {
+            if (event.type === "closed") output.out(JSON.stringify(event));
+          }
+        : undefined;
+      const relay = await (await loadTransfer())
+        .startRelay({ host, ports, pass, onEvent })
+        .catch((err: Error) => {
+          throw new PodkitError(
+            "E_LISTEN",
+            `could not listen on ${host} ports ${ports.join(",")}: ${err.message}`,
+          );
         });
-        await relay.close();
-      },
-    );
+      if (opts.json) output.out(JSON.stringify({ address: relay.address, ports: relay.ports }));
+      else output.out(`relay listening on ${relay.address} (data ports ${relay.ports.slice(1).join(",")})`);
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", resolve);
+        process.once("SIGTERM", resolve);
+      });
+      await relay.close();
+    });
 }

@@ -1,7 +1,7 @@
 import { accessSync, constants, existsSync, mkdirSync, realpathSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { startControlPlane } from "@podkit/control-plane";
-import { createLogger, type Logger } from "@podkit/core";
+import { createLogger, findOnPath, type Logger } from "@podkit/core";
 import { SIMULATED_CAPTURES, startAgent } from "@podkit/host-agent";
 import { startS3Gateway } from "@podkit/s3-gateway";
 import { startRelay } from "@podkit/transfer";
@@ -36,20 +36,6 @@ interface S3Secrets {
   credentials: { accessKeyId: string; secretAccessKey: string; volumes: string[] }[];
 }
 
-function findNvidiaSmi(): string | null {
-  for (const dir of (process.env.PATH ?? "").split(":")) {
-    if (!dir) continue;
-    const candidate = join(dir, "nvidia-smi");
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not in this directory
-    }
-  }
-  return null;
-}
-
 function kernelLogReadable(): boolean {
   try {
     accessSync("/dev/kmsg", constants.R_OK);
@@ -63,13 +49,11 @@ function kernelLogReadable(): boolean {
 export function podkitCommandLine(): string {
   const self = selfArgv();
   const main = self[self.length - 1] as string;
-  for (const dir of (process.env.PATH ?? "").split(":")) {
-    if (!dir) continue;
-    try {
-      if (realpathSync(join(dir, "podkit")) === realpathSync(main)) return "podkit";
-    } catch {
-      // no podkit here
-    }
+  const onPath = findOnPath("podkit");
+  try {
+    if (onPath && realpathSync(onPath) === realpathSync(main)) return "podkit";
+  } catch {
+    // a dangling link, or main went away
   }
   return self.length === 1 ? main : `node ${main}`;
 }
@@ -114,7 +98,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       return keepJson(file, () => fresh);
     })();
 
-    const nvidiaSmi = options.simulate ? null : findNvidiaSmi();
+    const nvidiaSmi = options.simulate ? null : findOnPath("nvidia-smi");
     const agent = await startAgent({
       stateDir: join(dataDir, "agent"),
       metricsListen: options.metricsListen,

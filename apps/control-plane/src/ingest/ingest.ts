@@ -1,5 +1,5 @@
 import type { AgentEvent, AgentMessage, HealthVerdict, HostSample } from "@podkit/core";
-import { type Insertable, type Kysely, sql } from "kysely";
+import type { Insertable, Kysely } from "kysely";
 import { newId } from "../auth/tokens.js";
 import { RetryLaterError } from "../errors.js";
 import type { HostChanges } from "../fleet/changes.js";
@@ -9,6 +9,7 @@ import { applyEventToFlags } from "../rules/listing.js";
 import { type Availability, DatabaseUnavailableError } from "../store/availability.js";
 import { compactTelemetry, parseJson } from "../store/json.js";
 import type { Database, GpuSamplesTable, HostsTable } from "../store/schema.js";
+import { insertSamples, isHotColumn, updateHotColumns } from "./batch-writes.js";
 
 /** The columns a batch reads per host: not the machine description or the latest telemetry. */
 const INGEST_COLUMNS = [
@@ -27,14 +28,6 @@ const INGEST_COLUMNS = [
 ] as const;
 type IngestRow = Pick<HostsTable, (typeof INGEST_COLUMNS)[number]>;
 
-/**
- * The columns a steady stream of telemetry and heartbeats changes. Hosts whose batch changed only
- * these are written by one multi-row UPDATE per batch instead of one statement per host.
- */
-const HOT_COLUMNS = ["last_seen_at", "telemetry", "telemetry_at", "sample_at"] as const;
-const HOT_SET = new Set<string>(HOT_COLUMNS);
-/** Rows per multi-row statement: well under SQLite's and PostgreSQL's bound-parameter limits. */
-const ROWS_PER_STATEMENT = 500;
 type GpuSampleRow = Insertable<GpuSamplesTable>;
 
 export interface IngestSettings {
@@ -210,7 +203,7 @@ export class Ingest {
     // Rows are written in id order, as the sweep does, so concurrent transactions cannot deadlock.
     for (const w of [...work.values()].sort((a, b) => (a.row.id < b.row.id ? -1 : 1))) {
       const columns = Object.keys(w.patch);
-      if (columns.length > 0 && columns.every((c) => HOT_SET.has(c))) hot.push(w);
+      if (columns.length > 0 && columns.every(isHotColumn)) hot.push(w);
       else if (columns.length > 0) {
         await trx.updateTable("hosts").set(w.patch).where("id", "=", w.row.id).execute();
       }
@@ -399,41 +392,6 @@ export function describeEvent(hostId: string, event: AgentEvent): string {
       return `${hostId}: asks to be ${event.listed ? "listed" : "unlisted"}: ${event.reason}`;
     case "notice":
       return `${hostId}: ${event.message}`;
-  }
-}
-
-/** The batch's chart samples, a few multi-row INSERTs instead of one per report. */
-async function insertSamples(trx: Kysely<Database>, samples: GpuSampleRow[]): Promise<void> {
-  for (let k = 0; k < samples.length; k += ROWS_PER_STATEMENT) {
-    await trx
-      .insertInto("gpu_samples")
-      .values(samples.slice(k, k + ROWS_PER_STATEMENT))
-      .onConflict((oc) => oc.columns(["host_id", "at", "gpu_index"]).doNothing())
-      .execute();
-  }
-}
-
-/**
- * Write the hot columns of many hosts in one statement per `ROWS_PER_STATEMENT`:
- * `UPDATE … FROM (VALUES …)`, which SQLite (3.33+) and PostgreSQL both accept. A column the
- * batch did not change is sent as NULL and keeps its stored value (none of them is ever cleared).
- * VALUES parameters have no declared type in PostgreSQL (they arrive as text), hence the casts.
- */
-async function updateHotColumns(trx: Kysely<Database>, hosts: HostWork[]): Promise<void> {
-  for (let k = 0; k < hosts.length; k += ROWS_PER_STATEMENT) {
-    const rows = hosts
-      .slice(k, k + ROWS_PER_STATEMENT)
-      .map(
-        ({ row, patch }) =>
-          sql`(${row.id}, ${patch.last_seen_at ?? null}, ${patch.telemetry ?? null}, ${patch.telemetry_at ?? null}, ${patch.sample_at ?? null})`,
-      );
-    await sql`update hosts set
-        last_seen_at = coalesce(cast(v.column2 as bigint), hosts.last_seen_at),
-        telemetry = coalesce(v.column3, hosts.telemetry),
-        telemetry_at = coalesce(cast(v.column4 as bigint), hosts.telemetry_at),
-        sample_at = coalesce(cast(v.column5 as bigint), hosts.sample_at)
-      from (values ${sql.join(rows)}) as v
-      where hosts.id = v.column1`.execute(trx);
   }
 }
 

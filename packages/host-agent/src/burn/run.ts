@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
-import type { XidEvent } from "@podkit/core";
+import { join } from "node:path";
+import { findOnPath, type XidEvent } from "@podkit/core";
 import { requireDisruptiveAllowed } from "../actions.js";
 import type { GpuSource } from "../collectors/gpu.js";
 import { KernelLogFollower } from "../collectors/kernel-log.js";
@@ -50,14 +50,6 @@ export interface BurnReport {
   maxTemperatureCelsius: Record<string, number>;
   reportPath: string;
   summaryPath: string;
-}
-
-function onPath(name: string): string | null {
-  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
-    const p = join(dir, name);
-    if (dir && existsSync(p)) return p;
-  }
-  return null;
 }
 
 export function summarize(r: Omit<BurnReport, "summaryPath">): string {
@@ -241,7 +233,7 @@ async function watchTemperatures(
 
 /** gpu-burn for `gpuSeconds`, judged from its output; its problems are added to `problems`. */
 async function runGpuBurn(options: BurnTestOptions, problems: string[]): Promise<BurnReport["gpuBurn"]> {
-  const gpuBurnPath = options.gpuBurnPath ?? onPath("gpu_burn") ?? onPath("gpu-burn");
+  const gpuBurnPath = options.gpuBurnPath ?? findOnPath("gpu_burn") ?? findOnPath("gpu-burn");
   const gpuSeconds = options.gpuSeconds ?? 3600;
   if (!gpuBurnPath)
     return { skipped: "gpu-burn is not installed (looked for gpu_burn and gpu-burn on PATH)" };
@@ -265,7 +257,7 @@ async function runStressNg(
   id: string,
   problems: string[],
 ): Promise<BurnReport["stressNg"]> {
-  const stressPath = options.stressNgPath ?? onPath("stress-ng");
+  const stressPath = options.stressNgPath ?? findOnPath("stress-ng");
   const cpuSeconds = options.cpuSeconds ?? 600;
   if (cpuSeconds <= 0) return { skipped: "--cpu-seconds 0" };
   if (!stressPath) {

@@ -2,10 +2,16 @@ import { mkdtempSync, readdirSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type AgentMessage, createLogger, NACK_CODES, type NackCode, PROTOCOL_VERSION } from "@podkit/core";
+import {
+  type AgentMessage,
+  Backoff,
+  createLogger,
+  NACK_CODES,
+  type NackCode,
+  PROTOCOL_VERSION,
+} from "@podkit/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
-import { Backoff } from "./backoff.js";
 import { ControlPlaneConnection } from "./connection.js";
 import { Outbox } from "./outbox.js";
 

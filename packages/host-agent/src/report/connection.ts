@@ -1,5 +1,6 @@
 import {
   type AgentMessage,
+  Backoff,
   ControlPlaneMessageSchema,
   type HostStateMessageSchema,
   type Logger,
@@ -8,7 +9,6 @@ import {
 } from "@podkit/core";
 import WebSocket from "ws";
 import type { z } from "zod";
-import { Backoff } from "./backoff.js";
 import { newMessageId } from "./ids.js";
 import type { Outbox } from "./outbox.js";
 

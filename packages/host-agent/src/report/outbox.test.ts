@@ -1,9 +1,8 @@
 import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { AgentMessage } from "@podkit/core";
+import { type AgentMessage, Backoff } from "@podkit/core";
 import { describe, expect, it } from "vitest";
-import { Backoff } from "./backoff.js";
 import { stableMessageId } from "./ids.js";
 import { Outbox } from "./outbox.js";
 

@@ -1,10 +1,10 @@
 import cluster, { type Worker } from "node:cluster";
 import type { Server } from "node:http";
-import { createLogger, PodkitError } from "@podkit/core";
+import { createLogger, PodkitError, parseListen } from "@podkit/core";
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from "prom-client";
 import { CredentialStore } from "../auth/credentials.js";
 import { listenMetrics } from "./metrics.js";
-import { parseListen, type S3Gateway, type S3GatewayOptions, startS3Gateway } from "./server.js";
+import { type S3Gateway, type S3GatewayOptions, startS3Gateway } from "./server.js";
 
 // Several gateway processes on one listening address (node:cluster: the supervisor accepts and
 // hands connections to the workers in turn). Every piece of state a request needs already lives
@@ -49,8 +49,8 @@ export async function startS3Cluster(options: S3ClusterOptions): Promise<S3Gatew
   // listening socket it holds for them by the address asked for, so they all share its port.
   const listen = options.listen ?? "127.0.0.1:9000";
   // Bad addresses are usage errors the supervisor reports once, rather than each worker failing.
-  parseListen(listen);
-  if (options.metricsListen) parseListen(options.metricsListen);
+  parseListen(listen, "--listen");
+  if (options.metricsListen) parseListen(options.metricsListen, "--metrics-listen");
   let endpoint = "";
 
   const fork = (): Promise<void> =>
@@ -109,7 +109,7 @@ export async function startS3Cluster(options: S3ClusterOptions): Promise<S3Gatew
         });
         worker.send({ podkitS3: "metrics", id } satisfies ToWorker);
       });
-    const { host, port } = parseListen(options.metricsListen);
+    const { host, port } = parseListen(options.metricsListen, "--metrics-listen");
     const started = await listenMetrics(host, port, async () => {
       const answers = await Promise.all([...ready].map(ask));
       const summed = AggregatorRegistry.aggregate(answers.filter((a) => a !== undefined));

@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EXIT_CODES, PodkitError } from "@podkit/core";
 import { afterAll, describe, expect, it } from "vitest";
-import { parseListen, startS3Gateway } from "./server.js";
+import { startS3Cluster } from "./cluster.js";
+import { startS3Gateway } from "./server.js";
 
 const root = mkdtempSync(join(tmpdir(), "s3-listen-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -11,27 +12,25 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 const credentials = [{ accessKeyId: "AKLISTEN", secretAccessKey: "listen-secret", volumes: ["*"] }];
 
 describe("listening addresses", () => {
-  it("reads host:port, [v6]:port and :port", () => {
-    expect(parseListen("0.0.0.0:9000")).toEqual({ host: "0.0.0.0", port: 9000 });
-    expect(parseListen("[::1]:0")).toEqual({ host: "::1", port: 0 });
-    expect(parseListen(":9001")).toEqual({ host: "127.0.0.1", port: 9001 });
-  });
-
   it.each([
-    ["localhost", '"localhost" is not host:port'],
+    ["localhost", '--listen "localhost" is not host:port'],
     ["127.0.0.1:70000", "port 70000 is out of range"],
-  ])("refuses %s as a usage error (exit 2), not an S3 error", (value, message) => {
-    let caught: unknown;
-    try {
-      parseListen(value);
-    } catch (err) {
-      caught = err;
+  ])("refuses %s as a catalogued usage error (exit 2), not an S3 error", async (listen, message) => {
+    for (const start of [
+      () => startS3Gateway({ root, listen, credentials }),
+      () => startS3Cluster({ root, listen, credentials, workers: 2 }),
+    ]) {
+      const started = start();
+      await expect(started).rejects.toBeInstanceOf(PodkitError);
+      await expect(started).rejects.toMatchObject({
+        code: "E_CONFIG",
+        exitCode: EXIT_CODES.usage,
+        message: expect.stringContaining(message),
+      });
     }
-    expect(caught).toBeInstanceOf(PodkitError);
-    expect(caught).toMatchObject({ code: "E_USAGE", message, exitCode: EXIT_CODES.usage });
   });
 
-  it("says which address is taken with E_LISTEN", async () => {
+  it("says which address is taken with E_LISTEN (exit 7)", async () => {
     const first = await startS3Gateway({ root, listen: "127.0.0.1:0", credentials });
     try {
       const taken = first.endpoint.replace("http://", "");
@@ -39,6 +38,7 @@ describe("listening addresses", () => {
       await expect(second).rejects.toBeInstanceOf(PodkitError);
       await expect(second).rejects.toMatchObject({
         code: "E_LISTEN",
+        exitCode: EXIT_CODES.unavailable,
         message: expect.stringContaining(`cannot listen on ${taken}`),
       });
     } finally {

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { performance } from "node:perf_hooks";
-import { createLogger, type Logger, PodkitError, type S3Credential } from "@podkit/core";
+import { createLogger, type Logger, PodkitError, parseListen, type S3Credential } from "@podkit/core";
 import { takeV8Collector } from "@podkit/core/gc";
 import { authenticate } from "../auth/authenticate.js";
 import { CredentialStore } from "../auth/credentials.js";
@@ -81,15 +81,6 @@ function abortReason(req: IncomingMessage, res: ServerResponse): string | undefi
   if (res.writableFinished) return undefined;
   if (idledOut.has(req.socket)) return "idle timeout";
   return req.socket.destroyed || res.destroyed ? "client closed the connection" : undefined;
-}
-
-/** A `host:port` listening address; a bad one is a usage error (exit 2), not an S3 error. */
-export function parseListen(value: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value.trim());
-  if (!m) throw new PodkitError("E_USAGE", `"${value}" is not host:port`);
-  const port = Number(m[3]);
-  if (port > 65535) throw new PodkitError("E_USAGE", `port ${port} is out of range`);
-  return { host: m[1] ?? (m[2] || "127.0.0.1"), port };
 }
 
 function hostUrl(host: string, port: number): string {
@@ -237,7 +228,7 @@ export async function startS3Gateway(options: S3GatewayOptions): Promise<S3Gatew
     res.writeContinue();
     void handle(req, res);
   });
-  const { host, port } = parseListen(options.listen ?? "127.0.0.1:9000");
+  const { host, port } = parseListen(options.listen ?? "127.0.0.1:9000", "--listen");
   await new Promise<void>((resolve, reject) => {
     // A taken or forbidden address is the user's to fix: a catalogued error, not a stack trace.
     const refuse = (err: Error) =>
@@ -252,7 +243,7 @@ export async function startS3Gateway(options: S3GatewayOptions): Promise<S3Gatew
   let metricsServer: Server | undefined;
   let metricsUrl: string | undefined;
   if (options.metricsListen) {
-    const m = parseListen(options.metricsListen);
+    const m = parseListen(options.metricsListen, "--metrics-listen");
     const started = await metrics.listen(m.host, m.port);
     metricsServer = started.server;
     metricsUrl = started.url;

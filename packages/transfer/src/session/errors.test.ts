@@ -20,7 +20,8 @@ describe("transfer errors", () => {
     [generationC(), "E_CROC_V11", 2],
     [noPeer("receiver", 30), "E_NO_PEER", 4],
     [aborted(), "E_ABORTED", 130],
-    [peerError("refusing files"), "E_PEER", 1],
+    [peerError("unexpected message"), "E_PEER", 1],
+    [peerError("refusing files: declined"), "E_REFUSED", 1],
     [peerGone("sender"), "E_PEER_GONE", 1],
     [new UnsafeOfferError("an absolute path"), "E_UNSAFE_METADATA", 2],
   ])("%s is a PodkitError with code %s and exit status %i", (err, code, exit) => {

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { mkdir, readFile, unlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { Backoff, sleep } from "@podkit/core";
 import { s3ErrorFor } from "../../errors/s3-errors.js";
 import { isAbandoned, ownerTag } from "./files.js";
 import { RESERVED_DIR } from "./keys.js";
@@ -17,14 +18,16 @@ const LOCK_WAIT_MS = 10_000;
 export async function withKeyLock<T>(bucketDir: string, key: string, work: () => Promise<T>): Promise<T> {
   const file = join(bucketDir, RESERVED_DIR, "locks", createHash("sha256").update(key).digest("hex"));
   const deadline = Date.now() + LOCK_WAIT_MS;
-  for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
+  // 2, 4, 8 … 50 ms between tries: no jitter, the holders are few and on one volume.
+  const backoff = new Backoff(2, 50, () => 1);
+  for (;;) {
     if (await takeOwnerFile(file)) break;
     if (Date.now() > deadline) {
       throw s3ErrorFor("conditional-write-running", {
         Key: key,
       });
     }
-    await new Promise((r) => setTimeout(r, wait));
+    await sleep(backoff.next());
   }
   try {
     return await work();
