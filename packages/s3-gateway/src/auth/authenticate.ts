@@ -1,5 +1,5 @@
 import type { S3Credential } from "@podkit/core";
-import { S3Error } from "../errors/s3-errors.js";
+import { s3ErrorFor } from "../errors/s3-errors.js";
 import type { CredentialStore } from "./credentials.js";
 import {
   ALGORITHM,
@@ -58,7 +58,7 @@ function firstHeader(req: AuthRequest, name: string): string | undefined {
 
 function payloadModeOf(value: string | undefined): PayloadMode {
   if (value === undefined) {
-    throw new S3Error("InvalidRequest", "Missing required header for this request: x-amz-content-sha256.");
+    throw s3ErrorFor("content-sha256-missing");
   }
   if (/^[0-9a-f]{64}$/.test(value)) return { kind: "signed", sha256Hex: value };
   switch (value) {
@@ -72,12 +72,9 @@ function payloadModeOf(value: string | undefined): PayloadMode {
       return { kind: "streaming-unsigned-trailer" };
     default:
       if (value.startsWith("STREAMING-AWS4-ECDSA")) {
-        throw new S3Error(
-          "NotImplemented",
-          "SigV4a (ECDSA) streaming signatures are not supported; use SigV4.",
-        );
+        throw s3ErrorFor("sigv4a-unsupported");
       }
-      throw new S3Error("InvalidArgument", `x-amz-content-sha256 has an unknown value "${value}".`);
+      throw s3ErrorFor("content-sha256-unknown", { value });
   }
 }
 
@@ -95,21 +92,19 @@ function canonicalUris(rawPath: string): string[] {
 
 function checkClock(requestMs: number, options: AuthOptions): void {
   if (Math.abs(options.now() - requestMs) > options.maxSkewMs) {
-    throw new S3Error(
-      "RequestTimeTooSkewed",
-      `The request time ${new Date(requestMs).toISOString()} is more than ${Math.round(options.maxSkewMs / 60000)} minutes from the server time ${new Date(options.now()).toISOString()}; fix the client's clock.`,
-    );
+    throw s3ErrorFor("clock-skewed", {
+      requestTime: new Date(requestMs).toISOString(),
+      minutes: Math.round(options.maxSkewMs / 60000),
+      serverTime: new Date(options.now()).toISOString(),
+    });
   }
 }
 
 function resolveCredential(store: CredentialStore, scope: CredentialScope): S3Credential {
   const credential = store.lookup(scope.accessKeyId);
-  if (!credential) throw new S3Error("InvalidAccessKeyId");
+  if (!credential) throw s3ErrorFor("unknown-access-key");
   if (scope.service !== "s3") {
-    throw new S3Error(
-      "AuthorizationHeaderMalformed",
-      `The credential scope names service "${scope.service}", not "s3".`,
-    );
+    throw s3ErrorFor("scope-wrong-service", { service: scope.service });
   }
   return credential;
 }
@@ -139,7 +134,7 @@ function verify(
       return { key, scopeText };
     }
   }
-  throw new S3Error("SignatureDoesNotMatch");
+  throw s3ErrorFor("signature-mismatch");
 }
 
 /**
@@ -152,15 +147,9 @@ export function authenticate(req: AuthRequest, store: CredentialStore, options: 
   if (authorization !== undefined) return authenticateHeader(req, authorization, store, options);
   if (presignAlgorithm !== undefined) return authenticatePresigned(req, presignAlgorithm, store, options);
   if (req.query.some(([name]) => name === "AWSAccessKeyId")) {
-    throw new S3Error(
-      "InvalidRequest",
-      'Signature Version 2 presigned URLs are not supported; presign with SigV4 (boto3: Config(signature_version="s3v4")).',
-    );
+    throw s3ErrorFor("sigv2-presign-unsupported");
   }
-  throw new S3Error(
-    "AccessDenied",
-    "Anonymous access is not allowed; sign requests with an S3 key pair (SigV4).",
-  );
+  throw s3ErrorFor("anonymous-request");
 }
 
 function authenticateHeader(
@@ -170,18 +159,15 @@ function authenticateHeader(
   options: AuthOptions,
 ): AuthContext {
   if (authorization.startsWith("AWS ")) {
-    throw new S3Error(
-      "InvalidRequest",
-      "Signature Version 2 is not supported; configure the client for SigV4 (s3v4).",
-    );
+    throw s3ErrorFor("sigv2-unsupported");
   }
   const parsed = parseAuthorizationHeader(authorization);
-  if (!parsed) throw new S3Error("AuthorizationHeaderMalformed");
+  if (!parsed) throw s3ErrorFor("authorization-malformed");
   const amzDate = firstHeader(req, "x-amz-date");
   const requestMs =
     amzDate !== undefined ? parseAmzDate(amzDate) : Date.parse(firstHeader(req, "date") ?? "") || undefined;
   if (requestMs === undefined) {
-    throw new S3Error("AccessDenied", "The request has no valid x-amz-date or Date header.");
+    throw s3ErrorFor("request-date-missing");
   }
   checkClock(requestMs, options);
   const dateText =
@@ -191,11 +177,11 @@ function authenticateHeader(
       .replace(/[-:]/g, "")
       .replace(/\.\d{3}/, "");
   if (!dateText.startsWith(parsed.credential.date)) {
-    throw new S3Error("AuthorizationHeaderMalformed", "The credential scope date does not match x-amz-date.");
+    throw s3ErrorFor("scope-date-mismatch");
   }
   const credential = resolveCredential(store, parsed.credential);
   if (!parsed.signedHeaders.includes("host")) {
-    throw new S3Error("AuthorizationHeaderMalformed", "The Host header must be signed.");
+    throw s3ErrorFor("host-unsigned");
   }
   const payloadHash = firstHeader(req, "x-amz-content-sha256");
   const payload = payloadModeOf(payloadHash);
@@ -227,7 +213,7 @@ function authenticatePresigned(
 ): AuthContext {
   const q = (name: string) => req.query.find(([n]) => n === name)?.[1];
   if (algorithm !== ALGORITHM) {
-    throw new S3Error("AuthorizationQueryParametersError", `X-Amz-Algorithm must be ${ALGORITHM}.`);
+    throw s3ErrorFor("presign-bad-algorithm", { algorithm: ALGORITHM });
   }
   const scope = parseCredential(q("X-Amz-Credential") ?? "");
   const amzDate = q("X-Amz-Date") ?? "";
@@ -236,27 +222,18 @@ function authenticatePresigned(
   const signedHeaders = q("X-Amz-SignedHeaders")?.split(";");
   const signature = q("X-Amz-Signature") ?? "";
   if (!scope || requestMs === undefined || !signedHeaders || !/^[0-9a-f]{64}$/.test(signature)) {
-    throw new S3Error("AuthorizationQueryParametersError");
+    throw s3ErrorFor("presign-malformed");
   }
   if (!Number.isInteger(expires) || expires < 1 || expires > MAX_PRESIGN_SECONDS) {
-    throw new S3Error(
-      "AuthorizationQueryParametersError",
-      "X-Amz-Expires must be a number of seconds between 1 and 604800 (7 days).",
-    );
+    throw s3ErrorFor("presign-bad-expires");
   }
   if (!amzDate.startsWith(scope.date)) {
-    throw new S3Error(
-      "AuthorizationQueryParametersError",
-      "The credential scope date does not match X-Amz-Date.",
-    );
+    throw s3ErrorFor("presign-scope-date-mismatch");
   }
   const now = options.now();
   if (requestMs - now > options.maxSkewMs) checkClock(requestMs, options);
   if (now > requestMs + expires * 1000) {
-    throw new S3Error(
-      "AccessDenied",
-      `Request has expired: the URL was valid until ${new Date(requestMs + expires * 1000).toISOString()}.`,
-    );
+    throw s3ErrorFor("presign-expired", { validUntil: new Date(requestMs + expires * 1000).toISOString() });
   }
   const credential = resolveCredential(store, scope);
   // Presigned URLs sign the payload as UNSIGNED-PAYLOAD unless the client sent a hash header.

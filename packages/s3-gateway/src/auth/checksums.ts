@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { crc32 } from "node:zlib";
 import { Crc32c, Crc64Nvme } from "@aws-sdk/checksums/crc";
-import { S3Error } from "../errors/s3-errors.js";
+import { s3ErrorFor } from "../errors/s3-errors.js";
 
 /** The flexible checksums S3 clients send (`x-amz-checksum-*`), lower-case as in header names. */
 export const CHECKSUM_ALGORITHMS = ["crc32", "crc32c", "crc64nvme", "sha1", "sha256"] as const;
@@ -16,10 +16,7 @@ export function parseChecksumAlgorithm(value: string | undefined): ChecksumAlgor
   if (value === undefined || value === "") return undefined;
   const lower = value.toLowerCase();
   if (!isChecksumAlgorithm(lower)) {
-    throw new S3Error(
-      "InvalidArgument",
-      `Unsupported checksum algorithm "${value}"; use CRC32, CRC32C, CRC64NVME, SHA1 or SHA256.`,
-    );
+    throw s3ErrorFor("checksum-algorithm-unsupported", { value });
   }
   return lower;
 }

@@ -1,6 +1,6 @@
 import { createHash, type Hash } from "node:crypto";
 import { Transform, type TransformCallback } from "node:stream";
-import { S3Error } from "../errors/s3-errors.js";
+import { s3ErrorFor } from "../errors/s3-errors.js";
 import { chunkStringToSign, signaturesEqual, signHex, trailerStringToSign } from "./sigv4.js";
 
 /** What an aws-chunked decoder checks chunk signatures against (absent for unsigned streaming). */
@@ -63,15 +63,15 @@ export class AwsChunkedDecoder extends Transform {
       }
     }
     if (this.state !== "done") {
-      callback(new S3Error("IncompleteBody", "The aws-chunked body ended before its final chunk."));
+      callback(s3ErrorFor("chunked-no-final-chunk"));
       return;
     }
     if (this.options.decodedLength !== undefined && this.decoded !== this.options.decodedLength) {
       callback(
-        new S3Error(
-          "IncompleteBody",
-          `The body decoded to ${this.decoded} bytes but x-amz-decoded-content-length says ${this.options.decodedLength}.`,
-        ),
+        s3ErrorFor("chunked-length-mismatch", {
+          decoded: this.decoded,
+          decodedLength: this.options.decodedLength,
+        }),
       );
       return;
     }
@@ -108,14 +108,13 @@ export class AwsChunkedDecoder extends Transform {
 
   private appendLine(piece: Buffer): void {
     this.line = this.line.length === 0 ? Buffer.from(piece) : Buffer.concat([this.line, piece]);
-    if (this.line.length > MAX_LINE)
-      throw new S3Error("InvalidRequest", "An aws-chunked header line is too long.");
+    if (this.line.length > MAX_LINE) throw s3ErrorFor("chunked-line-too-long");
   }
 
   private onLine(text: string): void {
     switch (this.state) {
       case "data-crlf":
-        if (text !== "") throw new S3Error("InvalidRequest", "An aws-chunked chunk is not followed by CRLF.");
+        if (text !== "") throw s3ErrorFor("chunked-missing-crlf");
         this.verifyChunk();
         this.state = "header";
         return;
@@ -133,7 +132,7 @@ export class AwsChunkedDecoder extends Transform {
   private onChunkHeader(text: string): void {
     const [sizeHex, ...extensions] = text.split(";");
     if (!sizeHex || !/^[0-9a-fA-F]{1,16}$/.test(sizeHex)) {
-      throw new S3Error("InvalidRequest", "An aws-chunked chunk header is malformed.");
+      throw s3ErrorFor("chunked-bad-header");
     }
     const size = Number.parseInt(sizeHex, 16);
     this.chunkSignature = "";
@@ -142,10 +141,7 @@ export class AwsChunkedDecoder extends Transform {
       if (name?.trim() === "chunk-signature") this.chunkSignature = (value ?? "").trim();
     }
     if (this.options.signing && !this.chunkSignature) {
-      throw new S3Error(
-        "SignatureDoesNotMatch",
-        "A chunk of a signed aws-chunked body has no chunk-signature.",
-      );
+      throw s3ErrorFor("chunked-signature-missing");
     }
     this.chunkHash = this.options.signing ? createHash("sha256") : undefined;
     if (size > 0) {
@@ -167,7 +163,7 @@ export class AwsChunkedDecoder extends Transform {
       chunkStringToSign(signing.amzDate, signing.scope, this.previousSignature, digest),
     );
     if (!signaturesEqual(expected, this.chunkSignature)) {
-      throw new S3Error("SignatureDoesNotMatch", "A chunk signature of the aws-chunked body does not match.");
+      throw s3ErrorFor("chunked-signature-mismatch");
     }
     this.previousSignature = this.chunkSignature;
   }
@@ -178,8 +174,7 @@ export class AwsChunkedDecoder extends Transform {
       return;
     }
     const colon = text.indexOf(":");
-    if (colon < 0)
-      throw new S3Error("InvalidRequest", "A trailing header of the aws-chunked body is malformed.");
+    if (colon < 0) throw s3ErrorFor("chunked-bad-trailer");
     this.trailers.set(text.slice(0, colon).trim().toLowerCase(), text.slice(colon + 1).trim());
   }
 
@@ -188,18 +183,14 @@ export class AwsChunkedDecoder extends Transform {
     const given = this.trailers.get("x-amz-trailer-signature");
     this.trailers.delete("x-amz-trailer-signature");
     if (signing && this.options.trailer) {
-      if (!given)
-        throw new S3Error("SignatureDoesNotMatch", "The signed trailer has no x-amz-trailer-signature.");
+      if (!given) throw s3ErrorFor("trailer-signature-missing");
       const text = [...this.trailers].map(([name, value]) => `${name}:${value}\n`).join("");
       const expected = signHex(
         signing.signingKey,
         trailerStringToSign(signing.amzDate, signing.scope, this.previousSignature, text),
       );
       if (!signaturesEqual(expected, given)) {
-        throw new S3Error(
-          "SignatureDoesNotMatch",
-          "The trailer signature of the aws-chunked body does not match.",
-        );
+        throw s3ErrorFor("trailer-signature-mismatch");
       }
     }
     this.state = "done";

@@ -1,7 +1,7 @@
 import { createHash, type Hash } from "node:crypto";
 import type { Readable } from "node:stream";
 import { Transform, type TransformCallback } from "node:stream";
-import { S3Error } from "../errors/s3-errors.js";
+import { s3ErrorFor } from "../errors/s3-errors.js";
 import type { AuthContext } from "./authenticate.js";
 import {
   type ChecksumAlgorithm,
@@ -82,27 +82,21 @@ export class PayloadVerifier extends Transform {
   private async finish(): Promise<void> {
     const { expect } = this;
     if (expect.size !== undefined && this.size !== expect.size) {
-      throw new S3Error(
-        "IncompleteBody",
-        `Received ${this.size} bytes but the request announced ${expect.size}; the upload was not stored.`,
-      );
+      throw s3ErrorFor("body-short", { received: this.size, announced: expect.size });
     }
     const md5 = this.md5 instanceof OffloadedMd5 ? await this.md5.digest() : this.md5.digest();
     if (this.sha256 && this.sha256.digest("hex") !== expect.sha256Hex) {
-      throw new S3Error("XAmzContentSHA256Mismatch");
+      throw s3ErrorFor("content-sha256-mismatch");
     }
     if (expect.md5Base64 !== undefined && md5.toString("base64") !== expect.md5Base64) {
-      throw new S3Error("BadDigest", "The Content-MD5 you specified did not match what we received.");
+      throw s3ErrorFor("content-md5-mismatch");
     }
     let checksum: PayloadDigest["checksum"];
     if (this.checksum && expect.checksumAlgorithm) {
       const base64 = await this.checksum.digestBase64();
       const wanted = expect.checksum?.();
       if (wanted !== undefined && wanted !== base64) {
-        throw new S3Error(
-          "BadDigest",
-          `The ${expect.checksumAlgorithm.toUpperCase()} you specified did not match the calculated checksum.`,
-        );
+        throw s3ErrorFor("checksum-mismatch", { algorithm: expect.checksumAlgorithm.toUpperCase() });
       }
       checksum = { algorithm: expect.checksumAlgorithm, base64 };
     }
@@ -116,7 +110,7 @@ type HeaderFn = (name: string) => string | undefined;
 function checkContentMd5(value: string): void {
   const bytes = Buffer.from(value, "base64");
   if (bytes.length !== 16 || bytes.toString("base64") !== value.trim()) {
-    throw new S3Error("InvalidDigest", "The Content-MD5 you specified is not the base64 of a 16-byte MD5.");
+    throw s3ErrorFor("content-md5-invalid");
   }
 }
 
@@ -130,7 +124,7 @@ function requestedChecksum(header: HeaderFn): {
   if (trailer) {
     const alg = trailer.replace(/^x-amz-checksum-/, "");
     if (!trailer.startsWith("x-amz-checksum-") || !isChecksumAlgorithm(alg)) {
-      throw new S3Error("InvalidArgument", `Unsupported trailing header "${trailer}".`);
+      throw s3ErrorFor("trailer-unsupported", { trailer });
     }
     return { algorithm: alg, fromTrailer: true };
   }
@@ -165,7 +159,7 @@ export function openPayload(
       ? Number(contentLength)
       : undefined;
   if (declaredSize !== undefined && (!Number.isSafeInteger(declaredSize) || declaredSize < 0)) {
-    throw new S3Error("InvalidArgument", "The announced content length is not a valid number.");
+    throw s3ErrorFor("bad-decoded-length");
   }
   const contentMd5 = header("content-md5");
   if (contentMd5 !== undefined) checkContentMd5(contentMd5);
@@ -202,8 +196,7 @@ export function openPayload(
     expectations.checksum = wanted.fromTrailer
       ? () => {
           const value = trailerDecoder?.trailers.get(name);
-          if (value === undefined)
-            throw new S3Error("InvalidRequest", `The body did not carry the announced ${name} trailer.`);
+          if (value === undefined) throw s3ErrorFor("trailer-missing", { name });
           return value;
         }
       : () => headerValue;
@@ -217,8 +210,7 @@ export function openPayload(
   stream.on("error", (err) => verifier.destroy(err));
   // A client that disconnects mid-body must not leave the writer waiting forever.
   body.on("close", () => {
-    if (!body.readableEnded)
-      verifier.destroy(new S3Error("IncompleteBody", "The client closed the connection mid-body."));
+    if (!body.readableEnded) verifier.destroy(s3ErrorFor("client-closed-mid-body"));
   });
   stream.pipe(verifier);
   return { stream: verifier, verifier, ...(declaredSize !== undefined ? { declaredSize } : {}) };

@@ -1,5 +1,19 @@
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { fsReason, S3_ERRORS, S3_REASONS, S3Error, s3ErrorFor, s3ErrorFromFs } from "./s3-errors.js";
+
+const SRC = fileURLToPath(new URL("../", import.meta.url));
+
+/** The gateway's TypeScript sources, tests aside. */
+function sources(dir: string): string[] {
+  return readdirSync(dir).flatMap((f) => {
+    const p = join(dir, f);
+    if (statSync(p).isDirectory()) return sources(p);
+    return p.endsWith(".ts") && !p.endsWith(".test.ts") ? [p] : [];
+  });
+}
 
 const fsError = (code: string) => Object.assign(new Error(`${code}: failed`), { code });
 
@@ -8,6 +22,37 @@ describe("S3 reasons", () => {
     for (const [reason, entry] of Object.entries(S3_REASONS)) {
       expect(S3_ERRORS, reason).toHaveProperty(entry.code);
     }
+  });
+
+  it("are the only way gateway code makes an S3 error: no S3Error built from a literal code", () => {
+    const offenders = sources(SRC)
+      .map((p) => relative(SRC, p))
+      .filter((p) => !p.startsWith("errors/"))
+      .flatMap((p) =>
+        [...readFileSync(join(SRC, p), "utf8").matchAll(/new\s+S3Error\s*\(\s*["'`]\w+/g)].map(
+          (m) => `${p}: ${m[0]}`,
+        ),
+      );
+    expect(offenders).toEqual([]);
+    // The scan itself must see the gateway's sources, or it would pass on nothing.
+    expect(sources(SRC).length).toBeGreaterThan(20);
+  });
+
+  it("give a reason's message values as typed parameters and keep the wire text", () => {
+    const err = s3ErrorFor("part-too-small", { partNumber: 2, size: 10 }, { PartNumber: "2" });
+    expect(err).toMatchObject({ code: "EntityTooSmall", status: 400, extra: { PartNumber: "2" } });
+    expect(err.message).toBe("Part 2 is 10 bytes; every part but the last must be at least 5 MiB.");
+    expect(s3ErrorFor("key-bad-segment", { key: "a//b" }, { Key: "a//b" }).message).toBe(
+      'The key "a//b" has an empty, "." or ".." path segment; keys are file paths inside the volume.',
+    );
+    expect(s3ErrorFor("upload-not-found", { UploadId: "u1" })).toMatchObject({
+      code: "NoSuchUpload",
+      message: S3_ERRORS.NoSuchUpload.message,
+      extra: { UploadId: "u1" },
+    });
+    expect(s3ErrorFor("content-md5-mismatch").message).toBe(
+      "The Content-MD5 you specified did not match what we received.",
+    );
   });
 
   it.each([

@@ -1,153 +1,34 @@
-/**
- * The one table of S3 error codes this gateway answers with: HTTP status and the default
- * message a client sees in the XML `<Error>` body. Codes follow AWS's names so SDKs map them to
- * their typed exceptions; the few non-AWS codes (file/directory conflicts, reserved names) follow
- * the names other directory-backed gateways use.
- */
-export const S3_ERRORS = {
-  AccessDenied: { status: 403, message: "Access Denied." },
-  AuthorizationHeaderMalformed: { status: 400, message: "The authorization header is malformed." },
-  AuthorizationQueryParametersError: {
-    status: 400,
-    message: "The presigned URL's X-Amz-* query parameters are malformed.",
-  },
-  BadDigest: {
-    status: 400,
-    message: "The Content-MD5 or checksum you specified did not match what we received.",
-  },
-  BucketAlreadyOwnedByYou: { status: 409, message: "The bucket already exists and is yours." },
-  BucketNotEmpty: { status: 409, message: "The bucket you tried to delete is not empty." },
-  ConditionalRequestConflict: {
-    status: 409,
-    message: "A conflicting operation occurred on this key; retry the request.",
-  },
-  EntityTooLarge: { status: 400, message: "Your proposed upload exceeds the maximum allowed size." },
-  EntityTooSmall: {
-    status: 400,
-    message: "Your proposed upload is smaller than the minimum allowed object size.",
-  },
-  ExistingObjectIsDirectory: {
-    status: 409,
-    message: "A directory exists under this key; delete what is inside it first or choose another key.",
-  },
-  ExpiredToken: { status: 400, message: "The presigned URL has expired." },
-  IncompleteBody: {
-    status: 400,
-    message: "You did not provide the number of bytes specified by the Content-Length header.",
-  },
-  InsufficientStorage: { status: 507, message: "The volume is full; free some space or grow the volume." },
-  InternalError: { status: 500, message: "We encountered an internal error. Please try again." },
-  InvalidAccessKeyId: {
-    status: 403,
-    message: "The access key ID you provided does not exist in our records.",
-  },
-  InvalidArgument: { status: 400, message: "Invalid Argument." },
-  InvalidBucketName: { status: 400, message: "The specified bucket is not valid." },
-  InvalidDigest: { status: 400, message: "The Content-MD5 or checksum you specified is not valid." },
-  InvalidURI: { status: 400, message: "Couldn't parse the specified URI." },
-  InvalidPart: {
-    status: 400,
-    message: "One or more of the specified parts could not be found or did not match.",
-  },
-  InvalidPartNumber: { status: 416, message: "The requested partnumber is not satisfiable." },
-  InvalidPartOrder: { status: 400, message: "The list of parts was not in ascending order." },
-  InvalidRange: { status: 416, message: "The requested range is not satisfiable." },
-  InvalidRequest: { status: 400, message: "Invalid Request." },
-  KeyTooLongError: { status: 400, message: "Your key is too long." },
-  MalformedXML: { status: 400, message: "The XML you provided was not well-formed or did not validate." },
-  MetadataTooLarge: {
-    status: 400,
-    message: "Your metadata headers exceed the maximum allowed metadata size (2 KB).",
-  },
-  MethodNotAllowed: { status: 405, message: "The specified method is not allowed against this resource." },
-  MissingContentLength: { status: 411, message: "You must provide the Content-Length HTTP header." },
-  NoSuchBucket: { status: 404, message: "The specified bucket does not exist." },
-  NoSuchKey: { status: 404, message: "The specified key does not exist." },
-  NoSuchUpload: {
-    status: 404,
-    message: "The specified multipart upload does not exist; it may have been aborted or completed.",
-  },
-  NotImplemented: {
-    status: 501,
-    message: "A header or query you provided implies functionality this gateway does not offer.",
-  },
-  NotModified: { status: 304, message: "Not Modified." },
-  ObjectParentIsFile: {
-    status: 409,
-    message: "A parent of this key is a file, so the key cannot be a path below it.",
-  },
-  PreconditionFailed: {
-    status: 412,
-    message: "At least one of the preconditions you specified did not hold.",
-  },
-  RequestTimeTooSkewed: {
-    status: 403,
-    message: "The difference between the request time and the server's time is too large (more than 1 hour).",
-  },
-  SignatureDoesNotMatch: {
-    status: 403,
-    message:
-      "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
-  },
-  XAmzContentSHA256Mismatch: {
-    status: 400,
-    message: "The provided 'x-amz-content-sha256' header does not match what was computed.",
-  },
-} as const satisfies Record<string, { status: number; message: string }>;
+import { S3_REASONS, type S3Reason } from "./reasons.js";
+import { S3_ERRORS, S3Error, type S3ErrorCode } from "./wire.js";
 
-export type S3ErrorCode = keyof typeof S3_ERRORS;
+export { S3_REASONS, type S3Reason } from "./reasons.js";
+export { isS3Error, S3_ERRORS, S3Error, type S3ErrorCode } from "./wire.js";
 
-/** An S3 error a handler throws; the HTTP layer turns it into status + XML body. */
-export class S3Error extends Error {
-  readonly code: S3ErrorCode;
-  readonly status: number;
-  /** Extra elements for the XML body (e.g. `Key`, `BucketName`), as AWS adds them. */
-  readonly extra: Record<string, string>;
-
-  constructor(code: S3ErrorCode, message?: string, extra: Record<string, string> = {}) {
-    super(message ?? S3_ERRORS[code].message);
-    this.name = "S3Error";
-    this.code = code;
-    this.status = S3_ERRORS[code].status;
-    this.extra = extra;
-  }
-}
-
-export function isS3Error(err: unknown): err is S3Error {
-  return err instanceof S3Error;
-}
+type Extra = Record<string, string>;
+type Entry<R extends S3Reason> = (typeof S3_REASONS)[R];
+/** The values a reason's message shows, if it shows any. */
+type ParamsOf<R extends S3Reason> = Entry<R> extends { message: (p: infer P) => string } ? P : undefined;
+/** The reasons whose message shows no values (every reason a file-system error maps to). */
+export type PlainReason = { [R in S3Reason]: ParamsOf<R> extends undefined ? R : never }[S3Reason];
+/** After the reason: its message's values (when it has some), then extra XML elements. */
+type ReasonArgs<R extends S3Reason> =
+  ParamsOf<R> extends undefined ? [extra?: Extra] : [params: ParamsOf<R>, extra?: Extra];
 
 /**
- * Why a request failed, by name, in the manner of versitygw's `s3err`: each reason maps to one wire
- * error (the code, and a message where the code's default would not say enough). Code that meets a
- * failure names its reason; only this table and `S3_ERRORS` know what goes on the wire.
+ * The S3 error a reason stands for; a templated message takes its values next, and `extra` adds
+ * elements (`Key`, …) to the XML body. The only way gateway code makes an S3 error.
  */
-export const S3_REASONS = {
-  "key-not-found": { code: "NoSuchKey" },
-  "key-segment-too-long": {
-    code: "KeyTooLongError",
-    message: "A path component of the key is longer than the file system allows.",
-  },
-  "parent-is-file": { code: "ObjectParentIsFile" },
-  "directory-in-the-way": { code: "ExistingObjectIsDirectory" },
-  "volume-full": { code: "InsufficientStorage" },
-  "not-permitted": {
-    code: "AccessDenied",
-    message: "The gateway may not write there (file permissions or a read-only volume).",
-  },
-  unexpected: { code: "InternalError" },
-} as const satisfies Record<string, { code: S3ErrorCode; message?: string }>;
-
-export type S3Reason = keyof typeof S3_REASONS;
-
-/** The S3 error a reason stands for; `extra` adds elements (`Key`, …) to the XML body. */
-export function s3ErrorFor(reason: S3Reason, extra: Record<string, string> = {}): S3Error {
-  const entry: { code: S3ErrorCode; message?: string } = S3_REASONS[reason];
-  return new S3Error(entry.code, entry.message, extra);
+export function s3ErrorFor<R extends S3Reason>(reason: R, ...args: ReasonArgs<R>): S3Error {
+  const entry: { code: S3ErrorCode; message?: string | ((p: never) => string) } = S3_REASONS[reason];
+  const templated = typeof entry.message === "function";
+  const extra = (templated ? args[1] : args[0]) as Extra | undefined;
+  // ReasonArgs ties args[0] to this reason's template parameters.
+  const message = typeof entry.message === "function" ? entry.message(args[0] as never) : entry.message;
+  return new S3Error(entry.code, message ?? S3_ERRORS[entry.code].message, extra ?? {});
 }
 
 /** The reason behind each file-system error code (`errno`) a request can meet. */
-const FS_REASONS: Readonly<Partial<Record<string, S3Reason>>> = {
+const FS_REASONS: Readonly<Partial<Record<string, PlainReason>>> = {
   ENOENT: "key-not-found",
   ENAMETOOLONG: "key-segment-too-long",
   ENOTDIR: "parent-is-file",
@@ -162,7 +43,7 @@ const FS_REASONS: Readonly<Partial<Record<string, S3Reason>>> = {
 };
 
 /** Why a file-system call failed; any code the table does not know is `unexpected`. */
-export function fsReason(err: unknown): S3Reason {
+export function fsReason(err: unknown): PlainReason {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   return (
     (code !== undefined && Object.hasOwn(FS_REASONS, code) ? FS_REASONS[code] : undefined) ?? "unexpected"
@@ -174,7 +55,7 @@ export function fsReason(err: unknown): S3Reason {
  * unknown stays an InternalError (logged with its stack by the HTTP layer) — never a crash.
  */
 export function s3ErrorFromFs(err: unknown, what: { key?: string } = {}): S3Error {
-  if (isS3Error(err)) return err;
+  if (err instanceof S3Error) return err;
   const reason = fsReason(err);
   return s3ErrorFor(reason, reason === "unexpected" || what.key === undefined ? {} : { Key: what.key });
 }

@@ -1,6 +1,6 @@
 import cluster, { type Worker } from "node:cluster";
 import type { Server } from "node:http";
-import { createLogger, parseListen } from "@podkit/core";
+import { createLogger, PodkitError, parseListen } from "@podkit/core";
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from "prom-client";
 import { CredentialStore } from "../auth/credentials.js";
 import { listenMetrics } from "./metrics.js";
@@ -49,6 +49,9 @@ export async function startS3Cluster(options: S3ClusterOptions): Promise<S3Gatew
   // Every worker asks for the same address, port 0 included: node:cluster keys the one
   // listening socket it holds for them by the address asked for, so they all share its port.
   const listen = options.listen ?? "127.0.0.1:9000";
+  // Bad addresses are usage errors the supervisor reports once, rather than each worker failing.
+  parseListen(listen, "--listen");
+  if (options.metricsListen) parseListen(options.metricsListen, "--metrics-listen");
   let endpoint = "";
 
   const fork = (): Promise<void> =>
@@ -63,7 +66,10 @@ export async function startS3Cluster(options: S3ClusterOptions): Promise<S3Gatew
       });
       worker.once("exit", (code, signal) => {
         const wasReady = ready.delete(worker);
-        if (!wasReady) reject(new Error(`s3 gateway worker exited (${signal ?? code}) before it listened`));
+        if (!wasReady) {
+          const why = `s3 gateway worker exited (${signal ?? code}) before it listened on ${listen}`;
+          reject(new PodkitError("E_LISTEN", why));
+        }
         if (stopping) return;
         log.warn({ worker: worker.process.pid, code, signal }, "s3 gateway worker died; starting another");
         const pause = wasReady && Date.now() - started > RESTART_PAUSE_MS ? 0 : RESTART_PAUSE_MS;

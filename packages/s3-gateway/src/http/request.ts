@@ -1,6 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import { parseQuery } from "../auth/sigv4.js";
-import { S3Error } from "../errors/s3-errors.js";
+import { s3ErrorFor } from "../errors/s3-errors.js";
 
 /**
  * Percent-decode a bucket or key once. Bytes that are not valid UTF-8 (`%ff`, the overlong
@@ -11,7 +11,7 @@ function decodeName(raw: string): string {
   try {
     return decodeURIComponent(raw);
   } catch {
-    throw new S3Error("InvalidURI", "The key (or bucket) is not valid UTF-8 once percent-decoded.");
+    throw s3ErrorFor("uri-not-utf8");
   }
 }
 

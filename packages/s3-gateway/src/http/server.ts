@@ -1,12 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { performance } from "node:perf_hooks";
-import { createLogger, type Logger, parseListen, type S3Credential } from "@podkit/core";
+import { createLogger, type Logger, PodkitError, parseListen, type S3Credential } from "@podkit/core";
 import { takeV8Collector } from "@podkit/core/gc";
 import { authenticate } from "../auth/authenticate.js";
 import { CredentialStore } from "../auth/credentials.js";
 import { PosixBackend } from "../backend/posix/posix-backend.js";
-import { isS3Error, S3Error, s3ErrorFromFs } from "../errors/s3-errors.js";
+import { isS3Error, type S3Error, s3ErrorFor, s3ErrorFromFs } from "../errors/s3-errors.js";
 import { requireAccess } from "../ops/body.js";
 import type { OpContext } from "../ops/context.js";
 import { route } from "../ops/router.js";
@@ -138,7 +138,7 @@ export async function startS3Gateway(options: S3GatewayOptions): Promise<S3Gatew
     } catch (err) {
       aborted = abortReason(req, res);
       let failure: S3Error;
-      if (aborted !== undefined) failure = new S3Error("IncompleteBody");
+      if (aborted !== undefined) failure = s3ErrorFor("body-incomplete");
       else if (isS3Error(err)) failure = err;
       else {
         failure = s3ErrorFromFs(err, s3?.key !== undefined ? { key: s3.key } : {});
@@ -221,7 +221,7 @@ export async function startS3Gateway(options: S3GatewayOptions): Promise<S3Gatew
     } catch (err) {
       res.setHeader("x-amz-request-id", requestId());
       res.setHeader("connection", "close");
-      const failure = isS3Error(err) ? err : new S3Error("InternalError");
+      const failure = isS3Error(err) ? err : s3ErrorFor("unexpected");
       sendError(req, res, failure, req.url ?? "/");
       log?.info({ method: req.method, op: "Expect100", status: res.statusCode, ms: 0 }, "s3 request");
       return;
@@ -231,9 +231,12 @@ export async function startS3Gateway(options: S3GatewayOptions): Promise<S3Gatew
   });
   const { host, port } = parseListen(options.listen ?? "127.0.0.1:9000", "--listen");
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    // A taken or forbidden address is the user's to fix: a catalogued error, not a stack trace.
+    const refuse = (err: Error) =>
+      reject(new PodkitError("E_LISTEN", `cannot listen on ${host}:${port}: ${err.message}`, { cause: err }));
+    server.once("error", refuse);
     server.listen(port, host, () => {
-      server.off("error", reject);
+      server.off("error", refuse);
       resolve();
     });
   });

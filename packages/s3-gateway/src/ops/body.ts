@@ -1,7 +1,7 @@
 import { CredentialStore } from "../auth/credentials.js";
 import { openPayload } from "../auth/payload.js";
 import type { WriteInput } from "../backend/types.js";
-import { S3Error } from "../errors/s3-errors.js";
+import { s3ErrorFor } from "../errors/s3-errors.js";
 import type { OpContext } from "./context.js";
 
 /** The verified request payload as a writer input (streamed, never buffered whole). */
@@ -11,7 +11,7 @@ export function payloadInput(ctx: OpContext, header = ctx.s3.header): WriteInput
   // An object body of unknown length (plain Transfer-Encoding: chunked, or none at all) is
   // refused as S3 refuses it; aws-chunked bodies announce x-amz-decoded-content-length instead.
   if (ctx.s3.method === "PUT" && ctx.s3.header("content-length") === undefined && !streaming) {
-    throw new S3Error("MissingContentLength");
+    throw s3ErrorFor("no-content-length");
   }
   const { stream, verifier, declaredSize } = openPayload(ctx.req, ctx.auth, header);
   return {
@@ -35,7 +35,7 @@ export async function readSmallBody(
   let size = 0;
   for await (const chunk of input.body) {
     size += (chunk as Buffer).length;
-    if (size > limit) throw new S3Error("InvalidRequest", `The request body is larger than ${limit} bytes.`);
+    if (size > limit) throw s3ErrorFor("body-over-limit", { limit });
     chunks.push(chunk as Buffer);
   }
   input.digest();
@@ -45,8 +45,12 @@ export async function readSmallBody(
 /** The key pair of this request may reach `bucket`, or AccessDenied. */
 export function requireAccess(ctx: OpContext, bucket: string): void {
   if (!CredentialStore.canAccess(ctx.auth.credential, bucket)) {
-    throw new S3Error("AccessDenied", `This access key may not reach the volume "${bucket}".`, {
-      BucketName: bucket,
-    });
+    throw s3ErrorFor(
+      "volume-not-granted",
+      { bucket },
+      {
+        BucketName: bucket,
+      },
+    );
   }
 }

@@ -1,5 +1,5 @@
 import { CredentialStore } from "../auth/credentials.js";
-import { S3Error } from "../errors/s3-errors.js";
+import { s3ErrorFor } from "../errors/s3-errors.js";
 import { sendEmpty, sendXml } from "../http/respond.js";
 import type { OpContext } from "./context.js";
 import { decodeToken, encodeToken } from "./list.js";
@@ -9,7 +9,7 @@ export async function listBuckets(ctx: OpContext): Promise<number> {
   const maxParam = ctx.s3.param("max-buckets");
   const max = maxParam === undefined ? 10_000 : Number(maxParam);
   if (!Number.isInteger(max) || max < 1 || max > 10_000) {
-    throw new S3Error("InvalidArgument", "max-buckets must be an integer from 1 to 10000.", {
+    throw s3ErrorFor("bad-max-buckets", {
       ArgumentName: "max-buckets",
     });
   }
@@ -49,10 +49,7 @@ export async function getBucketVersioning(ctx: OpContext): Promise<number> {
 
 function refuseBucketAdmin(ctx: OpContext, what: string): void {
   if (!ctx.settings.allowBucketAdmin) {
-    throw new S3Error(
-      "AccessDenied",
-      `${what} is not offered here: buckets are network volumes, created and deleted by the platform (start the gateway with --allow-bucket-admin to allow it).`,
-    );
+    throw s3ErrorFor("bucket-admin-off", { what });
   }
 }
 

@@ -1,5 +1,5 @@
 import type { WriteCondition } from "../backend/types.js";
-import { S3Error, s3ErrorFor } from "../errors/s3-errors.js";
+import { s3ErrorFor } from "../errors/s3-errors.js";
 
 /** Does an If-Match / If-None-Match list (`"a", "b"` or `*`) match this ETag? */
 export function etagListMatches(list: string, etag: string): boolean {
@@ -58,7 +58,7 @@ export function parseRange(
   if (a === "") {
     const suffix = Number(b);
     if (suffix === 0)
-      throw new S3Error("InvalidRange", undefined, { RangeRequested: value, ActualObjectSize: String(size) });
+      throw s3ErrorFor("range-not-satisfiable", { RangeRequested: value, ActualObjectSize: String(size) });
     start = Math.max(0, size - suffix);
     end = size - 1;
   } else {
@@ -67,7 +67,7 @@ export function parseRange(
     if (b !== "" && Number(b) < start) return undefined;
   }
   if (start >= size || size === 0) {
-    throw new S3Error("InvalidRange", undefined, { RangeRequested: value, ActualObjectSize: String(size) });
+    throw s3ErrorFor("range-not-satisfiable", { RangeRequested: value, ActualObjectSize: String(size) });
   }
   return { start, end };
 }
@@ -86,17 +86,16 @@ export function writeConditionOf(
     "x-amz-if-match-size",
     "x-amz-if-match-initiated-time",
   ]) {
-    if (header(name) !== undefined)
-      throw new S3Error("NotImplemented", `The ${name} header is not supported.`);
+    if (header(name) !== undefined) throw s3ErrorFor("condition-header-unsupported", { name });
   }
   const ifNoneMatch = header("if-none-match")?.trim();
   const ifMatch = header("if-match")?.trim();
   if (ifNoneMatch === undefined && ifMatch === undefined) return undefined;
   if (ifNoneMatch !== undefined && (!allowIfNoneMatch || ifNoneMatch !== "*")) {
-    throw new S3Error("NotImplemented", "If-None-Match on a write accepts only * (create if absent).");
+    throw s3ErrorFor("if-none-match-not-star");
   }
   if (ifMatch?.includes(",")) {
-    throw new S3Error("NotImplemented", "If-Match on a write takes one ETag.");
+    throw s3ErrorFor("if-match-not-one-etag");
   }
   return {
     ...(ifNoneMatch !== undefined ? { ifNoneMatch: true as const } : {}),
@@ -110,7 +109,7 @@ export function writeConditionOf(
  */
 export function precheckWrite(condition: WriteCondition, current: string | undefined, key: string): void {
   if (condition.ifNoneMatch && current !== undefined) {
-    throw new S3Error("PreconditionFailed", "An object already exists under this key (If-None-Match: *).", {
+    throw s3ErrorFor("object-exists", {
       Key: key,
       Condition: "If-None-Match",
     });
@@ -118,7 +117,7 @@ export function precheckWrite(condition: WriteCondition, current: string | undef
   if (condition.ifMatch !== undefined) {
     if (current === undefined) throw s3ErrorFor("key-not-found", { Key: key });
     if (condition.ifMatch !== "*" && condition.ifMatch !== current) {
-      throw new S3Error("PreconditionFailed", undefined, { Key: key, Condition: "If-Match" });
+      throw s3ErrorFor("precondition-failed", { Key: key, Condition: "If-Match" });
     }
   }
 }

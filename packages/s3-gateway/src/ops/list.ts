@@ -1,6 +1,6 @@
 import { uriEncode } from "../auth/sigv4.js";
 import type { Backend, ListEntry, ObjectInfo } from "../backend/types.js";
-import { S3Error } from "../errors/s3-errors.js";
+import { s3ErrorFor } from "../errors/s3-errors.js";
 import { sendXml } from "../http/respond.js";
 import type { XmlNode } from "../xml/xml.js";
 import type { OpContext } from "./context.js";
@@ -58,7 +58,7 @@ export function encodeToken(key: string): string {
 export function decodeToken(token: string): string {
   const key = Buffer.from(token, "base64url").toString("utf8");
   if (token === "" || encodeToken(key) !== token) {
-    throw new S3Error("InvalidArgument", "The continuation token provided is incorrect.", {
+    throw s3ErrorFor("bad-continuation-token", {
       ArgumentName: "continuation-token",
     });
   }
@@ -68,8 +68,7 @@ export function decodeToken(token: string): string {
 function maxKeysOf(value: string | undefined, name: string): number {
   if (value === undefined) return 1000;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0)
-    throw new S3Error("InvalidArgument", `${name} must be a non-negative integer.`);
+  if (!Number.isInteger(n) || n < 0) throw s3ErrorFor("not-a-count", { name });
   return Math.min(n, 1000);
 }
 
@@ -99,7 +98,7 @@ interface ListParams {
 function commonParams(ctx: OpContext, maxKeysName: string): ListParams {
   const encodingType = ctx.s3.param("encoding-type");
   if (encodingType !== undefined && encodingType !== "url") {
-    throw new S3Error("InvalidArgument", 'encoding-type must be "url".');
+    throw s3ErrorFor("bad-encoding-type");
   }
   return {
     prefix: ctx.s3.param("prefix") ?? "",

@@ -1,6 +1,6 @@
 import { percentDecode } from "../auth/sigv4.js";
 import type { ObjectInfo, ObjectMeta } from "../backend/types.js";
-import { S3Error } from "../errors/s3-errors.js";
+import { s3ErrorFor } from "../errors/s3-errors.js";
 
 const STORED_HEADERS = [
   "content-encoding",
@@ -18,7 +18,7 @@ const MAX_USER_META_BYTES = 2048;
  */
 export function refuseUnsupportedWriteHeaders(header: (name: string) => string | undefined): void {
   const refuse = (name: string, why: string) => {
-    throw new S3Error("NotImplemented", `${name} is not supported: ${why}.`);
+    throw s3ErrorFor("header-unsupported", { name, why });
   };
   const sse = header("x-amz-server-side-encryption");
   if (sse !== undefined && sse.trim().toUpperCase() !== "AES256")
@@ -78,7 +78,7 @@ export function metaFromHeaders(
     userMeta[short] = value;
     bytes += Buffer.byteLength(short) + Buffer.byteLength(value);
   }
-  if (bytes > MAX_USER_META_BYTES) throw new S3Error("MetadataTooLarge");
+  if (bytes > MAX_USER_META_BYTES) throw s3ErrorFor("metadata-too-large");
   const contentType = header("content-type");
   return { ...(contentType ? { contentType } : {}), headers, userMeta };
 }
@@ -127,7 +127,7 @@ export function parseCopySource(value: string): { bucket: string; key: string } 
   const decoded = percentDecode(noVersion).replace(/^\//, "");
   const slash = decoded.indexOf("/");
   if (slash <= 0 || slash === decoded.length - 1) {
-    throw new S3Error("InvalidArgument", "x-amz-copy-source must be /<bucket>/<key>.");
+    throw s3ErrorFor("bad-copy-source");
   }
   return { bucket: decoded.slice(0, slash), key: decoded.slice(slash + 1) };
 }

@@ -1,6 +1,6 @@
 import { CHECKSUM_ALGORITHMS, parseChecksumAlgorithm } from "../auth/checksums.js";
 import type { ExpectedChecksum } from "../backend/types.js";
-import { isS3Error, S3Error, s3ErrorFromFs } from "../errors/s3-errors.js";
+import { isS3Error, s3ErrorFor, s3ErrorFromFs } from "../errors/s3-errors.js";
 import { endXml, errorBody, keepAliveWhitespace, sendEmpty, sendXml } from "../http/respond.js";
 import { parseXmlBody, textOf, type XmlNode } from "../xml/xml.js";
 import { payloadInput, readSmallBody, requireAccess } from "./body.js";
@@ -15,7 +15,7 @@ function uploadIdOf(ctx: OpContext): string {
 function partNumberOf(ctx: OpContext): number {
   const n = Number(ctx.s3.param("partNumber"));
   if (!Number.isInteger(n) || n < 1 || n > 10000) {
-    throw new S3Error("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive.");
+    throw s3ErrorFor("bad-part-number");
   }
   return n;
 }
@@ -24,8 +24,7 @@ function intParam(ctx: OpContext, name: string, fallback: number, max: number): 
   const value = ctx.s3.param(name);
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0)
-    throw new S3Error("InvalidArgument", `${name} must be a non-negative integer.`);
+  if (!Number.isInteger(n) || n < 0) throw s3ErrorFor("not-a-count", { name });
   return Math.min(n, max);
 }
 
@@ -35,7 +34,7 @@ export async function createMultipartUpload(ctx: OpContext): Promise<number> {
   const algorithm = parseChecksumAlgorithm(ctx.s3.header("x-amz-checksum-algorithm"));
   const typeHeader = ctx.s3.header("x-amz-checksum-type")?.toUpperCase();
   if (typeHeader !== undefined && typeHeader !== "COMPOSITE" && typeHeader !== "FULL_OBJECT") {
-    throw new S3Error("InvalidArgument", "x-amz-checksum-type must be COMPOSITE or FULL_OBJECT.");
+    throw s3ErrorFor("bad-checksum-type");
   }
   ctx.req.resume();
   const upload = await ctx.backend.createMultipartUpload(
@@ -77,7 +76,7 @@ export async function uploadPartCopy(ctx: OpContext): Promise<number> {
   let range: { start: number; end: number } | undefined;
   if (rangeHeader !== undefined) {
     const m = /^bytes=(\d+)-(\d+)$/.exec(rangeHeader.trim());
-    if (!m) throw new S3Error("InvalidArgument", "x-amz-copy-source-range must look like bytes=first-last.");
+    if (!m) throw s3ErrorFor("bad-copy-source-range");
     range = { start: Number(m[1]), end: Number(m[2]) };
   }
   ctx.req.resume();
@@ -104,7 +103,7 @@ export async function uploadPartCopy(ctx: OpContext): Promise<number> {
 function objectChecksumOf(header: (name: string) => string | undefined): ExpectedChecksum | undefined {
   const typeHeader = header("x-amz-checksum-type")?.toUpperCase();
   if (typeHeader !== undefined && typeHeader !== "COMPOSITE" && typeHeader !== "FULL_OBJECT") {
-    throw new S3Error("InvalidArgument", "x-amz-checksum-type must be COMPOSITE or FULL_OBJECT.");
+    throw s3ErrorFor("bad-checksum-type");
   }
   for (const algorithm of CHECKSUM_ALGORITHMS) {
     const value = header(`x-amz-checksum-${algorithm}`)?.trim();
@@ -128,7 +127,7 @@ export async function completeMultipartUpload(ctx: OpContext): Promise<number> {
     const partNumber = Number(textOf(p, "PartNumber"));
     const etag = textOf(p, "ETag");
     if (!Number.isInteger(partNumber) || etag === undefined) {
-      throw new S3Error("MalformedXML", "Each Part needs a PartNumber and an ETag.");
+      throw s3ErrorFor("part-missing-fields");
     }
     const checksum = ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"]
       .map((alg) => textOf(p, `Checksum${alg}`))

@@ -1,5 +1,5 @@
 import type { ObjectInfo } from "../backend/types.js";
-import { S3Error } from "../errors/s3-errors.js";
+import { S3Error, s3ErrorFor } from "../errors/s3-errors.js";
 import { sendEmpty, sendXml } from "../http/respond.js";
 import { parseXmlBody, textOf, type XmlNode } from "../xml/xml.js";
 import { payloadInput, readSmallBody, requireAccess } from "./body.js";
@@ -23,7 +23,7 @@ async function getOrHead(ctx: OpContext, withBody: boolean): Promise<number> {
   try {
     const { info } = object;
     const outcome = evaluateConditions(ctx.s3.header, info.etag, info.lastModified, true);
-    if (outcome === "precondition-failed") throw new S3Error("PreconditionFailed");
+    if (outcome === "precondition-failed") throw s3ErrorFor("precondition-failed");
     if (outcome === "not-modified") {
       return sendEmpty(ctx.res, 304, {
         etag: `"${info.etag}"`,
@@ -65,19 +65,19 @@ function partOf(
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 10_000) {
-    throw new S3Error("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive.", {
+    throw s3ErrorFor("bad-part-number", {
       ArgumentName: "partNumber",
     });
   }
   if (ctx.s3.header("range") !== undefined) {
-    throw new S3Error("InvalidRequest", "Cannot specify both Range header and partNumber query parameter.");
+    throw s3ErrorFor("range-and-part-number");
   }
   const multipart = /-(\d+)$/.exec(info.etag);
   if (!info.parts) {
     if (multipart && Number(multipart[1]) > 1) {
-      throw new S3Error("NotImplemented", "The part sizes of this multipart object were not recorded.");
+      throw s3ErrorFor("part-sizes-unrecorded");
     }
-    if (n !== 1) throw new S3Error("InvalidPartNumber");
+    if (n !== 1) throw s3ErrorFor("part-number-not-satisfiable");
     return info.size > 0 ? { range: { start: 0, end: info.size - 1 } } : {};
   }
   let start = 0;
@@ -91,7 +91,7 @@ function partOf(
     start += size * count;
     index += count;
   }
-  throw new S3Error("InvalidPartNumber");
+  throw s3ErrorFor("part-number-not-satisfiable");
 }
 
 export const getObject = (ctx: OpContext) => getOrHead(ctx, true);
@@ -139,7 +139,7 @@ export async function copyObject(ctx: OpContext): Promise<number> {
   refuseUnsupportedWriteHeaders(ctx.s3.header);
   const directive = (ctx.s3.header("x-amz-metadata-directive") ?? "COPY").toUpperCase();
   if (directive !== "COPY" && directive !== "REPLACE") {
-    throw new S3Error("InvalidArgument", "x-amz-metadata-directive must be COPY or REPLACE.");
+    throw s3ErrorFor("bad-metadata-directive");
   }
   const sourceInfo = await ctx.backend.headObject(source.bucket, source.key);
   const outcome = evaluateConditions(
@@ -148,7 +148,7 @@ export async function copyObject(ctx: OpContext): Promise<number> {
     sourceInfo.lastModified,
     false,
   );
-  if (outcome !== "proceed") throw new S3Error("PreconditionFailed");
+  if (outcome !== "proceed") throw s3ErrorFor("precondition-failed");
   const meta =
     directive === "REPLACE" ? metaFromHeaders(ctx.s3.header, Object.keys(ctx.req.headers)) : undefined;
   const condition = await conditionFor(ctx, dest.bucket, dest.key);
@@ -174,7 +174,7 @@ export async function deleteObjects(ctx: OpContext): Promise<number> {
   const quiet = textOf(doc, "Quiet")?.trim().toLowerCase() === "true";
   const objects = (doc.Object as XmlNode[] | undefined) ?? [];
   if (objects.length === 0 || objects.length > 1000) {
-    throw new S3Error("MalformedXML", "A Delete request names 1 to 1000 objects.");
+    throw s3ErrorFor("delete-count-out-of-range");
   }
   const deleted: XmlNode[] = [];
   const errors: XmlNode[] = [];
@@ -184,12 +184,12 @@ export async function deleteObjects(ctx: OpContext): Promise<number> {
     const etag = textOf(object, "ETag")?.trim().replace(/^"|"$/g, "");
     try {
       if (versionId !== undefined && versionId !== "null") {
-        throw new S3Error("NoSuchKey", 'Only the version "null" exists: volumes keep no versions.');
+        throw s3ErrorFor("no-such-version");
       }
       await ctx.backend.deleteObject(bucket, key, etag !== undefined ? { ifMatch: etag } : undefined);
       if (!quiet) deleted.push({ Key: key, ...(versionId !== undefined ? { VersionId: versionId } : {}) });
     } catch (err) {
-      const e = err instanceof S3Error ? err : new S3Error("InternalError");
+      const e = err instanceof S3Error ? err : s3ErrorFor("unexpected");
       errors.push({ Key: key, Code: e.code, Message: e.message });
     }
   }

@@ -1,4 +1,4 @@
-import { S3Error } from "../errors/s3-errors.js";
+import { s3ErrorFor } from "../errors/s3-errors.js";
 import type { S3Request } from "../http/request.js";
 import * as buckets from "./buckets.js";
 import type { OpHandler } from "./context.js";
@@ -43,7 +43,7 @@ const UNSUPPORTED = [
 
 function unsupported(s3: S3Request): never {
   const which = UNSUPPORTED.find((name) => s3.has(name)) ?? s3.method;
-  throw new S3Error("NotImplemented", `The ${which} operation is not offered by this gateway.`);
+  throw s3ErrorFor("operation-unsupported", { which });
 }
 
 /** Pick the S3 operation from method, bucket/key presence and sub-resource query parameters. */
@@ -52,7 +52,7 @@ export function route(s3: S3Request): Route {
   if (UNSUPPORTED.some((name) => s3.has(name))) unsupported(s3);
   if (s3.bucket === undefined) {
     if (method === "GET") return { op: "ListBuckets", handler: buckets.listBuckets };
-    throw new S3Error("MethodNotAllowed");
+    throw s3ErrorFor("method-not-allowed");
   }
   if (s3.key === undefined) {
     switch (method) {
@@ -76,7 +76,7 @@ export function route(s3: S3Request): Route {
         unsupported(s3);
         break;
     }
-    throw new S3Error("MethodNotAllowed");
+    throw s3ErrorFor("method-not-allowed");
   }
   switch (method) {
     case "GET":
@@ -103,5 +103,5 @@ export function route(s3: S3Request): Route {
       if (s3.has("uploadId")) return { op: "AbortMultipartUpload", handler: multipart.abortMultipartUpload };
       return { op: "DeleteObject", handler: objects.deleteObject };
   }
-  throw new S3Error("MethodNotAllowed");
+  throw s3ErrorFor("method-not-allowed");
 }

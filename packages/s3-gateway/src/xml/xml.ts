@@ -1,5 +1,5 @@
 import { XMLBuilder, XMLParser } from "fast-xml-parser";
-import { S3Error } from "../errors/s3-errors.js";
+import { S3Error, s3ErrorFor } from "../errors/s3-errors.js";
 
 const S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/";
 /** Where the parser puts CDATA sections, whose text is literal (no references inside). */
@@ -28,13 +28,13 @@ function isXmlChar(cp: number): boolean {
 export function decodeReferences(text: string): string {
   if (!text.includes("&")) return text;
   return text.replace(/&([^;&]*);?/g, (whole, name: string) => {
-    if (!whole.endsWith(";")) throw new S3Error("MalformedXML", "A bare & in the XML body.");
+    if (!whole.endsWith(";")) throw s3ErrorFor("xml-bare-ampersand");
     const named = NAMED[name];
     if (named !== undefined) return named;
     const m = /^#(?:x([0-9a-fA-F]+)|([0-9]+))$/.exec(name);
     const cp = m ? (m[1] !== undefined ? Number.parseInt(m[1], 16) : Number(m[2])) : Number.NaN;
     if (!isXmlChar(cp)) {
-      throw new S3Error("MalformedXML", `The XML body holds a reference XML does not allow: ${whole}`);
+      throw s3ErrorFor("xml-bad-reference", { whole });
     }
     return String.fromCodePoint(cp);
   });
@@ -92,17 +92,17 @@ export function toXml(root: string, body: XmlNode, options: { namespace?: boolea
 /** Parse a request body; anything that is not well-formed XML with the expected root is MalformedXML. */
 export function parseXmlBody(text: string, root: string): XmlNode {
   // A DTD could declare entities (and expand them without bound); S3 bodies never carry one.
-  if (/<!DOCTYPE/i.test(text)) throw new S3Error("MalformedXML", "A DOCTYPE is not allowed in the XML body.");
+  if (/<!DOCTYPE/i.test(text)) throw s3ErrorFor("xml-doctype");
   let doc: unknown;
   try {
     doc = decodeTree(parser.parse(text, true));
   } catch (err) {
     if (err instanceof S3Error) throw err;
-    throw new S3Error("MalformedXML");
+    throw s3ErrorFor("xml-malformed");
   }
   const node = (doc as Record<string, unknown> | undefined)?.[root];
   if (node === undefined || node === null || typeof node !== "object") {
-    throw new S3Error("MalformedXML", `The XML body must have a <${root}> root element.`);
+    throw s3ErrorFor("xml-wrong-root", { root });
   }
   return node as XmlNode;
 }

@@ -3,7 +3,7 @@ import { createReadStream } from "node:fs";
 import { open, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { compositeChecksum, createChecksum } from "../../auth/checksums.js";
-import { S3Error, s3ErrorFromFs } from "../../errors/s3-errors.js";
+import { s3ErrorFor, s3ErrorFromFs } from "../../errors/s3-errors.js";
 import type { ExpectedChecksum, ObjectInfo, ObjectMeta } from "../types.js";
 import type { VolumeRoot } from "./files.js";
 import { keyToPath } from "./keys.js";
@@ -107,17 +107,14 @@ export async function assembleUpload(
 function verifyObjectChecksum(expected: ExpectedChecksum | undefined, got: ObjectMeta["checksum"]): void {
   if (!expected) return;
   if (!got) {
-    throw new S3Error(
-      "InvalidRequest",
-      `The parts carry no ${expected.algorithm.toUpperCase()} checksums, so a composite checksum cannot be checked.`,
-    );
+    throw s3ErrorFor("parts-lack-checksums", { algorithm: expected.algorithm.toUpperCase() });
   }
   const strip = (v: string) => v.replace(/-\d+$/, "");
   if (strip(got.base64) !== strip(expected.base64)) {
-    throw new S3Error(
-      "BadDigest",
-      `The ${expected.type === "FULL_OBJECT" ? "full-object" : "composite"} ${expected.algorithm.toUpperCase()} you specified did not match the calculated checksum.`,
-    );
+    throw s3ErrorFor("multipart-checksum-mismatch", {
+      kind: expected.type === "FULL_OBJECT" ? "full-object" : "composite",
+      algorithm: expected.algorithm.toUpperCase(),
+    });
   }
 }
 

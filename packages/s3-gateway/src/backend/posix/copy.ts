@@ -1,6 +1,6 @@
 /** CopyObject on the POSIX backend, from a source already opened (a snapshot of one version). */
 
-import { S3Error } from "../../errors/s3-errors.js";
+import { s3ErrorFor } from "../../errors/s3-errors.js";
 import type { ObjectInfo, ObjectMeta, WriteCondition } from "../types.js";
 import type { VolumeRoot } from "./files.js";
 import { keyToPath } from "./keys.js";
@@ -31,15 +31,11 @@ export async function copyOpened(
   const srcInfo = src.info;
   const bucketDir = await ctx.volumes.bucketDir(target.bucket);
   const kp = keyToPath(target.key);
-  if (kp.isDirectory)
-    throw new S3Error("InvalidRequest", "Cannot copy an object onto a directory marker key.");
+  if (kp.isDirectory) throw s3ErrorFor("copy-onto-directory-marker");
   const newMeta = meta ?? srcInfo.meta;
   if (source.bucket === target.bucket && source.key === target.key) {
     if (!meta) {
-      throw new S3Error(
-        "InvalidRequest",
-        "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata.",
-      );
+      throw s3ErrorFor("copy-onto-itself");
     }
     // Same object, new metadata: rewrite the record only; the data stays where it is.
     const info = src.stats;

@@ -5,7 +5,7 @@
 
 import { lstat, rmdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { S3Error, s3ErrorFromFs } from "../../errors/s3-errors.js";
+import { type S3Error, s3ErrorFor, s3ErrorFromFs } from "../../errors/s3-errors.js";
 import type { WriteCondition } from "../types.js";
 import { pruneEmptyParents, type VolumeRoot } from "./files.js";
 import { withKeyLock } from "./key-lock.js";
@@ -35,8 +35,7 @@ export async function deleteObjectAt(
   const kp = keyToPath(key);
   if (condition?.ifMatch !== undefined) {
     const ifMatch = condition.ifMatch;
-    if (kp.isDirectory)
-      throw new S3Error("NotImplemented", "Conditional deletes of directory markers are not supported.");
+    if (kp.isDirectory) throw s3ErrorFor("conditional-delete-of-marker");
     // Checked and removed under the key's lock; the inode check catches an unconditional write.
     await withKeyLock(bucketDir, key, async () => {
       const path = await ctx.volumes.resolveExisting(bucketDir, kp.segments, key).catch(() => undefined);
@@ -83,13 +82,9 @@ async function removeFile(
   ino: number,
 ): Promise<void> {
   if ((await lstat(path).catch(() => undefined))?.ino !== ino) {
-    throw new S3Error(
-      "ConditionalRequestConflict",
-      "Another write replaced the object while this delete was checked.",
-      {
-        Key: key,
-      },
-    );
+    throw s3ErrorFor("delete-raced-write", {
+      Key: key,
+    });
   }
   await unlink(path).catch((err: unknown) => {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw s3ErrorFromFs(err, { key });

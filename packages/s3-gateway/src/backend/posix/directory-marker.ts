@@ -2,7 +2,7 @@
 
 import { mkdir, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { S3Error, s3ErrorFromFs } from "../../errors/s3-errors.js";
+import { s3ErrorFor, s3ErrorFromFs } from "../../errors/s3-errors.js";
 import type { ObjectInfo, ObjectMeta, WriteInput } from "../types.js";
 import { EMPTY_MD5 } from "./etags.js";
 import type { VolumeRoot } from "./files.js";
@@ -13,13 +13,9 @@ async function expectEmpty(input: WriteInput, key: string): Promise<void> {
   let bytes = 0;
   for await (const chunk of input.body) bytes += (chunk as Buffer).length;
   if (bytes > 0) {
-    throw new S3Error(
-      "InvalidArgument",
-      "A key ending in / is a directory marker and must have an empty body.",
-      {
-        Key: key,
-      },
-    );
+    throw s3ErrorFor("marker-with-body", {
+      Key: key,
+    });
   }
 }
 
@@ -39,8 +35,7 @@ export async function putDirectoryMarker(
     await mkdir(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw s3ErrorFromFs(err, { key });
-    if (!(await stat(dir)).isDirectory())
-      throw new S3Error("ObjectParentIsFile", "A file already has this name.", { Key: key });
+    if (!(await stat(dir)).isDirectory()) throw s3ErrorFor("file-has-marker-name", { Key: key });
   }
   const info = await stat(dir);
   await ctx.meta.write(

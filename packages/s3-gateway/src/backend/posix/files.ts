@@ -3,7 +3,7 @@ import { type Dirent, realpathSync } from "node:fs";
 import { lstat, mkdir, readdir, realpath, rm, rmdir, stat } from "node:fs/promises";
 import { hostname } from "node:os";
 import { dirname, join, sep } from "node:path";
-import { S3Error, s3ErrorFor, s3ErrorFromFs } from "../../errors/s3-errors.js";
+import { s3ErrorFor, s3ErrorFromFs } from "../../errors/s3-errors.js";
 import { checkBucketName, RESERVED_DIR } from "./keys.js";
 
 const HOST = hostname().replace(/[^A-Za-z0-9.-]/g, "_");
@@ -40,9 +40,13 @@ export class VolumeRoot {
       this.bucketCache.set(bucket, { dir: real, at: Date.now() });
       return real;
     } catch {
-      throw new S3Error("NoSuchBucket", `The bucket (volume) "${bucket}" does not exist.`, {
-        BucketName: bucket,
-      });
+      throw s3ErrorFor(
+        "bucket-not-found",
+        { bucket },
+        {
+          BucketName: bucket,
+        },
+      );
     }
   }
 
@@ -78,7 +82,7 @@ export class VolumeRoot {
       throw s3ErrorFromFs(err, { key });
     }
     if (!isInside(bucketDir, real)) {
-      throw new S3Error("AccessDenied", "The key resolves (through a symlink) outside the volume.", {
+      throw s3ErrorFor("symlink-escapes-volume", {
         Key: key,
       });
     }
@@ -162,7 +166,7 @@ export class VolumeRoot {
       }
     }
     if (!isInside(bucketDir, existingReal)) {
-      throw new S3Error("AccessDenied", "The key leads (through a symlink) outside the volume.", {
+      throw s3ErrorFor("symlink-leads-outside-volume", {
         Key: key,
       });
     }

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { mkdir, readFile, unlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { Backoff, sleep } from "@podkit/core";
-import { S3Error } from "../../errors/s3-errors.js";
+import { s3ErrorFor } from "../../errors/s3-errors.js";
 import { isAbandoned, ownerTag } from "./files.js";
 import { RESERVED_DIR } from "./keys.js";
 
@@ -23,13 +23,9 @@ export async function withKeyLock<T>(bucketDir: string, key: string, work: () =>
   for (;;) {
     if (await takeOwnerFile(file)) break;
     if (Date.now() > deadline) {
-      throw new S3Error(
-        "ConditionalRequestConflict",
-        "Another conditional write to this key is still running.",
-        {
-          Key: key,
-        },
-      );
+      throw s3ErrorFor("conditional-write-running", {
+        Key: key,
+      });
     }
     await sleep(backoff.next());
   }

@@ -1,4 +1,4 @@
-import { S3Error } from "../../errors/s3-errors.js";
+import { s3ErrorFor } from "../../errors/s3-errors.js";
 
 /** Hidden per-volume folder for multipart state, temporaries and sidecar metadata. */
 export const RESERVED_DIR = ".s3compat_uploads";
@@ -20,41 +20,37 @@ export interface KeyPath {
  * Percent-encoded variants arrive here already decoded, so they meet the same checks.
  */
 export function keyToPath(key: string): KeyPath {
-  if (key === "") throw new S3Error("InvalidArgument", "The object key is empty.");
+  if (key === "") throw s3ErrorFor("key-empty");
   if (Buffer.byteLength(key, "utf8") > MAX_KEY_BYTES) {
-    throw new S3Error("KeyTooLongError", `Object keys are at most ${MAX_KEY_BYTES} bytes.`, { Key: key });
+    throw s3ErrorFor("key-too-long", { maxBytes: MAX_KEY_BYTES }, { Key: key });
   }
   const isDirectory = key.endsWith("/");
   const segments = (isDirectory ? key.slice(0, -1) : key).split("/");
   for (const segment of segments) {
     if (segment === "" || segment === "." || segment === "..") {
-      throw new S3Error(
-        "InvalidArgument",
-        `The key "${key}" has an empty, "." or ".." path segment; keys are file paths inside the volume.`,
-        { Key: key },
-      );
+      throw s3ErrorFor("key-bad-segment", { key }, { Key: key });
     }
     if (segment.includes("\\") || segment.includes("\0")) {
-      throw new S3Error(
-        "InvalidArgument",
-        `The key "${key}" contains a backslash or NUL, which is not allowed.`,
+      throw s3ErrorFor(
+        "key-bad-character",
+        { key },
         {
           Key: key,
         },
       );
     }
     if (Buffer.byteLength(segment, "utf8") > MAX_COMPONENT_BYTES) {
-      throw new S3Error(
-        "KeyTooLongError",
-        `A path segment of the key is longer than ${MAX_COMPONENT_BYTES} bytes, the file system's limit.`,
-        { Key: key },
-      );
+      throw s3ErrorFor("key-segment-over-limit", { maxBytes: MAX_COMPONENT_BYTES }, { Key: key });
     }
   }
   if (segments[0] === RESERVED_DIR) {
-    throw new S3Error("InvalidArgument", `Keys under ${RESERVED_DIR}/ are reserved for the gateway.`, {
-      Key: key,
-    });
+    throw s3ErrorFor(
+      "key-reserved",
+      { dir: RESERVED_DIR },
+      {
+        Key: key,
+      },
+    );
   }
   return { segments, isDirectory };
 }
@@ -66,9 +62,9 @@ export function isValidBucketName(name: string): boolean {
 
 export function checkBucketName(name: string): void {
   if (!isValidBucketName(name)) {
-    throw new S3Error(
-      "InvalidBucketName",
-      `"${name}" is not a valid bucket (volume id): use 3-63 of a-z 0-9 . -.`,
+    throw s3ErrorFor(
+      "bucket-name-invalid",
+      { name },
       {
         BucketName: name,
       },

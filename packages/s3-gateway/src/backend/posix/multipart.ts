@@ -2,7 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, readdir, readFile, rename, rm, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { S3Error, s3ErrorFromFs } from "../../errors/s3-errors.js";
+import { s3ErrorFor, s3ErrorFromFs } from "../../errors/s3-errors.js";
 import type {
   ChecksumChoice,
   CompletedPart,
@@ -57,7 +57,7 @@ export class Multipart {
 
   private async uploadDir(bucket: string, uploadId: string): Promise<{ bucketDir: string; dir: string }> {
     const bucketDir = await this.volumes.bucketDir(bucket);
-    if (!UPLOAD_ID.test(uploadId)) throw new S3Error("NoSuchUpload", undefined, { UploadId: uploadId });
+    if (!UPLOAD_ID.test(uploadId)) throw s3ErrorFor("upload-not-found", { UploadId: uploadId });
     return { bucketDir, dir: join(bucketDir, RESERVED_DIR, uploadId) };
   }
 
@@ -66,10 +66,9 @@ export class Multipart {
     try {
       upload = JSON.parse(await readFile(join(dir, "upload.json"), "utf8")) as StoredUpload;
     } catch {
-      throw new S3Error("NoSuchUpload", undefined, { UploadId: uploadId });
+      throw s3ErrorFor("upload-not-found", { UploadId: uploadId });
     }
-    if (key !== undefined && upload.key !== key)
-      throw new S3Error("NoSuchUpload", undefined, { UploadId: uploadId });
+    if (key !== undefined && upload.key !== key) throw s3ErrorFor("upload-not-found", { UploadId: uploadId });
     return upload;
   }
 
@@ -92,8 +91,7 @@ export class Multipart {
   ): Promise<UploadInfo> {
     const checksumAlgorithm = checksum?.algorithm;
     const kp = keyToPath(key);
-    if (kp.isDirectory)
-      throw new S3Error("InvalidArgument", "A directory marker key cannot be a multipart upload.");
+    if (kp.isDirectory) throw s3ErrorFor("multipart-of-marker");
     const uploadId = randomBytes(16).toString("hex");
     const { dir } = await this.uploadDir(bucket, uploadId);
     await mkdir(dir, { recursive: true });
@@ -113,7 +111,7 @@ export class Multipart {
 
   private checkPartNumber(partNumber: number): void {
     if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PART_NUMBER) {
-      throw new S3Error("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive.");
+      throw s3ErrorFor("bad-part-number");
     }
   }
 
@@ -158,7 +156,7 @@ export class Multipart {
     const { bucketDir, dir } = await this.uploadDir(bucket, uploadId);
     await this.readUpload(dir, uploadId, key);
     if (input.declaredSize !== undefined && input.declaredSize > MAX_PART_SIZE) {
-      throw new S3Error("EntityTooLarge", "A part is at most 5 GiB.");
+      throw s3ErrorFor("part-too-large");
     }
     await checkFreeSpace(bucketDir, input.declaredSize);
     const tmp = await this.volumes.tempPath(bucketDir);
@@ -186,10 +184,7 @@ export class Multipart {
     await this.readUpload(dir, uploadId, key);
     const size = source.size;
     if (range && (range.start > range.end || range.end >= size)) {
-      throw new S3Error(
-        "InvalidArgument",
-        `The x-amz-copy-source-range is outside the ${size}-byte source object.`,
-      );
+      throw s3ErrorFor("copy-source-range-outside", { size });
     }
     const md5 = createHash("md5");
     const tmp = await this.volumes.tempPath(bucketDir);
@@ -282,7 +277,7 @@ export class Multipart {
         if ((err as NodeJS.ErrnoException).code === "ENOENT") {
           const done = await this.completedObject(bucketDir, key, uploadId);
           if (done) return done;
-          throw new S3Error("NoSuchUpload", undefined, { UploadId: uploadId });
+          throw s3ErrorFor("upload-not-found", { UploadId: uploadId });
         }
         if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw s3ErrorFromFs(err);
       }
@@ -291,8 +286,7 @@ export class Multipart {
         await unlink(claimFile).catch(() => undefined);
         continue;
       }
-      if (Date.now() > deadline)
-        throw new S3Error("InternalError", "Another gateway is still completing this upload.");
+      if (Date.now() > deadline) throw s3ErrorFor("upload-completing-elsewhere");
       await new Promise((r) => setTimeout(r, 200));
     }
   }
@@ -314,35 +308,28 @@ export class Multipart {
       if (done) return done; // a retried Complete: same answer
       throw err;
     }
-    if (wanted.length === 0)
-      throw new S3Error("MalformedXML", "CompleteMultipartUpload needs at least one part.");
+    if (wanted.length === 0) throw s3ErrorFor("complete-without-parts");
     for (let i = 1; i < wanted.length; i++) {
-      if (wanted[i]!.partNumber <= wanted[i - 1]!.partNumber) throw new S3Error("InvalidPartOrder");
+      if (wanted[i]!.partNumber <= wanted[i - 1]!.partNumber) throw s3ErrorFor("parts-out-of-order");
     }
     const parts: StoredPart[] = [];
     for (let i = 0; i < wanted.length; i++) {
       const want = wanted[i]!;
       const part = await this.readPart(dir, want.partNumber);
       if (!part || part.etag !== stripQuotes(want.etag)) {
-        throw new S3Error(
-          "InvalidPart",
-          `Part ${want.partNumber} was not uploaded or its ETag does not match.`,
+        throw s3ErrorFor(
+          "part-not-uploaded",
+          { partNumber: want.partNumber },
           {
             PartNumber: String(want.partNumber),
           },
         );
       }
       if (want.checksum !== undefined && part.checksum && part.checksum.base64 !== want.checksum) {
-        throw new S3Error(
-          "InvalidPart",
-          `The checksum given for part ${want.partNumber} does not match the uploaded part.`,
-        );
+        throw s3ErrorFor("part-checksum-mismatch", { partNumber: want.partNumber });
       }
       if (i < wanted.length - 1 && part.size < MIN_PART_SIZE) {
-        throw new S3Error(
-          "EntityTooSmall",
-          `Part ${want.partNumber} is ${part.size} bytes; every part but the last must be at least 5 MiB.`,
-        );
+        throw s3ErrorFor("part-too-small", { partNumber: want.partNumber, size: part.size });
       }
       parts.push(part);
     }

@@ -1,7 +1,7 @@
 import type { Stats } from "node:fs";
 import { mkdir, rm, rmdir, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { S3Error, s3ErrorFor } from "../../errors/s3-errors.js";
+import { type S3Error, s3ErrorFor } from "../../errors/s3-errors.js";
 import type {
   Backend,
   BucketInfo,
@@ -92,7 +92,7 @@ export class PosixBackend implements Backend {
   async createBucket(bucket: string): Promise<void> {
     try {
       await this.volumes.bucketDir(bucket);
-      throw new S3Error("BucketAlreadyOwnedByYou", undefined, { BucketName: bucket });
+      throw s3ErrorFor("bucket-exists", { BucketName: bucket });
     } catch (err) {
       if ((err as S3Error).code !== "NoSuchBucket") throw err;
     }
@@ -102,9 +102,13 @@ export class PosixBackend implements Backend {
   async deleteBucket(bucket: string): Promise<void> {
     const dir = await this.volumes.bucketDir(bucket);
     for await (const _ of walkKeys(this.walkContext(dir), { prefix: "", delimiter: "", after: "" })) {
-      throw new S3Error("BucketNotEmpty", `The volume "${bucket}" still holds objects; delete them first.`, {
-        BucketName: bucket,
-      });
+      throw s3ErrorFor(
+        "bucket-not-empty",
+        { bucket },
+        {
+          BucketName: bucket,
+        },
+      );
     }
     await rm(this.volumes.reservedDir(dir), { recursive: true, force: true });
     await rmdir(dir);
@@ -188,8 +192,7 @@ export class PosixBackend implements Backend {
     const bucketDir = await this.volumes.bucketDir(bucket);
     const kp = keyToPath(key);
     if (kp.isDirectory) {
-      if (condition)
-        throw new S3Error("NotImplemented", "Conditional writes of directory markers are not supported.");
+      if (condition) throw s3ErrorFor("conditional-write-of-marker");
       return putDirectoryMarker(this, bucketDir, key, kp.segments, input, meta);
     }
     await checkFreeSpace(bucketDir, input.declaredSize);
@@ -273,8 +276,7 @@ export class PosixBackend implements Backend {
   /** A copy source, opened once (a snapshot: a version renamed in meanwhile is not mixed in). */
   private async openSource(bucket: string, key: string): Promise<Snapshot & { path: string }> {
     const src = await this.locate(bucket, key);
-    if (src.directory)
-      throw new S3Error("InvalidRequest", "Directory markers cannot be copied.", { Key: key });
+    if (src.directory) throw s3ErrorFor("copy-of-marker", { Key: key });
     const snapshot = await openSnapshot(this, { bucketDir: src.bucketDir, key, path: src.path });
     return { ...snapshot, path: src.path };
   }

@@ -1,7 +1,7 @@
 import type { FileHandle } from "node:fs/promises";
 import type { Writable } from "node:stream";
 import { finished } from "node:stream/promises";
-import { S3Error } from "../../errors/s3-errors.js";
+import { s3ErrorFor } from "../../errors/s3-errors.js";
 import { CHUNK_BYTES as CHUNK, giveBack, takeChunk } from "./chunk-pool.js";
 
 /** Reads in flight while earlier chunks are still being written: 3 kept pace with nginx's sendfile. */
@@ -62,8 +62,7 @@ async function readFully(file: FileHandle, buf: Buffer, length: number, position
   let got = 0;
   while (got < length) {
     const { bytesRead } = await file.read(buf, got, length - got, position + got);
-    if (bytesRead === 0)
-      throw new S3Error("InternalError", "The object became shorter while it was being sent.");
+    if (bytesRead === 0) throw s3ErrorFor("object-shrank");
     got += bytesRead;
   }
 }

@@ -3,7 +3,7 @@ import { copyFile, type FileHandle, link, lstat, mkdir, open, rename, rm, statfs
 import { dirname, join } from "node:path";
 import { finished, type Readable } from "node:stream";
 import { ChunkGarbage } from "@podkit/core/gc";
-import { S3Error, s3ErrorFor, s3ErrorFromFs } from "../../errors/s3-errors.js";
+import { type S3Error, s3ErrorFor, s3ErrorFromFs } from "../../errors/s3-errors.js";
 import type { WriteCondition } from "../types.js";
 import type { VolumeRoot } from "./files.js";
 import { withKeyLock } from "./key-lock.js";
@@ -43,10 +43,7 @@ export async function checkFreeSpace(dir: string, size: number | undefined): Pro
   if (size === undefined || size === 0) return;
   const free = await freeBytes(dir, size);
   if (free !== undefined && size > free) {
-    throw new S3Error(
-      "EntityTooLarge",
-      `The upload is ${size} bytes but the volume has only ${free} bytes free; free space or grow the volume.`,
-    );
+    throw s3ErrorFor("upload-exceeds-free-space", { size, free });
   }
 }
 
@@ -266,7 +263,7 @@ async function place(tmp: string, target: string, key: string, mode: CommitMode)
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       const there = await lstat(target).catch(() => undefined);
       if (there?.isDirectory()) throw s3ErrorFor("directory-in-the-way", { Key: key });
-      throw new S3Error("PreconditionFailed", "An object already exists under this key (If-None-Match: *).", {
+      throw s3ErrorFor("object-exists", {
         Key: key,
         Condition: "If-None-Match",
       });
@@ -277,13 +274,9 @@ async function place(tmp: string, target: string, key: string, mode: CommitMode)
   if (mode.expectIno !== undefined) {
     const now = await lstat(target).catch(() => undefined);
     if (now?.ino !== mode.expectIno) {
-      throw new S3Error(
-        "ConditionalRequestConflict",
-        "Another write replaced the object while this one was checked.",
-        {
-          Key: key,
-        },
-      );
+      throw s3ErrorFor("write-raced-write", {
+        Key: key,
+      });
     }
   }
   await rename(tmp, target);
@@ -364,7 +357,7 @@ export interface CommitGuard {
 }
 
 export function preconditionFailed(key: string, condition: string): S3Error {
-  return new S3Error("PreconditionFailed", undefined, { Key: key, Condition: condition });
+  return s3ErrorFor("precondition-failed", { Key: key, Condition: condition });
 }
 
 /** If-Match against the key's current ETag: no object is 404, another ETag 412. */
