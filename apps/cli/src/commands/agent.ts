@@ -1,6 +1,6 @@
 import { realpathSync } from "node:fs";
 import { join } from "node:path";
-import { EXIT_CODES, loadConfig, NotFoundError, PodkitError } from "@podkit/core";
+import { NotFoundError, PodkitError } from "@podkit/core";
 import type { AgentStatus } from "@podkit/host-agent";
 // Only the light entry at start: the agent's modules are imported in each action.
 import { AGENT_CONFIG_PATH, STATE_DIR, tuneHeapForDaemon } from "@podkit/host-agent/daemon";

@@ -156,7 +156,7 @@ async function main(): Promise<void> {
             hash.digest();
           }),
         );
-        for (const [i, g] of gateways.entries()) puts[i]!.push(await timed(() => httpPut(putUrls[i]!, size)));
+        for (const i of gateways.keys()) puts[i]!.push(await timed(() => httpPut(putUrls[i]!, size)));
         sinkTimes.push(await timed(() => httpPut(`${sinkUrl}/discard`, size)));
       }
       const rawMBs = mibs(size, median(raw));
