@@ -18,7 +18,8 @@ describe("progress on a terminal", () => {
   it("shows one bar per file with bytes, rate and ETA, and leaves each at 100 %", async () => {
     const src = mkdtempSync(join(tmpdir(), "podkit-tty-src-"));
     const out = mkdtempSync(join(tmpdir(), "podkit-tty-out-"));
-    const big = randomBytes(64 * 1024 * 1024);
+    // Big enough that the bar is redrawn mid-way on a quiet machine too (a 64 MiB file went by in one frame).
+    const big = randomBytes(256 * 1024 * 1024);
     writeFileSync(join(src, "big.bin"), big);
     writeFileSync(join(src, "notes.txt"), randomBytes(100_000).toString("base64"));
     const code = `${4000 + (process.pid % 999)}-tty-bar-${randomBytes(2).toString("hex")}`;
@@ -41,27 +42,27 @@ describe("progress on a terminal", () => {
       // Exactly one bar line per file is left on the screen, each at its final state.
       expect(bars, `${side} screen:\n${screen.join("\n")}`).toHaveLength(2);
       expect(bars[0]).toMatch(
-        new RegExp(String.raw`^big\.bin \[${FULL_BAR}\] 100% \| 64\.0 MiB/64\.0 MiB \| ${RATE} \| ETA 0s$`),
+        new RegExp(String.raw`^big\.bin \[${FULL_BAR}\] 100% \| 256\.0 MiB/256\.0 MiB \| ${RATE} \| ETA 0s$`),
       );
       expect(bars[1]).toMatch(
         new RegExp(
           String.raw`^notes\.txt \[${FULL_BAR}\] 100% \| 130\.2 KiB/130\.2 KiB \| ${RATE} \| ETA 0s$`,
         ),
       );
-      expect(screen).toContain("big.bin: done (64.0 MiB)");
-      expect(screen.at(-1)).toMatch(/^transfer complete: 2 file\(s\), 64\.1 MiB in [\d.]+ s$/);
+      expect(screen).toContain("big.bin: done (256.0 MiB)");
+      expect(screen.at(-1)).toMatch(/^transfer complete: 2 file\(s\), 256\.1 MiB in [\d.]+ s$/);
       expect(raw).not.toContain('{"type"'); // no JSON events unless --json
 
       // While the big file moved, its bar was redrawn in place showing bytes so far, a rate and an ETA.
       const midway = barFrames(raw).filter((f) => f.startsWith("big.bin") && !f.includes("] 100%"));
       const live = midway.filter((f) =>
-        new RegExp(String.raw`\] \d{1,2}% \| [\d.]+ (B|KiB|MiB)/64\.0 MiB \| ${RATE} \| ETA \d+s$`).test(f),
+        new RegExp(String.raw`\] \d{1,2}% \| [\d.]+ (B|KiB|MiB)/256\.0 MiB \| ${RATE} \| ETA \d+s$`).test(f),
       );
       expect(live.length, `${side} bar frames:\n${midway.join("\n")}`).toBeGreaterThan(0);
     }
     // The receiver listed the offer before the bars.
     expect(renderScreen(r.stdout).slice(0, 6).join("\n")).toContain(
-      "Receiving 2 file(s), 64.1 MiB in total:",
+      "Receiving 2 file(s), 256.1 MiB in total:",
     );
   }, 60_000);
 });

@@ -7,13 +7,18 @@
 # started here dies with this shell (PID 1 of the namespace).
 #
 # Environment from session.ts: PKDOC_OUT (a directory outside, for the block files), PKDOC_NODE,
-# PKDOC_CLI (the built CLI), PKDOC_FAKE_SMI and PKDOC_SMI_CAPTURE (the recorded nvidia-smi).
+# PKDOC_CLI (the built CLI), PKDOC_REPO (the checkout it lies in), PKDOC_FAKE_SMI and
+# PKDOC_SMI_CAPTURE (the recorded nvidia-smi).
 set -u
 exec 9<"$PKDOC_OUT"
 out=/proc/1/fd/9
 
 ip link set lo up
+# A checkout under /tmp (CI clones there) would vanish under the private /tmp: park it on /mnt
+# (replaced by a tmpfs below anyway) and move it back to its own path once the tmpfs is in place.
+case "$PKDOC_REPO" in /tmp/*) mount --bind "$PKDOC_REPO" /mnt && repo_parked=1 ;; esac
 mount -t tmpfs -o mode=1777 pkdoc-tmp /tmp
+if [ -n "${repo_parked:-}" ]; then mkdir -p "$PKDOC_REPO" && mount --move /mnt "$PKDOC_REPO"; fi
 for d in etc varlib; do mkdir -p "/tmp/.pkdoc/$d/up" "/tmp/.pkdoc/$d/work"; done
 mount -t overlay pkdoc-etc -o lowerdir=/etc,upperdir=/tmp/.pkdoc/etc/up,workdir=/tmp/.pkdoc/etc/work /etc
 mount -t overlay pkdoc-varlib -o lowerdir=/var/lib,upperdir=/tmp/.pkdoc/varlib/up,workdir=/tmp/.pkdoc/varlib/work /var/lib

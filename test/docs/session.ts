@@ -9,6 +9,8 @@ import { type Block, parseGuide, substitute } from "./guide.js";
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 const SANDBOX = join(HERE, "sandbox.sh");
 const CLI = fileURLToPath(new URL("../../apps/cli/dist/main.js", import.meta.url));
+/** The checkout: the sandbox keeps it reachable at its own path (a clone may lie under /tmp). */
+const REPO = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
 const FAKE_SMI = fileURLToPath(new URL("../agent/fake-nvidia-smi", import.meta.url));
 const SMI_CAPTURE = fileURLToPath(
   new URL("../testdata/agent/linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01.txt", import.meta.url),
@@ -48,6 +50,7 @@ class Session {
           PKDOC_OUT: out,
           PKDOC_NODE: process.execPath,
           PKDOC_CLI: CLI,
+          PKDOC_REPO: REPO,
           PKDOC_FAKE_SMI: FAKE_SMI,
           PKDOC_SMI_CAPTURE: SMI_CAPTURE,
         },
