@@ -25,6 +25,25 @@ const INIT_SCRIPT = new URL("./node-init.sh", import.meta.url).pathname;
 const REPO_ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const STATE_ROOT = "/run/podkit-netns";
 
+/** sshd's configuration on every namespace node: key-only root login, room for many parallel sessions. */
+export const NODE_SSHD_CONFIG = [
+  "Port 22",
+  "ListenAddress 0.0.0.0",
+  "HostKey /etc/ssh/pk_host_ed25519_key",
+  "PidFile /run/sshd.pid",
+  "PermitRootLogin prohibit-password",
+  "PubkeyAuthentication yes",
+  "AuthorizedKeysFile .ssh/authorized_keys",
+  "PasswordAuthentication no",
+  "KbdInteractiveAuthentication no",
+  "UsePAM yes",
+  "PrintMotd no",
+  "MaxStartups 100:30:200",
+  "MaxSessions 64",
+  "Subsystem sftp /usr/lib/openssh/sftp-server",
+  "",
+].join("\n");
+
 export interface NetnsNode {
   index: number;
   hostname: string;
@@ -204,26 +223,7 @@ export async function startNetnsCluster(opts: NetnsOptions): Promise<NetnsCluste
       const hostKey = join(inject, "etc/ssh/pk_host_ed25519_key");
       run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", hostKey]);
       chmodSync(hostKey, 0o600);
-      writeFileSync(
-        join(inject, "etc/ssh/pk_sshd_config"),
-        [
-          "Port 22",
-          "ListenAddress 0.0.0.0",
-          "HostKey /etc/ssh/pk_host_ed25519_key",
-          "PidFile /run/sshd.pid",
-          "PermitRootLogin prohibit-password",
-          "PubkeyAuthentication yes",
-          "AuthorizedKeysFile .ssh/authorized_keys",
-          "PasswordAuthentication no",
-          "KbdInteractiveAuthentication no",
-          "UsePAM yes",
-          "PrintMotd no",
-          "MaxStartups 100:30:200",
-          "MaxSessions 64",
-          "Subsystem sftp /usr/lib/openssh/sftp-server",
-          "",
-        ].join("\n"),
-      );
+      writeFileSync(join(inject, "etc/ssh/pk_sshd_config"), NODE_SSHD_CONFIG);
       writeFileSync(join(inject, "root/.ssh/authorized_keys"), pub, { mode: 0o600 });
       const fingerprint = run("ssh-keygen", ["-lf", `${hostKey}.pub`]).split(" ")[1]!;
       const log = join(nodeDir, "console.log");

@@ -11,6 +11,7 @@ import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { NODE_SSHD_CONFIG } from "../cluster/netns.js";
 
 const INIT = fileURLToPath(new URL("../cluster/node-init.sh", import.meta.url));
 const REPO = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
@@ -102,23 +103,7 @@ export async function startGuideNodes(count: number): Promise<GuideNodes> {
       knownHosts.push(
         `${address} ${readFileSync(`${hostKey}.pub`, "utf8").split(" ").slice(0, 2).join(" ")}`,
       );
-      writeFileSync(
-        join(inject, "etc/ssh/pk_sshd_config"),
-        [
-          "Port 22",
-          "HostKey /etc/ssh/pk_host_ed25519_key",
-          "PidFile /run/sshd.pid",
-          "PermitRootLogin prohibit-password",
-          "PasswordAuthentication no",
-          "KbdInteractiveAuthentication no",
-          "UsePAM yes",
-          "PrintMotd no",
-          "MaxStartups 100:30:200",
-          "MaxSessions 64",
-          "Subsystem sftp /usr/lib/openssh/sftp-server",
-          "",
-        ].join("\n"),
-      );
+      writeFileSync(join(inject, "etc/ssh/pk_sshd_config"), NODE_SSHD_CONFIG);
       writeFileSync(join(inject, "root/.ssh/authorized_keys"), readFileSync(`${key}.pub`), { mode: 0o600 });
       // podkit installed on the node, as the guide assumes for `podkit cluster env` there.
       mkdirSync(join(inject, "usr/local/bin"), { recursive: true });
