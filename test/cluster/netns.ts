@@ -44,6 +44,42 @@ export const NODE_SSHD_CONFIG = [
   "",
 ].join("\n");
 
+/**
+ * Boots node `index` (node-init.sh) inside network namespace `ns`, with its own mounts, hostname and
+ * PID namespace; its console goes to `nodeDir`/console.log. Returns the launcher's pid.
+ */
+export function bootNode(ns: string, index: number, nodeDir: string, gpus: number, rdma: boolean): number {
+  const logFd = openSync(join(nodeDir, "console.log"), "w");
+  // detached: the launcher gets its own session, like setsid(1), without setsid's extra fork.
+  const launcher = spawn(
+    "nsenter",
+    [
+      `--net=/run/netns/${ns}`,
+      "--",
+      "unshare",
+      "--mount",
+      "--propagation",
+      "slave",
+      "--uts",
+      "--pid",
+      "--fork",
+    ].concat([
+      "--",
+      "/bin/sh",
+      INIT_SCRIPT,
+      String(index),
+      nodeDir,
+      String(gpus),
+      REPO_ROOT,
+      rdma ? "1" : "",
+    ]),
+    { detached: true, stdio: ["ignore", logFd, logFd] },
+  );
+  closeSync(logFd);
+  launcher.unref();
+  return launcher.pid!;
+}
+
 export interface NetnsNode {
   index: number;
   hostname: string;
@@ -226,35 +262,9 @@ export async function startNetnsCluster(opts: NetnsOptions): Promise<NetnsCluste
       writeFileSync(join(inject, "etc/ssh/pk_sshd_config"), NODE_SSHD_CONFIG);
       writeFileSync(join(inject, "root/.ssh/authorized_keys"), pub, { mode: 0o600 });
       const fingerprint = run("ssh-keygen", ["-lf", `${hostKey}.pub`]).split(" ")[1]!;
+      const launcherPid = bootNode(ns, i, nodeDir, gpus, opts.rdma ?? false);
       const log = join(nodeDir, "console.log");
-      const logFd = openSync(log, "w");
-      // detached: the launcher gets its own session, like setsid(1), without setsid's extra fork.
-      const launcher = spawn(
-        "nsenter",
-        [
-          `--net=/run/netns/${ns}`,
-          "--",
-          "unshare",
-          "--mount",
-          "--propagation",
-          "slave",
-          "--uts",
-          "--pid",
-          "--fork",
-          "--",
-          "/bin/sh",
-          INIT_SCRIPT,
-          String(i),
-          nodeDir,
-          String(gpus),
-          REPO_ROOT,
-          opts.rdma ? "1" : "",
-        ],
-        { detached: true, stdio: ["ignore", logFd, logFd] },
-      );
-      closeSync(logFd);
-      launcher.unref();
-      pids.push(launcher.pid!);
+      pids.push(launcherPid);
       writeFileSync(join(dir, "pids"), pids.join(" "));
       const node: NetnsNode = {
         index: i,
@@ -269,7 +279,7 @@ export async function startNetnsCluster(opts: NetnsOptions): Promise<NetnsCluste
       launches.push(
         (async () => {
           const deadline = Date.now() + 15_000;
-          node.initPid = childSshdPid(launcher.pid!, deadline);
+          node.initPid = childSshdPid(launcherPid, deadline);
           pids.push(node.initPid);
           writeFileSync(join(dir, "pids"), pids.join(" "));
           await waitTcp(mgmtIp, 22, deadline).catch((err) => {

@@ -5,16 +5,14 @@
  * machine's own network namespace, where that guide's session runs. Needs root. `down()` removes
  * exactly what `startGuideNodes` made; one left by a run that died is removed at the next start.
  */
-import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { NODE_SSHD_CONFIG } from "../cluster/netns.js";
+import { bootNode, NODE_SSHD_CONFIG } from "../cluster/netns.js";
 
-const INIT = fileURLToPath(new URL("../cluster/node-init.sh", import.meta.url));
-const REPO = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
 const CLI = fileURLToPath(new URL("../../apps/cli/dist/main.js", import.meta.url));
 const BRIDGE = "pkdc-br";
 const ns = (i: number) => `pkdc-node-${i}`;
@@ -70,7 +68,7 @@ export async function startGuideNodes(count: number): Promise<GuideNodes> {
   const dir = mkdtempSync(join(tmpdir(), "pkdc-"));
   const launchers: number[] = [];
   const down = () => {
-    for (const pid of launchers) quiet("kill", ["-9", pid]);
+    for (const pid of launchers) quiet("kill", ["-9", String(pid)]);
     removeAll();
     rmSync(dir, { recursive: true, force: true });
   };
@@ -114,25 +112,7 @@ export async function startGuideNodes(count: number): Promise<GuideNodes> {
           mode: 0o755,
         },
       );
-      const log = openSync(join(nodeDir, "console.log"), "w");
-      const launcher = spawn(
-        "nsenter",
-        [
-          `--net=/run/netns/${ns(i)}`,
-          "--",
-          "unshare",
-          "--mount",
-          "--propagation",
-          "slave",
-          "--uts",
-          "--pid",
-          "--fork",
-        ].concat(["--", "/bin/sh", INIT, String(i), nodeDir, "0", REPO, ""]),
-        { detached: true, stdio: ["ignore", log, log] },
-      );
-      closeSync(log);
-      launcher.unref();
-      launchers.push(launcher.pid!);
+      launchers.push(bootNode(ns(i), i, nodeDir, 0, false));
     }
     const deadline = Date.now() + 20_000;
     await Promise.all(
