@@ -214,7 +214,11 @@ async function fetchFile(
         MachineID: "",
       };
       await control.send({ type: "recipientready", bytes: Buffer.from(JSON.stringify(request)) });
-      await Promise.race([sink.done, watchControl(control, sink)]);
+      await Promise.race([sink.done, watchControl(control, sink)]).catch(async (err: unknown) => {
+        await sink.settle().catch(() => {}); // the transfer's own error is the one to report
+        throw err;
+      });
+      await sink.settle(); // a failed background flush fails the file: the final sync may not see it
       await handle.sync();
     } finally {
       await handle.close();

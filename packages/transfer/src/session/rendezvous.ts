@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import type { TransferProtocol } from "@podkit/core";
 import { type Generation, roomC, roomPlan } from "../code/code.js";
 import { ReadTimeoutError } from "../framing/framed-socket.js";
@@ -139,12 +140,21 @@ export async function awaitReceiver(
 
 const ALONE_GRACE_MS = 1500;
 const PINGS_STOPPED_MS = 2500;
-const POLL_MS = 100;
+const POLL_MS = 20;
+/** The shortest silence that counts as paired when the relay is known to ping at once. */
+const QUIET_MIN_MS = 50;
 
 /**
  * Receiver: with one candidate, speak at once (as croc does). With several, join all and watch the
  * relay's keep-alive: a member that gets no ping shortly after joining was paired at once, and one
  * whose pings stop has just been joined by a sender. The first paired room wins, in candidate order.
+ *
+ * How long "shortly" is depends on the relay: croc's relay and Podkit's ping a member waiting alone
+ * right after their "ok". So beside the candidates the receiver joins one room of its own (a random
+ * name nobody else uses) on each of their relays; when that room has had its first ping, a candidate
+ * on the same relay still silent a little later (as long as the joins took, at least
+ * `QUIET_MIN_MS`) has a sender in it. A relay that pings later (or an unreachable control room) keeps
+ * the `ALONE_GRACE_MS` wait.
  */
 export async function receiverRendezvous(
   candidates: readonly RoomCandidate[],
@@ -152,30 +162,82 @@ export async function receiverRendezvous(
   signal?: AbortSignal,
   /** Called once the rooms are joined, before waiting for the sender. */
   onJoined?: (joined: readonly Joined[]) => void,
+  aloneGraceMs = ALONE_GRACE_MS,
 ): Promise<Joined> {
-  const joined = await joinRooms(candidates, signal);
+  const startedAt = Date.now();
+  const controls = candidates.length > 1 ? joinControlRooms(candidates, signal) : Promise.resolve([]);
+  const joined = await joinRooms(candidates, signal).catch(async (err: unknown) => {
+    for (const c of await controls) c.rc.conn.close();
+    throw err;
+  });
   onJoined?.(joined);
-  if (joined.length === 1) return joined[0] as Joined;
+  const control = await controls;
+  if (joined.length === 1) {
+    for (const c of control) c.rc.conn.close();
+    return joined[0] as Joined;
+  }
   const joinedAt = Date.now();
   const deadline = joinedAt + waitMs;
+  // A ping already on its way arrives within a round trip, and joining took at least one.
+  const quiet = Math.min(aloneGraceMs, Math.max(QUIET_MIN_MS, joinedAt - startedAt));
   try {
     for (;;) {
       if (signal?.aborted) throw aborted();
       const now = Date.now();
-      const paired = joined.find(({ rc }) => {
-        const c = rc.conn;
-        if (c.pings === 0) return now - joinedAt >= ALONE_GRACE_MS;
-        return now - c.lastPingAt >= PINGS_STOPPED_MS;
+      const paired = joined.find((j) => {
+        const c = j.rc.conn;
+        if (c.pings > 0) return now - c.lastPingAt >= PINGS_STOPPED_MS;
+        const prompt = control.some((o) => sameRelay(o, j) && pingedBy(o, joinedAt + quiet));
+        return now - joinedAt >= (prompt ? quiet : aloneGraceMs);
       });
       if (paired) {
         for (const j of joined) if (j !== paired) j.rc.conn.close();
         return paired;
       }
       if (now > deadline) throw noPeer("sender", Math.round(waitMs / 1000));
-      await new Promise((r) => setTimeout(r, POLL_MS));
+      // Judged after the loop's I/O phase: a ping that arrived while the process was busy is read
+      // before the timer's verdict, so a stalled process cannot mistake a pinged room for a quiet one.
+      await new Promise((r) => setTimeout(() => setImmediate(r), POLL_MS));
     }
   } catch (err) {
     for (const j of joined) j.rc.conn.close();
     throw err;
+  } finally {
+    for (const c of control) c.rc.conn.close();
   }
+}
+
+/** One room with a random name on each relay of `candidates`; those that could not be joined are left out. */
+async function joinControlRooms(
+  candidates: readonly RoomCandidate[],
+  signal?: AbortSignal,
+): Promise<Joined[]> {
+  const relays = new Map<string, RoomCandidate>();
+  for (const c of candidates) {
+    const { host, port } = c.profile.relay;
+    relays.set(`${host}:${port}`, { ...c, room: randomBytes(32).toString("hex") });
+  }
+  const settled = await Promise.allSettled(
+    [...relays.values()].map(async (candidate) => ({
+      candidate,
+      rc: await joinRelayRoom({
+        relay: candidate.profile.relay,
+        password: candidate.profile.password,
+        room: candidate.room,
+        signal,
+      }),
+    })),
+  );
+  return settled.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+}
+
+function sameRelay(a: Joined, b: Joined): boolean {
+  const x = a.candidate.profile.relay;
+  const y = b.candidate.profile.relay;
+  return x.host === y.host && x.port === y.port;
+}
+
+function pingedBy(j: Joined, by: number): boolean {
+  const first = j.rc.conn.firstPingAt;
+  return first > 0 && first <= by;
 }
