@@ -152,7 +152,7 @@ const QUIET_MIN_MS = 50;
  * How long "shortly" is depends on the relay: croc's relay and Podkit's ping a member waiting alone
  * right after their "ok". So beside the candidates the receiver joins one room of its own (a random
  * name nobody else uses) on each of their relays; when that room has had its first ping, a candidate
- * on the same relay still silent a little later (as long as the joins took, at least
+ * on the same relay still silent a little later (half the time the joins took, at least
  * `QUIET_MIN_MS`) has a sender in it. A relay that pings later (or an unreachable control room) keeps
  * the `ALONE_GRACE_MS` wait.
  */
@@ -178,8 +178,9 @@ export async function receiverRendezvous(
   }
   const joinedAt = Date.now();
   const deadline = joinedAt + waitMs;
-  // A ping already on its way arrives within a round trip, and joining took at least one.
-  const quiet = Math.min(aloneGraceMs, Math.max(QUIET_MIN_MS, joinedAt - startedAt));
+  // The relay writes an empty room's ping right behind its "ok", so it arrives within a round trip
+  // of it at worst; joining took at least two.
+  const quiet = Math.min(aloneGraceMs, Math.max(QUIET_MIN_MS, (joinedAt - startedAt) / 2));
   try {
     for (;;) {
       if (signal?.aborted) throw aborted();
