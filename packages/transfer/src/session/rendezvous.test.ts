@@ -41,7 +41,10 @@ describe("receiver rendezvous", () => {
     const sender = await joinRelayRoom({ relay: profile().relay, password: "pw", room: "early-room-a" });
     const graceMs = 30_000; // what a relay that never pinged at once would cost
     const started = Date.now();
-    const met = await receiverRendezvous(candidates("early"), 60_000, undefined, undefined, graceMs);
+    const met = await receiverRendezvous(candidates("early"), 60_000, undefined, undefined, {
+      aloneGraceMs: graceMs,
+      pingsStoppedMs: graceMs,
+    });
     expect(met.candidate.generation).toBe("a");
     expect(Date.now() - started).toBeLessThan(graceMs / 3);
     // The receiver's room is the sender's: what it says reaches the sender.
@@ -52,13 +55,39 @@ describe("receiver rendezvous", () => {
     await waitFor(() => relay.roomCount() === 0, 5000); // the empty room and the control room are left
   });
 
-  it("with nobody there yet, waits, and takes the room whose keep-alives stop when a sender joins", async () => {
-    const meeting = receiverRendezvous(candidates("late"), 60_000, undefined, undefined, 30_000);
-    await waitFor(() => relay.roomCount() >= 2, 10_000);
-    const sender = await joinRelayRoom({ relay: profile().relay, password: "pw", room: "late-room-b" });
-    const met = await meeting;
-    expect(met.candidate.generation).toBe("b");
-    met.rc.conn.close();
-    sender.conn.close();
-  }, 20_000);
+  it("with nobody there yet, waits, and takes the room that falls a ping behind when a sender joins it", async () => {
+    // A relay pinging every 200 ms; stopped pings alone would take the 30 s given here to notice.
+    const fast = await startRelay({
+      host: "127.0.0.1",
+      ports: [0, 0],
+      pass: "pw",
+      limits: { pingIntervalMs: 200 },
+    });
+    try {
+      const at = { relay: { host: "127.0.0.1", port: fast.ports[0] as number }, password: "pw" };
+      const rooms: RoomCandidate[] = [
+        { generation: "b", profile: at, room: "late-room-b" },
+        { generation: "a", profile: at, room: "late-room-a" },
+      ];
+      let settled = false;
+      const meeting = receiverRendezvous(rooms, 60_000, undefined, undefined, {
+        aloneGraceMs: 30_000,
+        pingsStoppedMs: 30_000,
+      }).finally(() => {
+        settled = true;
+      });
+      await waitFor(() => fast.roomCount() === 3, 10_000); // both candidates and the control room
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(settled).toBe(false); // nobody is there: it keeps waiting
+      const sender = await joinRelayRoom({ relay: at.relay, password: "pw", room: "late-room-a" });
+      const joinedAt = Date.now();
+      const met = await meeting;
+      expect(met.candidate.generation).toBe("a");
+      expect(Date.now() - joinedAt).toBeLessThan(10_000);
+      met.rc.conn.close();
+      sender.conn.close();
+    } finally {
+      await fast.close();
+    }
+  }, 30_000);
 });

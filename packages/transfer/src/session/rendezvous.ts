@@ -138,8 +138,14 @@ export async function awaitReceiver(
   });
 }
 
-const ALONE_GRACE_MS = 1500;
-const PINGS_STOPPED_MS = 2500;
+/** How long a receiver waits before trusting silence when its relay gives no other evidence. */
+export interface RendezvousTiming {
+  /** A room that never got a ping counts as paired after this long. */
+  aloneGraceMs: number;
+  /** A room whose pings stopped this long ago counts as paired. */
+  pingsStoppedMs: number;
+}
+const DEFAULT_TIMING: RendezvousTiming = { aloneGraceMs: 1500, pingsStoppedMs: 2500 };
 const POLL_MS = 20;
 /** The shortest silence that counts as paired when the relay is known to ping at once. */
 const QUIET_MIN_MS = 50;
@@ -154,7 +160,9 @@ const QUIET_MIN_MS = 50;
  * name nobody else uses) on each of their relays; when that room has had its first ping, a candidate
  * on the same relay still silent a little later (half the time the joins took, at least
  * `QUIET_MIN_MS`) has a sender in it. A relay that pings later (or an unreachable control room) keeps
- * the `ALONE_GRACE_MS` wait.
+ * the `aloneGraceMs` wait. When the receiver came first, every room is pinged in step with the control
+ * room until a sender joins one: the room that falls a ping behind is the sender's (within one ping
+ * interval, where watching for the pings to stop takes `pingsStoppedMs`).
  */
 export async function receiverRendezvous(
   candidates: readonly RoomCandidate[],
@@ -162,7 +170,7 @@ export async function receiverRendezvous(
   signal?: AbortSignal,
   /** Called once the rooms are joined, before waiting for the sender. */
   onJoined?: (joined: readonly Joined[]) => void,
-  aloneGraceMs = ALONE_GRACE_MS,
+  { aloneGraceMs, pingsStoppedMs }: RendezvousTiming = DEFAULT_TIMING,
 ): Promise<Joined> {
   const startedAt = Date.now();
   const controls = candidates.length > 1 ? joinControlRooms(candidates, signal) : Promise.resolve([]);
@@ -187,9 +195,18 @@ export async function receiverRendezvous(
       const now = Date.now();
       const paired = joined.find((j) => {
         const c = j.rc.conn;
-        if (c.pings > 0) return now - c.lastPingAt >= PINGS_STOPPED_MS;
-        const prompt = control.some((o) => sameRelay(o, j) && pingedBy(o, joinedAt + quiet));
-        return now - joinedAt >= (prompt ? quiet : aloneGraceMs);
+        const twins = control.filter((o) => sameRelay(o, j));
+        if (c.pings === 0) {
+          const prompt = twins.some((o) => pingedBy(o, joinedAt + quiet));
+          return now - joinedAt >= (prompt ? quiet : aloneGraceMs);
+        }
+        if (now - c.lastPingAt >= pingsStoppedMs) return true;
+        // Rooms joined together on one relay are pinged in step (give or take the gap between their
+        // first pings): a room that falls a ping behind its control room has been joined by a sender.
+        return twins.some((o) => {
+          const t = o.rc.conn;
+          return t.pings > c.pings && now - t.lastPingAt >= Math.abs(c.firstPingAt - t.firstPingAt) + quiet;
+        });
       });
       if (paired) {
         for (const j of joined) if (j !== paired) j.rc.conn.close();
