@@ -179,7 +179,13 @@ export async function receive(options: ReceiveOptions): Promise<ReceiveResult> {
     options.signal?.removeEventListener("abort", onAbort);
     control.close();
     for (const d of dataConns) d.close();
-    if (!dataOpened) opening.then((conns) => conns.forEach((c) => c.close()), () => {});
+    if (!dataOpened)
+      opening.then(
+        (conns) => {
+          for (const c of conns) c.close();
+        },
+        () => {},
+      );
   }
 }
 

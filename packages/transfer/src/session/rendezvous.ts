@@ -149,6 +149,11 @@ const DEFAULT_TIMING: RendezvousTiming = { aloneGraceMs: 1500, pingsStoppedMs: 2
 const POLL_MS = 20;
 /** The shortest silence that counts as paired when the relay is known to ping at once. */
 const QUIET_MIN_MS = 50;
+/**
+ * A control room pinged this soon after the joins shows a relay that pings at once (a busy receiver
+ * may read that ping late); relays that wait for their first interval ping after 1 s.
+ */
+const PROMPT_PING_MS = 500;
 
 /**
  * Receiver: with one candidate, speak at once (as croc does). With several, join all and watch the
@@ -197,7 +202,7 @@ export async function receiverRendezvous(
         const c = j.rc.conn;
         const twins = control.filter((o) => sameRelay(o, j));
         if (c.pings === 0) {
-          const prompt = twins.some((o) => pingedBy(o, joinedAt + quiet));
+          const prompt = twins.some((o) => pingedBy(o, joinedAt + PROMPT_PING_MS));
           return now - joinedAt >= (prompt ? quiet : aloneGraceMs);
         }
         if (now - c.lastPingAt >= pingsStoppedMs) return true;
