@@ -41,22 +41,17 @@ export interface Joined {
   rc: RelayConnection;
 }
 
+async function joinCandidate(candidate: RoomCandidate, signal?: AbortSignal): Promise<Joined> {
+  const { relay, password } = candidate.profile;
+  return { candidate, rc: await joinRelayRoom({ relay, password, room: candidate.room, signal }) };
+}
+
 /** Joins every candidate room at once; fails only when none could be joined. */
 export async function joinRooms(
   candidates: readonly RoomCandidate[],
   signal?: AbortSignal,
 ): Promise<Joined[]> {
-  const settled = await Promise.allSettled(
-    candidates.map(async (candidate) => ({
-      candidate,
-      rc: await joinRelayRoom({
-        relay: candidate.profile.relay,
-        password: candidate.profile.password,
-        room: candidate.room,
-        signal,
-      }),
-    })),
-  );
+  const settled = await Promise.allSettled(candidates.map((c) => joinCandidate(c, signal)));
   const joined = settled.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
   // The sender's own relay is reached only through what the public relay passes on (the receiver asks
   // there for its addresses), so without a public room nobody can ever find this sender.
@@ -240,17 +235,7 @@ async function joinControlRooms(
     const { host, port } = c.profile.relay;
     relays.set(`${host}:${port}`, { ...c, room: randomBytes(32).toString("hex") });
   }
-  const settled = await Promise.allSettled(
-    [...relays.values()].map(async (candidate) => ({
-      candidate,
-      rc: await joinRelayRoom({
-        relay: candidate.profile.relay,
-        password: candidate.profile.password,
-        room: candidate.room,
-        signal,
-      }),
-    })),
-  );
+  const settled = await Promise.allSettled([...relays.values()].map((c) => joinCandidate(c, signal)));
   return settled.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
 }
 
