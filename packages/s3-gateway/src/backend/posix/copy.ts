@@ -54,7 +54,7 @@ export async function copyOpened(
   await checkTarget(ctx.volumes, bucketDir, kp.segments, target.key);
   await checkFreeSpace(bucketDir, srcInfo.size);
   const tmp = await ctx.volumes.tempPath(bucketDir);
-  const written = await copyToTemp(openedPath(src.handle, src.path), tmp);
+  const written = await copyToTemp(openedPath(src.file, src.path), tmp);
   const record: StoredRecord = {
     etag: srcInfo.etag,
     ...written,

@@ -173,12 +173,12 @@ export class PosixBackend implements Backend {
         close: async () => undefined,
       };
     }
-    const { handle, info } = await openSnapshot(this, { bucketDir, key, path });
+    const { file, info } = await openSnapshot(this, { bucketDir, key, path });
     return {
       info,
       // Bounded by the size the headers announced: a file growing meanwhile must not send more.
-      send: (out, range) => sendRange(handle, range?.start ?? 0, range?.end ?? info.size - 1, out),
-      close: () => handle.close(),
+      send: (out, range) => sendRange(file, range?.start ?? 0, range?.end ?? info.size - 1, out),
+      close: () => file.close(),
     };
   }
 
@@ -255,7 +255,7 @@ export class PosixBackend implements Backend {
       if ((err as S3Error).code === "NoSuchKey") return undefined;
       throw err;
     }
-    await snapshot.handle.close();
+    await snapshot.file.close();
     return { etag: snapshot.info.etag, ino: snapshot.stats.ino };
   }
 
@@ -269,7 +269,7 @@ export class PosixBackend implements Backend {
     try {
       return await copyOpened(this, src, source, target, meta, condition);
     } finally {
-      await src.handle.close();
+      await src.file.close();
     }
   }
 
@@ -333,11 +333,11 @@ export class PosixBackend implements Backend {
         key,
         uploadId,
         partNumber,
-        { path: openedPath(src.handle, src.path), size: src.info.size },
+        { path: openedPath(src.file, src.path), size: src.info.size },
         source.range,
       );
     } finally {
-      await src.handle.close();
+      await src.file.close();
     }
   }
 

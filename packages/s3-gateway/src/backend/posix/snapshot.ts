@@ -1,9 +1,10 @@
 import { constants, type Stats } from "node:fs";
-import { type FileHandle, open, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { s3ErrorFor, s3ErrorFromFs } from "../../errors/s3-errors.js";
 import type { ObjectInfo, ObjectMeta } from "../types.js";
 import type { LazyEtags } from "./etags.js";
 import { type MetaStore, stampMatches } from "./meta-store.js";
+import { OpenFile } from "./open-file.js";
 
 const EMPTY_META: ObjectMeta = { headers: {}, userMeta: {} };
 
@@ -12,7 +13,7 @@ const RECORD_RETRIES = 5;
 
 export interface Snapshot {
   /** The open file: every byte sent comes from it, never from whatever the path names later. */
-  handle: FileHandle;
+  file: OpenFile;
   stats: Stats;
   info: ObjectInfo;
 }
@@ -37,29 +38,29 @@ export async function openSnapshot(
   for (let attempt = 0; ; attempt++) {
     // O_NONBLOCK: a FIFO made from a Pod must not hang the open (it is then refused as no file).
     const flags = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
-    const handle = await open(at.path, flags).catch((err: unknown) => {
+    const file = await OpenFile.open(at.path, flags).catch((err: unknown) => {
       throw s3ErrorFromFs(err, { key: at.key });
     });
     try {
-      const stats = await handle.stat();
+      const stats = await file.stat();
       if (!stats.isFile()) throw s3ErrorFor("key-not-found", { Key: at.key });
       const record = await deps.meta.read(at);
       const known = record?.meta;
       if (stampMatches(record, stats)) {
         const info = describe(at.key, stats, record.etag, record.meta);
-        return { handle, stats, info: record.parts ? { ...info, parts: record.parts } : info };
+        return { file, stats, info: record.parts ? { ...info, parts: record.parts } : info };
       }
       if (record !== undefined && attempt < RECORD_RETRIES && (await replacedOrLagging(deps, at, stats))) {
-        await handle.close();
+        await file.close();
         if (attempt > 0) await new Promise((r) => setTimeout(r, attempt * 2));
         continue;
       }
-      const etag = await deps.etags.etagFor(at, stats, record, handle);
+      const etag = await deps.etags.etagFor(at, stats, record, file);
       // Content headers and user metadata survive a rewrite from a Pod; the checksum does not.
       const meta = known ? { ...known, checksum: undefined } : EMPTY_META;
-      return { handle, stats, info: describe(at.key, stats, etag, meta) };
+      return { file, stats, info: describe(at.key, stats, etag, meta) };
     } catch (err) {
-      await handle.close();
+      await file.close();
       throw err;
     }
   }
@@ -85,9 +86,9 @@ function describe(key: string, stats: Stats, etag: string, meta: ObjectMeta): Ob
 }
 
 /**
- * A path that opens the very file `handle` holds (Linux's /proc/self/fd), for APIs that take a
+ * A path that opens the very file `file` holds (Linux's /proc/self/fd), for APIs that take a
  * path (copyFile with reflinks, read streams); elsewhere the key's path.
  */
-export function openedPath(handle: FileHandle, path: string): string {
-  return process.platform === "linux" ? `/proc/self/fd/${handle.fd}` : path;
+export function openedPath(file: OpenFile, path: string): string {
+  return process.platform === "linux" ? `/proc/self/fd/${file.fd}` : path;
 }

@@ -8,6 +8,7 @@ import type { WriteCondition } from "../types.js";
 import type { VolumeRoot } from "./files.js";
 import { withKeyLock } from "./key-lock.js";
 import type { MetaStore, StoredRecord } from "./meta-store.js";
+import { OpenFile } from "./open-file.js";
 
 /** How long a volume's free space is trusted for small writes (one statfs per second, not per PUT). */
 const FREE_SPACE_CACHE_MS = 1000;
@@ -69,7 +70,7 @@ const FLUSH_EVERY_BYTES = 32 << 20;
  */
 // Long: a back-pressure state machine kept in one place (pending bytes, flush, datasync).
 export function appendStream(
-  handle: FileHandle,
+  handle: OpenFile,
   body: Readable,
   onChunk?: (chunk: Buffer) => void,
 ): Promise<number> {
@@ -154,12 +155,11 @@ export function appendStream(
 }
 
 /** writev may write less than asked (signals, huge batches); write the rest. */
-async function writeAll(handle: FileHandle, buffers: Buffer[], length: number): Promise<void> {
-  let { bytesWritten } = await handle.writev(buffers);
+async function writeAll(handle: OpenFile, buffers: Buffer[], length: number): Promise<void> {
+  let bytesWritten = await handle.writev(buffers);
   while (bytesWritten < length) {
     const rest = Buffer.concat(buffers).subarray(bytesWritten);
-    const more = await handle.write(rest, 0, rest.length);
-    bytesWritten += more.bytesWritten;
+    bytesWritten += await handle.write(rest, 0, rest.length);
   }
 }
 
@@ -178,9 +178,9 @@ export async function writeTemp(
   body: Readable,
   onChunk?: (chunk: Buffer) => void,
 ): Promise<Committed> {
-  let handle: FileHandle | undefined;
+  let handle: OpenFile | undefined;
   try {
-    handle = await open(tmp, "wx", 0o644);
+    handle = await OpenFile.open(tmp, "wx", 0o644);
     await appendStream(handle, body, onChunk);
     await handle.sync();
     const info = await handle.stat();
@@ -197,7 +197,7 @@ export async function writeTemp(
 export async function copyToTemp(source: string, tmp: string): Promise<Committed> {
   try {
     await copyFile(source, tmp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
-    const handle = await open(tmp, "r+");
+    const handle = await OpenFile.open(tmp, "r+");
     try {
       await handle.sync();
       const info = await handle.stat();
