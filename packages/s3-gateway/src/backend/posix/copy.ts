@@ -22,7 +22,7 @@ export interface CopyContext {
  */
 export async function copyOpened(
   ctx: CopyContext,
-  src: Snapshot & { path: string },
+  src: Snapshot,
   source: { bucket: string; key: string },
   target: { bucket: string; key: string },
   meta: ObjectMeta | undefined,
