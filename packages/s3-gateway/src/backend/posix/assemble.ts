@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { rm } from "node:fs/promises";
+import { open, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { compositeChecksum, createChecksum } from "../../auth/checksums.js";
 import { s3ErrorFor, s3ErrorFromFs } from "../../errors/s3-errors.js";
@@ -8,9 +8,8 @@ import type { ExpectedChecksum, ObjectInfo, ObjectMeta } from "../types.js";
 import type { VolumeRoot } from "./files.js";
 import { keyToPath } from "./keys.js";
 import type { MetaStore, StoredRecord } from "./meta-store.js";
-import { OpenFile } from "./open-file.js";
 import type { StoredPart, StoredUpload } from "./upload-records.js";
-import { appendStream, type CommitGuard, commitAtKey } from "./write.js";
+import { appendStream, type CommitGuard, commitAtKey, handleTarget } from "./write.js";
 
 /**
  * CompleteMultipartUpload's one copy: append the parts into a temporary on the volume (computing a
@@ -47,12 +46,12 @@ export async function assembleUpload(
         : undefined;
   const fullChecksum = fullAlgorithm ? createChecksum(fullAlgorithm) : undefined;
   const tmp = await volumes.tempPath(bucketDir);
-  const handle = await OpenFile.open(tmp, "wx", 0o644);
+  const handle = await open(tmp, "wx", 0o644);
   let info: { size: number; mtimeMs: number; ino: number };
   try {
     for (const part of parts) {
       await appendStream(
-        handle,
+        handleTarget(handle),
         createReadStream(join(dir, part.file), { highWaterMark: 1 << 20 }),
         (chunk) => fullChecksum?.update(chunk),
       );

@@ -204,7 +204,7 @@ export class PosixBackend implements Backend {
     if (size === undefined || size > EARLY_CHECK_MIN_BYTES)
       await checkTarget(this.volumes, bucketDir, kp.segments, key);
     const tmp = await this.volumes.tempPath(bucketDir);
-    const written = await writeTemp(tmp, input.body);
+    const written = await writeTemp(tmp, input.body, { declaredSize: input.declaredSize });
     let record: StoredRecord;
     try {
       const digest = input.digest();
