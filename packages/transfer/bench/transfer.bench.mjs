@@ -1,5 +1,5 @@
-// Benchmark: a file over a loopback Podkit relay (the real `podkit send` and `podkit receive` commands and
-// a relay, each its own process), next to a raw TCP copy through a piping process, croc 10 → croc 10
+// Benchmark: a file over a loopback Podkit relay (the real `podkit send` and `podkit receive` commands of
+// the bundled CLI, the receiver started when the code is shown, and a relay, each its own process), next to a raw TCP copy through a piping process, croc 10 → croc 10
 // through the same relay (the real croc binary), and the AES-GCM + deflate ceiling of one core; then the
 // direct path between two network namespaces next to a raw TCP copy between them. Sender and receiver RSS
 // peaks are those of the `podkit` processes. Default 256 MiB; BENCH_SIZE_MB=1024 for 1 GiB; BENCH_RUNS
@@ -31,7 +31,11 @@ const profile = (name) => (PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${join(P
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const PEER = fileURLToPath(new URL("./peer.mjs", import.meta.url));
 const REPORT = fileURLToPath(new URL("./report.mjs", import.meta.url));
-const PODKIT = fileURLToPath(new URL("../../../apps/cli/dist/main.js", import.meta.url));
+// The bundled CLI, as the npm package and the single executable run it (the workspace build's ESM
+// modules take about twice as long to start).
+const PODKIT =
+  process.env.BENCH_PODKIT ??
+  fileURLToPath(new URL("../../../apps/cli/dist/bundle/podkit.cjs", import.meta.url));
 const REPO = fileURLToPath(new URL("../../..", import.meta.url));
 if (!existsSync(PODKIT)) throw new Error(`${PODKIT} is missing: run pnpm build first`);
 const dir = mkdtempSync(join(tmpdir(), "podkit-bench-"));
@@ -87,6 +91,9 @@ async function makeFile() {
   for (let i = 0; i < SIZE_MB; i++)
     if (!w.write(randomBytes(1024 * 1024))) await new Promise((r) => w.once("drain", r));
   await new Promise((r) => w.end(r));
+  // Written out now: its dirty pages would otherwise be flushed during the measured runs, slowing
+  // whichever run's writes happen to meet the kernel's writeback.
+  execFileSync("sync", [file]);
 }
 
 /** Spawns a peer; resolves with the CPU seconds and peak RSS it reports about itself when it ends. */
@@ -129,19 +136,27 @@ function runPodkit(args, report, ns = "a", prof = []) {
   let out = "";
   const started = performance.now();
   let codeAfter = null;
+  let codeShown;
+  const shown = new Promise((resolve) => {
+    codeShown = resolve;
+  });
   child.stdout.on("data", (d) => {
     out += d.toString();
-    if (codeAfter === null && out.includes('"type":"code"')) codeAfter = (performance.now() - started) / 1000;
+    if (codeAfter === null && out.includes('"type":"code"')) {
+      codeAfter = (performance.now() - started) / 1000;
+      codeShown();
+    }
   });
   child.stderr.on("data", (d) => {
     err += d.toString();
   });
-  return new Promise((resolve, reject) =>
+  const done = new Promise((resolve, reject) =>
     child.on("close", (code) => {
       if (code !== 0) reject(new Error(`podkit ${args[0]} exited ${code}: ${err}`));
       else resolve({ ...JSON.parse(readFileSync(report, "utf8")), stdout: out, codeAfter });
     }),
   );
+  return { shown, done };
 }
 
 /** The real croc 10 binary, with its own config and home. */
@@ -201,20 +216,21 @@ async function podkitRun(i, direct = false) {
   const t0 = performance.now();
   const noCompress = process.env.BENCH_NO_COMPRESS === "1" ? ["--no-compress"] : [];
   const local = direct ? [] : ["--no-local"];
-  const [sent, received] = await Promise.all([
-    runPodkit(
-      ["send", file, "--code", code, "--relay", address, "--json", ...local, ...noCompress],
-      join(dir, `send-${i}.json`),
-      "a",
-      profile(`${path}-${i}/send`),
-    ),
-    runPodkit(
-      ["receive", code, "--relay", address, "--out", out, "--yes", "--overwrite", "--json", ...local],
-      join(dir, `receive-${i}.json`),
-      direct ? "b" : "a",
-      profile(`${path}-${i}/receive`),
-    ),
-  ]);
+  const sender = runPodkit(
+    ["send", file, "--code", code, "--relay", address, "--json", ...local, ...noCompress],
+    join(dir, `send-${i}.json`),
+    "a",
+    profile(`${path}-${i}/send`),
+  );
+  // The receiver starts when the code is shown, as a user (and the croc baseline below) starts it.
+  await sender.shown;
+  const receiver = runPodkit(
+    ["receive", code, "--relay", address, "--out", out, "--yes", "--overwrite", "--json", ...local],
+    join(dir, `receive-${i}.json`),
+    direct ? "b" : "a",
+    profile(`${path}-${i}/receive`),
+  );
+  const [sent, received] = await Promise.all([sender.done, receiver.done]);
   const seconds = (performance.now() - t0) / 1000;
   relay.child.kill("SIGTERM");
   const relayed = await relay.done;

@@ -66,6 +66,7 @@ export class FramedSocket {
   dropPings = true;
   /** Keep-alives seen: the relay only pings a member still waiting alone in its room. */
   pings = 0;
+  firstPingAt = 0;
   lastPingAt = 0;
 
   /** Set when the socket reads into a reused buffer: frames are copied out, into pooled buffers. */
@@ -115,6 +116,7 @@ export class FramedSocket {
       if (this.dropPings && isPing(frame)) {
         this.pings++;
         this.lastPingAt = Date.now();
+        if (this.firstPingAt === 0) this.firstPingAt = this.lastPingAt;
         continue;
       }
       this.queue.push(frame);

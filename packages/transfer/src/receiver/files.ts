@@ -214,8 +214,7 @@ async function fetchFile(
         MachineID: "",
       };
       await control.send({ type: "recipientready", bytes: Buffer.from(JSON.stringify(request)) });
-      await Promise.race([sink.done, watchControl(control, sink)]);
-      await handle.sync();
+      await receiveIntoSink(control, sink);
     } finally {
       await handle.close();
     }
@@ -233,6 +232,16 @@ async function fetchFile(
     "E_HASH",
     `"${file.relPath}" did not match the sender's hash even after a full re-send; the partial copy is kept as ${part}`,
   );
+}
+
+/** Waits for every byte of the file, then for it to be on disk. */
+async function receiveIntoSink(control: ControlChannel, sink: FileSink): Promise<void> {
+  await Promise.race([sink.done, watchControl(control, sink)]).catch(async (err: unknown) => {
+    await sink.settle().catch(() => {}); // the transfer's own error is the one to report
+    throw err;
+  });
+  await sink.settle(); // a failed background flush fails the file: the final sync may not see it
+  await sink.handle.sync();
 }
 
 /** While data flows, the control channel may carry an error from the sender. */

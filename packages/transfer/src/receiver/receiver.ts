@@ -103,6 +103,17 @@ export async function receive(options: ReceiveOptions): Promise<ReceiveResult> {
     for (const d of dataConns) d.close();
   };
   options.signal?.addEventListener("abort", onAbort, { once: true });
+  // The data rooms' names come from the code alone: joining them while the PAKE runs takes their
+  // relay handshakes off the path to the first byte. Whatever happens below, they end up closed.
+  const opening = openDataConnections({
+    relay: path.relay,
+    password: met.candidate.profile.password,
+    dataPorts: path.dataPorts,
+    plan,
+    signal: options.signal,
+  });
+  opening.catch(() => {}); // its failure is reported where it is awaited, not as an unhandled rejection
+  let dataOpened = false;
   try {
     await control.conn.write(Buffer.from("handshake"));
     const pake = new Pake(plan.password, 0, options.curve ?? "p256");
@@ -116,15 +127,8 @@ export async function receive(options: ReceiveOptions): Promise<ReceiveResult> {
       throw new TransferError("E_PROTOCOL", "sender's pake reply is incomplete");
     pake.update(reply.bytes);
     control.key = deriveKey(pake.sessionKey, reply.bytes2);
-    dataConns.push(
-      ...(await openDataConnections({
-        relay: path.relay,
-        password: met.candidate.profile.password,
-        dataPorts: path.dataPorts,
-        plan,
-        signal: options.signal,
-      })),
-    );
+    dataOpened = true;
+    dataConns.push(...(await opening));
     await control.send({ type: "externalip", message: met.rc.externalAddress, bytes: reply.bytes });
     const ext = await step(control, stepMs, "externalip", () => wrongCode("receiver"));
     const peer = ext.message ?? control.conn.remoteAddress;
@@ -175,6 +179,13 @@ export async function receive(options: ReceiveOptions): Promise<ReceiveResult> {
     options.signal?.removeEventListener("abort", onAbort);
     control.close();
     for (const d of dataConns) d.close();
+    if (!dataOpened)
+      opening.then(
+        (conns) => {
+          for (const c of conns) c.close();
+        },
+        () => {},
+      );
   }
 }
 

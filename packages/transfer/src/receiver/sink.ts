@@ -1,4 +1,4 @@
-import { writeSync, writevSync } from "node:fs";
+import { fdatasync, writeSync, writevSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { open } from "../crypto/aead.js";
 import { CHUNK_BYTES, decodeChunkParts, MAX_CHUNK_BYTES } from "../crypto/chunks.js";
@@ -8,10 +8,19 @@ import type { FramedSocket } from "../framing/framed-socket.js";
 import { chunkGarbage } from "../memory/garbage.js";
 import { TransferError } from "../session/errors.js";
 
+/**
+ * Written bytes between background flushes. The final fsync before the file is renamed into place
+ * would otherwise write the whole file out after the last byte arrived (about 0.4 s per GiB here,
+ * nothing of it overlapped with the network); flushing as we go leaves it only the last stretch.
+ */
+const FLUSH_EVERY_BYTES = 64 * 1024 * 1024;
+
 /** The file currently being received: chunks are written at their offsets in any order. */
 export class FileSink {
   private bytes = 0;
   private chunks = 0;
+  private unflushed = 0;
+  private flushing: Promise<void> | null = null;
   private resolveDone!: () => void;
   private rejectDone!: (err: Error) => void;
   readonly done: Promise<void>;
@@ -51,11 +60,33 @@ export class FileSink {
     writeAllAt(this.handle.fd, data, length, offset);
     this.arrivalHash?.add(offset, data);
     this.bytes += length;
+    this.unflushed += length;
+    if (this.unflushed >= FLUSH_EVERY_BYTES && this.flushing === null) this.flushInBackground();
     this.chunks++;
     this.onProgress(this.bytes);
     const complete =
       this.expectedChunks === null ? this.bytes >= this.size : this.chunks >= this.expectedChunks;
     if (complete) this.resolveDone();
+  }
+
+  /** Starts an fdatasync on the thread pool (never blocking the loop); its failure surfaces in `settle`. */
+  private flushInBackground(): void {
+    this.unflushed = 0;
+    this.flushing = new Promise((resolve, reject) =>
+      fdatasync(this.handle.fd, (err) => (err ? reject(err) : resolve())),
+    );
+    const flushing = this.flushing;
+    flushing.then(
+      () => {
+        if (this.flushing === flushing) this.flushing = null;
+      },
+      () => {},
+    );
+  }
+
+  /** Waits for a background flush still running (before the final sync and close of the file). */
+  async settle(): Promise<void> {
+    await this.flushing;
   }
 
   fail(err: Error): void {

@@ -190,10 +190,13 @@ class RelayPort {
         if (!created.paired) this.dropRoom(name, created);
       });
       answer(RELAY_OK);
-      created.ping = setInterval(() => {
-        if (!conn.socket.writable) return;
-        conn.socket.write(encodeFrame(PING));
-      }, this.limits.pingIntervalMs);
+      // The first keep-alive goes out at once, as croc's relay does: a receiver watching several rooms
+      // tells the one a sender already waits in (no ping) from an empty one within a round trip.
+      const ping = (): void => {
+        if (conn.socket.writable) conn.socket.write(encodeFrame(PING));
+      };
+      ping();
+      created.ping = setInterval(ping, this.limits.pingIntervalMs);
       return;
     }
     if (room.paired) {
