@@ -1,9 +1,10 @@
 import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, readdirSync, readlinkSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { descriptorsUnder } from "./testing/descriptors.js";
 import { type Harness, startHarness, useHarness } from "./testing/harness.js";
 
 const WRITERS = 20;
@@ -114,20 +115,6 @@ describe("special files made from a Pod", () => {
     });
   });
 });
-
-/** Descriptors of this process (the gateway runs in it) that name something under `root`. */
-function descriptorsUnder(root: string): string[] {
-  const out: string[] = [];
-  for (const fd of readdirSync("/proc/self/fd")) {
-    try {
-      const target = readlinkSync(`/proc/self/fd/${fd}`);
-      if (target.startsWith(root)) out.push(target);
-    } catch {
-      // closed meanwhile
-    }
-  }
-  return out;
-}
 
 describe("open files are closed on every path", () => {
   const h = useHarness();

@@ -1,25 +1,12 @@
-import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { descriptorsUnder } from "../../testing/descriptors.js";
 import { OpenFile } from "./open-file.js";
 
 const dir = mkdtempSync(join(tmpdir(), "podkit-open-file-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** Descriptors of this process that name a file under `dir`. */
-function openUnder(prefix: string): string[] {
-  const out: string[] = [];
-  for (const fd of readdirSync("/proc/self/fd")) {
-    try {
-      const target = readlinkSync(`/proc/self/fd/${fd}`);
-      if (target.startsWith(prefix)) out.push(target);
-    } catch {
-      // closed meanwhile (readdir's own descriptor)
-    }
-  }
-  return out;
-}
 
 describe("OpenFile", () => {
   it("reads, writes, syncs and stats through one descriptor, and closes it", async () => {
@@ -33,9 +20,9 @@ describe("OpenFile", () => {
     const buf = Buffer.alloc(20);
     expect(await file.read(buf, 0, 20, 6)).toBe(6);
     expect(buf.subarray(0, 6).toString()).toBe("world!");
-    expect(openUnder(dir)).toEqual([path]);
+    expect(descriptorsUnder(dir)).toEqual([path]);
     await file.close();
-    expect(openUnder(dir)).toEqual([]);
+    expect(descriptorsUnder(dir)).toEqual([]);
   });
 
   it("closes once: a second close does not close the file that reused its descriptor number", async () => {
@@ -59,7 +46,7 @@ describe("OpenFile", () => {
     await expect(first.stat()).rejects.toMatchObject({ code: "EBADF" });
     expect(() => first.fd).toThrow(/EBADF/);
     await second.close();
-    expect(openUnder(dir)).toEqual([]);
+    expect(descriptorsUnder(dir)).toEqual([]);
   });
 
   it("reports the file system's errors with their codes", async () => {
@@ -69,6 +56,6 @@ describe("OpenFile", () => {
     const readOnly = await OpenFile.open(join(dir, "exists"), "r");
     await expect(readOnly.write(Buffer.from("x"), 0, 1)).rejects.toMatchObject({ code: "EBADF" });
     await readOnly.close();
-    expect(openUnder(dir)).toEqual([]);
+    expect(descriptorsUnder(dir)).toEqual([]);
   });
 });
