@@ -98,6 +98,17 @@ print(json.dumps(counts))
 `;
 
 describe("podkit s3 serve --workers 2", () => {
+  it("the supervisor does not load the gateway: only its workers map the xattr addon", async () => {
+    const gw = await startGateway(root, [], 2);
+    gateways.push(gw);
+    const maps = (pid: number) => readFileSync(`/proc/${pid}/maps`, "utf8");
+    // The metadata store's native addon comes with the gateway's backend: a supervisor that
+    // loaded the whole gateway (tens of MB beside every worker) would map it too.
+    const addon = /xattr[^/\n]*\.node$/m;
+    for (const pid of workerPids(gw)) expect(maps(pid)).toMatch(addon);
+    expect(maps(gw.proc.pid!)).not.toMatch(addon);
+  });
+
   it("a worker killed with SIGKILL during a large PUT is replaced; the other worker's clients never notice; nothing torn or left behind", async () => {
     const gw = await startGateway(root, [], 2);
     gateways.push(gw);

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -152,6 +153,27 @@ describe("errors and edge cases", () => {
     expect(existsSync(join(h.root, "outside", "new"))).toBe(false);
     const listed = await h.client.send(new ListObjectsV2Command({ Bucket: "vol-a", Prefix: "escape" }));
     expect(listed.Contents ?? []).toEqual([]);
+  });
+
+  it("serves a symlink inside the volume as the object it names, with that object's metadata", async () => {
+    await h.client.send(
+      new PutObjectCommand({
+        Bucket: "vol-a",
+        Key: "real/target.txt",
+        Body: "linked",
+        ContentType: "text/x-linked",
+      }),
+    );
+    symlinkSync(join(h.root, "vol-a", "real"), join(h.root, "vol-a", "via-dir"));
+    symlinkSync(join(h.root, "vol-a", "real", "target.txt"), join(h.root, "vol-a", "via-file.txt"));
+    for (const Key of ["via-dir/target.txt", "via-file.txt"]) {
+      const got = await h.client.send(new GetObjectCommand({ Bucket: "vol-a", Key }));
+      expect(await got.Body!.transformToString()).toBe("linked");
+      expect(got.ContentType).toBe("text/x-linked");
+      expect(got.ETag).toBe(`"${createHash("md5").update("linked").digest("hex")}"`);
+      const head = await h.client.send(new HeadObjectCommand({ Bucket: "vol-a", Key }));
+      expect(head.ContentType).toBe("text/x-linked");
+    }
   });
 
   it("creates, reads and deletes directory markers", async () => {

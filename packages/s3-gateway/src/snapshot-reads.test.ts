@@ -1,8 +1,10 @@
 import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { descriptorsUnder } from "./testing/descriptors.js";
 import { type Harness, startHarness, useHarness } from "./testing/harness.js";
 
 const WRITERS = 20;
@@ -111,5 +113,46 @@ describe("special files made from a Pod", () => {
     ).rejects.toMatchObject({
       $metadata: { httpStatusCode: 404 },
     });
+  });
+});
+
+describe("open files are closed on every path", () => {
+  const h = useHarness();
+  it("after refused, failed and abandoned reads and writes, no descriptor under the root stays open", async () => {
+    const Bucket = "vol-a";
+    const body = randomBytes(8 << 20);
+    await h.client.send(new PutObjectCommand({ Bucket, Key: "big.bin", Body: body }));
+    await h.client.send(new PutObjectCommand({ Bucket, Key: "small.txt", Body: "hello" }));
+    mkdirSync(join(h.root, Bucket, "plain-dir"));
+    execFileSync("mkfifo", [join(h.root, Bucket, "fifo")]);
+    const fails = (p: Promise<unknown>, status: number) =>
+      expect(p).rejects.toMatchObject({ $metadata: { httpStatusCode: status } });
+    await fails(h.client.send(new GetObjectCommand({ Bucket, Key: "fifo" })), 404);
+    await fails(h.client.send(new GetObjectCommand({ Bucket, Key: "plain-dir" })), 404);
+    await fails(h.client.send(new GetObjectCommand({ Bucket, Key: "small.txt", IfMatch: '"0"' })), 412);
+    await fails(
+      h.client.send(new GetObjectCommand({ Bucket, Key: "small.txt", Range: "bytes=100-200" })),
+      416,
+    );
+    const etag = (await h.client.send(new HeadObjectCommand({ Bucket, Key: "small.txt" }))).ETag!;
+    await fails(h.client.send(new GetObjectCommand({ Bucket, Key: "small.txt", IfNoneMatch: etag })), 304);
+    // A PUT whose body does not match its Content-MD5: its temporary is closed and removed.
+    await fails(
+      h.client.send(
+        new PutObjectCommand({ Bucket, Key: "bad.txt", Body: "abc", ContentMD5: "AAAAAAAAAAAAAAAAAAAAAA==" }),
+      ),
+      400,
+    );
+    // A client that goes away after the first bytes of a big GET.
+    const got = await h.client.send(new GetObjectCommand({ Bucket, Key: "big.bin" }));
+    const stream = got.Body as NodeJS.ReadableStream & { destroy(): void };
+    await new Promise<void>((resolve) => stream.once("data", () => resolve()));
+    stream.destroy();
+    let open = descriptorsUnder(h.root);
+    for (let i = 0; i < 100 && open.length > 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      open = descriptorsUnder(h.root);
+    }
+    expect(open).toEqual([]);
   });
 });

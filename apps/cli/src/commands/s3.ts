@@ -173,10 +173,9 @@ export function registerS3Commands(program: Command, output: Output): void {
         workers,
         drainMs,
       } = s3ServeConfig(givenFlags(cmd), { configFile: flags.config });
-      // The gateway loads when the command runs, not for its --help.
-      const { loadCredentials, runS3Worker, startS3Cluster, startS3Gateway } = await import(
-        "@podkit/s3-gateway"
-      );
+      // The gateway loads when the command runs, not for its --help; a supervisor of workers
+      // never loads it (only its own entry), so it stays small beside them.
+      const { loadCredentials, runS3Worker, startS3Cluster } = await import("@podkit/s3-gateway/supervisor");
       const credentials = loadCredentials({
         ...(credentialsFile ? { file: credentialsFile } : {}),
         env: process.env,
@@ -186,7 +185,9 @@ export function registerS3Commands(program: Command, output: Output): void {
       // says stop, and exits.
       if (cluster.isWorker) return runS3Worker(options);
       const gateway =
-        workers > 1 ? await startS3Cluster({ ...options, workers, drainMs }) : await startS3Gateway(options);
+        workers > 1
+          ? await startS3Cluster({ ...options, workers, drainMs })
+          : await (await import("@podkit/s3-gateway")).startS3Gateway(options);
       if (flags.json) {
         printJson(output, {
           endpoint: gateway.endpoint,

@@ -5,8 +5,9 @@
  *   GET of a big object vs nginx serving the same file over loopback (same Node client), nginx
  *   with as many worker processes as the gateway;
  *   4 concurrent PUTs of a quarter of that size vs 4 concurrent raw writers;
- *   4 KiB objects, 16 concurrent clients: PUT, GET and HEAD ops/s next to nginx's GET ops/s, with
- *   the CPU each side (client, server) spent per request;
+ *   4 KiB objects, 16 concurrent clients: PUT, GET and HEAD ops/s next to nginx's GET ops/s and a
+ *   bare Node.js server's GET and PUT (bare.ts: the least any Node server does, with as many
+ *   workers), with the CPU each side (client, server) spent per request;
  *   ListObjectsV2 over many keys in pages of 1,000 (cold: MD5s computed; warm: cached);
  *   peak RSS of the whole gateway (supervisor and every worker) during a big upload.
  * Defaults are small (256 MiB objects, a few minutes); BENCH_OBJECT_MIB=1024 BENCH_LIST_KEYS=100000
@@ -91,6 +92,33 @@ async function startGateway(root: string, workers: number): Promise<Gateway> {
     stop: () =>
       new Promise<void>((resolve) => {
         s3.destroy();
+        if (proc.exitCode !== null) return resolve();
+        proc.once("exit", () => resolve());
+        proc.kill("SIGTERM");
+      }),
+  };
+}
+
+/** The bare Node.js server (bare.ts) with `workers` processes, serving files under `root`. */
+async function startBare(
+  root: string,
+  workers: number,
+): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+  const proc = spawn(
+    process.execPath,
+    [new URL("./bare.js", import.meta.url).pathname, root, String(workers)],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  const url = await new Promise<string>((resolve) => {
+    proc.stdout!.once("data", (c) => resolve((JSON.parse(String(c)) as { endpoint: string }).endpoint));
+  });
+  return {
+    url,
+    pid: proc.pid!,
+    stop: () =>
+      new Promise<void>((resolve) => {
         if (proc.exitCode !== null) return resolve();
         proc.once("exit", () => resolve());
         proc.kill("SIGTERM");
@@ -258,9 +286,17 @@ async function main(): Promise<void> {
       type Pass = Awaited<ReturnType<typeof measure>>;
       const show = (p: Pass) =>
         `${f0(p.ops)} ops/s (CPU per request: server ${f0(p.serverUs)} µs, client ${f0(p.clientUs)} µs)`;
-      const smallResults: Array<{ put: Pass; get: Pass; head: Pass; nginx: Pass }> = [];
+      const smallResults: Array<{
+        put: Pass;
+        get: Pass;
+        head: Pass;
+        nginx: Pass;
+        barePut: Pass;
+        bareGet: Pass;
+      }> = [];
       say(`4 KiB objects (${SMALL_COUNT}, ${CONCURRENCY} concurrent clients):`);
       for (const [i, g] of gateways.entries()) {
+        const bare = await startBare(root, g.workers);
         const keys = Array.from({ length: SMALL_COUNT }, (_, k) => `small-${g.workers}/o${k}`);
         const urls = (make: (k: string) => PutObjectCommand | GetObjectCommand | HeadObjectCommand) =>
           Promise.all(keys.map((k) => g.presign(make(k))));
@@ -268,14 +304,27 @@ async function main(): Promise<void> {
         const get = await urls((k) => new GetObjectCommand({ Bucket: BUCKET, Key: k }));
         const head = await urls((k) => new HeadObjectCommand({ Bucket: BUCKET, Key: k }));
         const pid = g.proc.pid!;
-        const result = {
-          put: await measure(pid, () => pool(put, (u) => httpPut(u, 4096, small))),
-          get: await measure(pid, () => pool(get, (u) => httpGet(u))),
-          head: await measure(pid, () => pool(head, (u) => httpGet(u, "HEAD"))),
-          nginx: await measure(nginxes[i]!.pid, () =>
-            pool(keys, (k) => httpGet(`${nginxes[i]!.url}/${BUCKET}/${k}`)),
-          ),
-        };
+        mkdirSync(join(vol, `bare-${g.workers}`), { recursive: true });
+        let result: (typeof smallResults)[number];
+        try {
+          result = {
+            put: await measure(pid, () => pool(put, (u) => httpPut(u, 4096, small))),
+            get: await measure(pid, () => pool(get, (u) => httpGet(u))),
+            head: await measure(pid, () => pool(head, (u) => httpGet(u, "HEAD"))),
+            nginx: await measure(nginxes[i]!.pid, () =>
+              pool(keys, (k) => httpGet(`${nginxes[i]!.url}/${BUCKET}/${k}`)),
+            ),
+            // The same files the gateway and nginx served; PUTs into a folder of its own.
+            bareGet: await measure(bare.pid, () => pool(keys, (k) => httpGet(`${bare.url}/${BUCKET}/${k}`))),
+            barePut: await measure(bare.pid, () =>
+              pool(keys, (k) =>
+                httpPut(`${bare.url}/${BUCKET}/bare-${g.workers}/${k.split("/")[1]}`, 4096, small),
+              ),
+            ),
+          };
+        } finally {
+          await bare.stop();
+        }
         smallResults.push(result);
         const vsOne =
           i > 0
@@ -283,6 +332,19 @@ async function main(): Promise<void> {
             : "";
         say(
           `  gateway, ${label(g)}: PUT ${show(result.put)}, GET ${show(result.get)}, HEAD ${show(result.head)}; nginx ${g.workers} worker processes GET ${show(result.nginx)}; gateway GET ${f2(result.get.ops / result.nginx.ops)}x nginx (target >= 0.6)${vsOne}`,
+        );
+        const bareVsOne =
+          i > 0
+            ? `; vs 1 worker: PUT ${f2(result.barePut.ops / smallResults[0]!.barePut.ops)}x, GET ${f2(result.bareGet.ops / smallResults[0]!.bareGet.ops)}x (nginx ${f2(result.nginx.ops / smallResults[0]!.nginx.ops)}x)`
+            : "";
+        say(
+          `  bare Node server, ${label(g)} (the ceiling for a Node server): GET ${show(result.bareGet)} = ${f2(result.bareGet.ops / result.nginx.ops)}x nginx, PUT ${show(result.barePut)}; gateway GET ${f2(result.get.ops / result.bareGet.ops)}x and PUT ${f2(result.put.ops / result.barePut.ops)}x the bare server's${bareVsOne}`,
+        );
+        // Client and server share the cores: their CPU per request bounds ops/s on this machine.
+        const bound = (p: Pass) =>
+          `${f0(p.serverUs + p.clientUs)} µs -> at most ${f0((cpus().length * 1e6) / (p.serverUs + p.clientUs))} ops/s`;
+        say(
+          `  client + server CPU per GET on ${cpus().length} cores: nginx ${bound(result.nginx)}, bare Node ${bound(result.bareGet)}, gateway ${bound(result.get)}`,
         );
       }
     }

@@ -5,8 +5,8 @@
 import cluster from "node:cluster";
 import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
-import { runS3Worker, startS3Cluster } from "../http/cluster.js";
-import { type S3GatewayOptions, startS3Gateway } from "../http/server.js";
+import type { S3GatewayOptions } from "../http/server.js";
+import { runS3Worker, startS3Cluster } from "../supervisor.js";
 
 const [root, accessKeyId, secretAccessKey, workersArg] = process.argv.slice(2);
 const workers = Number(workersArg ?? 1);
@@ -17,7 +17,11 @@ const options: S3GatewayOptions = {
   accessLog: false,
 };
 if (cluster.isWorker) await runS3Worker(options);
-const gateway = workers > 1 ? await startS3Cluster({ ...options, workers }) : await startS3Gateway(options);
+// A supervisor loads only what it needs, as `podkit s3 serve --workers N` does.
+const gateway =
+  workers > 1
+    ? await startS3Cluster({ ...options, workers })
+    : await (await import("../http/server.js")).startS3Gateway(options);
 const profileFile = process.env.BENCH_CPU_PROFILE;
 if (profileFile) {
   const session = new Session();

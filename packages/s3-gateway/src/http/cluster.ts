@@ -1,15 +1,16 @@
 import cluster, { type Worker } from "node:cluster";
 import type { Server } from "node:http";
 import { createLogger, PodkitError, parseListen } from "@podkit/core";
-import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from "prom-client";
+import type { MetricObjectWithValues, MetricValue } from "prom-client";
 import { CredentialStore } from "../auth/credentials.js";
-import { listenMetrics } from "./metrics.js";
-import { type S3Gateway, type S3GatewayOptions, startS3Gateway } from "./server.js";
+import type { S3Gateway, S3GatewayOptions } from "./server.js";
 
 // Several gateway processes on one listening address (node:cluster: the supervisor accepts and
 // hands connections to the workers in turn). Every piece of state a request needs already lives
 // on the volume (multipart uploads, claims, locks, metadata, cached ETags), so workers share
 // nothing in memory; the supervisor only starts, restarts and stops them and sums their metrics.
+// So the supervisor loads only this module (the package's "./supervisor" entry): the gateway
+// itself is imported in the workers, prom-client only when metrics are served.
 
 /** The address a worker listens on (the supervisor's --listen). */
 const LISTEN_ENV = "PODKIT_S3_WORKER_LISTEN";
@@ -111,6 +112,10 @@ export async function startS3Cluster(options: S3ClusterOptions): Promise<S3Gatew
         worker.send({ podkitS3: "metrics", id } satisfies ToWorker);
       });
     const { host, port } = parseListen(options.metricsListen, "--metrics-listen");
+    const [{ AggregatorRegistry }, { listenMetrics }] = await Promise.all([
+      import("prom-client"),
+      import("./metrics.js"),
+    ]);
     const started = await listenMetrics(host, port, async () => {
       const answers = await Promise.all([...ready].map(ask));
       const summed = AggregatorRegistry.aggregate(answers.filter((a) => a !== undefined));
@@ -160,6 +165,7 @@ export async function startS3Cluster(options: S3ClusterOptions): Promise<S3Gatew
 export async function runS3Worker(options: S3GatewayOptions): Promise<void> {
   if (!cluster.isWorker) throw new Error("runS3Worker runs in a node:cluster worker");
   const { metricsListen: _notHere, ...own } = options;
+  const { startS3Gateway } = await import("./server.js");
   const gateway = await startS3Gateway({ ...own, listen: process.env[LISTEN_ENV] ?? own.listen }).catch(
     (err: unknown) => {
       // The supervisor's channel would keep this process alive; let it go so the failure ends it.

@@ -9,7 +9,7 @@ import type { VolumeRoot } from "./files.js";
 import { keyToPath } from "./keys.js";
 import type { MetaStore, StoredRecord } from "./meta-store.js";
 import type { StoredPart, StoredUpload } from "./upload-records.js";
-import { appendStream, type CommitGuard, commitAtKey } from "./write.js";
+import { appendStream, type CommitGuard, commitAtKey, handleTarget } from "./write.js";
 
 /**
  * CompleteMultipartUpload's one copy: append the parts into a temporary on the volume (computing a
@@ -51,7 +51,7 @@ export async function assembleUpload(
   try {
     for (const part of parts) {
       await appendStream(
-        handle,
+        handleTarget(handle),
         createReadStream(join(dir, part.file), { highWaterMark: 1 << 20 }),
         (chunk) => fullChecksum?.update(chunk),
       );

@@ -22,7 +22,7 @@ export interface CopyContext {
  */
 export async function copyOpened(
   ctx: CopyContext,
-  src: Snapshot & { path: string },
+  src: Snapshot,
   source: { bucket: string; key: string },
   target: { bucket: string; key: string },
   meta: ObjectMeta | undefined,
@@ -54,7 +54,7 @@ export async function copyOpened(
   await checkTarget(ctx.volumes, bucketDir, kp.segments, target.key);
   await checkFreeSpace(bucketDir, srcInfo.size);
   const tmp = await ctx.volumes.tempPath(bucketDir);
-  const written = await copyToTemp(openedPath(src.handle, src.path), tmp);
+  const written = await copyToTemp(openedPath(src.file, src.path), tmp);
   const record: StoredRecord = {
     etag: srcInfo.etag,
     ...written,

@@ -1,9 +1,10 @@
 import { createHash } from "node:crypto";
-import { type FileHandle, open, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { CHUNK_BYTES, giveBack, takeChunk } from "./chunk-pool.js";
 import { tryClaim } from "./key-lock.js";
 import type { MetaLocation, MetaStore, StoredRecord } from "./meta-store.js";
 import { stampMatches } from "./meta-store.js";
+import { OpenFile } from "./open-file.js";
 
 /** Files up to this size that appeared behind the gateway's back get their MD5 on first sight. */
 export const LAZY_MD5_SYNC_LIMIT = 16 * 1024 * 1024;
@@ -12,7 +13,7 @@ export const EMPTY_MD5 = "d41d8cd98f00b204e9800998ecf8427e";
 
 /** MD5 of a file's bytes; `size` (from a stat) picks the buffer: small files need no 1 MiB one. */
 export async function md5OfFile(path: string, size = CHUNK_BYTES): Promise<string> {
-  const file = await open(path, "r");
+  const file = await OpenFile.open(path, "r");
   try {
     return await md5OfHandle(file, size);
   } finally {
@@ -21,7 +22,7 @@ export async function md5OfFile(path: string, size = CHUNK_BYTES): Promise<strin
 }
 
 /** MD5 of an open file's bytes from its start (positional reads: the handle's offset is untouched). */
-export async function md5OfHandle(file: FileHandle, size = CHUNK_BYTES): Promise<string> {
+export async function md5OfHandle(file: OpenFile, size = CHUNK_BYTES): Promise<string> {
   const hash = createHash("md5");
   // One byte more than expected, so a file read whole ends with a single extra read of 0 bytes;
   // a file that grew since its stat moves on to a pooled 1 MiB buffer.
@@ -29,7 +30,7 @@ export async function md5OfHandle(file: FileHandle, size = CHUNK_BYTES): Promise
   let buf = pooled ? takeChunk() : Buffer.allocUnsafe(size + 1);
   try {
     for (let position = 0; ; ) {
-      const { bytesRead } = await file.read(buf, 0, buf.length, position);
+      const bytesRead = await file.read(buf, 0, buf.length, position);
       if (bytesRead === 0) break;
       position += bytesRead;
       hash.update(buf.subarray(0, bytesRead)); // update copies: the buffer is free again at once
@@ -70,7 +71,7 @@ export class LazyEtags {
     at: MetaLocation,
     info: Stat,
     record: StoredRecord | undefined,
-    file?: FileHandle,
+    file?: OpenFile,
   ): Promise<string> {
     if (stampMatches(record, info)) return record.etag;
     if (info.size === 0) return EMPTY_MD5;

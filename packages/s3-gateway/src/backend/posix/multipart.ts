@@ -160,7 +160,7 @@ export class Multipart {
     }
     await checkFreeSpace(bucketDir, input.declaredSize);
     const tmp = await this.volumes.tempPath(bucketDir);
-    const written = await writeTemp(tmp, input.body);
+    const written = await writeTemp(tmp, input.body, { declaredSize: input.declaredSize });
     const digest = input.digest();
     return this.storePart(dir, partNumber, tmp, {
       etag: digest.md5Hex,
@@ -192,7 +192,7 @@ export class Multipart {
       highWaterMark: 1 << 20,
       ...(range ?? { start: 0, end: Math.max(size - 1, 0) }),
     });
-    const written = await writeTemp(tmp, stream, (chunk) => md5.update(chunk));
+    const written = await writeTemp(tmp, stream, { onChunk: (chunk) => md5.update(chunk) });
     return this.storePart(dir, partNumber, tmp, {
       etag: md5.digest("hex"),
       size: written.size,

@@ -33,7 +33,7 @@ import {
 } from "./meta-store.js";
 import { Multipart } from "./multipart.js";
 import { sendRange } from "./send-range.js";
-import { openedPath, openSnapshot, type Snapshot } from "./snapshot.js";
+import { openedPath, openSnapshot, RESOLVE_OPENED, type Snapshot } from "./snapshot.js";
 import { walkKeys } from "./walker.js";
 import { type CommitGuard, checkFreeSpace, checkTarget, commitAtKey, writeTemp } from "./write.js";
 
@@ -138,9 +138,10 @@ export class PosixBackend implements Backend {
   }
 
   /**
-   * Resolve a key to its real path inside the volume. Only a directory key (`dir/`) is stat-ed
-   * here: a file key is opened next, and that open's fstat says whether it names a file (a
-   * directory or a FIFO there is NoSuchKey), one thread-pool call fewer per GET and HEAD.
+   * Resolve a key to its path inside the volume. Only a directory key (`dir/`) is resolved and
+   * stat-ed here: a file key is opened next, and openSnapshot checks where the opened file really
+   * is (Linux) and whether it is a file (a directory or a FIFO there is NoSuchKey), two
+   * thread-pool calls fewer per GET and HEAD.
    */
   private async locate(
     bucket: string,
@@ -148,6 +149,7 @@ export class PosixBackend implements Backend {
   ): Promise<{ bucketDir: string; path: string; directory?: Stats }> {
     const bucketDir = await this.volumes.bucketDir(bucket);
     const kp = keyToPath(key);
+    if (!kp.isDirectory && RESOLVE_OPENED) return { bucketDir, path: join(bucketDir, ...kp.segments) };
     const path = await this.volumes.resolveExisting(bucketDir, kp.segments, key);
     if (!kp.isDirectory) return { bucketDir, path };
     const stats = await stat(path);
@@ -173,12 +175,12 @@ export class PosixBackend implements Backend {
         close: async () => undefined,
       };
     }
-    const { handle, info } = await openSnapshot(this, { bucketDir, key, path });
+    const { file, info } = await openSnapshot(this, { bucketDir, key, path });
     return {
       info,
       // Bounded by the size the headers announced: a file growing meanwhile must not send more.
-      send: (out, range) => sendRange(handle, range?.start ?? 0, range?.end ?? info.size - 1, out),
-      close: () => handle.close(),
+      send: (out, range) => sendRange(file, range?.start ?? 0, range?.end ?? info.size - 1, out),
+      close: () => file.close(),
     };
   }
 
@@ -202,7 +204,7 @@ export class PosixBackend implements Backend {
     if (size === undefined || size > EARLY_CHECK_MIN_BYTES)
       await checkTarget(this.volumes, bucketDir, kp.segments, key);
     const tmp = await this.volumes.tempPath(bucketDir);
-    const written = await writeTemp(tmp, input.body);
+    const written = await writeTemp(tmp, input.body, { declaredSize: input.declaredSize });
     let record: StoredRecord;
     try {
       const digest = input.digest();
@@ -255,7 +257,7 @@ export class PosixBackend implements Backend {
       if ((err as S3Error).code === "NoSuchKey") return undefined;
       throw err;
     }
-    await snapshot.handle.close();
+    await snapshot.file.close();
     return { etag: snapshot.info.etag, ino: snapshot.stats.ino };
   }
 
@@ -269,16 +271,15 @@ export class PosixBackend implements Backend {
     try {
       return await copyOpened(this, src, source, target, meta, condition);
     } finally {
-      await src.handle.close();
+      await src.file.close();
     }
   }
 
   /** A copy source, opened once (a snapshot: a version renamed in meanwhile is not mixed in). */
-  private async openSource(bucket: string, key: string): Promise<Snapshot & { path: string }> {
+  private async openSource(bucket: string, key: string): Promise<Snapshot> {
     const src = await this.locate(bucket, key);
     if (src.directory) throw s3ErrorFor("copy-of-marker", { Key: key });
-    const snapshot = await openSnapshot(this, { bucketDir: src.bucketDir, key, path: src.path });
-    return { ...snapshot, path: src.path };
+    return openSnapshot(this, { bucketDir: src.bucketDir, key, path: src.path });
   }
 
   async deleteObject(bucket: string, key: string, condition?: WriteCondition): Promise<void> {
@@ -333,11 +334,11 @@ export class PosixBackend implements Backend {
         key,
         uploadId,
         partNumber,
-        { path: openedPath(src.handle, src.path), size: src.info.size },
+        { path: openedPath(src.file, src.path), size: src.info.size },
         source.range,
       );
     } finally {
-      await src.handle.close();
+      await src.file.close();
     }
   }
 

@@ -1,10 +1,10 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
-import { open } from "node:fs/promises";
 import { createServer, get, type IncomingMessage, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OpenFile } from "./open-file.js";
 import { sendRange } from "./send-range.js";
 
 const MiB = 1 << 20;
@@ -26,7 +26,7 @@ beforeAll(async () => {
     res.writeHead(200, { "content-length": String(end - start + 1) });
     outcomes.push(
       (async () => {
-        const file = await open(q.get("path") ?? path, "r");
+        const file = await OpenFile.open(q.get("path") ?? path, "r");
         try {
           if (q.get("shrink")) truncateSync(q.get("path")!, Number(q.get("shrink")));
           await sendRange(file, start, end, res);

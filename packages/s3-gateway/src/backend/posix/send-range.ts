@@ -1,8 +1,8 @@
-import type { FileHandle } from "node:fs/promises";
 import type { Writable } from "node:stream";
 import { finished } from "node:stream/promises";
 import { s3ErrorFor } from "../../errors/s3-errors.js";
 import { CHUNK_BYTES as CHUNK, giveBack, takeChunk } from "./chunk-pool.js";
+import type { OpenFile } from "./open-file.js";
 
 /** Reads in flight while earlier chunks are still being written: 3 kept pace with nginx's sendfile. */
 const DEPTH = 3;
@@ -20,7 +20,7 @@ function write(out: Writable, bytes: Buffer): Promise<void> {
  * so the next file read overlaps the previous write. A file that shrinks meanwhile ends the send
  * with an error (the announced length cannot be met), one that grows sends no more than `end`.
  */
-export async function sendRange(file: FileHandle, start: number, end: number, out: Writable): Promise<void> {
+export async function sendRange(file: OpenFile, start: number, end: number, out: Writable): Promise<void> {
   // Settles when the response has finished, or fails as soon as the client goes away: a write
   // into a destroyed response never calls back, so every wait below races this.
   const done = finished(out);
@@ -58,10 +58,10 @@ export async function sendRange(file: FileHandle, start: number, end: number, ou
   return done;
 }
 
-async function readFully(file: FileHandle, buf: Buffer, length: number, position: number): Promise<void> {
+async function readFully(file: OpenFile, buf: Buffer, length: number, position: number): Promise<void> {
   let got = 0;
   while (got < length) {
-    const { bytesRead } = await file.read(buf, got, length - got, position + got);
+    const bytesRead = await file.read(buf, got, length - got, position + got);
     if (bytesRead === 0) throw s3ErrorFor("object-shrank");
     got += bytesRead;
   }

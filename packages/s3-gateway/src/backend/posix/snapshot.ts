@@ -1,9 +1,11 @@
-import { constants, type Stats } from "node:fs";
-import { type FileHandle, open, stat } from "node:fs/promises";
+import { constants, readlinkSync, type Stats } from "node:fs";
+import { stat } from "node:fs/promises";
 import { s3ErrorFor, s3ErrorFromFs } from "../../errors/s3-errors.js";
 import type { ObjectInfo, ObjectMeta } from "../types.js";
 import type { LazyEtags } from "./etags.js";
+import { isInside } from "./files.js";
 import { type MetaStore, stampMatches } from "./meta-store.js";
+import { OpenFile } from "./open-file.js";
 
 const EMPTY_META: ObjectMeta = { headers: {}, userMeta: {} };
 
@@ -12,7 +14,9 @@ const RECORD_RETRIES = 5;
 
 export interface Snapshot {
   /** The open file: every byte sent comes from it, never from whatever the path names later. */
-  handle: FileHandle;
+  file: OpenFile;
+  /** The real path of that file when it was opened (symbolic links resolved). */
+  path: string;
   stats: Stats;
   info: ObjectInfo;
 }
@@ -29,6 +33,10 @@ export interface SnapshotDeps {
  * version never matches. A writer may rename a new version over the key between our open and the
  * record read; then the key is opened again. A record that stays foreign (a sidecar still to be
  * written after its rename, or a file rewritten from a Pod) gives way to the MD5 of the open file.
+ *
+ * `at.path` may still contain symbolic links: on Linux the file is opened first and the real path
+ * of what was opened is read from /proc/self/fd (in memory, never the volume), so a link leading
+ * out of the volume is refused for the very file opened, with no realpath call before the open.
  */
 export async function openSnapshot(
   deps: SnapshotDeps,
@@ -36,34 +44,44 @@ export async function openSnapshot(
 ): Promise<Snapshot> {
   for (let attempt = 0; ; attempt++) {
     // O_NONBLOCK: a FIFO made from a Pod must not hang the open (it is then refused as no file).
-    const flags = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
-    const handle = await open(at.path, flags).catch((err: unknown) => {
+    const flags = constants.O_RDONLY | constants.O_NONBLOCK | (RESOLVE_OPENED ? 0 : constants.O_NOFOLLOW);
+    const file = await OpenFile.open(at.path, flags).catch((err: unknown) => {
       throw s3ErrorFromFs(err, { key: at.key });
     });
     try {
-      const stats = await handle.stat();
+      const opened = RESOLVE_OPENED ? readlinkSync(`/proc/self/fd/${file.fd}`) : at.path;
+      if (!isInside(at.bucketDir, opened)) throw s3ErrorFor("symlink-escapes-volume", { Key: at.key });
+      const stats = await file.stat();
       if (!stats.isFile()) throw s3ErrorFor("key-not-found", { Key: at.key });
-      const record = await deps.meta.read(at);
+      // Replaced or deleted since the open: the name it had (the record lookup then sees the new version).
+      const path = stats.nlink === 0 && opened.endsWith(DELETED) ? opened.slice(0, -DELETED.length) : opened;
+      const here = { ...at, path };
+      const record = await deps.meta.read(here);
       const known = record?.meta;
       if (stampMatches(record, stats)) {
         const info = describe(at.key, stats, record.etag, record.meta);
-        return { handle, stats, info: record.parts ? { ...info, parts: record.parts } : info };
+        return { file, path, stats, info: record.parts ? { ...info, parts: record.parts } : info };
       }
-      if (record !== undefined && attempt < RECORD_RETRIES && (await replacedOrLagging(deps, at, stats))) {
-        await handle.close();
+      if (record !== undefined && attempt < RECORD_RETRIES && (await replacedOrLagging(deps, here, stats))) {
+        await file.close();
         if (attempt > 0) await new Promise((r) => setTimeout(r, attempt * 2));
         continue;
       }
-      const etag = await deps.etags.etagFor(at, stats, record, handle);
+      const etag = await deps.etags.etagFor(here, stats, record, file);
       // Content headers and user metadata survive a rewrite from a Pod; the checksum does not.
       const meta = known ? { ...known, checksum: undefined } : EMPTY_META;
-      return { handle, stats, info: describe(at.key, stats, etag, meta) };
+      return { file, path, stats, info: describe(at.key, stats, etag, meta) };
     } catch (err) {
-      await handle.close();
+      await file.close();
       throw err;
     }
   }
 }
+
+/** Whether opened files' real paths come from /proc/self/fd (Linux) rather than a realpath before the open. */
+export const RESOLVE_OPENED = process.platform === "linux";
+/** What Linux appends to a /proc/self/fd link whose file has no name any more. */
+const DELETED = " (deleted)";
 
 /**
  * Whether a mismatching record may be about to match on a second try: the key now names another
@@ -85,9 +103,9 @@ function describe(key: string, stats: Stats, etag: string, meta: ObjectMeta): Ob
 }
 
 /**
- * A path that opens the very file `handle` holds (Linux's /proc/self/fd), for APIs that take a
+ * A path that opens the very file `file` holds (Linux's /proc/self/fd), for APIs that take a
  * path (copyFile with reflinks, read streams); elsewhere the key's path.
  */
-export function openedPath(handle: FileHandle, path: string): string {
-  return process.platform === "linux" ? `/proc/self/fd/${handle.fd}` : path;
+export function openedPath(file: OpenFile, path: string): string {
+  return process.platform === "linux" ? `/proc/self/fd/${file.fd}` : path;
 }
