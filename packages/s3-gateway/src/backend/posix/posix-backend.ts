@@ -33,7 +33,7 @@ import {
 } from "./meta-store.js";
 import { Multipart } from "./multipart.js";
 import { sendRange } from "./send-range.js";
-import { openedPath, openSnapshot, RESOLVE_OPENED, type Snapshot } from "./snapshot.js";
+import { openedPath, openSnapshot, type Snapshot } from "./snapshot.js";
 import { walkKeys } from "./walker.js";
 import { type CommitGuard, checkFreeSpace, checkTarget, commitAtKey, writeTemp } from "./write.js";
 
@@ -138,10 +138,10 @@ export class PosixBackend implements Backend {
   }
 
   /**
-   * Resolve a key to its path inside the volume. Only a directory key (`dir/`) is resolved and
-   * stat-ed here: a file key is opened next, and openSnapshot checks where the opened file really
-   * is (Linux) and whether it is a file (a directory or a FIFO there is NoSuchKey), two
-   * thread-pool calls fewer per GET and HEAD.
+   * Resolve a key to its real path inside the volume, refusing one whose links lead out of it
+   * before anything is opened. Only a directory key (`dir/`) is stat-ed here: a file key is opened
+   * next, and that open's fstat says whether it names a file (a directory or a FIFO there is
+   * NoSuchKey), one thread-pool call fewer per GET and HEAD.
    */
   private async locate(
     bucket: string,
@@ -149,7 +149,6 @@ export class PosixBackend implements Backend {
   ): Promise<{ bucketDir: string; path: string; directory?: Stats }> {
     const bucketDir = await this.volumes.bucketDir(bucket);
     const kp = keyToPath(key);
-    if (!kp.isDirectory && RESOLVE_OPENED) return { bucketDir, path: join(bucketDir, ...kp.segments) };
     const path = await this.volumes.resolveExisting(bucketDir, kp.segments, key);
     if (!kp.isDirectory) return { bucketDir, path };
     const stats = await stat(path);

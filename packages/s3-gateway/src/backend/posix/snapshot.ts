@@ -1,9 +1,8 @@
-import { constants, readlinkSync, type Stats } from "node:fs";
+import { constants, type Stats } from "node:fs";
 import { stat } from "node:fs/promises";
 import { s3ErrorFor, s3ErrorFromFs } from "../../errors/s3-errors.js";
 import type { ObjectInfo, ObjectMeta } from "../types.js";
 import type { LazyEtags } from "./etags.js";
-import { isInside } from "./files.js";
 import { type MetaStore, stampMatches } from "./meta-store.js";
 import { OpenFile } from "./open-file.js";
 
@@ -15,7 +14,7 @@ const RECORD_RETRIES = 5;
 export interface Snapshot {
   /** The open file: every byte sent comes from it, never from whatever the path names later. */
   file: OpenFile;
-  /** The real path of that file when it was opened (symbolic links resolved). */
+  /** The key's real path when the file was opened. */
   path: string;
   stats: Stats;
   info: ObjectInfo;
@@ -34,9 +33,9 @@ export interface SnapshotDeps {
  * record read; then the key is opened again. A record that stays foreign (a sidecar still to be
  * written after its rename, or a file rewritten from a Pod) gives way to the MD5 of the open file.
  *
- * `at.path` may still contain symbolic links: on Linux the file is opened first and the real path
- * of what was opened is read from /proc/self/fd (in memory, never the volume), so a link leading
- * out of the volume is refused for the very file opened, with no realpath call before the open.
+ * `at.path` is the key's real path (resolved by the caller, which refuses one that leads out of the
+ * volume before anything is opened: opening some device files has effects of its own, so a link a
+ * Pod made to one must never reach `open`); O_NOFOLLOW refuses a link swapped in since.
  */
 export async function openSnapshot(
   deps: SnapshotDeps,
@@ -44,44 +43,34 @@ export async function openSnapshot(
 ): Promise<Snapshot> {
   for (let attempt = 0; ; attempt++) {
     // O_NONBLOCK: a FIFO made from a Pod must not hang the open (it is then refused as no file).
-    const flags = constants.O_RDONLY | constants.O_NONBLOCK | (RESOLVE_OPENED ? 0 : constants.O_NOFOLLOW);
+    const flags = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW;
     const file = await OpenFile.open(at.path, flags).catch((err: unknown) => {
       throw s3ErrorFromFs(err, { key: at.key });
     });
     try {
-      const opened = RESOLVE_OPENED ? readlinkSync(`/proc/self/fd/${file.fd}`) : at.path;
-      if (!isInside(at.bucketDir, opened)) throw s3ErrorFor("symlink-escapes-volume", { Key: at.key });
       const stats = await file.stat();
       if (!stats.isFile()) throw s3ErrorFor("key-not-found", { Key: at.key });
-      // Replaced or deleted since the open: the name it had (the record lookup then sees the new version).
-      const path = stats.nlink === 0 && opened.endsWith(DELETED) ? opened.slice(0, -DELETED.length) : opened;
-      const here = { ...at, path };
-      const record = await deps.meta.read(here);
+      const record = await deps.meta.read(at);
       const known = record?.meta;
       if (stampMatches(record, stats)) {
         const info = describe(at.key, stats, record.etag, record.meta);
-        return { file, path, stats, info: record.parts ? { ...info, parts: record.parts } : info };
+        return { file, path: at.path, stats, info: record.parts ? { ...info, parts: record.parts } : info };
       }
-      if (record !== undefined && attempt < RECORD_RETRIES && (await replacedOrLagging(deps, here, stats))) {
+      if (record !== undefined && attempt < RECORD_RETRIES && (await replacedOrLagging(deps, at, stats))) {
         await file.close();
         if (attempt > 0) await new Promise((r) => setTimeout(r, attempt * 2));
         continue;
       }
-      const etag = await deps.etags.etagFor(here, stats, record, file);
+      const etag = await deps.etags.etagFor(at, stats, record, file);
       // Content headers and user metadata survive a rewrite from a Pod; the checksum does not.
       const meta = known ? { ...known, checksum: undefined } : EMPTY_META;
-      return { file, path, stats, info: describe(at.key, stats, etag, meta) };
+      return { file, path: at.path, stats, info: describe(at.key, stats, etag, meta) };
     } catch (err) {
       await file.close();
       throw err;
     }
   }
 }
-
-/** Whether opened files' real paths come from /proc/self/fd (Linux) rather than a realpath before the open. */
-export const RESOLVE_OPENED = process.platform === "linux";
-/** What Linux appends to a /proc/self/fd link whose file has no name any more. */
-const DELETED = " (deleted)";
 
 /**
  * Whether a mismatching record may be about to match on a second try: the key now names another
