@@ -33,9 +33,7 @@ const PEER = fileURLToPath(new URL("./peer.mjs", import.meta.url));
 const REPORT = fileURLToPath(new URL("./report.mjs", import.meta.url));
 // The bundled CLI, as the npm package and the single executable run it (the workspace build's ESM
 // modules take about twice as long to start).
-const PODKIT =
-  process.env.BENCH_PODKIT ??
-  fileURLToPath(new URL("../../../apps/cli/dist/bundle/podkit.cjs", import.meta.url));
+const PODKIT = fileURLToPath(new URL("../../../apps/cli/dist/bundle/podkit.cjs", import.meta.url));
 const REPO = fileURLToPath(new URL("../../..", import.meta.url));
 if (!existsSync(PODKIT)) throw new Error(`${PODKIT} is missing: run pnpm build first`);
 const dir = mkdtempSync(join(tmpdir(), "podkit-bench-"));
