@@ -109,6 +109,18 @@ describe("podkit s3 serve --workers 2", () => {
     expect(maps(gw.proc.pid!)).not.toMatch(addon);
   });
 
+  it("workers start with a 2 MiB young generation and two malloc arenas (memory per worker), the supervisor's own flags kept", async () => {
+    const gw = await startGateway(root, [], 2);
+    gateways.push(gw);
+    const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    const environ = (pid: number) => readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+    expect(cmdline(gw.proc.pid!)).not.toContain("--max-semi-space-size=2");
+    for (const pid of workerPids(gw)) {
+      expect(cmdline(pid)).toContain("--max-semi-space-size=2");
+      expect(environ(pid)).toContain("MALLOC_ARENA_MAX=2");
+    }
+  });
+
   it("a worker killed with SIGKILL during a large PUT is replaced; the other worker's clients never notice; nothing torn or left behind", async () => {
     const gw = await startGateway(root, [], 2);
     gateways.push(gw);

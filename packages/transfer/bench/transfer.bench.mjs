@@ -36,6 +36,12 @@ const REPORT = fileURLToPath(new URL("./report.mjs", import.meta.url));
 const PODKIT = fileURLToPath(new URL("../../../apps/cli/dist/bundle/podkit.cjs", import.meta.url));
 const REPO = fileURLToPath(new URL("../../..", import.meta.url));
 if (!existsSync(PODKIT)) throw new Error(`${PODKIT} is missing: run pnpm build first`);
+/** The Node.js flags of the launcher's shebang (`#!/usr/bin/env -S node FLAGS`), so podkit starts as users start it. */
+const LAUNCHER_FLAGS = readFileSync(PODKIT, "utf8")
+  .split("\n", 1)[0]
+  .replace(/^#!\S*env -S node\b/, "")
+  .split(" ")
+  .filter(Boolean);
 const dir = mkdtempSync(join(tmpdir(), "podkit-bench-"));
 const file = join(dir, "data.bin");
 
@@ -114,10 +120,10 @@ function peer(args, ns = "a", prof = []) {
 
 /** A `podkit` command as users run it; resolves with the CPU seconds and peak RSS it reports. */
 function runPodkit(args, report, ns = "a", prof = []) {
-  // --expose-gc: started as the podkit launcher starts node (the chunk loops pace their collections).
+  // Started as the podkit launcher starts node (--expose-gc: the chunk loops pace their collections).
   const [cmd, ...argv] = inNs(ns, [
     process.execPath,
-    "--expose-gc",
+    ...LAUNCHER_FLAGS,
     ...prof,
     "--import",
     REPORT,

@@ -5,6 +5,11 @@ import { readdirSync, readFileSync } from "node:fs";
 import { Agent, type ClientRequest, request } from "node:http";
 
 export const MiB = 1024 * 1024;
+/**
+ * The Node.js flags the `podkit` launcher starts with (its shebang: `gc` for the gateway's paced
+ * collections), so the gateway is measured as users run it.
+ */
+export const LAUNCHER_NODE_FLAGS = ["--expose-gc"];
 export const CONCURRENCY = 16;
 export const KEY = "bench-access";
 export const SECRET = "bench-secret-0123456789";

@@ -4,7 +4,9 @@
  *   PUT of a big object vs the smaller of a raw sequential write (+fsync) and one MD5 stream;
  *   GET of a big object vs nginx serving the same file over loopback (same Node client), nginx
  *   with as many worker processes as the gateway;
- *   4 concurrent PUTs of a quarter of that size vs 4 concurrent raw writers;
+ *   4 concurrent PUTs of a quarter of that size vs 4 concurrent raw writers, and vs the CPU floor:
+ *   the CPU-seconds of hashing 4 streams at once, of sending them over loopback to a discarding
+ *   server, and of the raw writes, summed and spread over every CPU;
  *   4 KiB objects, 16 concurrent clients: PUT, GET and HEAD ops/s next to nginx's GET ops/s and a
  *   bare Node.js server's GET and PUT (bare.ts: the least any Node server does, with as many
  *   workers), with the CPU each side (client, server) spent per request;
@@ -36,6 +38,7 @@ import {
   httpGet,
   httpPut,
   KEY,
+  LAUNCHER_NODE_FLAGS,
   MiB,
   median,
   memory,
@@ -46,6 +49,7 @@ import {
   treeCpuSeconds,
   treeRss,
 } from "./client.js";
+import { hashStreamsAtOnce } from "./md5-streams.js";
 import { startNginx } from "./nginx.js";
 
 const OBJECT_MIB = Number(process.env.BENCH_OBJECT_MIB ?? 256);
@@ -70,10 +74,14 @@ interface Gateway {
 /** One gateway in its own process (its memory and CPU measured alone); workers > 1: a supervisor and workers. */
 async function startGateway(root: string, workers: number): Promise<Gateway> {
   const serveJs = new URL("./serve.js", import.meta.url).pathname;
-  // Started as the podkit launcher starts node (--expose-gc: the gateway paces its collections).
-  const proc = spawn(process.execPath, ["--expose-gc", serveJs, root, KEY, SECRET, String(workers)], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  // Started as the podkit launcher starts node.
+  const proc = spawn(
+    process.execPath,
+    [...LAUNCHER_NODE_FLAGS, serveJs, root, KEY, SECRET, String(workers)],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
   const endpoint = await new Promise<string>((resolve) => {
     proc.stdout!.once("data", (c) => resolve((JSON.parse(String(c)) as { endpoint: string }).endpoint));
   });
@@ -224,10 +232,21 @@ async function main(): Promise<void> {
       for (const g of gateways) rmSync(join(vol, `big-${g.workers}.bin`));
     }
 
-    // 4 concurrent PUTs vs 4 concurrent raw writers.
+    // 4 concurrent PUTs vs 4 concurrent raw writers, next to what the CPUs allow: every PUT hashes
+    // every byte and receives it over loopback from a client on the same cores.
     if (SECTIONS.has("parallel")) {
       const parallelSize = PARALLEL_MIB * MiB;
+      const totalGiB = (PARALLEL * parallelSize) / (1024 * MiB);
+      const cpuSince = (before: NodeJS.CpuUsage) => {
+        const used = process.cpuUsage(before);
+        return (used.user + used.system) / 1e6;
+      };
       const rawParallel: number[] = [];
+      const rawCpu: number[] = [];
+      const md5Parallel: number[] = [];
+      const md5Cpu: number[] = [];
+      const loopback: number[] = [];
+      const loopbackCpu: number[] = [];
       const parallelPuts: number[][] = gateways.map(() => []);
       const parallelUrls = await Promise.all(
         gateways.map((g) =>
@@ -238,7 +257,9 @@ async function main(): Promise<void> {
           ),
         ),
       );
+      const sinkPids = processTree(sink.pid!);
       for (let r = 0; r < RUNS; r++) {
+        const rawBefore = process.cpuUsage();
         rawParallel.push(
           await timed(() =>
             Promise.all(
@@ -248,21 +269,41 @@ async function main(): Promise<void> {
             ),
           ),
         );
+        rawCpu.push(cpuSince(rawBefore));
         for (let k = 0; k < PARALLEL; k++) rmSync(join(scratch, `raw-${k}.bin`));
+        const hashed = await hashStreamsAtOnce(PARALLEL, parallelSize);
+        md5Parallel.push(hashed.seconds);
+        md5Cpu.push(hashed.cpuSeconds);
+        const sinkBefore = treeCpuSeconds(sinkPids);
+        const clientBefore = process.cpuUsage();
+        loopback.push(
+          await timed(() =>
+            Promise.all(Array.from({ length: PARALLEL }, () => httpPut(`${sinkUrl}/discard`, parallelSize))),
+          ),
+        );
+        loopbackCpu.push(cpuSince(clientBefore) + treeCpuSeconds(sinkPids) - sinkBefore);
         for (const [i] of gateways.entries()) {
           parallelPuts[i]!.push(
             await timed(() => Promise.all(parallelUrls[i]!.map((u) => httpPut(u, parallelSize)))),
           );
         }
       }
-      const rawParallelMBs = mibs(PARALLEL * parallelSize, median(rawParallel));
+      const total = PARALLEL * parallelSize;
+      const rawParallelMBs = mibs(total, median(rawParallel));
+      const md5MBs = mibs(total, median(md5Parallel));
+      const perGiB = (cpu: number[]) => median(cpu) / totalGiB;
+      const leastCpu = perGiB(md5Cpu) + perGiB(loopbackCpu) + perGiB(rawCpu);
+      const cpuCeiling = (cpus().length * 1024) / leastCpu;
       say(
-        `PUT ${PARALLEL} x ${PARALLEL_MIB} MiB at once: raw write+fsync with ${PARALLEL} writers ${f0(rawParallelMBs)} MiB/s in all`,
+        `PUT ${PARALLEL} x ${PARALLEL_MIB} MiB at once: raw write+fsync with ${PARALLEL} writers ${f0(rawParallelMBs)} MiB/s in all; MD5 of ${PARALLEL} streams at once on ${cpus().length} CPUs (threads, nothing else running) ${f0(md5MBs)} MiB/s = ${f2(md5MBs / rawParallelMBs)}x raw; ${PARALLEL} streams over loopback into a bare Node server that discards them ${f0(mibs(total, median(loopback)))} MiB/s`,
+      );
+      say(
+        `  the least CPU a PUT needs here: MD5 ${f2(perGiB(md5Cpu))} + loopback client and server ${f2(perGiB(loopbackCpu))} + write ${f2(perGiB(rawCpu))} = ${f2(leastCpu)} CPU-s per GiB -> at most ${f0(cpuCeiling)} MiB/s on ${cpus().length} CPUs = ${f2(cpuCeiling / rawParallelMBs)}x raw`,
       );
       for (const [i, g] of gateways.entries()) {
-        const mbs = mibs(PARALLEL * parallelSize, median(parallelPuts[i]!));
+        const mbs = mibs(total, median(parallelPuts[i]!));
         say(
-          `  gateway, ${label(g)}: ${f0(mbs)} MiB/s in all, ${f2(mbs / rawParallelMBs)}x raw (target >= 0.8)`,
+          `  gateway, ${label(g)}: ${f0(mbs)} MiB/s in all, ${f2(mbs / rawParallelMBs)}x raw (target >= 0.8), ${f2(mbs / cpuCeiling)}x what the CPUs allow`,
         );
         for (let k = 0; k < PARALLEL; k++) rmSync(join(vol, `par-${g.workers}-${k}.bin`));
       }

@@ -14,7 +14,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import { closeClient, httpGet, httpPut, KEY, pool, SECRET, threadCpuSeconds, timed } from "./client.js";
+import {
+  closeClient,
+  httpGet,
+  httpPut,
+  KEY,
+  LAUNCHER_NODE_FLAGS,
+  pool,
+  SECRET,
+  threadCpuSeconds,
+  timed,
+} from "./client.js";
 
 const COUNT = Number(process.env.BENCH_PROFILE_COUNT ?? 4000);
 const TOP = Number(process.env.BENCH_PROFILE_TOP ?? 15);
@@ -110,7 +120,7 @@ async function profileOne(
   const serveJs = new URL("./serve.js", import.meta.url).pathname;
   mkdirSync(profDir, { recursive: true });
   const profileFile = join(profDir, `${op}.cpuprofile`);
-  const proc = spawn(process.execPath, ["--expose-gc", serveJs, root, KEY, SECRET, "1"], {
+  const proc = spawn(process.execPath, [...LAUNCHER_NODE_FLAGS, serveJs, root, KEY, SECRET, "1"], {
     stdio: ["ignore", "pipe", "inherit"],
     env: { ...process.env, BENCH_CPU_PROFILE: profileFile },
   });
