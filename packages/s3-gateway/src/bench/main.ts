@@ -426,8 +426,10 @@ async function main(): Promise<void> {
       const t = await timed(() => httpPut(url, RSS_MIB * MiB));
       clearInterval(sampler);
       const hwm = pids.map((pid) => f0(memory(pid, "VmHWM") / MiB)).join(" + ");
+      // With workers, the first process is the supervisor: the largest one is a worker.
+      const supervisor = g.workers > 1 ? `, supervisor ${f0(memory(pids[0]!, "VmHWM") / 1e6)} MB` : "";
       say(
-        `  ${label(g)}, ${when} (${f0(RSS_MIB / t)} MiB/s): ${f0(peak / 1e6)} MB (${f0(peak / MiB)} MiB) in all over ${pids.length} processes, ${f0(before / 1e6)} MB before; largest single process ${f0(peakOne / 1e6)} MB; ${f0(peak / 1e6 / g.workers)} MB per worker (target < 120); high-water marks ${hwm} MiB`,
+        `  ${label(g)}, ${when} (${f0(RSS_MIB / t)} MiB/s): ${f0(peak / 1e6)} MB (${f0(peak / MiB)} MiB) in all over ${pids.length} processes, ${f0(before / 1e6)} MB before; largest worker process ${f0(peakOne / 1e6)} MB (target < 120 per worker)${supervisor}; the whole gateway ÷ workers ${f0(peak / 1e6 / g.workers)} MB; high-water marks ${hwm} MiB`,
       );
       rmSync(join(vol, "rss.bin"), { force: true });
     };

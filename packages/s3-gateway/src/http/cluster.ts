@@ -31,12 +31,18 @@ const WORKER_MALLOC_ARENAS = "2";
 
 /**
  * The Node.js flags a worker starts with: the supervisor's own, plus a small young generation
- * unless one was chosen. The single executable takes no Node.js flags on its command line (they
- * would reach the program as arguments), so its workers start as it did.
+ * unless one was chosen (on the command line or in NODE_OPTIONS). The single executable takes no
+ * Node.js flags on its command line (they would reach the program as arguments), so its workers
+ * start as it did.
  */
-export function workerExecArgv(execArgv: readonly string[], singleExecutable: boolean): string[] {
+export function workerExecArgv(
+  execArgv: readonly string[],
+  singleExecutable: boolean,
+  nodeOptions = "",
+): string[] {
   if (singleExecutable) return [...execArgv];
-  const chosen = execArgv.some((flag) => /^--max[-_]semi[-_]space[-_]size\b/.test(flag));
+  const semiSpace = /--max[-_]semi[-_]space[-_]size\b/;
+  const chosen = execArgv.some((flag) => semiSpace.test(flag)) || semiSpace.test(nodeOptions);
   return chosen ? [...execArgv] : [...execArgv, WORKER_SEMI_SPACE_FLAG];
 }
 
@@ -80,7 +86,7 @@ export async function startS3Cluster(options: S3ClusterOptions): Promise<S3Gatew
   parseListen(listen, "--listen");
   if (options.metricsListen) parseListen(options.metricsListen, "--metrics-listen");
   let endpoint = "";
-  cluster.setupPrimary({ execArgv: workerExecArgv(process.execArgv, isSea()) });
+  cluster.setupPrimary({ execArgv: workerExecArgv(process.execArgv, isSea(), process.env.NODE_OPTIONS) });
   const workerEnv = {
     [LISTEN_ENV]: listen,
     MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? WORKER_MALLOC_ARENAS,

@@ -14,6 +14,13 @@ describe("the Node.js flags a gateway worker starts with", () => {
     expect(workerExecArgv(given, sea)).toEqual(expected);
   });
 
+  it("leaves a young generation chosen in NODE_OPTIONS alone (the command line would override it)", () => {
+    expect(workerExecArgv(["--expose-gc"], false, "--max-semi-space-size=4 --trace-warnings")).toEqual([
+      "--expose-gc",
+    ]);
+    expect(workerExecArgv([], false, "--trace-warnings")).toEqual(["--max-semi-space-size=2"]);
+  });
+
   it("a worker started with them runs with a 2 MiB semi-space (4 MiB new space in all)", async () => {
     const { execFileSync } = await import("node:child_process");
     const newSpace = execFileSync(
