@@ -71,20 +71,39 @@ interface Gateway {
   stop(): Promise<void>;
 }
 
-/** One gateway in its own process (its memory and CPU measured alone); workers > 1: a supervisor and workers. */
-async function startGateway(root: string, workers: number): Promise<Gateway> {
-  const serveJs = new URL("./serve.js", import.meta.url).pathname;
-  // Started as the podkit launcher starts node.
-  const proc = spawn(
-    process.execPath,
-    [...LAUNCHER_NODE_FLAGS, serveJs, root, KEY, SECRET, String(workers)],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
+/** A bench server (a script here) in its own process: it prints `{"endpoint": …}` once it listens. */
+async function startNodeServer(
+  args: string[],
+): Promise<{ proc: ChildProcess; endpoint: string; stop(): Promise<void> }> {
+  const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
   const endpoint = await new Promise<string>((resolve) => {
     proc.stdout!.once("data", (c) => resolve((JSON.parse(String(c)) as { endpoint: string }).endpoint));
   });
+  return {
+    proc,
+    endpoint,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (proc.exitCode !== null) return resolve();
+        proc.once("exit", () => resolve());
+        proc.kill("SIGTERM");
+      }),
+  };
+}
+
+const script = (name: string) => new URL(`./${name}`, import.meta.url).pathname;
+
+/** One gateway in its own process (its memory and CPU measured alone); workers > 1: a supervisor and workers. */
+async function startGateway(root: string, workers: number): Promise<Gateway> {
+  // Started as the podkit launcher starts node.
+  const { proc, endpoint, stop } = await startNodeServer([
+    ...LAUNCHER_NODE_FLAGS,
+    script("serve.js"),
+    root,
+    KEY,
+    SECRET,
+    String(workers),
+  ]);
   const s3 = new S3Client({
     endpoint,
     region: "us-east-1",
@@ -97,40 +116,10 @@ async function startGateway(root: string, workers: number): Promise<Gateway> {
     endpoint,
     s3,
     presign: (cmd) => getSignedUrl(s3, cmd, { expiresIn: 3600 }),
-    stop: () =>
-      new Promise<void>((resolve) => {
-        s3.destroy();
-        if (proc.exitCode !== null) return resolve();
-        proc.once("exit", () => resolve());
-        proc.kill("SIGTERM");
-      }),
-  };
-}
-
-/** The bare Node.js server (bare.ts) with `workers` processes, serving files under `root`. */
-async function startBare(
-  root: string,
-  workers: number,
-): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
-  const proc = spawn(
-    process.execPath,
-    [new URL("./bare.js", import.meta.url).pathname, root, String(workers)],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
+    stop: () => {
+      s3.destroy();
+      return stop();
     },
-  );
-  const url = await new Promise<string>((resolve) => {
-    proc.stdout!.once("data", (c) => resolve((JSON.parse(String(c)) as { endpoint: string }).endpoint));
-  });
-  return {
-    url,
-    pid: proc.pid!,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (proc.exitCode !== null) return resolve();
-        proc.once("exit", () => resolve());
-        proc.kill("SIGTERM");
-      }),
   };
 }
 
@@ -143,6 +132,11 @@ async function rawWrite(path: string, size: number): Promise<void> {
 }
 
 const mibs = (bytes: number, seconds: number) => bytes / MiB / seconds;
+/** CPU-seconds this process (every thread) has used since `before`. */
+const cpuSince = (before: NodeJS.CpuUsage) => {
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1e6;
+};
 const f0 = (x: number) => x.toFixed(0);
 const f2 = (x: number) => x.toFixed(2);
 const label = (g: { workers: number }) => `${g.workers} worker${g.workers > 1 ? "s" : ""}`;
@@ -156,12 +150,8 @@ async function main(): Promise<void> {
   const gateways: Gateway[] = [];
   for (const n of workerCounts) gateways.push(await startGateway(root, n));
   const nginxes = await Promise.all(workerCounts.map((n) => startNginx(root, scratch, n)));
-  const sink = spawn(process.execPath, [new URL("./sink.js", import.meta.url).pathname], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const sinkUrl = await new Promise<string>((resolve) => {
-    sink.stdout!.once("data", (c) => resolve((JSON.parse(String(c)) as { endpoint: string }).endpoint));
-  });
+  const sink = await startNodeServer([script("sink.js")]);
+  const sinkUrl = sink.endpoint;
   const load = () =>
     loadavg()
       .map((l) => l.toFixed(2))
@@ -237,10 +227,6 @@ async function main(): Promise<void> {
     if (SECTIONS.has("parallel")) {
       const parallelSize = PARALLEL_MIB * MiB;
       const totalGiB = (PARALLEL * parallelSize) / (1024 * MiB);
-      const cpuSince = (before: NodeJS.CpuUsage) => {
-        const used = process.cpuUsage(before);
-        return (used.user + used.system) / 1e6;
-      };
       const rawParallel: number[] = [];
       const rawCpu: number[] = [];
       const md5Parallel: number[] = [];
@@ -257,7 +243,7 @@ async function main(): Promise<void> {
           ),
         ),
       );
-      const sinkPids = processTree(sink.pid!);
+      const sinkPids = processTree(sink.proc.pid!);
       for (let r = 0; r < RUNS; r++) {
         const rawBefore = process.cpuUsage();
         rawParallel.push(
@@ -317,11 +303,10 @@ async function main(): Promise<void> {
         const serverBefore = treeCpuSeconds(pids);
         const clientBefore = process.cpuUsage();
         const seconds = await timed(fn);
-        const client = process.cpuUsage(clientBefore);
         return {
           ops: SMALL_COUNT / seconds,
           serverUs: ((treeCpuSeconds(pids) - serverBefore) * 1e6) / SMALL_COUNT,
-          clientUs: (client.user + client.system) / SMALL_COUNT,
+          clientUs: (cpuSince(clientBefore) * 1e6) / SMALL_COUNT,
         };
       };
       type Pass = Awaited<ReturnType<typeof measure>>;
@@ -337,7 +322,8 @@ async function main(): Promise<void> {
       }> = [];
       say(`4 KiB objects (${SMALL_COUNT}, ${CONCURRENCY} concurrent clients):`);
       for (const [i, g] of gateways.entries()) {
-        const bare = await startBare(root, g.workers);
+        // The bare Node.js server (bare.ts) with as many processes, serving the same files.
+        const bare = await startNodeServer([script("bare.js"), root, String(g.workers)]);
         const keys = Array.from({ length: SMALL_COUNT }, (_, k) => `small-${g.workers}/o${k}`);
         const urls = (make: (k: string) => PutObjectCommand | GetObjectCommand | HeadObjectCommand) =>
           Promise.all(keys.map((k) => g.presign(make(k))));
@@ -356,10 +342,12 @@ async function main(): Promise<void> {
               pool(keys, (k) => httpGet(`${nginxes[i]!.url}/${BUCKET}/${k}`)),
             ),
             // The same files the gateway and nginx served; PUTs into a folder of its own.
-            bareGet: await measure(bare.pid, () => pool(keys, (k) => httpGet(`${bare.url}/${BUCKET}/${k}`))),
-            barePut: await measure(bare.pid, () =>
+            bareGet: await measure(bare.proc.pid!, () =>
+              pool(keys, (k) => httpGet(`${bare.endpoint}/${BUCKET}/${k}`)),
+            ),
+            barePut: await measure(bare.proc.pid!, () =>
               pool(keys, (k) =>
-                httpPut(`${bare.url}/${BUCKET}/bare-${g.workers}/${k.split("/")[1]}`, 4096, small),
+                httpPut(`${bare.endpoint}/${BUCKET}/bare-${g.workers}/${k.split("/")[1]}`, 4096, small),
               ),
             ),
           };
@@ -452,7 +440,7 @@ async function main(): Promise<void> {
     closeClient();
     for (const n of nginxes) await n.stop();
     for (const g of gateways) await g.stop();
-    sink.kill("SIGTERM");
+    await sink.stop();
     rmSync(scratch, { recursive: true, force: true });
   }
 }
