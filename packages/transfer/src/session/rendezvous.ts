@@ -189,13 +189,15 @@ export async function receiverRendezvous(
   // The relay writes an empty room's ping right behind its "ok", so it arrives within a round trip
   // of it at worst; joining took at least two.
   const quiet = Math.min(aloneGraceMs, Math.max(QUIET_MIN_MS, (joinedAt - startedAt) / 2));
+  // Each candidate's control rooms (the one on its relay), found once rather than every poll.
+  const twinsOf = new Map(joined.map((j) => [j, control.filter((o) => sameRelay(o, j))]));
   try {
     for (;;) {
       if (signal?.aborted) throw aborted();
       const now = Date.now();
       const paired = joined.find((j) => {
         const c = j.rc.conn;
-        const twins = control.filter((o) => sameRelay(o, j));
+        const twins = twinsOf.get(j) ?? [];
         if (c.pings === 0) {
           const prompt = twins.some((o) => pingedBy(o, joinedAt + PROMPT_PING_MS));
           return now - joinedAt >= (prompt ? quiet : aloneGraceMs);
