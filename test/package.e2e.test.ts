@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import {
   chownSync,
   existsSync,
@@ -348,8 +348,10 @@ describe("the Debian package", () => {
 });
 
 describe("the npm package", () => {
-  it("installs with npm alone and sends a file through its own relay", async () => {
-    const prefix = mkdtempSync(join(tmpdir(), "podkit-npm-prefix-"));
+  let prefix: string;
+  let bin: string;
+  beforeAll(() => {
+    prefix = mkdtempSync(join(tmpdir(), "podkit-npm-prefix-"));
     const npmCache = mkdtempSync(join(tmpdir(), "podkit-npm-cache-"));
     const r = spawnSync(
       "npm",
@@ -360,10 +362,53 @@ describe("the npm package", () => {
       },
     );
     expect(r.status, r.stderr).toBe(0);
-    const bin = join(prefix, "bin/podkit");
+    bin = join(prefix, "bin/podkit");
+    rmSync(npmCache, { recursive: true, force: true });
+  }, 300_000);
+  afterAll(() => rmSync(prefix, { recursive: true, force: true }));
+
+  it("installs with npm alone and sends a file through its own relay", async () => {
     const v = spawnSync(bin, ["--version"], { encoding: "utf8" });
     expect(v.stdout).toBe(`${VERSION}\n`);
     await roundTrip((args, cwd) => podkit([], { cwd, wrap: [bin, ...args] }));
-    rmSync(prefix, { recursive: true, force: true });
+  });
+
+  it("keeps one code cache per set of Node flags: S3 workers started with their own neither reject nor replace the CLI's", () => {
+    const cacheHome = mkdtempSync(join(tmpdir(), "podkit-code-cache-"));
+    const env = { ...process.env, XDG_CACHE_HOME: cacheHome };
+    delete env.NODE_OPTIONS;
+    // As the shebang starts it, and as the S3 supervisor starts a worker (its flags + a young generation size).
+    const plain = () => spawnSync(bin, ["--help"], { encoding: "utf8", env });
+    const worker = () =>
+      spawnSync(process.execPath, ["--expose-gc", "--max-semi-space-size=2", bin, "--help"], {
+        encoding: "utf8",
+        env,
+      });
+    const caches = () => {
+      const dir = join(cacheHome, "podkit");
+      const found = new Map<string, string>();
+      for (const build of readdirSync(dir))
+        for (const name of readdirSync(join(dir, build)))
+          if (name.endsWith(".cache"))
+            found.set(
+              name,
+              createHash("sha256")
+                .update(readFileSync(join(dir, build, name)))
+                .digest("hex"),
+            );
+      return found;
+    };
+    expect(plain().status).toBe(0);
+    const first = caches();
+    expect(first.size).toBe(1);
+    expect(worker().status).toBe(0);
+    const both = caches();
+    expect(both.size).toBe(2);
+    // The first run's cache is untouched by the worker, and accepted (so not rewritten) on the next plain run.
+    for (const [name, hash] of first) expect(both.get(name)).toBe(hash);
+    expect(plain().status).toBe(0);
+    expect(worker().status).toBe(0);
+    expect(caches()).toEqual(both);
+    rmSync(cacheHome, { recursive: true, force: true });
   });
 });

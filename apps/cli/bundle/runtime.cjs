@@ -138,6 +138,17 @@ function launch() {
     return mod.exports;
   }
 
+  /**
+   * V8 rejects a code cache made under other flags: the S3 gateway's workers start with a smaller
+   * young generation, and a user may set NODE_OPTIONS. One cache per set of Node flags, so
+   * processes started differently neither compile the bundle from source every time nor keep
+   * replacing each other's cache.
+   */
+  function flagsTag() {
+    const flags = [...process.execArgv, process.env.NODE_OPTIONS ?? ""].join("\0");
+    return require("node:crypto").createHash("sha256").update(flags).digest("hex").slice(0, 16);
+  }
+
   /** Run app.cjs like a CommonJS module, compiled from (or, the first time, into) the code cache. */
   function runApp() {
     const source = sea
@@ -147,7 +158,7 @@ function launch() {
     let cacheFile;
     let cachedData;
     try {
-      cacheFile = path.join(cacheDir(), "app.cjs.cache");
+      cacheFile = path.join(cacheDir(), `app.cjs.${flagsTag()}.cache`);
       cachedData = fs.readFileSync(cacheFile);
     } catch {
       // first run of this build, or no writable cache directory: compile from source
