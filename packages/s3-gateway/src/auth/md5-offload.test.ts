@@ -1,11 +1,27 @@
 import { createHash, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { Slab } from "./body-slabs.js";
 import { OffloadedMd5 } from "./md5-offload.js";
 
-/** Feed `data` in chunks of `size` bytes, honouring back-pressure as the verifier does. */
+/** Feed `data` in chunks of `size` bytes through slabs, honouring back-pressure as the verifier does. */
 async function offloaded(data: Buffer, size: number): Promise<string> {
   const md5 = new OffloadedMd5();
-  for (let off = 0; off < data.length; off += size) await md5.update(data.subarray(off, off + size));
+  let slab = new Slab();
+  const post = async () => {
+    const wait = md5.hash(slab);
+    slab.release();
+    slab = new Slab();
+    await wait;
+  };
+  for (let off = 0; off < data.length; off += size) {
+    const chunk = data.subarray(off, off + size);
+    for (let at = 0; at < chunk.length; ) {
+      at += slab.fill(chunk, at);
+      if (slab.full) await post();
+    }
+  }
+  await post();
+  slab.release();
   return (await md5.digest()).toString("hex");
 }
 

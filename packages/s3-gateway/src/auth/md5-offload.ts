@@ -1,18 +1,18 @@
 import { Worker } from "node:worker_threads";
 import { workerModuleUrl } from "@podkit/core";
+import type { Slab } from "./body-slabs.js";
 import type { Md5Reply, Md5Request } from "./md5-worker.js";
 
 /**
  * MD5 of big uploads computed on a worker thread, so hashing (the costliest step of a PUT,
  * one core's worth at ~700 MiB/s here) overlaps with receiving and writing on the main thread.
  * Small bodies are hashed inline: a message round trip costs more than hashing a few KiB.
- * One worker (md5-worker.ts) serves every upload; each upload keeps at most MAX_OUTSTANDING bytes
- * in flight.
+ * One worker (md5-worker.ts) serves every upload. It reads the body's slabs (body-slabs.ts) in
+ * place, while the main thread writes the same slabs to the file; each upload keeps at most
+ * MAX_OUTSTANDING bytes waiting for the hash.
  */
-/** Bytes gathered before one message to the worker. */
-const BATCH = 1 << 20;
 /** Bytes posted but not yet hashed before the body stream waits (bounds memory). */
-const MAX_OUTSTANDING = 4 << 20;
+const MAX_OUTSTANDING = 2 << 20;
 /** Bodies at least this big are hashed on the worker. */
 export const OFFLOAD_MIN_BYTES = 8 << 20;
 
@@ -25,15 +25,11 @@ interface Job {
 }
 
 /**
- * Slabs travel to the worker and back (moved, never cloned) and are reused, so hashing a big
- * upload allocates nothing: freshly allocated buffers handed to a worker would pile up until
- * that idle isolate happens to collect garbage (RSS grew past 200 MB that way).
+ * Slabs the worker has not acknowledged yet, by sequence number: each is released only on its
+ * acknowledgement, even when its upload was abandoned meanwhile (the worker may still be reading it).
  */
-const freeSlabs: ArrayBuffer[] = [];
-const MAX_FREE_SLABS = 4;
-function takeSlab(): ArrayBuffer {
-  return freeSlabs.pop() ?? new ArrayBuffer(BATCH);
-}
+const hashing = new Map<number, { slab: Slab; job: Job }>();
+let nextSeq = 1;
 
 let worker: Worker | undefined;
 const jobs = new Map<number, Job>();
@@ -49,29 +45,36 @@ function holdWhileBusy(): void {
   else worker?.unref();
 }
 
-function send(m: Md5Request, transfer?: ArrayBuffer[]): void {
-  getWorker().postMessage(m, transfer);
+function send(m: Md5Request): void {
+  getWorker().postMessage(m);
 }
 
 function getWorker(): Worker {
   if (worker) return worker;
   const w = new Worker(workerModuleUrl("./md5-worker.js", import.meta.url));
   w.on("message", (m: Md5Reply) => {
-    if (m.t === "a" && freeSlabs.length < MAX_FREE_SLABS) freeSlabs.push(m.b);
-    const job = jobs.get(m.id);
-    if (!job) return;
     if (m.t === "a") {
-      job.outstanding -= m.n;
+      const hashed = hashing.get(m.seq);
+      if (!hashed) return;
+      hashing.delete(m.seq);
+      const { slab, job } = hashed;
+      job.outstanding -= slab.filled;
+      slab.release();
       if (job.outstanding <= MAX_OUTSTANDING) for (const wake of job.waiters.splice(0)) wake();
-    } else {
+      return;
+    }
+    const job = jobs.get(m.id);
+    if (job) {
       jobs.delete(m.id);
       holdWhileBusy();
       job.done?.(m.hex);
     }
   });
   // A dead hashing thread fails the uploads it was hashing (they answer 500), never hangs them.
+  // Its unacknowledged slabs are never reused (nothing can tell whether it was still reading them).
   const fail = (err: Error) => {
     if (worker === w) worker = undefined;
+    hashing.clear();
     for (const job of jobs.values()) {
       job.error = err;
       job.failed?.(err);
@@ -89,40 +92,30 @@ function getWorker(): Worker {
 export class OffloadedMd5 {
   private readonly id = nextId++;
   private readonly job: Job = { outstanding: 0, waiters: [] };
-  private slab: Uint8Array | undefined;
-  private filled = 0;
 
   constructor() {
     jobs.set(this.id, this.job);
     holdWhileBusy();
   }
 
-  /** Feed a chunk; returns a promise only when too much is waiting to be hashed. */
-  update(chunk: Buffer): Promise<void> | undefined {
-    let offset = 0;
-    while (offset < chunk.length) {
-      this.slab ??= new Uint8Array(takeSlab());
-      const n = Math.min(chunk.length - offset, BATCH - this.filled);
-      this.slab.set(chunk.subarray(offset, offset + n), this.filled);
-      this.filled += n;
-      offset += n;
-      if (this.filled === BATCH) this.post();
+  /**
+   * Hash a filled slab next (holding it until the worker has read it); returns a promise only
+   * when too much is waiting to be hashed.
+   */
+  hash(slab: Slab): Promise<void> | undefined {
+    if (slab.filled > 0) {
+      if (this.job.error) throw this.job.error;
+      const seq = nextSeq++;
+      slab.hold();
+      hashing.set(seq, { slab, job: this.job });
+      this.job.outstanding += slab.filled;
+      send({ t: "u", id: this.id, seq, n: slab.filled, b: slab.memory });
     }
     if (this.job.outstanding <= MAX_OUTSTANDING) return undefined;
     return new Promise((resolve) => this.job.waiters.push(resolve));
   }
 
-  private post(): void {
-    if (!this.slab || this.filled === 0) return;
-    const buffer = this.slab.buffer as ArrayBuffer;
-    this.job.outstanding += this.filled;
-    send({ t: "u", id: this.id, n: this.filled, b: buffer }, [buffer]);
-    this.slab = undefined;
-    this.filled = 0;
-  }
-
   digest(): Promise<Buffer> {
-    this.post();
     return new Promise((resolve, reject) => {
       if (this.job.error) return reject(this.job.error);
       this.job.done = (hex) => resolve(Buffer.from(hex, "hex"));
@@ -133,8 +126,6 @@ export class OffloadedMd5 {
 
   /** Forget an upload that failed midway. */
   discard(): void {
-    if (this.slab && freeSlabs.length < MAX_FREE_SLABS) freeSlabs.push(this.slab.buffer as ArrayBuffer);
-    this.slab = undefined;
     jobs.delete(this.id);
     holdWhileBusy();
     const abandon: Md5Request = { t: "x", id: this.id };

@@ -3,6 +3,7 @@ import type { Readable } from "node:stream";
 import { Transform, type TransformCallback } from "node:stream";
 import { s3ErrorFor } from "../errors/s3-errors.js";
 import type { AuthContext } from "./authenticate.js";
+import { lendSlab, Slab } from "./body-slabs.js";
 import {
   type ChecksumAlgorithm,
   createChecksum,
@@ -33,10 +34,14 @@ export interface PayloadExpectations {
 /**
  * Computes MD5 (the ETag) and any requested checksum while the body streams through, and
  * fails the stream at its end when a hash, checksum or length does not match — before the
- * writer renames its temporary file into place.
+ * writer renames its temporary file into place. A big body (OFFLOAD_MIN_BYTES and up) leaves it
+ * as 1 MiB slabs that the MD5 thread reads too (body-slabs.ts): its reader must give each one back
+ * with releaseSlab once written.
  */
 export class PayloadVerifier extends Transform {
   private readonly md5: Hash | OffloadedMd5;
+  /** The slab being filled (big bodies only). */
+  private slab: Slab | undefined;
   private readonly sha256: Hash | undefined;
   private readonly checksum: IncrementalChecksum | undefined;
   private size = 0;
@@ -57,18 +62,48 @@ export class PayloadVerifier extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
-    const wait = this.md5 instanceof OffloadedMd5 ? this.md5.update(chunk) : this.md5.update(chunk);
     this.sha256?.update(chunk);
     this.checksum?.update(chunk);
     this.size += chunk.length;
-    if (wait instanceof Promise) {
-      this.push(chunk);
-      void wait.then(() => callback());
-    } else callback(null, chunk);
+    if (!(this.md5 instanceof OffloadedMd5)) {
+      this.md5.update(chunk);
+      callback(null, chunk);
+      return;
+    }
+    let wait: Promise<void> | undefined;
+    try {
+      for (let at = 0; at < chunk.length; ) {
+        this.slab ??= new Slab();
+        at += this.slab.fill(chunk, at);
+        if (this.slab.full) wait = this.emitSlab(this.md5) ?? wait;
+      }
+    } catch (err) {
+      callback(err as Error);
+      return;
+    }
+    if (wait) void wait.then(() => callback());
+    else callback();
+  }
+
+  /** Hands the filled slab to the MD5 thread and the next stream at once. */
+  private emitSlab(md5: OffloadedMd5): Promise<void> | undefined {
+    const slab = this.slab;
+    this.slab = undefined;
+    if (!slab) return undefined;
+    try {
+      if (slab.filled === 0) return undefined;
+      const wait = md5.hash(slab);
+      this.push(lendSlab(slab));
+      return wait;
+    } finally {
+      slab.release();
+    }
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
     if (this.md5 instanceof OffloadedMd5) this.md5.discard();
+    this.slab?.release();
+    this.slab = undefined;
     callback(err);
   }
 
@@ -84,6 +119,7 @@ export class PayloadVerifier extends Transform {
     if (expect.size !== undefined && this.size !== expect.size) {
       throw s3ErrorFor("body-short", { received: this.size, announced: expect.size });
     }
+    if (this.md5 instanceof OffloadedMd5) this.emitSlab(this.md5);
     const md5 = this.md5 instanceof OffloadedMd5 ? await this.md5.digest() : this.md5.digest();
     if (this.sha256 && this.sha256.digest("hex") !== expect.sha256Hex) {
       throw s3ErrorFor("content-sha256-mismatch");

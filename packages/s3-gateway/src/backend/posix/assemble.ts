@@ -5,11 +5,12 @@ import { join } from "node:path";
 import { compositeChecksum, createChecksum } from "../../auth/checksums.js";
 import { s3ErrorFor, s3ErrorFromFs } from "../../errors/s3-errors.js";
 import type { ExpectedChecksum, ObjectInfo, ObjectMeta } from "../types.js";
+import { appendStream, handleTarget } from "./append-stream.js";
 import type { VolumeRoot } from "./files.js";
 import { keyToPath } from "./keys.js";
 import type { MetaStore, StoredRecord } from "./meta-store.js";
 import type { StoredPart, StoredUpload } from "./upload-records.js";
-import { appendStream, type CommitGuard, commitAtKey, handleTarget } from "./write.js";
+import { type CommitGuard, commitAtKey } from "./write.js";
 
 /**
  * CompleteMultipartUpload's one copy: append the parts into a temporary on the volume (computing a

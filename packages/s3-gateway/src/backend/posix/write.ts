@@ -1,10 +1,10 @@
 import { constants, type Stats } from "node:fs";
 import { copyFile, type FileHandle, link, lstat, mkdir, open, rename, rm, statfs } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { finished, type Readable } from "node:stream";
-import { ChunkGarbage } from "@podkit/core/gc";
+import type { Readable } from "node:stream";
 import { type S3Error, s3ErrorFor, s3ErrorFromFs } from "../../errors/s3-errors.js";
 import type { WriteCondition } from "../types.js";
+import { appendStream, handleTarget } from "./append-stream.js";
 import type { VolumeRoot } from "./files.js";
 import { withKeyLock } from "./key-lock.js";
 import type { MetaStore, StoredRecord } from "./meta-store.js";
@@ -49,144 +49,12 @@ export async function checkFreeSpace(dir: string, size: number | undefined): Pro
 }
 
 /**
- * Upload bodies arrive as fresh 64 KiB socket Buffers; without pacing, tens of MiB of them wait
- * dead for V8's next collection during a big upload (one pacer for every upload of the process).
- */
-const bodyGarbage = new ChunkGarbage();
-
-/** Below this much buffered data a write waits for more (unless the body has ended). */
-const BATCH_BYTES = 1 << 20;
-/** Stop reading the body while this much is waiting to be written (bounds memory per upload). */
-const MAX_PENDING_BYTES = 4 << 20;
-/** Start flushing to disk in the background every this many bytes, so the final fsync is short. */
-const FLUSH_EVERY_BYTES = 32 << 20;
-
-/**
- * Append a stream to an open file. Chunks are taken as they arrive (flowing mode: no
- * re-concatenation, no promise per chunk) and written with writev on libuv's thread pool while
- * the next ones are received and hashed; whatever piled up during a write goes out in the next
- * one, so the disk is never idle while data waits. Back-pressure pauses the body at
- * MAX_PENDING_BYTES. Every FLUSH_EVERY_BYTES a datasync starts in the background.
- */
-// Long: a back-pressure state machine kept in one place (pending bytes, flush, datasync).
-export function appendStream(
-  handle: AppendTarget,
-  body: Readable,
-  onChunk?: (chunk: Buffer) => void,
-): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
-    let batch: Buffer[] = [];
-    let batched = 0;
-    let total = 0;
-    let writing = false;
-    let ended = false;
-    let failed = false;
-    let sinceFlush = 0;
-    let flushing: Promise<void> | undefined;
-
-    const fail = (err: unknown) => {
-      if (failed) return;
-      failed = true;
-      body.off("data", onData);
-      if (!body.destroyed) body.destroy();
-      // Leave no thread-pool work on the handle behind: the caller closes and removes the file.
-      void waitIdle().then(() => reject(err));
-    };
-    let idle: (() => void) | undefined;
-    const waitIdle = async () => {
-      if (writing) await new Promise<void>((r) => (idle = r));
-      await flushing?.catch(() => undefined);
-    };
-    const pump = () => {
-      if (writing || failed) return;
-      if (batched === 0 || (batched < BATCH_BYTES && !ended)) {
-        if (ended && batched === 0) {
-          void (flushing ?? Promise.resolve()).then(() => resolve(total), fail);
-        }
-        return;
-      }
-      const buffers = batch;
-      const length = batched;
-      batch = [];
-      batched = 0;
-      writing = true;
-      if (body.isPaused() && !ended) body.resume();
-      writeAll(handle, buffers, length).then(
-        () => {
-          writing = false;
-          total += length;
-          // The written chunks (socket reads, outside the JS heap) are garbage now.
-          bodyGarbage.dropped(length);
-          sinceFlush += length;
-          if (sinceFlush >= FLUSH_EVERY_BYTES && flushing === undefined && !failed) {
-            sinceFlush = 0;
-            flushing = handle.datasync().finally(() => {
-              flushing = undefined;
-            });
-            flushing.catch(() => undefined);
-          }
-          idle?.();
-          idle = undefined;
-          pump();
-        },
-        (err: unknown) => {
-          writing = false;
-          idle?.();
-          idle = undefined;
-          fail(err);
-        },
-      );
-    };
-    const onData = (chunk: Buffer) => {
-      onChunk?.(chunk);
-      batch.push(chunk);
-      batched += chunk.length;
-      if (batched >= MAX_PENDING_BYTES && writing) body.pause();
-      pump();
-    };
-    body.on("data", onData);
-    // finished() also reports a body that failed before we got here (a verifier that gave up).
-    finished(body, { writable: false }, (err) => {
-      if (err) return fail(err);
-      ended = true;
-      pump();
-    });
-  });
-}
-
-/** What appendStream writes through: an OpenFile, or a FileHandle wrapped by `handleTarget`. */
-export interface AppendTarget {
-  /** Bytes written at the current position (possibly fewer than given). */
-  writev(buffers: Buffer[]): Promise<number>;
-  write(buffer: Buffer, offset: number, length: number): Promise<number>;
-  datasync(): Promise<void>;
-}
-
-/** A FileHandle as an AppendTarget. */
-export function handleTarget(handle: FileHandle): AppendTarget {
-  return {
-    writev: async (buffers) => (await handle.writev(buffers)).bytesWritten,
-    write: async (buffer, offset, length) => (await handle.write(buffer, offset, length)).bytesWritten,
-    datasync: () => handle.datasync(),
-  };
-}
-
-/**
  * Bodies up to this size are written through an OpenFile (callback node:fs: less main-thread
  * time per call, which is what a small PUT costs). Bigger ones go through a FileHandle: streaming
  * 1 GiB through callback writev measured about half as fast here (550-700 vs 850-1,400 MiB/s,
  * alternating in one process), for reasons not pinned down.
  */
 const OPEN_FILE_MAX_BYTES = 1 << 20;
-
-/** writev may write less than asked (signals, huge batches); write the rest. */
-async function writeAll(handle: AppendTarget, buffers: Buffer[], length: number): Promise<void> {
-  let bytesWritten = await handle.writev(buffers);
-  while (bytesWritten < length) {
-    const rest = Buffer.concat(buffers).subarray(bytesWritten);
-    bytesWritten += await handle.write(rest, 0, rest.length);
-  }
-}
 
 export interface Committed {
   size: number;
