@@ -2,6 +2,7 @@ import cluster, { type Worker } from "node:cluster";
 import type { Server } from "node:http";
 import { isSea } from "node:sea";
 import { createLogger, PodkitError, parseListen } from "@podkit/core";
+import { takeV8Collector } from "@podkit/core/gc";
 import type { MetricObjectWithValues, MetricValue } from "prom-client";
 import { CredentialStore } from "../auth/credentials.js";
 import type { S3Gateway, S3GatewayOptions } from "./server.js";
@@ -120,6 +121,8 @@ export async function startS3Cluster(options: S3ClusterOptions): Promise<S3Gatew
   try {
     await fork(); // the first one alone: it settles the port the others share
     await Promise.all(Array.from({ length: options.workers - 1 }, fork));
+    // The supervisor then only forwards signals and metrics: give back what start-up left behind.
+    takeV8Collector()?.();
   } catch (err) {
     stopping = true;
     for (const worker of Object.values(cluster.workers ?? {})) worker?.kill("SIGKILL");

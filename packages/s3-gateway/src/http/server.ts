@@ -249,6 +249,9 @@ export async function startS3Gateway(options: S3GatewayOptions): Promise<S3Gatew
     metricsServer = started.server;
     metricsUrl = started.url;
   }
+  // What start-up left behind (modules loaded, the config and credentials checked) would stay
+  // committed for as long as the gateway runs: one full collection once it listens gives it back.
+  takeV8Collector()?.();
   return {
     endpoint,
     ...(metricsUrl ? { metricsUrl } : {}),
