@@ -100,6 +100,23 @@ describe("a big body through the payload verifier", () => {
     expect(rb.md5).toBe(createHash("md5").update(b).digest("hex"));
   });
 
+  it("uses ordinary memory when every shared slab is taken, and still hashes and writes it intact", async () => {
+    const taken: Slab[] = [];
+    for (let i = 0; i < 64 && (taken.length === 0 || taken[taken.length - 1]!.shared); i++)
+      taken.push(new Slab());
+    expect(taken.filter((slab) => slab.shared).length).toBe(8);
+    expect(taken[taken.length - 1]!.shared).toBe(false);
+    const data = randomBytes(OFFLOAD_MIN_BYTES + 3 * SLAB_BYTES + 1);
+    const result = await throughVerifier(data, 65_536, 1);
+    for (const slab of taken) slab.release();
+    expect(result.written.equals(data)).toBe(true);
+    expect(result.md5).toBe(createHash("md5").update(data).digest("hex"));
+    // The shared ones went back to the pool: the next slab is one of them again.
+    const again = new Slab();
+    expect(again.shared).toBe(true);
+    again.release();
+  });
+
   it("hands the writer whole 1 MiB slabs, and the rest at the end", async () => {
     const data = randomBytes(OFFLOAD_MIN_BYTES + 5);
     const { sizes } = await throughVerifier(data, 70_000, 0);

@@ -1,28 +1,48 @@
 /**
- * A big upload's bytes are copied once, where they arrive, into 1 MiB slabs of shared memory; the
- * MD5 thread and the file write then both read the same slab, which goes back to a small pool
- * when the last of them lets go.
+ * A big upload's bytes are copied once, where they arrive, into 1 MiB slabs; the MD5 thread and
+ * the file write then both read the same slab, which goes back to a pool when the last of them
+ * lets go.
  *
  * Why: a socket chunk that waits for the disk or the hash survives V8's young-generation
  * collections. Survivors made V8 grow the young generation from 16 to 32 MiB during an upload and
  * then waited for a full collection, so a one-process gateway peaked at 126-132 MB during a 5 GiB
  * upload. Copied into a slab, each chunk is garbage as soon as its `data` event returns.
+ *
+ * Shared memory is kept for good, never dropped: once the MD5 thread has seen a SharedArrayBuffer,
+ * its memory lives until that thread's isolate collects garbage, which an idle hashing thread
+ * hardly ever does (slabs dropped after bursts of parallel uploads held a gateway at 516 MB). So
+ * there are at most SHARED_SLABS of them; when they are all in use (several big uploads at once),
+ * a slab is ordinary memory, and the MD5 thread gets a copy of it that it hands back.
  */
 export const SLAB_BYTES = 1 << 20;
-/** Slabs kept for reuse after a big upload (more are allocated while several run at once). */
-const MAX_FREE_SLABS = 4;
-const freeSlabs: SharedArrayBuffer[] = [];
+/** Shared slabs made at most: about what one or two uploads have in flight. */
+const SHARED_SLABS = 8;
+let sharedSlabs = 0;
+const freeShared: SharedArrayBuffer[] = [];
+
+function takeShared(): SharedArrayBuffer | undefined {
+  const free = freeShared.pop();
+  if (free || sharedSlabs >= SHARED_SLABS) return free;
+  sharedSlabs += 1;
+  return new SharedArrayBuffer(SLAB_BYTES);
+}
 
 /** One slab being filled or read. Each reader holds it; the last release returns it to the pool. */
 export class Slab {
-  readonly memory: SharedArrayBuffer;
+  readonly memory: SharedArrayBuffer | ArrayBuffer;
   /** Bytes written into it so far. */
   filled = 0;
   private holds = 1;
+  private lost = false;
 
-  /** A slab from the pool (or a new one), held once by the caller, who fills it. */
+  /** A shared slab from the pool (ordinary memory when all are in use), held once by the caller, who fills it. */
   constructor() {
-    this.memory = freeSlabs.pop() ?? new SharedArrayBuffer(SLAB_BYTES);
+    this.memory = takeShared() ?? new ArrayBuffer(SLAB_BYTES);
+  }
+
+  /** Whether the MD5 thread may read this slab in place. */
+  get shared(): boolean {
+    return this.memory instanceof SharedArrayBuffer;
   }
 
   /** Copies as much of `chunk[from…]` as fits; returns how many bytes it took. */
@@ -50,7 +70,18 @@ export class Slab {
   release(): void {
     if (this.holds <= 0) throw new Error("a slab was released more often than it was held");
     this.holds -= 1;
-    if (this.holds === 0 && freeSlabs.length < MAX_FREE_SLABS) freeSlabs.push(this.memory);
+    if (this.holds === 0 && this.memory instanceof SharedArrayBuffer && !this.lost)
+      freeShared.push(this.memory);
+  }
+
+  /**
+   * For a reader that will never release it (a hashing thread that died while reading it): its
+   * hold is dropped, and the slab never returns to the pool, which may make another in its place.
+   */
+  abandon(): void {
+    if (this.shared && !this.lost) sharedSlabs -= 1;
+    this.lost = true;
+    this.release();
   }
 }
 

@@ -25,10 +25,11 @@ interface Job {
 }
 
 /**
- * Slabs the worker has not acknowledged yet, by sequence number: each is released only on its
- * acknowledgement, even when its upload was abandoned meanwhile (the worker may still be reading it).
+ * Slabs the worker has not acknowledged yet, by sequence number: a shared one is released only on
+ * its acknowledgement, even when its upload was abandoned meanwhile (the worker may still be
+ * reading it).
  */
-const hashing = new Map<number, { slab: Slab; job: Job }>();
+const hashing = new Map<number, { slab?: Slab; job: Job; bytes: number }>();
 let nextSeq = 1;
 
 let worker: Worker | undefined;
@@ -45,8 +46,8 @@ function holdWhileBusy(): void {
   else worker?.unref();
 }
 
-function send(m: Md5Request): void {
-  getWorker().postMessage(m);
+function send(m: Md5Request, transfer?: ArrayBuffer[]): void {
+  getWorker().postMessage(m, transfer);
 }
 
 function getWorker(): Worker {
@@ -57,9 +58,9 @@ function getWorker(): Worker {
       const hashed = hashing.get(m.seq);
       if (!hashed) return;
       hashing.delete(m.seq);
-      const { slab, job } = hashed;
-      job.outstanding -= slab.filled;
-      slab.release();
+      const { slab, job, bytes } = hashed;
+      job.outstanding -= bytes;
+      slab?.release();
       if (job.outstanding <= MAX_OUTSTANDING) for (const wake of job.waiters.splice(0)) wake();
       return;
     }
@@ -74,6 +75,7 @@ function getWorker(): Worker {
   // Its unacknowledged slabs are never reused (nothing can tell whether it was still reading them).
   const fail = (err: Error) => {
     if (worker === w) worker = undefined;
+    for (const { slab } of hashing.values()) slab?.abandon();
     hashing.clear();
     for (const job of jobs.values()) {
       job.error = err;
@@ -106,10 +108,17 @@ export class OffloadedMd5 {
     if (slab.filled > 0) {
       if (this.job.error) throw this.job.error;
       const seq = nextSeq++;
-      slab.hold();
-      hashing.set(seq, { slab, job: this.job });
       this.job.outstanding += slab.filled;
-      send({ t: "u", id: this.id, seq, n: slab.filled, b: slab.memory });
+      if (slab.shared) {
+        slab.hold();
+        hashing.set(seq, { slab, job: this.job, bytes: slab.filled });
+        send({ t: "u", id: this.id, seq, n: slab.filled, b: slab.memory });
+      } else {
+        // All shared slabs are in use: the thread gets a copy of this one (see body-slabs.ts).
+        const copy = slab.memory.slice(0, slab.filled) as ArrayBuffer;
+        hashing.set(seq, { job: this.job, bytes: slab.filled });
+        send({ t: "u", id: this.id, seq, n: slab.filled, b: copy }, [copy]);
+      }
     }
     if (this.job.outstanding <= MAX_OUTSTANDING) return undefined;
     return new Promise((resolve) => this.job.waiters.push(resolve));
