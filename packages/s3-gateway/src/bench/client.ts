@@ -180,3 +180,25 @@ export function treeRss(pids: readonly number[]): number {
   }
   return sum;
 }
+
+/**
+ * What a tree of processes takes from the machine, in bytes: each process's private pages, plus the
+ * pages they share (the node binary's code, mapped by every one) once, where treeRss counts them
+ * once per process. (An upper bound: shared pages are taken from the process that has most.)
+ */
+export function treeFootprint(pids: readonly number[]): number {
+  let own = 0;
+  let shared = 0;
+  for (const pid of pids) {
+    try {
+      const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+      const kb = (field: string) =>
+        Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(rollup)?.[1] ?? 0) * 1024;
+      own += kb("Private_Clean") + kb("Private_Dirty");
+      shared = Math.max(shared, kb("Shared_Clean") + kb("Shared_Dirty"));
+    } catch {
+      // exited
+    }
+  }
+  return own + shared;
+}

@@ -47,6 +47,7 @@ import {
   SECRET,
   timed,
   treeCpuSeconds,
+  treeFootprint,
   treeRss,
 } from "./client.js";
 import { hashStreamsAtOnce } from "./md5-streams.js";
@@ -407,15 +408,22 @@ async function main(): Promise<void> {
       const before = treeRss(pids);
       let peak = before;
       let peakOne = 0;
+      let peakFootprint = 0;
       const sampler = setInterval(() => {
         peak = Math.max(peak, treeRss(pids));
         for (const pid of pids) peakOne = Math.max(peakOne, treeRss([pid]));
+        if (g.workers > 1) peakFootprint = Math.max(peakFootprint, treeFootprint(pids));
       }, 50);
       const t = await timed(() => httpPut(url, RSS_MIB * MiB));
       clearInterval(sampler);
       const hwm = pids.map((pid) => f0(memory(pid, "VmHWM") / MiB)).join(" + ");
       // With workers, the first process is the supervisor: the largest one is a worker.
-      const supervisor = g.workers > 1 ? `, supervisor ${f0(memory(pids[0]!, "VmHWM") / 1e6)} MB` : "";
+      // Summed RSS counts the pages every process shares (the node binary) once per process; the
+      // footprint counts them once: the memory the whole gateway takes from the machine.
+      const supervisor =
+        g.workers > 1
+          ? `, supervisor ${f0(memory(pids[0]!, "VmHWM") / 1e6)} MB; shared pages counted once ${f0(peakFootprint / 1e6)} MB = ${f0(peakFootprint / 1e6 / g.workers)} MB per worker`
+          : "";
       say(
         `  ${label(g)}, ${when} (${f0(RSS_MIB / t)} MiB/s): ${f0(peak / 1e6)} MB (${f0(peak / MiB)} MiB) in all over ${pids.length} processes, ${f0(before / 1e6)} MB before; largest worker process ${f0(peakOne / 1e6)} MB (target < 120 per worker)${supervisor}; the whole gateway ÷ workers ${f0(peak / 1e6 / g.workers)} MB; high-water marks ${hwm} MiB`,
       );
