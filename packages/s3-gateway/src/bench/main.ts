@@ -140,6 +140,26 @@ const cpuSince = (before: NodeJS.CpuUsage) => {
 };
 const f0 = (x: number) => x.toFixed(0);
 const f2 = (x: number) => x.toFixed(2);
+
+/** CPU-seconds, one sample per run, of each part a PUT of `bytes` cannot skip. */
+interface PutCpu {
+  md5: number[];
+  loopback: number[];
+  write: number[];
+}
+
+/**
+ * The medians of a PUT's unskippable parts per GiB, summed and spread over every CPU: the most any
+ * gateway that returns the MD5 ETag can take here while its client runs on the same CPUs.
+ */
+function cpuFloor(cpu: PutCpu, bytes: number): { mibPerSecond: number; sum: string } {
+  const perGiB = (samples: number[]) => (median(samples) * 1024 * MiB) / bytes;
+  const least = perGiB(cpu.md5) + perGiB(cpu.loopback) + perGiB(cpu.write);
+  return {
+    mibPerSecond: (cpus().length * 1024) / least,
+    sum: `MD5 ${f2(perGiB(cpu.md5))} + loopback client and server ${f2(perGiB(cpu.loopback))} + write ${f2(perGiB(cpu.write))} = ${f2(least)} CPU-s per GiB`,
+  };
+}
 const label = (g: { workers: number }) => `${g.workers} worker${g.workers > 1 ? "s" : ""}`;
 
 async function main(): Promise<void> {
@@ -153,6 +173,14 @@ async function main(): Promise<void> {
   const nginxes = await Promise.all(workerCounts.map((n) => startNginx(root, scratch, n)));
   const sink = await startNodeServer([script("sink.js")]);
   const sinkUrl = sink.endpoint;
+  const sinkPids = processTree(sink.proc.pid!);
+  /** Seconds of `send` to the sink, and the CPU-seconds it took this client and the sink. */
+  const toSink = async (send: () => Promise<unknown>) => {
+    const sinkBefore = treeCpuSeconds(sinkPids);
+    const clientBefore = process.cpuUsage();
+    const seconds = await timed(send);
+    return { seconds, cpu: cpuSince(clientBefore) + treeCpuSeconds(sinkPids) - sinkBefore };
+  };
   const load = () =>
     loadavg()
       .map((l) => l.toFixed(2))
@@ -172,17 +200,12 @@ async function main(): Promise<void> {
       const raw: number[] = [];
       const md5: number[] = [];
       const sinkTimes: number[] = [];
-      // CPU-seconds of each part a PUT cannot skip: as in the 4-stream section below, their sum
-      // spread over the CPUs bounds any gateway that returns the MD5 ETag while its client runs here.
-      const rawCpu: number[] = [];
-      const md5Cpu: number[] = [];
-      const loopbackCpu: number[] = [];
-      const sinkPids = processTree(sink.proc.pid!);
+      const putCpu: PutCpu = { md5: [], loopback: [], write: [] };
       const puts: number[][] = gateways.map(() => []);
       for (let r = 0; r < RUNS; r++) {
         const rawBefore = process.cpuUsage();
         raw.push(await timed(() => rawWrite(join(scratch, "raw.bin"), size)));
-        rawCpu.push(cpuSince(rawBefore));
+        putCpu.write.push(cpuSince(rawBefore));
         rmSync(join(scratch, "raw.bin"));
         const md5Before = process.cpuUsage();
         md5.push(
@@ -192,25 +215,23 @@ async function main(): Promise<void> {
             hash.digest();
           }),
         );
-        md5Cpu.push(cpuSince(md5Before));
+        putCpu.md5.push(cpuSince(md5Before));
         for (const i of gateways.keys()) puts[i]!.push(await timed(() => httpPut(putUrls[i]!, size)));
-        const sinkBefore = treeCpuSeconds(sinkPids);
-        const clientBefore = process.cpuUsage();
-        sinkTimes.push(await timed(() => httpPut(`${sinkUrl}/discard`, size)));
-        loopbackCpu.push(cpuSince(clientBefore) + treeCpuSeconds(sinkPids) - sinkBefore);
+        const sent = await toSink(() => httpPut(`${sinkUrl}/discard`, size));
+        sinkTimes.push(sent.seconds);
+        putCpu.loopback.push(sent.cpu);
       }
       const rawMBs = mibs(size, median(raw));
       const md5MBs = mibs(size, median(md5));
       const ceiling = Math.min(rawMBs, md5MBs);
-      const perGiB = (cpu: number[]) => (median(cpu) * 1024 * 1024 * 1024) / size;
-      const leastCpu = perGiB(md5Cpu) + perGiB(loopbackCpu) + perGiB(rawCpu);
+      const floor = cpuFloor(putCpu, size);
       // One stream is hashed by one thread: never faster than MD5 alone, nor than the disk.
-      const cpuCeiling = Math.min(ceiling, (cpus().length * 1024) / leastCpu);
+      const cpuCeiling = Math.min(ceiling, floor.mibPerSecond);
       say(
         `PUT ${OBJECT_MIB} MiB, one stream: raw write+fsync ${f0(rawMBs)} MiB/s, MD5 alone ${f0(md5MBs)} MiB/s, a bare Node server discarding the body ${f0(mibs(size, median(sinkTimes)))} MiB/s`,
       );
       say(
-        `  the least CPU a PUT needs here: MD5 ${f2(perGiB(md5Cpu))} + loopback client and server ${f2(perGiB(loopbackCpu))} + write ${f2(perGiB(rawCpu))} = ${f2(leastCpu)} CPU-s per GiB -> at most ${f0(cpuCeiling)} MiB/s = ${f2(cpuCeiling / ceiling)}x the smaller of raw and MD5`,
+        `  the least CPU a PUT needs here: ${floor.sum} -> at most ${f0(cpuCeiling)} MiB/s = ${f2(cpuCeiling / ceiling)}x the smaller of raw and MD5`,
       );
       for (const [i, g] of gateways.entries()) {
         const mbs = mibs(size, median(puts[i]!));
@@ -247,13 +268,10 @@ async function main(): Promise<void> {
     // every byte and receives it over loopback from a client on the same cores.
     if (SECTIONS.has("parallel")) {
       const parallelSize = PARALLEL_MIB * MiB;
-      const totalGiB = (PARALLEL * parallelSize) / (1024 * MiB);
       const rawParallel: number[] = [];
-      const rawCpu: number[] = [];
       const md5Parallel: number[] = [];
-      const md5Cpu: number[] = [];
       const loopback: number[] = [];
-      const loopbackCpu: number[] = [];
+      const putCpu: PutCpu = { md5: [], loopback: [], write: [] };
       const parallelPuts: number[][] = gateways.map(() => []);
       const parallelUrls = await Promise.all(
         gateways.map((g) =>
@@ -264,7 +282,6 @@ async function main(): Promise<void> {
           ),
         ),
       );
-      const sinkPids = processTree(sink.proc.pid!);
       for (let r = 0; r < RUNS; r++) {
         const rawBefore = process.cpuUsage();
         rawParallel.push(
@@ -276,19 +293,16 @@ async function main(): Promise<void> {
             ),
           ),
         );
-        rawCpu.push(cpuSince(rawBefore));
+        putCpu.write.push(cpuSince(rawBefore));
         for (let k = 0; k < PARALLEL; k++) rmSync(join(scratch, `raw-${k}.bin`));
         const hashed = await hashStreamsAtOnce(PARALLEL, parallelSize);
         md5Parallel.push(hashed.seconds);
-        md5Cpu.push(hashed.cpuSeconds);
-        const sinkBefore = treeCpuSeconds(sinkPids);
-        const clientBefore = process.cpuUsage();
-        loopback.push(
-          await timed(() =>
-            Promise.all(Array.from({ length: PARALLEL }, () => httpPut(`${sinkUrl}/discard`, parallelSize))),
-          ),
+        putCpu.md5.push(hashed.cpuSeconds);
+        const sent = await toSink(() =>
+          Promise.all(Array.from({ length: PARALLEL }, () => httpPut(`${sinkUrl}/discard`, parallelSize))),
         );
-        loopbackCpu.push(cpuSince(clientBefore) + treeCpuSeconds(sinkPids) - sinkBefore);
+        loopback.push(sent.seconds);
+        putCpu.loopback.push(sent.cpu);
         for (const [i] of gateways.entries()) {
           parallelPuts[i]!.push(
             await timed(() => Promise.all(parallelUrls[i]!.map((u) => httpPut(u, parallelSize)))),
@@ -298,14 +312,13 @@ async function main(): Promise<void> {
       const total = PARALLEL * parallelSize;
       const rawParallelMBs = mibs(total, median(rawParallel));
       const md5MBs = mibs(total, median(md5Parallel));
-      const perGiB = (cpu: number[]) => median(cpu) / totalGiB;
-      const leastCpu = perGiB(md5Cpu) + perGiB(loopbackCpu) + perGiB(rawCpu);
-      const cpuCeiling = (cpus().length * 1024) / leastCpu;
+      const floor = cpuFloor(putCpu, total);
+      const cpuCeiling = floor.mibPerSecond;
       say(
         `PUT ${PARALLEL} x ${PARALLEL_MIB} MiB at once: raw write+fsync with ${PARALLEL} writers ${f0(rawParallelMBs)} MiB/s in all; MD5 of ${PARALLEL} streams at once on ${cpus().length} CPUs (threads, nothing else running) ${f0(md5MBs)} MiB/s = ${f2(md5MBs / rawParallelMBs)}x raw; ${PARALLEL} streams over loopback into a bare Node server that discards them ${f0(mibs(total, median(loopback)))} MiB/s`,
       );
       say(
-        `  the least CPU a PUT needs here: MD5 ${f2(perGiB(md5Cpu))} + loopback client and server ${f2(perGiB(loopbackCpu))} + write ${f2(perGiB(rawCpu))} = ${f2(leastCpu)} CPU-s per GiB -> at most ${f0(cpuCeiling)} MiB/s on ${cpus().length} CPUs = ${f2(cpuCeiling / rawParallelMBs)}x raw`,
+        `  the least CPU a PUT needs here: ${floor.sum} -> at most ${f0(cpuCeiling)} MiB/s on ${cpus().length} CPUs = ${f2(cpuCeiling / rawParallelMBs)}x raw`,
       );
       for (const [i, g] of gateways.entries()) {
         const mbs = mibs(total, median(parallelPuts[i]!));
